@@ -1,0 +1,70 @@
+//! `sessions list`: one line per session, or the SPEC §8 JSON array.
+
+use super::Ctx;
+use crate::cli::{ListArgs, SortKey};
+use crate::error::{Error, Result};
+use crate::overview::{self, Overview};
+use crate::session::rules::SESSION_STATUSES;
+use crate::table::Table;
+
+pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
+    for s in &args.status {
+        if !SESSION_STATUSES.contains(&s.as_str()) && s != "invalid" {
+            return Err(Error::Usage(format!("--status `{s}`: use in_progress, paused, completed or invalid")));
+        }
+    }
+    let config = ctx.config()?;
+    let mut sessions = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?;
+    sessions.retain(|o| {
+        if !args.status.is_empty() {
+            args.status.contains(&o.status)
+        } else {
+            args.all || o.is_active()
+        }
+    });
+    sort(&mut sessions, args.sort);
+    if args.reverse {
+        sessions.reverse();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&sessions).unwrap_or_default());
+        return Ok(0);
+    }
+    if sessions.is_empty() {
+        let hint = if args.all { "" } else { " (completed ones are hidden: --all shows them)" };
+        println!("No sessions{hint}. Create one with: sessions new \"what you are working on\"");
+        return Ok(0);
+    }
+    print!("{}", table(ctx, &sessions));
+    Ok(0)
+}
+
+pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
+    let mut t = Table::new(&[("STATUS", 12), ("AGE", 9), ("TITLE", 40), ("TASK", 40), ("AGENTS", 7), ("ID", 80)]);
+    for o in sessions {
+        let age = if o.stale { format!("{} stale", o.age(ctx.now)) } else { o.age(ctx.now) };
+        let agents = if o.agents.total == 0 { "-".into() } else { format!("{}/{}", o.agents.running, o.agents.total) };
+        t.row(vec![o.status.clone(), age, o.title.clone(), o.current_task.clone().unwrap_or_default(), agents, o.id.clone()]);
+    }
+    t.render()
+}
+
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "in_progress" => 0,
+        "paused" => 1,
+        "completed" => 2,
+        _ => 3,
+    }
+}
+
+pub fn sort(sessions: &mut [Overview], key: SortKey) {
+    match key {
+        SortKey::Updated => sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.id.cmp(&a.id))),
+        SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
+        SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
+        SortKey::Status => sessions.sort_by(|a, b| {
+            status_rank(&a.status).cmp(&status_rank(&b.status)).then_with(|| b.updated_at.cmp(&a.updated_at))
+        }),
+    }
+}

@@ -1,0 +1,174 @@
+//! `sessions status`: a summary of active sessions, or one session in detail (frontmatter,
+//! section sizes, checklist progress, agents, validation problems).
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::cli::{SortKey, StatusArgs};
+use crate::diagnostic::Diagnostic;
+use crate::error::Result;
+use crate::overview::{self, Overview};
+use crate::session::document::{checklist, content_lines};
+use crate::session::yaml::Node;
+use crate::session::Document;
+use crate::store;
+use crate::validation::validate_file;
+
+#[derive(Serialize)]
+struct SectionInfo {
+    name: String,
+    line: usize,
+    lines: usize,
+    bytes: usize,
+    checklist: (usize, usize),
+}
+
+#[derive(Serialize)]
+struct AgentInfo {
+    agent: String,
+    task: String,
+    status: String,
+    summary: Option<String>,
+    log: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Detail {
+    #[serde(flatten)]
+    overview: Overview,
+    linear_issue: Option<String>,
+    linear_url: Option<String>,
+    sections: Vec<SectionInfo>,
+    checklist: (usize, usize),
+    spawned_agents: Vec<AgentInfo>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
+    match &args.session {
+        Some(reference) => detail(ctx, reference, args.json),
+        None => summary(ctx, args.json),
+    }
+}
+
+fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
+    let config = ctx.config()?;
+    let mut active: Vec<Overview> =
+        overview::load_all(&ctx.repo, ctx.now, config.stale_after)?.into_iter().filter(Overview::is_active).collect();
+    super::list::sort(&mut active, SortKey::Status);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&active).unwrap_or_default());
+        return Ok(0);
+    }
+    let count = |s: &str| active.iter().filter(|o| o.status == s).count();
+    let stale = active.iter().filter(|o| o.stale).count();
+    let running: usize = active.iter().map(|o| o.agents.running).sum();
+    println!(
+        "{} in progress, {} paused, {} stale, {} agent{} running",
+        count("in_progress"),
+        count("paused"),
+        stale,
+        running,
+        if running == 1 { "" } else { "s" }
+    );
+    let other = active.len() - count("in_progress") - count("paused");
+    if other > 0 {
+        println!("{other} file(s) with an unreadable or invalid status: run `sessions validate`");
+    }
+    if !active.is_empty() {
+        println!();
+        print!("{}", super::list::table(ctx, &active));
+        println!("\nDetail: sessions status SESSION");
+    } else {
+        println!("Create one with: sessions new \"what you are working on\"");
+    }
+    Ok(0)
+}
+
+fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
+    let config = ctx.config()?;
+    let path = ctx.repo.resolve(reference)?;
+    let text = store::read_session(&path)?;
+    let doc = Document::parse(&text);
+    let display = ctx.show_path(&path);
+    let overview = Overview::new(&path, ctx.repo.display(&path), Some(&text), ctx.now, config.stale_after);
+    let sections: Vec<SectionInfo> = doc
+        .sections
+        .iter()
+        .map(|s| {
+            SectionInfo {
+                name: doc.text(&s.heading.text).to_string(),
+                line: doc.position(s.heading.line.start).0,
+                lines: content_lines(&text, s.body.clone()),
+                bytes: doc.text(&s.body).trim_end().len(),
+                checklist: checklist(&text, s.body.clone()),
+            }
+        })
+        .collect();
+    let field = |n: &Node, k: &str| n.get(k).filter(|v| !v.is_null()).and_then(Node::as_str).map(str::to_owned);
+    let agents: Vec<AgentInfo> = doc
+        .value(&["orchestration", "spawned_agents"])
+        .map(Node::items)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| AgentInfo {
+            agent: field(a, "agent").or_else(|| field(a, "type")).unwrap_or_else(|| "?".into()),
+            task: field(a, "task").unwrap_or_default(),
+            status: field(a, "status").unwrap_or_else(|| "pending".into()),
+            summary: field(a, "summary").or_else(|| field(a, "outcome")),
+            log: field(a, "log"),
+        })
+        .collect();
+    let diagnostics = validate_file(Some(&ctx.repo), &path, &display, &mut Vec::new(), ctx.now)?;
+    let d = Detail {
+        linear_issue: doc.str_value(&["session", "linear_issue"]).map(str::to_owned),
+        linear_url: doc.str_value(&["session", "linear_url"]).map(str::to_owned),
+        checklist: checklist(&text, doc.body_start..text.len()),
+        overview,
+        sections,
+        spawned_agents: agents,
+        diagnostics,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        return Ok(0);
+    }
+    let o = &d.overview;
+    println!("{}", o.title);
+    println!("  file      {display}");
+    let stale = if o.stale { "  (stale)" } else { "" };
+    println!("  status    {}, updated {} ago{stale}", o.status, o.age(ctx.now));
+    println!("  created   {}", o.created.as_deref().unwrap_or("?"));
+    println!("  task      {}", o.current_task.as_deref().unwrap_or("(none)"));
+    if let Some(issue) = &d.linear_issue {
+        println!("  issue     {issue}{}", d.linear_url.as_ref().map(|u| format!("  {u}")).unwrap_or_default());
+    }
+    if d.checklist.1 > 0 {
+        println!("  progress  {}/{} checklist items done", d.checklist.0, d.checklist.1);
+    }
+    println!("\nSections");
+    for s in &d.sections {
+        let check = if s.checklist.1 > 0 { format!("  [{}/{}]", s.checklist.0, s.checklist.1) } else { String::new() };
+        let size = if s.lines == 0 { "empty".to_string() } else { format!("{} lines", s.lines) };
+        println!("  {:<22} {size}{check}", s.name);
+    }
+    if !d.spawned_agents.is_empty() {
+        println!("\nAgents ({})", d.spawned_agents.len());
+        for a in &d.spawned_agents {
+            println!("  {:<16} {:<12} {}", a.agent, a.status, a.task);
+            if let Some(s) = &a.summary {
+                println!("  {:<16} {:<12} ↳ {}", "", "", crate::table::truncate(s, 80));
+            }
+        }
+    }
+    println!();
+    if d.diagnostics.is_empty() {
+        println!("Valid.");
+    } else {
+        println!("Validation ({} problem{}):", d.diagnostics.len(), if d.diagnostics.len() == 1 { "" } else { "s" });
+        for diag in &d.diagnostics {
+            println!("  {}:{} {}[{}] {}", diag.line, diag.column, diag.severity.as_str(), diag.rule, diag.message);
+        }
+    }
+    Ok(0)
+}

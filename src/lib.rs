@@ -1,0 +1,16 @@
+//! `sessions`: coordinate people and AI coding agents through Markdown session files.
+//!
+//! The binary (`main.rs`) only parses arguments and maps errors to exit codes; everything else
+//! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
+//! never prints.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod overview;
+pub mod session;
+pub mod store;
+pub mod table;
+pub mod validation;

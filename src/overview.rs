@@ -1,0 +1,116 @@
+//! The few facts listings show about a session (SPEC §8 `list --json`), computed from the file.
+//! `list`, `status`, the SessionStart hook and `watch` all use this one view.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::session::rules::parse_timestamp;
+use crate::session::yaml::Node;
+use crate::session::Document;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct AgentCounts {
+    pub total: usize,
+    pub running: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    pub path: String,
+    pub id: String,
+    pub title: String,
+    pub status: String,
+    pub created: Option<String>,
+    pub last_updated: Option<String>,
+    pub current_task: Option<String>,
+    pub agents: AgentCounts,
+    pub stale: bool,
+    #[serde(skip)]
+    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl Overview {
+    /// Builds the view of one file. `display` is the path as shown; `text` is `None` when
+    /// the file could not be read (it is then listed with status `unreadable`).
+    pub fn new(path: &Path, display: String, text: Option<&str>, now: DateTime<Utc>, stale_after: Duration) -> Self {
+        let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut o = Overview {
+            path: display,
+            title: id.clone(),
+            id,
+            status: "unreadable".into(),
+            created: None,
+            last_updated: None,
+            current_task: None,
+            agents: AgentCounts::default(),
+            stale: false,
+            updated_at: None,
+            created_at: None,
+        };
+        let Some(text) = text else { return o };
+        let doc = Document::parse(text);
+        if doc.yaml().is_none() {
+            o.status = "invalid".into();
+            return o;
+        }
+        let get = |k: &[&str]| doc.str_value(k).map(str::to_owned);
+        if let Some(t) = get(&["session", "title"]).filter(|t| !t.trim().is_empty()) {
+            o.title = t;
+        }
+        o.status = get(&["session", "status"]).unwrap_or_else(|| "unknown".into());
+        o.created = get(&["session", "created"]);
+        o.last_updated = get(&["session", "last_updated"]);
+        o.current_task = get(&["orchestration", "current_task"]);
+        o.created_at = o.created.as_deref().and_then(|s| parse_timestamp(s).ok());
+        o.updated_at = o.last_updated.as_deref().and_then(|s| parse_timestamp(s).ok()).or(o.created_at);
+        o.agents = agent_counts(doc.value(&["orchestration", "spawned_agents"]));
+        o.stale = o.status != "completed"
+            && o.updated_at.is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+        o
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status != "completed"
+    }
+
+    /// Age since `last_updated`, e.g. `5m`, `3h`, `2d`; `?` when unknown.
+    pub fn age(&self, now: DateTime<Utc>) -> String {
+        self.updated_at.map_or_else(|| "?".into(), |t| format_age(now - t))
+    }
+}
+
+fn agent_counts(agents: Option<&Node>) -> AgentCounts {
+    let items = agents.map(Node::items).unwrap_or_default();
+    AgentCounts {
+        total: items.len(),
+        running: items.iter().filter(|a| a.get("status").and_then(Node::as_str) == Some("in_progress")).count(),
+    }
+}
+
+/// A compact human age: `45s`, `12m`, `3h`, `5d`.
+pub fn format_age(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// The overview of every session file in the repository, in file-name order.
+pub fn load_all(repo: &crate::store::Repo, now: DateTime<Utc>, stale_after: Duration) -> crate::error::Result<Vec<Overview>> {
+    let files = repo.session_files()?;
+    Ok(files
+        .iter()
+        .map(|p| {
+            let text = (!p.is_symlink() || repo.contains(p)).then(|| crate::store::read_session(p).ok()).flatten();
+            Overview::new(p, repo.display(p), text.as_deref(), now, stale_after)
+        })
+        .collect())
+}

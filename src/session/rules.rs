@@ -1,0 +1,492 @@
+//! Validation rules. Each rule has a stable id, a severity and a message that says how to fix
+//! the problem; each finding points at the bytes it is about. Rules only read the document.
+
+use chrono::{DateTime, Utc};
+
+use super::document::{Document, FrontmatterState};
+use super::name::{self, NameProblem};
+use super::yaml::{Kind, Node};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+}
+
+macro_rules! rules {
+    ($($name:ident = $id:literal, $sev:ident, $summary:literal;)*) => {
+        $(pub const $name: Rule = Rule { id: $id, severity: Severity::$sev, summary: $summary };)*
+        /// Every rule, for `--format sarif` and the documentation.
+        pub const ALL: &[Rule] = &[$($name),*];
+    };
+}
+
+rules! {
+    NOT_UTF8 = "not-utf8", Error, "The file is not valid UTF-8.";
+    EMPTY_FILE = "empty-file", Error, "The file is empty.";
+    TOO_LARGE = "too-large", Error, "The file is too large to be a session file.";
+    OUTSIDE_REPO = "outside-repository", Error, "The path is a symlink that leads outside the repository.";
+    NAME_FORMAT = "name-format", Error, "File names are YYYYMMDD-HHMMSS-<slug>.md in UTC with a lower-case kebab slug.";
+    NAME_ISSUE_KEY = "name-issue-key", Error, "An issue key belongs in linear_issue, not in the file name.";
+    NAME_TIME = "name-time", Warning, "The time in the file name should equal session.created.";
+    FRONTMATTER_MISSING = "frontmatter-missing", Error, "A session file starts with YAML frontmatter between --- lines.";
+    FRONTMATTER_UNCLOSED = "frontmatter-unclosed", Error, "The frontmatter needs a closing --- line.";
+    YAML_SYNTAX = "yaml-syntax", Error, "The frontmatter is not valid YAML.";
+    FRONTMATTER_SHAPE = "frontmatter-shape", Error, "The frontmatter and its session/orchestration blocks are mappings.";
+    DUPLICATE_KEY = "duplicate-key", Error, "A key appears twice in one mapping.";
+    REQUIRED_KEY = "required-key", Error, "A required frontmatter key is missing or empty.";
+    STATUS = "status", Error, "session.status is in_progress, paused or completed.";
+    AGENT_ENTRY = "agent-entry", Error, "Each spawned_agents entry is a mapping with agent and task.";
+    AGENT_STATUS = "agent-status", Error, "An agent status is pending, in_progress, completed, failed or cancelled.";
+    TIMESTAMP = "timestamp", Error, "Timestamps are RFC 3339 UTC instants such as 2025-12-04T14:30:00Z.";
+    TIMESTAMP_ORDER = "timestamp-order", Error, "last_updated is not earlier than created.";
+    TIMESTAMP_FUTURE = "timestamp-future", Warning, "A timestamp lies in the future.";
+    URL = "url", Error, "linear_url is an http(s) URL.";
+    SECTION_MISSING = "section-missing", Error, "Context, Current State and Next Steps are level-2 sections.";
+    SECTION_DUPLICATE = "section-duplicate", Error, "A required section appears once.";
+}
+
+pub const REQUIRED_SECTIONS: [&str; 3] = ["Context", "Current State", "Next Steps"];
+pub const SESSION_STATUSES: [&str; 3] = ["in_progress", "paused", "completed"];
+pub const AGENT_STATUSES: [&str; 5] = ["pending", "in_progress", "completed", "failed", "cancelled"];
+const REQUIRED_KEYS: [(&str, &str); 5] = [
+    ("session", "title"),
+    ("session", "status"),
+    ("session", "created"),
+    ("session", "last_updated"),
+    ("orchestration", "current_task"),
+];
+
+/// One problem found in a file, located by byte offset.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static Rule,
+    /// Where in the text; `None` for findings about the file as a whole (its name).
+    pub offset: Option<usize>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(rule: &'static Rule, offset: usize, message: impl Into<String>) -> Self {
+        Finding { rule, offset: Some(offset), message: message.into() }
+    }
+
+    fn whole_file(rule: &'static Rule, message: impl Into<String>) -> Self {
+        Finding { rule, offset: None, message: message.into() }
+    }
+}
+
+/// The canonical status a near-miss spelling stands for (`done` → `completed`).
+pub fn canonical_session_status(s: &str) -> Option<&'static str> {
+    let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    Some(match norm.as_str() {
+        "in_progress" | "active" | "inprogress" | "wip" | "started" | "ongoing" | "open"
+        | "running" => "in_progress",
+        "paused" | "on_hold" | "onhold" | "suspended" | "idle" | "blocked" => "paused",
+        "completed" | "complete" | "done" | "finished" | "closed" => "completed",
+        _ => return None,
+    })
+}
+
+pub fn canonical_agent_status(s: &str) -> Option<&'static str> {
+    let norm = s.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+    Some(match norm.as_str() {
+        "pending" | "queued" | "todo" => "pending",
+        "in_progress" | "running" | "active" | "inprogress" | "started" => "in_progress",
+        "completed" | "complete" | "done" | "success" | "succeeded" | "finished" => "completed",
+        "failed" | "failure" | "error" | "errored" | "lost" => "failed",
+        "cancelled" | "canceled" | "killed" | "aborted" => "cancelled",
+        _ => return None,
+    })
+}
+
+/// Parses an RFC 3339 timestamp that must be in UTC.
+pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, String> {
+    let t = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
+        if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') {
+            "is a date without a time".to_string()
+        } else {
+            format!("is not an RFC 3339 timestamp ({e})")
+        }
+    })?;
+    if t.offset().local_minus_utc() != 0 {
+        return Err("is not in UTC (use Z or +00:00)".into());
+    }
+    Ok(t.with_timezone(&Utc))
+}
+
+/// Runs every document-level rule. `file_name` is checked when given.
+pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let name_time = file_name.and_then(|n| check_name(n, &mut out));
+    match &doc.frontmatter {
+        FrontmatterState::Missing => out.push(Finding::new(
+            &FRONTMATTER_MISSING,
+            doc.body_start,
+            "no YAML frontmatter: start the file with a `---` line, the session keys, and a closing `---` (see `sessions new`)",
+        )),
+        FrontmatterState::Unclosed(open) => out.push(Finding::new(
+            &FRONTMATTER_UNCLOSED,
+            open.start,
+            "the frontmatter opened here is never closed: add a `---` line after the last key",
+        )),
+        FrontmatterState::Present(fm) => match &fm.yaml {
+            Err(e) => out.push(Finding::new(
+                &YAML_SYNTAX,
+                e.offset,
+                format!("invalid YAML in the frontmatter: {}", e.message),
+            )),
+            Ok(None) => out.push(Finding::new(
+                &REQUIRED_KEY,
+                fm.content.start,
+                "the frontmatter is empty: add the `session:` and `orchestration:` blocks",
+            )),
+            Ok(Some(root)) => check_frontmatter(root, name_time, now, &mut out),
+        },
+    }
+    check_sections(doc, &mut out);
+    out.sort_by_key(|f| f.offset.map_or(0, |o| o + 1));
+    out
+}
+
+fn check_name(file_name: &str, out: &mut Vec<Finding>) -> Option<DateTime<Utc>> {
+    let message = match name::parse(file_name) {
+        Ok(parsed) => {
+            if let Some(n) = name::leading_issue_key(parsed.slug) {
+                out.push(Finding::whole_file(
+                    &NAME_ISSUE_KEY,
+                    format!(
+                        "the slug of `{file_name}` starts with the issue key `{}`: rename the file without it and set `linear_issue: \"{}\"`",
+                        &parsed.slug[..n],
+                        parsed.slug[..n].to_ascii_uppercase()
+                    ),
+                ));
+            }
+            return Some(parsed.time);
+        }
+        Err(NameProblem::NotMarkdown) => "session files end in `.md`",
+        Err(NameProblem::NoTimestamp) => {
+            "the file name does not start with a UTC timestamp: rename it to YYYYMMDD-HHMMSS-<slug>.md"
+        }
+        Err(NameProblem::BadTimestamp) => {
+            "the time in the file name is not a real date and time: use YYYYMMDD-HHMMSS"
+        }
+        Err(NameProblem::BadSlug) => {
+            "the slug after the timestamp must be lower-case kebab case (a-z, 0-9, single dashes)"
+        }
+    };
+    out.push(Finding::whole_file(&NAME_FORMAT, format!("`{file_name}`: {message}")));
+    None
+}
+
+fn check_frontmatter(
+    root: &Node,
+    name_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    out: &mut Vec<Finding>,
+) {
+    if !root.is_map() {
+        out.push(Finding::new(
+            &FRONTMATTER_SHAPE,
+            root.span.start,
+            format!("the frontmatter is {}, not a mapping of keys", root.kind_name()),
+        ));
+        return;
+    }
+    check_duplicates(root, out);
+    for block in ["session", "orchestration"] {
+        if let Some(node) = root.get(block) {
+            if !node.is_map() && !node.is_null() {
+                out.push(Finding::new(
+                    &FRONTMATTER_SHAPE,
+                    node.span.start,
+                    format!("`{block}` is {}; it must be a mapping of keys indented under it", node.kind_name()),
+                ));
+            }
+        }
+    }
+    for (block, key) in REQUIRED_KEYS {
+        let parent = root.get(block);
+        let value = parent.and_then(|p| p.get(key));
+        let empty = value.is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()));
+        if !empty {
+            continue;
+        }
+        let at = value.map(|v| v.span.start).or(parent.map(|p| p.span.start)).unwrap_or(root.span.start);
+        let mut msg = match value {
+            Some(_) => format!("`{block}.{key}` is empty: give it a value"),
+            None => format!("`{block}.{key}` is missing: add `{key}:` under `{block}:`"),
+        };
+        if value.is_none() && root.get(key).is_some() {
+            msg.push_str(&format!(" (a top-level `{key}` exists: move it under `{block}:`)"));
+        }
+        out.push(Finding::new(&REQUIRED_KEY, at, msg));
+    }
+    let session = root.get("session");
+    let field = |key: &str| session.and_then(|s| s.get(key)).filter(|v| !v.is_null());
+    if let Some(status) = field("status") {
+        check_enum(status, "session.status", &SESSION_STATUSES, canonical_session_status, &STATUS, out);
+    }
+    let created = field("created").and_then(|n| check_time(n, "session.created", now, out));
+    let updated = field("last_updated").and_then(|n| check_time(n, "session.last_updated", now, out));
+    if let (Some((c, _)), Some((u, at))) = (created, updated) {
+        if u < c {
+            out.push(Finding::new(
+                &TIMESTAMP_ORDER,
+                at,
+                format!("`session.last_updated` ({u}) is earlier than `session.created` ({c}): set it to the time of the last change"),
+            ));
+        }
+    }
+    if let (Some(named), Some((c, at))) = (name_time, created) {
+        if c.timestamp() != named.timestamp() {
+            out.push(Finding::new(
+                &NAME_TIME,
+                at,
+                format!(
+                    "`session.created` is {} but the file name says {}: make them agree",
+                    c.format("%Y-%m-%dT%H:%M:%SZ"),
+                    named.format("%Y-%m-%dT%H:%M:%SZ")
+                ),
+            ));
+        }
+    }
+    if let Some(url) = field("linear_url") {
+        let text = url.as_str().unwrap_or("");
+        if !is_url(text) {
+            out.push(Finding::new(
+                &URL,
+                url.span.start,
+                format!("`session.linear_url` is `{text}`, not an http(s) URL: use the issue's full address"),
+            ));
+        }
+    }
+    if let Some(agents) = root.get("orchestration").and_then(|o| o.get("spawned_agents")) {
+        check_agents(agents, out);
+    }
+}
+
+fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
+    match &node.kind {
+        Kind::Map(entries) => {
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if let Some(key) = k.as_str() {
+                    if entries[..i].iter().any(|(p, _)| p.as_str() == Some(key)) {
+                        out.push(Finding::new(
+                            &DUPLICATE_KEY,
+                            k.span.start,
+                            format!("`{key}` appears twice in this mapping; YAML readers disagree on which wins: keep one"),
+                        ));
+                    }
+                }
+                check_duplicates(v, out);
+            }
+        }
+        Kind::Seq(items) => items.iter().for_each(|n| check_duplicates(n, out)),
+        _ => {}
+    }
+}
+
+fn check_enum(
+    node: &Node,
+    what: &str,
+    allowed: &[&str],
+    canonical: fn(&str) -> Option<&'static str>,
+    rule: &'static Rule,
+    out: &mut Vec<Finding>,
+) {
+    let Some(value) = node.as_str() else {
+        out.push(Finding::new(rule, node.span.start, format!("`{what}` is {}, not one of {}", node.kind_name(), allowed.join(", "))));
+        return;
+    };
+    if allowed.contains(&value) {
+        return;
+    }
+    let hint = match canonical(value) {
+        Some(c) => format!(": did you mean `{c}`? (`sessions validate --fix` repairs it)"),
+        None => format!("; use one of {}", allowed.join(", ")),
+    };
+    out.push(Finding::new(rule, node.span.start, format!("`{what}` is `{value}`{hint}")));
+}
+
+fn check_time(
+    node: &Node,
+    what: &str,
+    now: DateTime<Utc>,
+    out: &mut Vec<Finding>,
+) -> Option<(DateTime<Utc>, usize)> {
+    let text = node.as_str().unwrap_or("");
+    match parse_timestamp(text) {
+        Ok(t) => {
+            if t > now + chrono::Duration::minutes(5) {
+                out.push(Finding::new(
+                    &TIMESTAMP_FUTURE,
+                    node.span.start,
+                    format!("`{what}` ({text}) is in the future: check the clock or the time zone"),
+                ));
+            }
+            Some((t, node.span.start))
+        }
+        Err(why) => {
+            out.push(Finding::new(
+                &TIMESTAMP,
+                node.span.start,
+                format!("`{what}` `{text}` {why}: write a UTC instant like 2025-12-04T14:30:00Z"),
+            ));
+            None
+        }
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !r.chars().any(char::is_whitespace)
+    })
+}
+
+fn check_agents(agents: &Node, out: &mut Vec<Finding>) {
+    if agents.is_null() {
+        return;
+    }
+    let Kind::Seq(items) = &agents.kind else {
+        out.push(Finding::new(
+            &AGENT_ENTRY,
+            agents.span.start,
+            format!("`orchestration.spawned_agents` is {}; make it a list of `- agent: …` entries", agents.kind_name()),
+        ));
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_map() {
+            out.push(Finding::new(
+                &AGENT_ENTRY,
+                item.span.start,
+                format!("spawned_agents[{i}] is {}; write it as a mapping with `agent:` and `task:`", item.kind_name()),
+            ));
+            continue;
+        }
+        for (key, alias) in [("agent", "type"), ("task", "")] {
+            if item.get(key).is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            let hint = if !alias.is_empty() && item.get(alias).is_some() {
+                format!(" (it has `{alias}:`; rename it to `{key}:`, or run `sessions validate --fix`)")
+            } else {
+                String::new()
+            };
+            out.push(Finding::new(
+                &AGENT_ENTRY,
+                item.span.start,
+                format!("spawned_agents[{i}] has no `{key}`{hint}"),
+            ));
+        }
+        if let Some(status) = item.get("status").filter(|v| !v.is_null()) {
+            check_enum(status, &format!("spawned_agents[{i}].status"), &AGENT_STATUSES, canonical_agent_status, &AGENT_STATUS, out);
+        }
+    }
+}
+
+fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
+    for name in REQUIRED_SECTIONS {
+        let mut found = doc.sections.iter().filter(|s| doc.text(&s.heading.text) == name);
+        match found.next() {
+            Some(_) => {
+                for dup in found {
+                    out.push(Finding::new(
+                        &SECTION_DUPLICATE,
+                        dup.heading.line.start,
+                        format!("`## {name}` appears again here: merge the two sections into one"),
+                    ));
+                }
+            }
+            None => {
+                let near = doc.headings.iter().find(|h| doc.text(&h.text).eq_ignore_ascii_case(name));
+                let (at, hint) = match near {
+                    Some(h) => (
+                        h.line.start,
+                        format!(
+                            " (found `{} {}` here: make it a level-2 `## {name}` heading)",
+                            "#".repeat(h.level as usize),
+                            doc.text(&h.text)
+                        ),
+                    ),
+                    None => (doc.src.len(), String::new()),
+                };
+                out.push(Finding::new(
+                    &SECTION_MISSING,
+                    at,
+                    format!("the required section `## {name}` is missing{hint}; add it (outside code blocks)"),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(src: &str, name: &str) -> Vec<&'static str> {
+        let doc = Document::parse(src);
+        check(&doc, Some(name), Utc::now()).iter().map(|f| f.rule.id).collect()
+    }
+
+    const GOOD: &str = "---\nsession:\n  title: \"T\"\n  status: in_progress\n  created: 2025-12-04T14:30:00Z\n  last_updated: \"2025-12-04T15:00:00Z\"\norchestration:\n  current_task: \"x\"\n---\n# Session: T\n\n## Context\n## Current State\n## Next Steps\n";
+
+    #[test]
+    fn a_good_file_is_clean() {
+        assert!(ids(GOOD, "20251204-143000-t.md").is_empty());
+    }
+
+    #[test]
+    fn impossible_dates_and_reversed_times_are_caught() {
+        let src = GOOD.replace("2025-12-04T14:30:00Z", "2025-02-30T14:30:00Z");
+        assert!(ids(&src, "20251204-143000-t.md").contains(&"timestamp"));
+        let src = GOOD.replace("15:00:00Z", "13:00:00Z");
+        assert!(ids(&src, "20251204-143000-t.md").contains(&"timestamp-order"));
+    }
+
+    #[test]
+    fn near_miss_status_and_agent_aliases_are_named() {
+        let src = GOOD.replace("in_progress", "done").replace(
+            "current_task: \"x\"\n",
+            "current_task: \"x\"\n  spawned_agents:\n    - type: a\n      task: t\n      status: running\n",
+        );
+        let found = ids(&src, "20251204-143000-t.md");
+        assert!(found.contains(&"status") && found.contains(&"agent-entry") && found.contains(&"agent-status"));
+    }
+
+    #[test]
+    fn section_at_wrong_level_is_pointed_at() {
+        let src = GOOD.replace("## Context", "### Context");
+        let doc = Document::parse(&src);
+        let f = check(&doc, None, Utc::now());
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("### Context"));
+    }
+
+    #[test]
+    fn issue_key_in_slug_and_time_mismatch() {
+        let found = ids(GOOD, "20251204-143001-plt-12-x.md");
+        assert!(found.contains(&"name-issue-key") && found.contains(&"name-time"));
+    }
+}

@@ -1,0 +1,192 @@
+//! Finding the repository and its session files on disk, and resolving the `SESSION`
+//! references people type. Reading is bounded and checked; writing lives in `write.rs`.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::session::Document;
+
+/// Session files are small; anything larger is refused before it is read into memory.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub root: PathBuf,
+}
+
+impl Repo {
+    /// The nearest ancestor of `start` holding `.agents/`, else the enclosing git work tree
+    /// (a linked worktree's `.git` is a file, which counts too), else `start` itself.
+    pub fn discover(start: &Path) -> Repo {
+        let start = absolute(start);
+        let find = |marker: &str, dir_only: bool| {
+            start.ancestors().find(|dir| {
+                let p = dir.join(marker);
+                if dir_only { p.is_dir() } else { p.exists() }
+            })
+        };
+        let root = find(".agents", true).or_else(|| find(".git", false)).unwrap_or(&start);
+        Repo { root: root.to_path_buf() }
+    }
+
+    pub fn agents_dir(&self) -> PathBuf {
+        self.root.join(".agents")
+    }
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.root.join(".agents/sessions")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".agents/state")
+    }
+    pub fn logs_dir(&self) -> PathBuf {
+        self.root.join(".agents/logs")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(".agents/config.yaml")
+    }
+
+    /// The sessions directory, or a usage error telling how to create it.
+    pub fn require_sessions_dir(&self) -> Result<PathBuf> {
+        let dir = self.sessions_dir();
+        if dir.is_dir() {
+            Ok(dir)
+        } else {
+            Err(Error::Usage(format!(
+                "no sessions directory at {}; run `sessions init` in the repository root first",
+                self.display(&dir)
+            )))
+        }
+    }
+
+    /// Session files (`*.md`, not hidden) in the sessions directory, sorted by name.
+    pub fn session_files(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.require_sessions_dir()?;
+        let entries = fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".md")
+                    && !name.starts_with('.')
+                    && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
+            })
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    /// Whether `path` (after following symlinks) lies inside the repository.
+    pub fn contains(&self, path: &Path) -> bool {
+        match (fs::canonicalize(path), fs::canonicalize(&self.root)) {
+            (Ok(p), Ok(root)) => p.starts_with(root),
+            _ => false,
+        }
+    }
+
+    /// A path relative to the repository root when it is inside, for messages and JSON.
+    pub fn display(&self, path: &Path) -> String {
+        let p = path.strip_prefix(&self.root).unwrap_or(path);
+        p.display().to_string()
+    }
+
+    /// Resolves a `SESSION` reference: a path, a file stem, or a unique substring of a stem
+    /// or title (case-insensitive). Ambiguous and unknown references fail with exit code 1.
+    pub fn resolve(&self, reference: &str) -> Result<PathBuf> {
+        let as_path = Path::new(reference);
+        if (reference.contains('/') || reference.ends_with(".md")) && as_path.is_file() {
+            return Ok(as_path.to_path_buf());
+        }
+        let files = self.session_files()?;
+        let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let wanted = reference.strip_suffix(".md").unwrap_or(reference);
+        if let Some(p) = files.iter().find(|p| stem(p) == wanted) {
+            return Ok(p.clone());
+        }
+        let needle = wanted.to_lowercase();
+        if needle.is_empty() {
+            return Err(Error::Usage("the session reference is empty".into()));
+        }
+        let matches: Vec<(PathBuf, String)> = files
+            .iter()
+            .filter_map(|p| {
+                let title = read_title(p).unwrap_or_default();
+                let hit = stem(p).to_lowercase().contains(&needle) || title.to_lowercase().contains(&needle);
+                hit.then(|| (p.clone(), title))
+            })
+            .collect();
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().map(|(p, _)| p).unwrap_or_default()),
+            0 => Err(Error::Check(format!(
+                "no session matches `{reference}` in {}; run `sessions list --all` to see them",
+                self.display(&self.sessions_dir())
+            ))),
+            _ => {
+                let list: Vec<String> = matches
+                    .iter()
+                    .map(|(p, t)| format!("  {}  {}", stem(p), t))
+                    .collect();
+                Err(Error::Check(format!(
+                    "`{reference}` matches {} sessions; use more of the name:\n{}",
+                    matches.len(),
+                    list.join("\n")
+                )))
+            }
+        }
+    }
+}
+
+fn read_title(path: &Path) -> Option<String> {
+    let text = read_session(path).ok()?;
+    let doc = Document::parse(&text);
+    doc.str_value(&["session", "title"]).map(str::to_owned)
+}
+
+/// Reads a session file as UTF-8, refusing anything over [`MAX_FILE_BYTES`].
+pub fn read_session(path: &Path) -> Result<String> {
+    let mut buf = Vec::new();
+    read_bounded(path, &mut buf)?;
+    String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+/// Reads `path` into `buf` (cleared first), refusing files over [`MAX_FILE_BYTES`].
+pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    buf.clear();
+    let file = fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let size = file.metadata().map_err(|e| Error::read(path, e))?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(Error::TooLarge { path: path.to_path_buf(), size, limit: MAX_FILE_BYTES });
+    }
+    buf.reserve(size as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(buf).map_err(|e| Error::read(path, e))?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::TooLarge { path: path.to_path_buf(), size: buf.len() as u64, limit: MAX_FILE_BYTES });
+    }
+    Ok(())
+}
+
+/// `path` made absolute against the current directory, without touching the file system.
+pub fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
