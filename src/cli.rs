@@ -58,6 +58,41 @@ pub enum Command {
     /// fix it. Exits 1 when any error is found (or any warning, with --strict).
     Validate(ValidateArgs),
 
+    /// Change frontmatter values and sections with lossless edits; bumps last_updated.
+    ///
+    /// Only the edited bytes change: comments, key order, other sections and line endings
+    /// are kept. An update that changes nothing writes nothing. TEXT `-` reads standard input.
+    #[command(
+        after_help = "Examples:\n  sessions update weather --status paused --state \"Fallback done; retries next\"\n  sessions update weather --check \"write tests\" --next - < next.md\n  sessions update weather --section Decisions --append \"- Use 3 providers\""
+    )]
+    Update(Box<UpdateArgs>),
+
+    /// Append a timestamped entry to `## Session Log` (created if missing).
+    Log(LogArgs),
+
+    /// Set a session's status to paused.
+    Pause(PauseArgs),
+
+    /// Set a session's status back to in_progress (and bind this conversation to it).
+    Resume(ResumeArgs),
+
+    /// Check a session is ready to hand off and print a brief for the next agent.
+    ///
+    /// Ready means: Current State and Next Steps have real content (not template
+    /// placeholders), the status is not completed, and title/task are filled in. Exits 1
+    /// listing what is missing; otherwise logs the handoff and prints the brief.
+    Handoff(HandoffArgs),
+
+    /// Print the knowledge-extraction checklist, then delete the session file.
+    ///
+    /// Sessions are deleted, not archived: what matters must move to the issue tracker,
+    /// ADRs (--adr) or the code first. --archive moves the file to .agents/sessions/archive/
+    /// instead, for teams that keep them.
+    Close(CloseArgs),
+
+    /// Delete a session file.
+    Delete(DeleteArgs),
+
     /// Print a shell completion script (e.g. `sessions completions bash > ~/.local/share/bash-completion/completions/sessions`).
     Completions {
         #[arg(value_enum)]
@@ -146,4 +181,133 @@ pub struct ValidateArgs {
     /// Show only errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Repair what is safe to repair (status spellings, missing last_updated, agent entries
+    /// using type/outcome, missing required sections) with lossless edits.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: show the changes as a diff and write nothing.
+    #[arg(long, requires = "fix")]
+    pub dry_run: bool,
+}
+
+/// TEXT arguments: `-` reads standard input.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub session: String,
+    /// New status: in_progress, paused or completed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// New current task (orchestration.current_task).
+    #[arg(long, allow_hyphen_values = true)]
+    pub task: Option<String>,
+    /// New title.
+    #[arg(long, allow_hyphen_values = true)]
+    pub title: Option<String>,
+    /// Issue key (session.linear_issue).
+    #[arg(long, value_name = "KEY")]
+    pub issue: Option<String>,
+    /// Issue URL (session.linear_url).
+    #[arg(long, value_name = "URL")]
+    pub issue_url: Option<String>,
+    /// Replace the body of `## Current State`.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub state: Option<String>,
+    /// Replace the body of `## Next Steps`.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    pub next: Option<String>,
+    /// A section to edit with --set or --append (inserted if missing).
+    #[arg(long, value_name = "NAME")]
+    pub section: Option<String>,
+    /// Replace the --section body with TEXT.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "section",
+        conflicts_with = "append",
+        allow_hyphen_values = true
+    )]
+    pub set: Option<String>,
+    /// Append TEXT to the --section.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "section",
+        allow_hyphen_values = true
+    )]
+    pub append: Option<String>,
+    /// Tick the checklist item containing ITEM (repeatable).
+    #[arg(long, value_name = "ITEM")]
+    pub check: Vec<String>,
+    /// Untick the checklist item containing ITEM (repeatable).
+    #[arg(long, value_name = "ITEM")]
+    pub uncheck: Vec<String>,
+    /// Record a modified file under `## Files Modified` (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub file_modified: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    pub session: String,
+    /// The entry text (`-` reads standard input).
+    #[arg(allow_hyphen_values = true)]
+    pub message: String,
+    /// Who writes the entry (default: $SESSIONS_ACTOR, else $USER).
+    #[arg(long)]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    pub session: String,
+    /// Why it is paused (added to the Session Log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    pub session: String,
+    /// The agent conversation to bind (default: from the hook environment).
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffArgs {
+    pub session: String,
+    /// The agent or person taking over.
+    #[arg(long, value_name = "AGENT")]
+    pub to: Option<String>,
+    /// Also require `## Files Modified` to list something.
+    #[arg(long)]
+    pub require_files: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    pub session: String,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Close even while its background agents run.
+    #[arg(long)]
+    pub force: bool,
+    /// Write the `## Decisions` section as an ADR under docs/decisions/ with this title.
+    #[arg(long, value_name = "TITLE")]
+    pub adr: Option<String>,
+    /// Move the file to .agents/sessions/archive/ instead of deleting it.
+    #[arg(long)]
+    pub archive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    pub session: String,
+    /// Do not ask for confirmation (required when not on a terminal).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Delete even while its background agents run.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -55,10 +55,16 @@ impl Config {
     /// Parses config text; errors carry a byte offset and a message.
     pub fn parse(text: &str) -> Result<Config, (usize, String)> {
         let mut config = Config::default();
-        let root = yaml::parse(text, 0).map_err(|e| (e.offset, format!("invalid YAML: {}", e.message)))?;
-        let Some(root) = root.filter(|r| !r.is_null()) else { return Ok(config) };
+        let root =
+            yaml::parse(text, 0).map_err(|e| (e.offset, format!("invalid YAML: {}", e.message)))?;
+        let Some(root) = root.filter(|r| !r.is_null()) else {
+            return Ok(config);
+        };
         if !root.is_map() {
-            return Err((root.span.start, "the config must be a mapping of keys".into()));
+            return Err((
+                root.span.start,
+                "the config must be a mapping of keys".into(),
+            ));
         }
         for (key, value) in root.entries() {
             if value.is_null() {
@@ -67,8 +73,12 @@ impl Config {
             match key.as_str().unwrap_or("") {
                 "stale_after" => {
                     let s = scalar(value, "stale_after")?;
-                    config.stale_after = humantime::parse_duration(s)
-                        .map_err(|e| (value.span.start, format!("stale_after `{s}`: {e} (write e.g. 24h or 2d)")))?;
+                    config.stale_after = humantime::parse_duration(s).map_err(|e| {
+                        (
+                            value.span.start,
+                            format!("stale_after `{s}`: {e} (write e.g. 24h or 2d)"),
+                        )
+                    })?;
                 }
                 "log_cap" => config.log_cap = parse_size(value)?,
                 "notify" => config.notify = Some(string_list(value, "notify")?),
@@ -78,7 +88,10 @@ impl Config {
                         config.agents.insert(name.clone(), agent_def(&name, def)?);
                     }
                     if !value.is_map() {
-                        return Err((value.span.start, "`agents` must be a mapping of name → definition".into()));
+                        return Err((
+                            value.span.start,
+                            "`agents` must be a mapping of name → definition".into(),
+                        ));
                     }
                 }
                 _ => {} // Unknown keys are allowed: newer versions may add some.
@@ -89,46 +102,89 @@ impl Config {
 }
 
 fn scalar<'a>(node: &'a Node, what: &str) -> Result<&'a str, (usize, String)> {
-    node.as_str().ok_or_else(|| (node.span.start, format!("{what} must be a single value, not {}", node.kind_name())))
+    node.as_str().ok_or_else(|| {
+        (
+            node.span.start,
+            format!("{what} must be a single value, not {}", node.kind_name()),
+        )
+    })
 }
 
 fn string_list(node: &Node, what: &str) -> Result<Vec<String>, (usize, String)> {
     match &node.kind {
-        Kind::Seq(items) => items.iter().map(|i| scalar(i, what).map(str::to_owned)).collect(),
-        _ => Err((node.span.start, format!("{what} must be an argv list like [prog, arg, …], not {}", node.kind_name()))),
+        Kind::Seq(items) => items
+            .iter()
+            .map(|i| scalar(i, what).map(str::to_owned))
+            .collect(),
+        _ => Err((
+            node.span.start,
+            format!(
+                "{what} must be an argv list like [prog, arg, …], not {}",
+                node.kind_name()
+            ),
+        )),
     }
 }
 
 fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
     if !def.is_map() {
-        return Err((def.span.start, format!("agent `{name}` must be a mapping with a `command:` list")));
+        return Err((
+            def.span.start,
+            format!("agent `{name}` must be a mapping with a `command:` list"),
+        ));
     }
     let command = match def.get("command") {
         Some(c) => string_list(c, &format!("agents.{name}.command"))?,
-        None => return Err((def.span.start, format!("agent `{name}` has no `command:` argv list"))),
+        None => {
+            return Err((
+                def.span.start,
+                format!("agent `{name}` has no `command:` argv list"),
+            ));
+        }
     };
     if command.is_empty() {
-        return Err((def.span.start, format!("agent `{name}` has an empty command")));
+        return Err((
+            def.span.start,
+            format!("agent `{name}` has an empty command"),
+        ));
     }
     let opt = |key: &str| -> Result<Option<String>, (usize, String)> {
-        def.get(key).filter(|v| !v.is_null()).map(|v| scalar(v, key).map(str::to_owned)).transpose()
+        def.get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| scalar(v, key).map(str::to_owned))
+            .transpose()
     };
     let mut env = Vec::new();
     if let Some(e) = def.get("env").filter(|v| !v.is_null()) {
         if !e.is_map() {
-            return Err((e.span.start, format!("agents.{name}.env must be a mapping NAME: value")));
+            return Err((
+                e.span.start,
+                format!("agents.{name}.env must be a mapping NAME: value"),
+            ));
         }
         for (k, v) in e.entries() {
-            env.push((scalar(k, "env name")?.to_string(), scalar(v, "env value")?.to_string()));
+            env.push((
+                scalar(k, "env name")?.to_string(),
+                scalar(v, "env value")?.to_string(),
+            ));
         }
     }
     let runner = opt("runner")?;
-    if let Some(r) = &runner {
-        if r != "process" && r != "tmux" {
-            return Err((def.span.start, format!("agents.{name}.runner is `{r}`; use process or tmux")));
-        }
+    if let Some(r) = &runner
+        && r != "process"
+        && r != "tmux"
+    {
+        return Err((
+            def.span.start,
+            format!("agents.{name}.runner is `{r}`; use process or tmux"),
+        ));
     }
-    Ok(AgentDef { command, cwd: opt("cwd")?, env, runner })
+    Ok(AgentDef {
+        command,
+        cwd: opt("cwd")?,
+        env,
+        runner,
+    })
 }
 
 fn parse_size(node: &Node) -> Result<u64, (usize, String)> {
@@ -140,11 +196,19 @@ fn parse_size(node: &Node) -> Result<u64, (usize, String)> {
         "K" | "KB" | "KIB" => 1024,
         "M" | "MB" | "MIB" => 1024 * 1024,
         "G" | "GB" | "GIB" => 1024 * 1024 * 1024,
-        _ => return Err((node.span.start, format!("log_cap `{s}`: unknown unit (use KB, MB or GB)"))),
+        _ => {
+            return Err((
+                node.span.start,
+                format!("log_cap `{s}`: unknown unit (use KB, MB or GB)"),
+            ));
+        }
     };
-    num.parse::<u64>()
-        .map(|n| n * mult)
-        .map_err(|_| (node.span.start, format!("log_cap `{s}` is not a size like 50MB")))
+    num.parse::<u64>().map(|n| n * mult).map_err(|_| {
+        (
+            node.span.start,
+            format!("log_cap `{s}` is not a size like 50MB"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -161,7 +225,10 @@ mod tests {
 
     #[test]
     fn agents_and_errors() {
-        let c = Config::parse("agents:\n  fake:\n    command: [sh, -c, 'echo {task}']\n    env: {A: b}\n").unwrap();
+        let c = Config::parse(
+            "agents:\n  fake:\n    command: [sh, -c, 'echo {task}']\n    env: {A: b}\n",
+        )
+        .unwrap();
         assert_eq!(c.agents["fake"].command, ["sh", "-c", "echo {task}"]);
         assert_eq!(c.agents["fake"].env, [("A".to_string(), "b".to_string())]);
         assert!(Config::parse("stale_after: soon\n").is_err());

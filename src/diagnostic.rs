@@ -94,7 +94,11 @@ pub struct Reporter<W: Write> {
 
 impl<W: Write> Reporter<W> {
     pub fn new(format: Format, out: W) -> Self {
-        Reporter { format, out, first: true }
+        Reporter {
+            format,
+            out,
+            first: true,
+        }
     }
 
     pub fn begin(&mut self) -> io::Result<()> {
@@ -218,12 +222,25 @@ fn write_human<W: Write>(out: &mut W, d: &Diagnostic) -> io::Result<()> {
     let head = color.on_default().bold();
     let bold = Style::new().bold();
     let blue = AnsiColor::Blue.on_default().bold();
-    writeln!(out, "{head}{label}[{}]{head:#}{bold}: {}{bold:#}", d.rule, d.message)?;
+    writeln!(
+        out,
+        "{head}{label}[{}]{head:#}{bold}: {}{bold:#}",
+        d.rule, d.message
+    )?;
     let num = d.line.to_string();
     let pad = " ".repeat(num.len());
-    writeln!(out, "{pad}{blue}-->{blue:#} {}:{}:{}", d.path, d.line, d.column)?;
+    writeln!(
+        out,
+        "{pad}{blue}-->{blue:#} {}:{}:{}",
+        d.path, d.line, d.column
+    )?;
     if !d.source_line.is_empty() {
-        let shown: String = d.source_line.chars().take(200).collect::<String>().replace('\t', " ");
+        let shown: String = d
+            .source_line
+            .chars()
+            .take(200)
+            .collect::<String>()
+            .replace('\t', " ");
         let before: String = shown.chars().take(d.column - 1).collect();
         let width = shown
             .chars()
@@ -234,13 +251,20 @@ fn write_human<W: Write>(out: &mut W, d: &Diagnostic) -> io::Result<()> {
         let indent = unicode_width::UnicodeWidthStr::width(before.as_str());
         writeln!(out, "{pad} {blue}|{blue:#}")?;
         writeln!(out, "{blue}{num} |{blue:#} {shown}")?;
-        writeln!(out, "{pad} {blue}|{blue:#} {}{head}{}{head:#}", " ".repeat(indent), "^".repeat(width))?;
+        writeln!(
+            out,
+            "{pad} {blue}|{blue:#} {}{head}{}{head:#}",
+            " ".repeat(indent),
+            "^".repeat(width)
+        )?;
     }
     writeln!(out)
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {

@@ -12,13 +12,23 @@ pub enum Error {
     #[error("{0}")]
     Check(String),
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{} is not valid UTF-8 (first bad byte at offset {offset}); fix its encoding in an editor", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{} is {size} bytes, over the {limit}-byte limit for session files; trim it", path.display())]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,10 +42,16 @@ impl Error {
     }
 
     pub fn read(path: &Path, source: std::io::Error) -> Self {
-        Error::Read { path: path.to_path_buf(), source }
+        Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     pub fn write(path: &Path, source: std::io::Error) -> Self {
-        Error::Write { path: path.to_path_buf(), source }
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
 //! never prints.
 
+pub mod binding;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,3 +15,4 @@ pub mod session;
 pub mod store;
 pub mod table;
 pub mod validation;
+pub mod write;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::session::Document;
 use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
-use crate::session::Document;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct AgentCounts {
@@ -37,8 +37,17 @@ pub struct Overview {
 impl Overview {
     /// Builds the view of one file. `display` is the path as shown; `text` is `None` when
     /// the file could not be read (it is then listed with status `unreadable`).
-    pub fn new(path: &Path, display: String, text: Option<&str>, now: DateTime<Utc>, stale_after: Duration) -> Self {
-        let id = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    pub fn new(
+        path: &Path,
+        display: String,
+        text: Option<&str>,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Self {
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut o = Overview {
             path: display,
             title: id.clone(),
@@ -67,10 +76,15 @@ impl Overview {
         o.last_updated = get(&["session", "last_updated"]);
         o.current_task = get(&["orchestration", "current_task"]);
         o.created_at = o.created.as_deref().and_then(|s| parse_timestamp(s).ok());
-        o.updated_at = o.last_updated.as_deref().and_then(|s| parse_timestamp(s).ok()).or(o.created_at);
+        o.updated_at = o
+            .last_updated
+            .as_deref()
+            .and_then(|s| parse_timestamp(s).ok())
+            .or(o.created_at);
         o.agents = agent_counts(doc.value(&["orchestration", "spawned_agents"]));
         o.stale = o.status != "completed"
-            && o.updated_at.is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+            && o.updated_at
+                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
         o
     }
 
@@ -80,7 +94,8 @@ impl Overview {
 
     /// Age since `last_updated`, e.g. `5m`, `3h`, `2d`; `?` when unknown.
     pub fn age(&self, now: DateTime<Utc>) -> String {
-        self.updated_at.map_or_else(|| "?".into(), |t| format_age(now - t))
+        self.updated_at
+            .map_or_else(|| "?".into(), |t| format_age(now - t))
     }
 }
 
@@ -88,7 +103,10 @@ fn agent_counts(agents: Option<&Node>) -> AgentCounts {
     let items = agents.map(Node::items).unwrap_or_default();
     AgentCounts {
         total: items.len(),
-        running: items.iter().filter(|a| a.get("status").and_then(Node::as_str) == Some("in_progress")).count(),
+        running: items
+            .iter()
+            .filter(|a| a.get("status").and_then(Node::as_str) == Some("in_progress"))
+            .count(),
     }
 }
 
@@ -104,12 +122,18 @@ pub fn format_age(d: chrono::Duration) -> String {
 }
 
 /// The overview of every session file in the repository, in file-name order.
-pub fn load_all(repo: &crate::store::Repo, now: DateTime<Utc>, stale_after: Duration) -> crate::error::Result<Vec<Overview>> {
+pub fn load_all(
+    repo: &crate::store::Repo,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> crate::error::Result<Vec<Overview>> {
     let files = repo.session_files()?;
     Ok(files
         .iter()
         .map(|p| {
-            let text = (!p.is_symlink() || repo.contains(p)).then(|| crate::store::read_session(p).ok()).flatten();
+            let text = (!p.is_symlink() || repo.contains(p))
+                .then(|| crate::store::read_session(p).ok())
+                .flatten();
             Overview::new(p, repo.display(p), text.as_deref(), now, stale_after)
         })
         .collect())

@@ -27,8 +27,12 @@ impl Repo {
                 if dir_only { p.is_dir() } else { p.exists() }
             })
         };
-        let root = find(".agents", true).or_else(|| find(".git", false)).unwrap_or(&start);
-        Repo { root: root.to_path_buf() }
+        let root = find(".agents", true)
+            .or_else(|| find(".git", false))
+            .unwrap_or(&start);
+        Repo {
+            root: root.to_path_buf(),
+        }
     }
 
     pub fn agents_dir(&self) -> PathBuf {
@@ -101,7 +105,11 @@ impl Repo {
             return Ok(as_path.to_path_buf());
         }
         let files = self.session_files()?;
-        let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = |p: &Path| {
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let wanted = reference.strip_suffix(".md").unwrap_or(reference);
         if let Some(p) = files.iter().find(|p| stem(p) == wanted) {
             return Ok(p.clone());
@@ -114,12 +122,17 @@ impl Repo {
             .iter()
             .filter_map(|p| {
                 let title = read_title(p).unwrap_or_default();
-                let hit = stem(p).to_lowercase().contains(&needle) || title.to_lowercase().contains(&needle);
+                let hit = stem(p).to_lowercase().contains(&needle)
+                    || title.to_lowercase().contains(&needle);
                 hit.then(|| (p.clone(), title))
             })
             .collect();
         match matches.len() {
-            1 => Ok(matches.into_iter().next().map(|(p, _)| p).unwrap_or_default()),
+            1 => Ok(matches
+                .into_iter()
+                .next()
+                .map(|(p, _)| p)
+                .unwrap_or_default()),
             0 => Err(Error::Check(format!(
                 "no session matches `{reference}` in {}; run `sessions list --all` to see them",
                 self.display(&self.sessions_dir())
@@ -161,12 +174,22 @@ pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
     let file = fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let size = file.metadata().map_err(|e| Error::read(path, e))?.len();
     if size > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { path: path.to_path_buf(), size, limit: MAX_FILE_BYTES });
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit: MAX_FILE_BYTES,
+        });
     }
     buf.reserve(size as usize);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(buf).map_err(|e| Error::read(path, e))?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(buf)
+        .map_err(|e| Error::read(path, e))?;
     if buf.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::TooLarge { path: path.to_path_buf(), size: buf.len() as u64, limit: MAX_FILE_BYTES });
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size: buf.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
     }
     Ok(())
 }

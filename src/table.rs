@@ -20,7 +20,11 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        let cells = cells.into_iter().zip(&self.max).map(|(c, &m)| truncate(&c, m)).collect();
+        let cells = cells
+            .into_iter()
+            .zip(&self.max)
+            .map(|(c, &m)| truncate(&c, m))
+            .collect();
         self.rows.push(cells);
     }
 

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, Result};
-use crate::session::rules;
 use crate::session::Document;
+use crate::session::rules;
 use crate::store::{self, Repo};
 
 /// Checks the file at `path`, reusing `buf` for its bytes. `display` is how the path is shown.
@@ -21,21 +21,28 @@ pub fn validate_file(
     now: DateTime<Utc>,
 ) -> Result<Vec<Diagnostic>> {
     let file_level = |rule, msg: String| Ok(vec![Diagnostic::file_level(display, rule, msg)]);
-    if let Some(repo) = repo {
-        if path.is_symlink() && !repo.contains(path) {
-            let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
-            return file_level(
-                &rules::OUTSIDE_REPO,
-                format!("this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"),
-            );
-        }
+    if let Some(repo) = repo
+        && path.is_symlink()
+        && !repo.contains(path)
+    {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return file_level(
+            &rules::OUTSIDE_REPO,
+            format!(
+                "this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"
+            ),
+        );
     }
     match store::read_bounded(path, buf) {
         Ok(()) => {}
         Err(Error::TooLarge { size, limit, .. }) => {
             return file_level(
                 &rules::TOO_LARGE,
-                format!("the file is {size} bytes; session files are limited to {limit} bytes: move logs and transcripts out of it"),
+                format!(
+                    "the file is {size} bytes; session files are limited to {limit} bytes: move logs and transcripts out of it"
+                ),
             );
         }
         Err(e) => return Err(e),
@@ -48,17 +55,26 @@ pub fn validate_file(
             let mut d = Diagnostic::file_level(
                 display,
                 &rules::NOT_UTF8,
-                format!("byte {} is not UTF-8: re-save the file as UTF-8", e.valid_up_to()),
+                format!(
+                    "byte {} is not UTF-8: re-save the file as UTF-8",
+                    e.valid_up_to()
+                ),
             );
             (d.line, d.column) = (line, column);
             return Ok(vec![d]);
         }
     };
     if text.trim_start_matches('\u{feff}').trim().is_empty() {
-        return file_level(&rules::EMPTY_FILE, "the file is empty: delete it or run `sessions new` to create a session".into());
+        return file_level(
+            &rules::EMPTY_FILE,
+            "the file is empty: delete it or run `sessions new` to create a session".into(),
+        );
     }
     let doc = Document::parse(text);
     let file_name = path.file_name().and_then(|n| n.to_str());
     let findings = rules::check(&doc, file_name, now);
-    Ok(findings.iter().map(|f| Diagnostic::from_finding(display, text, f)).collect())
+    Ok(findings
+        .iter()
+        .map(|f| Diagnostic::from_finding(display, text, f))
+        .collect())
 }

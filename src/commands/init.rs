@@ -20,9 +20,14 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
         said.push(format!("created  {}/", repo.display(&dir)));
     }
     let config = repo.config_path();
-    match fs::OpenOptions::new().write(true).create_new(true).open(&config) {
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&config)
+    {
         Ok(mut f) => {
-            f.write_all(DEFAULT_CONFIG.as_bytes()).map_err(|e| Error::write(&config, e))?;
+            f.write_all(DEFAULT_CONFIG.as_bytes())
+                .map_err(|e| Error::write(&config, e))?;
             said.push(format!("created  {}", repo.display(&config)));
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

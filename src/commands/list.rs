@@ -10,7 +10,9 @@ use crate::table::Table;
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     for s in &args.status {
         if !SESSION_STATUSES.contains(&s.as_str()) && s != "invalid" {
-            return Err(Error::Usage(format!("--status `{s}`: use in_progress, paused, completed or invalid")));
+            return Err(Error::Usage(format!(
+                "--status `{s}`: use in_progress, paused, completed or invalid"
+            )));
         }
     }
     let config = ctx.config()?;
@@ -27,11 +29,18 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         sessions.reverse();
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sessions).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sessions).unwrap_or_default()
+        );
         return Ok(0);
     }
     if sessions.is_empty() {
-        let hint = if args.all { "" } else { " (completed ones are hidden: --all shows them)" };
+        let hint = if args.all {
+            ""
+        } else {
+            " (completed ones are hidden: --all shows them)"
+        };
         println!("No sessions{hint}. Create one with: sessions new \"what you are working on\"");
         return Ok(0);
     }
@@ -40,11 +49,33 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
 }
 
 pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
-    let mut t = Table::new(&[("STATUS", 12), ("AGE", 9), ("TITLE", 40), ("TASK", 40), ("AGENTS", 7), ("ID", 80)]);
+    let mut t = Table::new(&[
+        ("STATUS", 12),
+        ("AGE", 9),
+        ("TITLE", 40),
+        ("TASK", 40),
+        ("AGENTS", 7),
+        ("ID", 80),
+    ]);
     for o in sessions {
-        let age = if o.stale { format!("{} stale", o.age(ctx.now)) } else { o.age(ctx.now) };
-        let agents = if o.agents.total == 0 { "-".into() } else { format!("{}/{}", o.agents.running, o.agents.total) };
-        t.row(vec![o.status.clone(), age, o.title.clone(), o.current_task.clone().unwrap_or_default(), agents, o.id.clone()]);
+        let age = if o.stale {
+            format!("{} stale", o.age(ctx.now))
+        } else {
+            o.age(ctx.now)
+        };
+        let agents = if o.agents.total == 0 {
+            "-".into()
+        } else {
+            format!("{}/{}", o.agents.running, o.agents.total)
+        };
+        t.row(vec![
+            o.status.clone(),
+            age,
+            o.title.clone(),
+            o.current_task.clone().unwrap_or_default(),
+            agents,
+            o.id.clone(),
+        ]);
     }
     t.render()
 }
@@ -60,11 +91,17 @@ fn status_rank(s: &str) -> u8 {
 
 pub fn sort(sessions: &mut [Overview], key: SortKey) {
     match key {
-        SortKey::Updated => sessions.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.id.cmp(&a.id))),
+        SortKey::Updated => sessions.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        }),
         SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
         SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
         SortKey::Status => sessions.sort_by(|a, b| {
-            status_rank(&a.status).cmp(&status_rank(&b.status)).then_with(|| b.updated_at.cmp(&a.updated_at))
+            status_rank(&a.status)
+                .cmp(&status_rank(&b.status))
+                .then_with(|| b.updated_at.cmp(&a.updated_at))
         }),
     }
 }

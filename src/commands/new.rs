@@ -15,20 +15,30 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
     let dir = ctx.repo.require_sessions_dir()?;
     let description = args.description.trim();
     if description.is_empty() {
-        return Err(Error::Usage("the description is empty; say what the session is about".into()));
+        return Err(Error::Usage(
+            "the description is empty; say what the session is about".into(),
+        ));
     }
     let (key_from_description, slug) = name::slug_for(description);
-    let issue = args.issue.map(|k| k.trim().to_ascii_uppercase()).or(key_from_description);
-    if let Some(url) = &args.issue_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::Usage(format!("--issue-url `{url}` is not an http(s) URL")));
-        }
+    let issue = args
+        .issue
+        .map(|k| k.trim().to_ascii_uppercase())
+        .or(key_from_description);
+    if let Some(url) = &args.issue_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(Error::Usage(format!(
+            "--issue-url `{url}` is not an http(s) URL"
+        )));
     }
     let title = match &args.title {
         Some(t) => t.trim().to_string(),
         None => strip_issue_key(description).to_string(),
     };
-    let task = args.task.as_deref().map_or(title.clone(), |t| t.trim().to_string());
+    let task = args
+        .task
+        .as_deref()
+        .map_or(title.clone(), |t| t.trim().to_string());
     let template_text = load_template(ctx)?;
 
     let base = chrono::Timelike::with_nanosecond(&ctx.now, 0).unwrap_or(ctx.now);
@@ -36,19 +46,31 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
         let time = base + chrono::Duration::seconds(step);
         let file = dir.join(name::file_name(time, &slug));
         let created = time.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let text = template::render(&template_text, &template::Values {
-            title: &title,
-            task: &task,
-            created: &created,
-            linear_issue: issue.as_deref(),
-            linear_url: args.issue_url.as_deref(),
-        });
-        match fs::OpenOptions::new().write(true).create_new(true).open(&file) {
+        let text = template::render(
+            &template_text,
+            &template::Values {
+                title: &title,
+                task: &task,
+                created: &created,
+                linear_issue: issue.as_deref(),
+                linear_url: args.issue_url.as_deref(),
+            },
+        );
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&file)
+        {
             Ok(mut f) => {
-                f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(|e| Error::write(&file, e))?;
+                f.write_all(text.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| Error::write(&file, e))?;
                 if args.json {
                     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-                    println!("{}", serde_json::json!({"path": ctx.repo.display(&file), "id": stem, "title": title}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"path": ctx.repo.display(&file), "id": stem, "title": title})
+                    );
                 } else {
                     println!("{}", ctx.show_path(&file));
                 }
@@ -87,7 +109,9 @@ fn load_template(ctx: &Ctx) -> Result<String> {
             }
             Ok(t)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(template::DEFAULT_TEMPLATE.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(template::DEFAULT_TEMPLATE.to_string())
+        }
         Err(e) => Err(Error::read(&path, e)),
     }
 }

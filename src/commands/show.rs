@@ -18,17 +18,27 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             match doc.section_loose(name) {
                 Some(s) => doc.text(&s.body),
                 None => {
-                    let names: Vec<&str> = doc.sections.iter().map(|s| doc.text(&s.heading.text)).collect();
+                    let names: Vec<&str> = doc
+                        .sections
+                        .iter()
+                        .map(|s| doc.text(&s.heading.text))
+                        .collect();
                     return Err(Error::Check(format!(
                         "{} has no `## {name}` section; it has: {}",
                         ctx.show_path(&path),
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
                     )));
                 }
             }
         }
     };
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).map_err(|e| Error::write(std::path::Path::new("<stdout>"), e))?;
+    stdout
+        .write_all(out.as_bytes())
+        .map_err(|e| Error::write(std::path::Path::new("<stdout>"), e))?;
     Ok(0)
 }

@@ -8,9 +8,9 @@ use crate::cli::{SortKey, StatusArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
 use crate::overview::{self, Overview};
+use crate::session::Document;
 use crate::session::document::{checklist, content_lines};
 use crate::session::yaml::Node;
-use crate::session::Document;
 use crate::store;
 use crate::validation::validate_file;
 
@@ -53,11 +53,16 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
 
 fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     let config = ctx.config()?;
-    let mut active: Vec<Overview> =
-        overview::load_all(&ctx.repo, ctx.now, config.stale_after)?.into_iter().filter(Overview::is_active).collect();
+    let mut active: Vec<Overview> = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?
+        .into_iter()
+        .filter(Overview::is_active)
+        .collect();
     super::list::sort(&mut active, SortKey::Status);
     if json {
-        println!("{}", serde_json::to_string_pretty(&active).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&active).unwrap_or_default()
+        );
         return Ok(0);
     }
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
@@ -91,28 +96,39 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
-    let overview = Overview::new(&path, ctx.repo.display(&path), Some(&text), ctx.now, config.stale_after);
+    let overview = Overview::new(
+        &path,
+        ctx.repo.display(&path),
+        Some(&text),
+        ctx.now,
+        config.stale_after,
+    );
     let sections: Vec<SectionInfo> = doc
         .sections
         .iter()
-        .map(|s| {
-            SectionInfo {
-                name: doc.text(&s.heading.text).to_string(),
-                line: doc.position(s.heading.line.start).0,
-                lines: content_lines(&text, s.body.clone()),
-                bytes: doc.text(&s.body).trim_end().len(),
-                checklist: checklist(&text, s.body.clone()),
-            }
+        .map(|s| SectionInfo {
+            name: doc.text(&s.heading.text).to_string(),
+            line: doc.position(s.heading.line.start).0,
+            lines: content_lines(&text, s.body.clone()),
+            bytes: doc.text(&s.body).trim_end().len(),
+            checklist: checklist(&text, s.body.clone()),
         })
         .collect();
-    let field = |n: &Node, k: &str| n.get(k).filter(|v| !v.is_null()).and_then(Node::as_str).map(str::to_owned);
+    let field = |n: &Node, k: &str| {
+        n.get(k)
+            .filter(|v| !v.is_null())
+            .and_then(Node::as_str)
+            .map(str::to_owned)
+    };
     let agents: Vec<AgentInfo> = doc
         .value(&["orchestration", "spawned_agents"])
         .map(Node::items)
         .unwrap_or_default()
         .iter()
         .map(|a| AgentInfo {
-            agent: field(a, "agent").or_else(|| field(a, "type")).unwrap_or_else(|| "?".into()),
+            agent: field(a, "agent")
+                .or_else(|| field(a, "type"))
+                .unwrap_or_else(|| "?".into()),
             task: field(a, "task").unwrap_or_default(),
             status: field(a, "status").unwrap_or_else(|| "pending".into()),
             summary: field(a, "summary").or_else(|| field(a, "outcome")),
@@ -121,7 +137,9 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         .collect();
     let diagnostics = validate_file(Some(&ctx.repo), &path, &display, &mut Vec::new(), ctx.now)?;
     let d = Detail {
-        linear_issue: doc.str_value(&["session", "linear_issue"]).map(str::to_owned),
+        linear_issue: doc
+            .str_value(&["session", "linear_issue"])
+            .map(str::to_owned),
         linear_url: doc.str_value(&["session", "linear_url"]).map(str::to_owned),
         checklist: checklist(&text, doc.body_start..text.len()),
         overview,
@@ -137,19 +155,43 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     println!("{}", o.title);
     println!("  file      {display}");
     let stale = if o.stale { "  (stale)" } else { "" };
-    println!("  status    {}, updated {} ago{stale}", o.status, o.age(ctx.now));
+    println!(
+        "  status    {}, updated {} ago{stale}",
+        o.status,
+        o.age(ctx.now)
+    );
     println!("  created   {}", o.created.as_deref().unwrap_or("?"));
-    println!("  task      {}", o.current_task.as_deref().unwrap_or("(none)"));
+    println!(
+        "  task      {}",
+        o.current_task.as_deref().unwrap_or("(none)")
+    );
     if let Some(issue) = &d.linear_issue {
-        println!("  issue     {issue}{}", d.linear_url.as_ref().map(|u| format!("  {u}")).unwrap_or_default());
+        println!(
+            "  issue     {issue}{}",
+            d.linear_url
+                .as_ref()
+                .map(|u| format!("  {u}"))
+                .unwrap_or_default()
+        );
     }
     if d.checklist.1 > 0 {
-        println!("  progress  {}/{} checklist items done", d.checklist.0, d.checklist.1);
+        println!(
+            "  progress  {}/{} checklist items done",
+            d.checklist.0, d.checklist.1
+        );
     }
     println!("\nSections");
     for s in &d.sections {
-        let check = if s.checklist.1 > 0 { format!("  [{}/{}]", s.checklist.0, s.checklist.1) } else { String::new() };
-        let size = if s.lines == 0 { "empty".to_string() } else { format!("{} lines", s.lines) };
+        let check = if s.checklist.1 > 0 {
+            format!("  [{}/{}]", s.checklist.0, s.checklist.1)
+        } else {
+            String::new()
+        };
+        let size = if s.lines == 0 {
+            "empty".to_string()
+        } else {
+            format!("{} lines", s.lines)
+        };
         println!("  {:<22} {size}{check}", s.name);
     }
     if !d.spawned_agents.is_empty() {
@@ -157,7 +199,12 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         for a in &d.spawned_agents {
             println!("  {:<16} {:<12} {}", a.agent, a.status, a.task);
             if let Some(s) = &a.summary {
-                println!("  {:<16} {:<12} ↳ {}", "", "", crate::table::truncate(s, 80));
+                println!(
+                    "  {:<16} {:<12} ↳ {}",
+                    "",
+                    "",
+                    crate::table::truncate(s, 80)
+                );
             }
         }
     }
@@ -165,9 +212,20 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     if d.diagnostics.is_empty() {
         println!("Valid.");
     } else {
-        println!("Validation ({} problem{}):", d.diagnostics.len(), if d.diagnostics.len() == 1 { "" } else { "s" });
+        println!(
+            "Validation ({} problem{}):",
+            d.diagnostics.len(),
+            if d.diagnostics.len() == 1 { "" } else { "s" }
+        );
         for diag in &d.diagnostics {
-            println!("  {}:{} {}[{}] {}", diag.line, diag.column, diag.severity.as_str(), diag.rule, diag.message);
+            println!(
+                "  {}:{} {}[{}] {}",
+                diag.line,
+                diag.column,
+                diag.severity.as_str(),
+                diag.rule,
+                diag.message
+            );
         }
     }
     Ok(0)

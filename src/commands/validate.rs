@@ -9,7 +9,9 @@ use crate::cli::ValidateArgs;
 use crate::diagnostic::{Diagnostic, Reporter, Totals};
 use crate::error::{Error, Result};
 use crate::session::rules::Severity;
+use crate::session::{Document, edit, fix};
 use crate::validation::validate_file;
+use crate::write;
 
 /// Files are checked in chunks: in parallel within a chunk, printed in order between chunks,
 /// so output is deterministic and memory does not grow with the number of files.
@@ -17,6 +19,9 @@ const CHUNK: usize = 512;
 
 pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
     let files = collect(ctx, &args.paths)?;
+    if args.fix {
+        fix_all(ctx, &files, args.dry_run);
+    }
     let stdout = anstream::stdout();
     let mut reporter = Reporter::new(args.format, stdout.lock());
     let io = |e: std::io::Error| Error::write(Path::new("<stdout>"), e);
@@ -58,6 +63,53 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
     })
 }
 
+/// Applies the safe repairs to each file (or, with `dry_run`, prints them as a diff). What was
+/// changed goes to stderr so that stdout stays the chosen format.
+fn fix_all(ctx: &Ctx, files: &[PathBuf], dry_run: bool) {
+    let mut fixed = 0;
+    for path in files {
+        let display = ctx.show_path(path);
+        let Ok(text) = crate::store::read_session(path) else {
+            continue;
+        };
+        let mtime = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map(chrono::DateTime::<chrono::Utc>::from)
+            .unwrap_or(ctx.now);
+        let planned = fix::fixes(&Document::parse(&text), mtime);
+        if planned.is_empty() {
+            continue;
+        }
+        let ops_for = |t: &str| {
+            fix::fixes(&Document::parse(t), mtime)
+                .into_iter()
+                .map(|f| f.op)
+                .collect::<Vec<_>>()
+        };
+        if dry_run {
+            match edit::apply(&text, &ops_for(&text), ctx.now) {
+                Ok(Some(after)) => eprint!("--- {display}\n{}", write::diff(&text, &after)),
+                Ok(None) => {}
+                Err(e) => eprintln!("cannot fix {display}: {e}"),
+            }
+            continue;
+        }
+        match super::edit_session(ctx, path, |t| Ok(ops_for(t))) {
+            Ok(write::Outcome::Written { .. }) => {
+                fixed += 1;
+                for f in &planned {
+                    eprintln!("fixed {display}: {}", f.what);
+                }
+            }
+            Ok(write::Outcome::Unchanged) => {}
+            Err(e) => eprintln!("cannot fix {display}: {e}"),
+        }
+    }
+    if !dry_run {
+        eprintln!("fixed {fixed} file{}", if fixed == 1 { "" } else { "s" });
+    }
+}
+
 /// The files to check: explicit files as given, directories' `*.md` files (not recursing into
 /// `archive/`), or the repository's sessions directory.
 fn collect(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
@@ -66,7 +118,11 @@ fn collect(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     }
     let mut files = Vec::new();
     for p in paths {
-        let p = if p.is_absolute() { p.clone() } else { ctx.cwd.join(p) };
+        let p = if p.is_absolute() {
+            p.clone()
+        } else {
+            ctx.cwd.join(p)
+        };
         if p.is_dir() {
             let mut found: Vec<PathBuf> = walkdir::WalkDir::new(&p)
                 .max_depth(1)

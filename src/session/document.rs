@@ -90,7 +90,15 @@ impl<'a> Document<'a> {
         let (frontmatter, body_start) = parse_frontmatter(src, start);
         let headings = scan_headings(src, body_start);
         let sections = sections_of(src, &headings);
-        Document { src, bom, line_ending, frontmatter, body_start, headings, sections }
+        Document {
+            src,
+            bom,
+            line_ending,
+            frontmatter,
+            body_start,
+            headings,
+            sections,
+        }
     }
 
     pub fn yaml(&self) -> Option<&Node> {
@@ -111,7 +119,9 @@ impl<'a> Document<'a> {
 
     /// A scalar's text, when the value is a non-null scalar.
     pub fn str_value(&self, path: &[&str]) -> Option<&str> {
-        self.value(path).filter(|n| !n.is_null()).and_then(Node::as_str)
+        self.value(path)
+            .filter(|n| !n.is_null())
+            .and_then(Node::as_str)
     }
 
     pub fn text(&self, range: &Range<usize>) -> &'a str {
@@ -120,19 +130,26 @@ impl<'a> Document<'a> {
 
     /// The first `##` section whose name matches exactly.
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| self.text(&s.heading.text) == name)
+        self.sections
+            .iter()
+            .find(|s| self.text(&s.heading.text) == name)
     }
 
     /// Like [`Document::section`] but ignoring ASCII case, for references typed by people.
     pub fn section_loose(&self, name: &str) -> Option<&Section> {
         self.section(name).or_else(|| {
-            self.sections.iter().find(|s| self.text(&s.heading.text).eq_ignore_ascii_case(name))
+            self.sections
+                .iter()
+                .find(|s| self.text(&s.heading.text).eq_ignore_ascii_case(name))
         })
     }
 
     /// The `# Title` heading, if the body has one before its first section.
     pub fn title_heading(&self) -> Option<&Heading> {
-        self.headings.iter().take_while(|h| h.level != 2).find(|h| h.level == 1)
+        self.headings
+            .iter()
+            .take_while(|h| h.level != 2)
+            .find(|h| h.level == 1)
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -159,7 +176,9 @@ pub fn line_at(src: &str, offset: usize) -> &str {
     let offset = floor_char_boundary(src, offset.min(src.len()));
     let start = memchr::memrchr(b'\n', &src.as_bytes()[..offset]).map_or(0, |i| i + 1);
     let end = memchr(b'\n', &src.as_bytes()[offset..]).map_or(src.len(), |i| offset + i);
-    src[start..end].trim_end_matches('\r').trim_start_matches('\u{feff}')
+    src[start..end]
+        .trim_end_matches('\r')
+        .trim_start_matches('\u{feff}')
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -183,7 +202,11 @@ pub(crate) fn lines(src: &str, from: usize) -> impl Iterator<Item = (usize, usiz
             None => (bytes.len(), bytes.len()),
         };
         pos = next;
-        let end = if end > start && bytes[end - 1] == b'\r' { end - 1 } else { end };
+        let end = if end > start && bytes[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
         Some((start, end, next))
     })
 }
@@ -205,7 +228,11 @@ fn parse_frontmatter(src: &str, start: usize) -> (FrontmatterState, usize) {
         if is_delimiter(&src[ls..le], &["---", "..."]) {
             let content = next..ls;
             let yaml = yaml::parse(&src[content.clone()], content.start);
-            let fm = Frontmatter { block: start..lnext, content, yaml };
+            let fm = Frontmatter {
+                block: start..lnext,
+                content,
+                yaml,
+            };
             return (FrontmatterState::Present(fm), lnext);
         }
     }
@@ -239,7 +266,9 @@ fn fence_open(line: &[u8]) -> Option<Fence> {
 }
 
 fn fence_closes(fence: &Fence, line: &[u8]) -> bool {
-    let Some(indent) = indent_of(line) else { return false };
+    let Some(indent) = indent_of(line) else {
+        return false;
+    };
     let rest = &line[indent..];
     let len = rest.iter().take_while(|&&b| b == fence.ch).count();
     len >= fence.len && rest[len..].iter().all(|b| b.is_ascii_whitespace())
@@ -253,10 +282,11 @@ fn atx_heading(src: &str, start: usize, end: usize, next: usize) -> Option<Headi
     if !(1..=6).contains(&level) {
         return None;
     }
-    if let Some(&b) = rest.get(level) {
-        if b != b' ' && b != b'\t' {
-            return None;
-        }
+    if let Some(&b) = rest.get(level)
+        && b != b' '
+        && b != b'\t'
+    {
+        return None;
     }
     let text_start = start + indent + level;
     let mut text = src[text_start..end].trim_matches([' ', '\t']);
@@ -266,49 +296,60 @@ fn atx_heading(src: &str, start: usize, end: usize, next: usize) -> Option<Headi
         text = without_hashes.trim_end_matches([' ', '\t']);
     }
     let offset = text.as_ptr() as usize - src.as_ptr() as usize;
-    Some(Heading { level: level as u8, text: offset..offset + text.len(), line: start..next })
+    Some(Heading {
+        level: level as u8,
+        text: offset..offset + text.len(),
+        line: start..next,
+    })
 }
 
 /// Lines of `src[range]` that are not inside fenced code or HTML comments, as
 /// (start, end-without-line-ending, next-line-start). Fence and comment lines are skipped too.
-pub fn prose_lines(src: &str, range: Range<usize>) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+pub fn prose_lines(
+    src: &str,
+    range: Range<usize>,
+) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     let mut fence: Option<Fence> = None;
     let mut in_comment = false;
     let limit = range.end;
-    lines(src, range.start).take_while(move |l| l.0 < limit).filter(move |&(start, end, _)| {
-        let line = &src.as_bytes()[start..end];
-        if let Some(f) = &fence {
-            if fence_closes(f, line) {
-                fence = None;
-            }
-            return false;
-        }
-        if in_comment {
-            if memchr::memmem::find(line, b"-->").is_some() {
-                in_comment = false;
-            }
-            return false;
-        }
-        if let Some(f) = fence_open(line) {
-            fence = Some(f);
-            return false;
-        }
-        if let Some(indent) = indent_of(line) {
-            let rest = &line[indent..];
-            if rest.starts_with(b"<!--") {
-                in_comment = memchr::memmem::find(&rest[4..], b"-->").is_none();
+    lines(src, range.start)
+        .take_while(move |l| l.0 < limit)
+        .filter(move |&(start, end, _)| {
+            let line = &src.as_bytes()[start..end];
+            if let Some(f) = &fence {
+                if fence_closes(f, line) {
+                    fence = None;
+                }
                 return false;
             }
-        }
-        true
-    })
+            if in_comment {
+                if memchr::memmem::find(line, b"-->").is_some() {
+                    in_comment = false;
+                }
+                return false;
+            }
+            if let Some(f) = fence_open(line) {
+                fence = Some(f);
+                return false;
+            }
+            if let Some(indent) = indent_of(line) {
+                let rest = &line[indent..];
+                if rest.starts_with(b"<!--") {
+                    in_comment = memchr::memmem::find(&rest[4..], b"-->").is_none();
+                    return false;
+                }
+            }
+            true
+        })
 }
 
 /// All ATX headings from `from` on that are not inside fenced code or HTML comments.
 /// (Indented code cannot hold a heading: a heading allows at most three spaces of indent.)
 pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
     prose_lines(src, from..src.len())
-        .filter(|&(start, end, _)| src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#'))
+        .filter(|&(start, end, _)| {
+            src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#')
+        })
         .filter_map(|(start, end, next)| atx_heading(src, start, end, next))
         .collect()
 }
@@ -377,7 +418,10 @@ fn sections_of(src: &str, headings: &[Heading]) -> Vec<Section> {
             .iter()
             .find(|n| n.level <= 2)
             .map_or(src.len(), |n| n.line.start);
-        out.push(Section { heading: h.clone(), body: h.line.end..end });
+        out.push(Section {
+            heading: h.clone(),
+            body: h.line.end..end,
+        });
     }
     out
 }
@@ -387,7 +431,10 @@ mod tests {
     use super::*;
 
     fn names(doc: &Document) -> Vec<String> {
-        doc.sections.iter().map(|s| doc.text(&s.heading.text).to_string()).collect()
+        doc.sections
+            .iter()
+            .map(|s| doc.text(&s.heading.text).to_string())
+            .collect()
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! Nothing in here prints or reaches into the command layer.
 
 pub mod document;
+pub mod edit;
+pub mod fix;
 pub mod name;
 pub mod rules;
 pub mod template;

@@ -22,9 +22,12 @@ pub enum NameProblem {
 
 /// Parses a file name (not a path) such as `20251204-143000-weather-api.md`.
 pub fn parse(file_name: &str) -> Result<Name<'_>, NameProblem> {
-    let stem = file_name.strip_suffix(".md").ok_or(NameProblem::NotMarkdown)?;
+    let stem = file_name
+        .strip_suffix(".md")
+        .ok_or(NameProblem::NotMarkdown)?;
     let b = stem.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     if !(digits(0..8) && b.get(8) == Some(&b'-') && digits(9..15)) {
         return Err(NameProblem::NoTimestamp);
     }
@@ -41,7 +44,10 @@ pub fn parse(file_name: &str) -> Result<Name<'_>, NameProblem> {
 fn is_kebab(s: &str) -> bool {
     !s.is_empty()
         && s.split('-').all(|part| {
-            !part.is_empty() && part.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         })
 }
 
@@ -52,7 +58,10 @@ pub fn leading_issue_key(s: &str) -> Option<usize> {
     if letters < 2 || b.get(letters) != Some(&b'-') {
         return None;
     }
-    let digits = b[letters + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let digits = b[letters + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
     if digits == 0 {
         return None;
     }
@@ -117,16 +126,31 @@ mod tests {
     #[test]
     fn rejects_bad_names() {
         assert_eq!(parse("notes.md"), Err(NameProblem::NoTimestamp));
-        assert_eq!(parse("20250230-143000-x.md"), Err(NameProblem::BadTimestamp));
-        assert_eq!(parse("20250101-143000-Bad_Slug.md"), Err(NameProblem::BadSlug));
+        assert_eq!(
+            parse("20250230-143000-x.md"),
+            Err(NameProblem::BadTimestamp)
+        );
+        assert_eq!(
+            parse("20250101-143000-Bad_Slug.md"),
+            Err(NameProblem::BadSlug)
+        );
         assert_eq!(parse("20250101-143000.md"), Err(NameProblem::BadSlug));
-        assert_eq!(parse("20250101-143000-x.txt"), Err(NameProblem::NotMarkdown));
+        assert_eq!(
+            parse("20250101-143000-x.txt"),
+            Err(NameProblem::NotMarkdown)
+        );
     }
 
     #[test]
     fn issue_key_moves_out_of_the_slug() {
-        assert_eq!(slug_for("PLT-123 Fix login"), (Some("PLT-123".into()), "fix-login".into()));
-        assert_eq!(slug_for("plt-9: crash"), (Some("PLT-9".into()), "crash".into()));
+        assert_eq!(
+            slug_for("PLT-123 Fix login"),
+            (Some("PLT-123".into()), "fix-login".into())
+        );
+        assert_eq!(
+            slug_for("plt-9: crash"),
+            (Some("PLT-9".into()), "crash".into())
+        );
         assert_eq!(slug_for("Fix PLT-123"), (None, "fix-plt-123".into()));
     }
 

@@ -65,7 +65,8 @@ rules! {
 
 pub const REQUIRED_SECTIONS: [&str; 3] = ["Context", "Current State", "Next Steps"];
 pub const SESSION_STATUSES: [&str; 3] = ["in_progress", "paused", "completed"];
-pub const AGENT_STATUSES: [&str; 5] = ["pending", "in_progress", "completed", "failed", "cancelled"];
+pub const AGENT_STATUSES: [&str; 5] =
+    ["pending", "in_progress", "completed", "failed", "cancelled"];
 const REQUIRED_KEYS: [(&str, &str); 5] = [
     ("session", "title"),
     ("session", "status"),
@@ -85,11 +86,19 @@ pub struct Finding {
 
 impl Finding {
     fn new(rule: &'static Rule, offset: usize, message: impl Into<String>) -> Self {
-        Finding { rule, offset: Some(offset), message: message.into() }
+        Finding {
+            rule,
+            offset: Some(offset),
+            message: message.into(),
+        }
     }
 
     fn whole_file(rule: &'static Rule, message: impl Into<String>) -> Self {
-        Finding { rule, offset: None, message: message.into() }
+        Finding {
+            rule,
+            offset: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -192,7 +201,10 @@ fn check_name(file_name: &str, out: &mut Vec<Finding>) -> Option<DateTime<Utc>> 
             "the slug after the timestamp must be lower-case kebab case (a-z, 0-9, single dashes)"
         }
     };
-    out.push(Finding::whole_file(&NAME_FORMAT, format!("`{file_name}`: {message}")));
+    out.push(Finding::whole_file(
+        &NAME_FORMAT,
+        format!("`{file_name}`: {message}"),
+    ));
     None
 }
 
@@ -206,67 +218,88 @@ fn check_frontmatter(
         out.push(Finding::new(
             &FRONTMATTER_SHAPE,
             root.span.start,
-            format!("the frontmatter is {}, not a mapping of keys", root.kind_name()),
+            format!(
+                "the frontmatter is {}, not a mapping of keys",
+                root.kind_name()
+            ),
         ));
         return;
     }
     check_duplicates(root, out);
     for block in ["session", "orchestration"] {
-        if let Some(node) = root.get(block) {
-            if !node.is_map() && !node.is_null() {
-                out.push(Finding::new(
-                    &FRONTMATTER_SHAPE,
-                    node.span.start,
-                    format!("`{block}` is {}; it must be a mapping of keys indented under it", node.kind_name()),
-                ));
-            }
+        if let Some(node) = root.get(block)
+            && !node.is_map()
+            && !node.is_null()
+        {
+            out.push(Finding::new(
+                &FRONTMATTER_SHAPE,
+                node.span.start,
+                format!(
+                    "`{block}` is {}; it must be a mapping of keys indented under it",
+                    node.kind_name()
+                ),
+            ));
         }
     }
     for (block, key) in REQUIRED_KEYS {
         let parent = root.get(block);
         let value = parent.and_then(|p| p.get(key));
-        let empty = value.is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()));
+        let empty =
+            value.is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()));
         if !empty {
             continue;
         }
-        let at = value.map(|v| v.span.start).or(parent.map(|p| p.span.start)).unwrap_or(root.span.start);
+        let at = value
+            .map(|v| v.span.start)
+            .or(parent.map(|p| p.span.start))
+            .unwrap_or(root.span.start);
         let mut msg = match value {
             Some(_) => format!("`{block}.{key}` is empty: give it a value"),
             None => format!("`{block}.{key}` is missing: add `{key}:` under `{block}:`"),
         };
         if value.is_none() && root.get(key).is_some() {
-            msg.push_str(&format!(" (a top-level `{key}` exists: move it under `{block}:`)"));
+            msg.push_str(&format!(
+                " (a top-level `{key}` exists: move it under `{block}:`)"
+            ));
         }
         out.push(Finding::new(&REQUIRED_KEY, at, msg));
     }
     let session = root.get("session");
     let field = |key: &str| session.and_then(|s| s.get(key)).filter(|v| !v.is_null());
     if let Some(status) = field("status") {
-        check_enum(status, "session.status", &SESSION_STATUSES, canonical_session_status, &STATUS, out);
+        check_enum(
+            status,
+            "session.status",
+            &SESSION_STATUSES,
+            canonical_session_status,
+            &STATUS,
+            out,
+        );
     }
     let created = field("created").and_then(|n| check_time(n, "session.created", now, out));
-    let updated = field("last_updated").and_then(|n| check_time(n, "session.last_updated", now, out));
-    if let (Some((c, _)), Some((u, at))) = (created, updated) {
-        if u < c {
-            out.push(Finding::new(
+    let updated =
+        field("last_updated").and_then(|n| check_time(n, "session.last_updated", now, out));
+    if let (Some((c, _)), Some((u, at))) = (created, updated)
+        && u < c
+    {
+        out.push(Finding::new(
                 &TIMESTAMP_ORDER,
                 at,
                 format!("`session.last_updated` ({u}) is earlier than `session.created` ({c}): set it to the time of the last change"),
             ));
-        }
     }
-    if let (Some(named), Some((c, at))) = (name_time, created) {
-        if c.timestamp() != named.timestamp() {
-            out.push(Finding::new(
-                &NAME_TIME,
-                at,
-                format!(
-                    "`session.created` is {} but the file name says {}: make them agree",
-                    c.format("%Y-%m-%dT%H:%M:%SZ"),
-                    named.format("%Y-%m-%dT%H:%M:%SZ")
-                ),
-            ));
-        }
+    if let (Some(named), Some((c, at))) = (name_time, created)
+        && c.timestamp() != named.timestamp()
+    {
+        out.push(Finding::new(
+            &NAME_TIME,
+            at,
+            format!(
+                "`session.created` is {} but the file name says {}: make them agree",
+                c.format("%Y-%m-%dT%H:%M:%SZ"),
+                named.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        ));
     }
     if let Some(url) = field("linear_url") {
         let text = url.as_str().unwrap_or("");
@@ -278,7 +311,10 @@ fn check_frontmatter(
             ));
         }
     }
-    if let Some(agents) = root.get("orchestration").and_then(|o| o.get("spawned_agents")) {
+    if let Some(agents) = root
+        .get("orchestration")
+        .and_then(|o| o.get("spawned_agents"))
+    {
         check_agents(agents, out);
     }
 }
@@ -287,14 +323,14 @@ fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
     match &node.kind {
         Kind::Map(entries) => {
             for (i, (k, v)) in entries.iter().enumerate() {
-                if let Some(key) = k.as_str() {
-                    if entries[..i].iter().any(|(p, _)| p.as_str() == Some(key)) {
-                        out.push(Finding::new(
+                if let Some(key) = k.as_str()
+                    && entries[..i].iter().any(|(p, _)| p.as_str() == Some(key))
+                {
+                    out.push(Finding::new(
                             &DUPLICATE_KEY,
                             k.span.start,
                             format!("`{key}` appears twice in this mapping; YAML readers disagree on which wins: keep one"),
                         ));
-                    }
                 }
                 check_duplicates(v, out);
             }
@@ -313,7 +349,15 @@ fn check_enum(
     out: &mut Vec<Finding>,
 ) {
     let Some(value) = node.as_str() else {
-        out.push(Finding::new(rule, node.span.start, format!("`{what}` is {}, not one of {}", node.kind_name(), allowed.join(", "))));
+        out.push(Finding::new(
+            rule,
+            node.span.start,
+            format!(
+                "`{what}` is {}, not one of {}",
+                node.kind_name(),
+                allowed.join(", ")
+            ),
+        ));
         return;
     };
     if allowed.contains(&value) {
@@ -323,7 +367,11 @@ fn check_enum(
         Some(c) => format!(": did you mean `{c}`? (`sessions validate --fix` repairs it)"),
         None => format!("; use one of {}", allowed.join(", ")),
     };
-    out.push(Finding::new(rule, node.span.start, format!("`{what}` is `{value}`{hint}")));
+    out.push(Finding::new(
+        rule,
+        node.span.start,
+        format!("`{what}` is `{value}`{hint}"),
+    ));
 }
 
 fn check_time(
@@ -356,7 +404,9 @@ fn check_time(
 }
 
 fn is_url(s: &str) -> bool {
-    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
     rest.is_some_and(|r| {
         let host = r.split(['/', '?', '#']).next().unwrap_or("");
         !host.is_empty() && !r.chars().any(char::is_whitespace)
@@ -371,7 +421,10 @@ fn check_agents(agents: &Node, out: &mut Vec<Finding>) {
         out.push(Finding::new(
             &AGENT_ENTRY,
             agents.span.start,
-            format!("`orchestration.spawned_agents` is {}; make it a list of `- agent: …` entries", agents.kind_name()),
+            format!(
+                "`orchestration.spawned_agents` is {}; make it a list of `- agent: …` entries",
+                agents.kind_name()
+            ),
         ));
         return;
     };
@@ -380,7 +433,10 @@ fn check_agents(agents: &Node, out: &mut Vec<Finding>) {
             out.push(Finding::new(
                 &AGENT_ENTRY,
                 item.span.start,
-                format!("spawned_agents[{i}] is {}; write it as a mapping with `agent:` and `task:`", item.kind_name()),
+                format!(
+                    "spawned_agents[{i}] is {}; write it as a mapping with `agent:` and `task:`",
+                    item.kind_name()
+                ),
             ));
             continue;
         }
@@ -389,7 +445,9 @@ fn check_agents(agents: &Node, out: &mut Vec<Finding>) {
                 continue;
             }
             let hint = if !alias.is_empty() && item.get(alias).is_some() {
-                format!(" (it has `{alias}:`; rename it to `{key}:`, or run `sessions validate --fix`)")
+                format!(
+                    " (it has `{alias}:`; rename it to `{key}:`, or run `sessions validate --fix`)"
+                )
             } else {
                 String::new()
             };
@@ -400,14 +458,24 @@ fn check_agents(agents: &Node, out: &mut Vec<Finding>) {
             ));
         }
         if let Some(status) = item.get("status").filter(|v| !v.is_null()) {
-            check_enum(status, &format!("spawned_agents[{i}].status"), &AGENT_STATUSES, canonical_agent_status, &AGENT_STATUS, out);
+            check_enum(
+                status,
+                &format!("spawned_agents[{i}].status"),
+                &AGENT_STATUSES,
+                canonical_agent_status,
+                &AGENT_STATUS,
+                out,
+            );
         }
     }
 }
 
 fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
     for name in REQUIRED_SECTIONS {
-        let mut found = doc.sections.iter().filter(|s| doc.text(&s.heading.text) == name);
+        let mut found = doc
+            .sections
+            .iter()
+            .filter(|s| doc.text(&s.heading.text) == name);
         match found.next() {
             Some(_) => {
                 for dup in found {
@@ -419,7 +487,10 @@ fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
                 }
             }
             None => {
-                let near = doc.headings.iter().find(|h| doc.text(&h.text).eq_ignore_ascii_case(name));
+                let near = doc
+                    .headings
+                    .iter()
+                    .find(|h| doc.text(&h.text).eq_ignore_ascii_case(name));
                 let (at, hint) = match near {
                     Some(h) => (
                         h.line.start,
@@ -447,7 +518,10 @@ mod tests {
 
     fn ids(src: &str, name: &str) -> Vec<&'static str> {
         let doc = Document::parse(src);
-        check(&doc, Some(name), Utc::now()).iter().map(|f| f.rule.id).collect()
+        check(&doc, Some(name), Utc::now())
+            .iter()
+            .map(|f| f.rule.id)
+            .collect()
     }
 
     const GOOD: &str = "---\nsession:\n  title: \"T\"\n  status: in_progress\n  created: 2025-12-04T14:30:00Z\n  last_updated: \"2025-12-04T15:00:00Z\"\norchestration:\n  current_task: \"x\"\n---\n# Session: T\n\n## Context\n## Current State\n## Next Steps\n";
@@ -472,7 +546,11 @@ mod tests {
             "current_task: \"x\"\n  spawned_agents:\n    - type: a\n      task: t\n      status: running\n",
         );
         let found = ids(&src, "20251204-143000-t.md");
-        assert!(found.contains(&"status") && found.contains(&"agent-entry") && found.contains(&"agent-status"));
+        assert!(
+            found.contains(&"status")
+                && found.contains(&"agent-entry")
+                && found.contains(&"agent-status")
+        );
     }
 
     #[test]

@@ -52,16 +52,22 @@ mod tests {
     #[test]
     fn rendered_template_is_valid_and_round_trips_hostile_values() {
         let title = "Task: with colon # and \"quotes\"\n- dash";
-        let text = render(DEFAULT_TEMPLATE, &Values {
-            title,
-            task: "-leading",
-            created: "2025-12-04T14:30:00Z",
-            linear_issue: None,
-            linear_url: Some("https://linear.app/x/issue/PLT-1"),
-        });
+        let text = render(
+            DEFAULT_TEMPLATE,
+            &Values {
+                title,
+                task: "-leading",
+                created: "2025-12-04T14:30:00Z",
+                linear_issue: None,
+                linear_url: Some("https://linear.app/x/issue/PLT-1"),
+            },
+        );
         let doc = Document::parse(&text);
         assert_eq!(doc.str_value(&["session", "title"]), Some(title));
-        assert_eq!(doc.str_value(&["orchestration", "current_task"]), Some("-leading"));
+        assert_eq!(
+            doc.str_value(&["orchestration", "current_task"]),
+            Some("-leading")
+        );
         assert!(doc.value(&["session", "linear_issue"]).is_none());
         let findings = rules::check(&doc, Some("20251204-143000-x.md"), chrono::Utc::now());
         assert!(findings.is_empty(), "{findings:?}");

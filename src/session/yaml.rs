@@ -144,15 +144,27 @@ pub fn parse(text: &str, base: usize) -> Result<Option<Node>, YamlError> {
                 }
                 let flow = text[start..].starts_with(['{', '[']);
                 let is_map = matches!(event, Event::MappingStart(..));
-                stack.push(Frame { start, flow, is_map, children: Vec::new() });
+                stack.push(Frame {
+                    start,
+                    flow,
+                    is_map,
+                    children: Vec::new(),
+                });
                 continue;
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let frame = stack.pop().expect("parser balances start and end events");
                 let end = if frame.flow {
-                    offsets.byte(span.end.index())
+                    let after = frame
+                        .children
+                        .last()
+                        .map_or(frame.start + 1, |c| c.span.end - base);
+                    flow_close(text, after, if frame.is_map { b'}' } else { b']' })
                 } else {
-                    frame.children.last().map_or(frame.start, |c| c.span.end - base)
+                    frame
+                        .children
+                        .last()
+                        .map_or(frame.start, |c| c.span.end - base)
                 };
                 let kind = if frame.is_map {
                     let mut entries = Vec::with_capacity(frame.children.len() / 2);
@@ -164,7 +176,11 @@ pub fn parse(text: &str, base: usize) -> Result<Option<Node>, YamlError> {
                 } else {
                     Kind::Seq(frame.children)
                 };
-                Node { kind, span: base + frame.start..base + end, flow: frame.flow }
+                Node {
+                    kind,
+                    span: base + frame.start..base + end,
+                    flow: frame.flow,
+                }
             }
             Event::Alias(_) => Node {
                 kind: Kind::Alias,
@@ -181,7 +197,10 @@ pub fn parse(text: &str, base: usize) -> Result<Option<Node>, YamlError> {
                 };
                 let range = scalar_range(text, &offsets, span, style);
                 Node {
-                    kind: Kind::Scalar { value: value.into_owned(), style },
+                    kind: Kind::Scalar {
+                        value: value.into_owned(),
+                        style,
+                    },
                     span: base + range.start..base + range.end,
                     flow: false,
                 }
@@ -218,6 +237,23 @@ fn scalar_range(text: &str, offsets: &CharOffsets, span: Span, style: Style) -> 
             indicator..body.len().max(indicator + 1)
         }
     }
+}
+
+/// The offset just past the bracket that closes a flow collection, searching from `from` (the
+/// end of its last item) over blanks, commas, line breaks and comments.
+fn flow_close(text: &str, from: usize, close: u8) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b if b == close => return i + 1,
+            b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() => {
+                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 fn single_quoted_len(s: &str) -> usize {
@@ -263,7 +299,10 @@ impl CharOffsets {
         } else {
             text.char_indices().map(|(i, _)| i as u32).collect()
         };
-        Self { table, len: text.len() }
+        Self {
+            table,
+            len: text.len(),
+        }
     }
 
     fn byte(&self, index: usize) -> usize {
@@ -273,6 +312,28 @@ impl CharOffsets {
             self.table.get(index).map_or(self.len, |&b| b as usize)
         }
     }
+}
+
+/// Writes `s` as a YAML double-quoted scalar that reads back as exactly `s`, whatever it holds
+/// (colons, `#`, leading `-`, quotes, newlines, control characters).
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -317,7 +378,18 @@ mod tests {
     fn alias_is_not_expanded() {
         let src = "a: &x [1, 2]\nb: [*x, *x, *x]\n";
         let root = parse(src, 0).unwrap().unwrap();
-        assert!(matches!(root.get("b").unwrap().items()[0].kind, Kind::Alias));
+        assert!(matches!(
+            root.get("b").unwrap().items()[0].kind,
+            Kind::Alias
+        ));
+    }
+
+    #[test]
+    fn flow_span_excludes_trailing_comment() {
+        let src = "a: []  # none ]\nb: {x: [1], y: 2} # c\n";
+        let root = parse(src, 0).unwrap().unwrap();
+        assert_eq!(text_of(src, root.get("a").unwrap()), "[]");
+        assert_eq!(text_of(src, root.get("b").unwrap()), "{x: [1], y: 2}");
     }
 
     #[test]
@@ -326,26 +398,4 @@ mod tests {
         let root = parse(src, 0).unwrap().unwrap();
         assert_eq!(text_of(src, root.get("s").unwrap()), "a: 1\n  b: 2");
     }
-}
-
-/// Writes `s` as a YAML double-quoted scalar that reads back as exactly `s`, whatever it holds
-/// (colons, `#`, leading `-`, quotes, newlines, control characters).
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -1,0 +1,73 @@
+//! Which session file an agent conversation works in. A binding is a small file under
+//! `.agents/state/bindings/`, one per conversation, so several conversations on one repository
+//! each write to their own session. The conversation id comes from the hook input, from
+//! `--conversation`, or from the environment the SessionStart hook exported.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::store::Repo;
+
+/// Environment variables that carry the conversation id into agent-run commands:
+/// ours (exported through `CLAUDE_ENV_FILE` at SessionStart), then Gemini's own.
+pub const CONVERSATION_VARS: [&str; 2] = ["SESSIONS_CONVERSATION_ID", "GEMINI_SESSION_ID"];
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Binding {
+    pub conversation: String,
+    /// The session file, relative to the repository root.
+    pub session: String,
+    pub bound_at: String,
+}
+
+/// The conversation id from `explicit`, else from the environment.
+pub fn conversation_id(explicit: Option<&str>) -> Option<String> {
+    explicit
+        .map(str::to_owned)
+        .or_else(|| CONVERSATION_VARS.iter().find_map(|v| std::env::var(v).ok()))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn binding_path(repo: &Repo, conversation: &str) -> PathBuf {
+    let safe: String = conversation
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    repo.state_dir()
+        .join("bindings")
+        .join(format!("{safe}.json"))
+}
+
+/// Binds `conversation` to the session at `session`.
+pub fn bind(repo: &Repo, conversation: &str, session: &Path, now: &str) -> Result<()> {
+    let path = binding_path(repo, conversation);
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| crate::error::Error::write(dir, e))?;
+    }
+    let b = Binding {
+        conversation: conversation.into(),
+        session: repo.display(session),
+        bound_at: now.into(),
+    };
+    let text = serde_json::to_string_pretty(&b).unwrap_or_default();
+    crate::write::write_atomic(&path, &text)
+}
+
+/// The session file `conversation` is bound to, if the binding and the file both exist.
+pub fn lookup(repo: &Repo, conversation: &str) -> Option<PathBuf> {
+    let text = fs::read_to_string(binding_path(repo, conversation)).ok()?;
+    let b: Binding = serde_json::from_str(&text).ok()?;
+    let path = repo.root.join(&b.session);
+    path.is_file().then_some(path)
+}

@@ -1,0 +1,70 @@
+//! `sessions pause` / `sessions resume`: status changes, each with a Session Log entry.
+
+use super::{Ctx, edit_session};
+use crate::cli::{PauseArgs, ResumeArgs};
+use crate::error::{Error, Result};
+use crate::session::Document;
+use crate::session::edit::{Op, Scalar, key_path};
+use crate::store;
+
+pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
+    let path = ctx.repo.resolve(&args.session)?;
+    let text = store::read_session(&path)?;
+    match Document::parse(&text).str_value(&["session", "status"]) {
+        Some("completed") => {
+            return Err(Error::Check(format!(
+                "{} is completed; resume it first if work continues",
+                ctx.show_path(&path)
+            )));
+        }
+        Some("paused") => {
+            println!("{} is already paused", ctx.show_path(&path));
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let message = match &args.reason {
+        Some(r) => format!("Paused: {r}"),
+        None => "Paused.".into(),
+    };
+    let ops = vec![
+        Op::Set {
+            path: key_path(&["session", "status"]),
+            value: Scalar::str("paused"),
+        },
+        Op::Log {
+            at: ctx.now,
+            actor: super::log::default_actor(),
+            message,
+        },
+    ];
+    edit_session(ctx, &path, |_| Ok(ops.clone()))?;
+    println!("paused {}", ctx.show_path(&path));
+    Ok(0)
+}
+
+pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<u8> {
+    let path = ctx.repo.resolve(&args.session)?;
+    let text = store::read_session(&path)?;
+    let status = Document::parse(&text)
+        .str_value(&["session", "status"])
+        .map(str::to_owned);
+    if status.as_deref() != Some("in_progress") {
+        let was = status.unwrap_or_else(|| "unset".into());
+        let ops = vec![
+            Op::Set {
+                path: key_path(&["session", "status"]),
+                value: Scalar::str("in_progress"),
+            },
+            Op::Log {
+                at: ctx.now,
+                actor: super::log::default_actor(),
+                message: format!("Resumed (was {was})."),
+            },
+        ];
+        edit_session(ctx, &path, |_| Ok(ops.clone()))?;
+    }
+    super::bind_conversation(ctx, &path, args.conversation.as_deref())?;
+    println!("resumed {}", ctx.show_path(&path));
+    Ok(0)
+}
