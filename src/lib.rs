@@ -4,6 +4,7 @@
 //! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
 //! never prints.
 
+pub mod agents;
 pub mod binding;
 pub mod cli;
 pub mod commands;

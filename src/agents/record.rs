@@ -1,0 +1,591 @@
+//! Run records: one JSON file per run at `<state_dir>/runs/<session-stem>/<run-id>.json`.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::process::is_alive_opt;
+use super::{Error, IoContext, Result};
+
+/// Schema version written into every record.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A run with no supervisor pid yet is given this long before it is declared lost (the
+/// supervisor records itself within milliseconds of `launch`).
+pub const STARTING_GRACE: Duration = Duration::from_secs(30);
+
+/// Lifecycle of a run. `Lost` is shown as `failed (lost)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Starting,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    Lost,
+}
+
+impl RunStatus {
+    /// Starting or Running.
+    pub fn is_active(self) -> bool {
+        matches!(self, RunStatus::Starting | RunStatus::Running)
+    }
+
+    /// The status word for the session file / `agents --json`: `running`, `completed`,
+    /// `failed` (also for `Lost`) or `cancelled`.
+    pub fn session_status(self) -> &'static str {
+        match self {
+            RunStatus::Starting | RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed | RunStatus::Lost => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Human form: `running`, `completed`, `failed`, `failed (lost)`, `cancelled`, `starting`.
+    pub fn display(self) -> &'static str {
+        match self {
+            RunStatus::Starting => "starting",
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Lost => "failed (lost)",
+        }
+    }
+}
+
+/// How the agent is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runner {
+    #[default]
+    Process,
+    Tmux,
+}
+
+/// One run of one agent for one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// Short run id (8 hex digits of a v4 uuid).
+    pub id: String,
+    /// Session file stem.
+    pub session: String,
+    /// Absolute path of the session file at spawn (write-back falls back to
+    /// `.agents/sessions/<session>.md` when it has moved).
+    #[serde(default)]
+    pub session_file: Option<PathBuf>,
+    pub agent: String,
+    pub task: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    /// The agent's argv, exactly as executed (never through a shell).
+    pub argv: Vec<String>,
+    /// Extra environment for the agent.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Absolute working directory of the agent.
+    pub cwd: PathBuf,
+    /// Absolute repository root; `log` is relative to it.
+    pub root: PathBuf,
+    /// Log path, relative to `root` (as linked from the session file).
+    pub log: PathBuf,
+    /// Rotate the log when it grows past this many bytes.
+    pub log_cap: u64,
+    /// Bytes of tail kept at rotation.
+    pub log_keep: u64,
+    #[serde(default)]
+    pub runner: Runner,
+    /// tmux session name on the `sessions` socket (tmux runner only).
+    #[serde(default)]
+    pub tmux_session: Option<String>,
+    /// argv prefix that re-enters the supervisor (`[exe, "<hidden subcommand>"]`).
+    pub supervisor_argv: Vec<String>,
+    #[serde(default)]
+    pub supervisor_pid: Option<u32>,
+    #[serde(default)]
+    pub supervisor_start: Option<u64>,
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+    #[serde(default)]
+    pub pid_start: Option<u64>,
+    #[serde(default)]
+    pub pgid: Option<i32>,
+    #[serde(with = "ts")]
+    pub started_at: DateTime<Utc>,
+    #[serde(default, with = "ts_opt")]
+    pub ended_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub signal: Option<i32>,
+    pub status: RunStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub cancel_requested: bool,
+    /// The outcome has been written back into the session file.
+    #[serde(default)]
+    pub written_back: bool,
+}
+
+fn default_version() -> u32 {
+    RECORD_VERSION
+}
+
+impl RunRecord {
+    /// `<state_dir>/runs/<session>/<id>.json`.
+    pub fn path_in(&self, state_dir: &Path) -> PathBuf {
+        record_path(state_dir, &self.session, &self.id)
+    }
+
+    /// Absolute log path.
+    pub fn log_path(&self) -> PathBuf {
+        if self.log.is_absolute() {
+            self.log.clone()
+        } else {
+            self.root.join(&self.log)
+        }
+    }
+
+    /// Finished, but nobody wrote the outcome into the session file, and no live supervisor
+    /// is about to (a supervisor between its final save and `on_exit` is still alive).
+    /// The main crate should write such runs back on read, then [`mark_written_back`].
+    pub fn needs_write_back(&self) -> bool {
+        !self.status.is_active()
+            && !self.written_back
+            && !is_alive_opt(self.supervisor_pid, self.supervisor_start)
+    }
+
+    /// Pretty JSON bytes.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("RunRecord serializes");
+        v.push(b'\n');
+        v
+    }
+}
+
+/// `<state_dir>/runs/<session>/<id>.json`.
+pub fn record_path(state_dir: &Path, session: &str, id: &str) -> PathBuf {
+    state_dir
+        .join("runs")
+        .join(session)
+        .join(format!("{id}.json"))
+}
+
+/// A new short run id: the first 8 hex digits of a v4 uuid.
+pub fn new_run_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    u[..8].to_string()
+}
+
+/// Read one record.
+pub fn load(path: &Path) -> Result<RunRecord> {
+    let bytes = fs::read(path).at(path)?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Write `rec` to `path` atomically: temp file in the same directory, fsync, rename.
+/// (The directory itself is not fsynced: a crash may lose the newest rename, never tear a
+/// record.)
+pub fn save(path: &Path, rec: &RunRecord) -> Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Invalid(format!("{}: no parent directory", path.display())))?;
+    fs::create_dir_all(dir).at(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .suffix(".json")
+        .tempfile_in(dir)
+        .at(dir)?;
+    tmp.write_all(&rec.to_json()).at(tmp.path())?;
+    tmp.as_file().sync_all().at(tmp.path())?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Read-modify-write `path` under an exclusive `flock` on its directory, so concurrent
+/// updaters (supervisor, `kill`, reconciling readers) never lose each other's changes.
+/// Returns the saved record and the closure's result. The record is saved even if the
+/// closure changed nothing.
+pub fn update<T>(path: &Path, f: impl FnOnce(&mut RunRecord) -> T) -> Result<(RunRecord, T)> {
+    let _lock = lock_dir(path)?;
+    let mut rec = load(path)?;
+    let out = f(&mut rec);
+    save(path, &rec)?;
+    Ok((rec, out))
+}
+
+/// Like [`update`], but the closure says whether it changed anything; saves only then.
+pub fn update_if(path: &Path, f: impl FnOnce(&mut RunRecord) -> bool) -> Result<(RunRecord, bool)> {
+    let _lock = lock_dir(path)?;
+    let mut rec = load(path)?;
+    let changed = f(&mut rec);
+    if changed {
+        save(path, &rec)?;
+    }
+    Ok((rec, changed))
+}
+
+/// Exclusive lock on the record's directory, released on drop.
+fn lock_dir(path: &Path) -> Result<File> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Invalid(format!("{}: no parent directory", path.display())))?;
+    let f = File::open(dir).at(dir)?;
+    f.lock().at(dir)?;
+    Ok(f)
+}
+
+/// Records found by a load, plus the ones that could not be read.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// `(path, record)`, sorted by `started_at` then id.
+    pub records: Vec<(PathBuf, RunRecord)>,
+    /// `(path, error message)` of corrupt or unreadable records (skipped).
+    pub errors: Vec<(PathBuf, String)>,
+}
+
+/// Every record under `<state_dir>/runs/`. A missing directory is an empty report.
+pub fn load_all(state_dir: &Path) -> LoadReport {
+    let mut report = LoadReport::default();
+    let runs = state_dir.join("runs");
+    let Ok(dir) = fs::read_dir(&runs) else {
+        return report;
+    };
+    let mut sessions: Vec<PathBuf> = dir
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.path())
+        .collect();
+    sessions.sort();
+    for s in sessions {
+        load_dir(&s, &mut report);
+    }
+    sort_report(&mut report);
+    report
+}
+
+/// Records of one session (by file stem).
+pub fn load_for_session(state_dir: &Path, session: &str) -> LoadReport {
+    let mut report = LoadReport::default();
+    load_dir(&state_dir.join("runs").join(session), &mut report);
+    sort_report(&mut report);
+    report
+}
+
+fn sort_report(report: &mut LoadReport) {
+    report
+        .records
+        .sort_by(|a, b| (a.1.started_at, &a.1.id).cmp(&(b.1.started_at, &b.1.id)));
+}
+
+fn load_dir(dir: &Path, report: &mut LoadReport) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // Skip temp files of in-flight saves and anything that is not a record.
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        let path = e.path();
+        match load(&path) {
+            Ok(rec) => report.records.push((path, rec)),
+            Err(err) => report.errors.push((path, err.to_string())),
+        }
+    }
+}
+
+/// Bring an active record in line with reality. Returns whether it changed.
+///
+/// * supervisor alive (pid + start time) → unchanged: it will record the outcome, even if the
+///   agent already exited.
+/// * no supervisor recorded yet → unchanged during [`STARTING_GRACE`], then lost.
+/// * supervisor gone, agent alive → still running (reason notes the missing supervisor).
+/// * supervisor and agent gone → `Lost` (reason `lost`), or `Cancelled` if a kill was asked.
+///
+/// PID reuse cannot resurrect a run: a live process only counts with the recorded start time.
+pub fn reconcile(rec: &mut RunRecord) -> bool {
+    if !rec.status.is_active() {
+        return false;
+    }
+    if rec.supervisor_pid.is_none() {
+        let age = Utc::now().signed_duration_since(rec.started_at);
+        if age.to_std().map(|a| a < STARTING_GRACE).unwrap_or(true) {
+            return false;
+        }
+    } else if is_alive_opt(rec.supervisor_pid, rec.supervisor_start) {
+        return false;
+    }
+    if is_alive_opt(rec.pid, rec.pid_start) {
+        let reason = Some("supervisor gone".to_string());
+        if rec.reason != reason {
+            rec.reason = reason;
+            return true;
+        }
+        return false;
+    }
+    rec.status = if rec.cancel_requested {
+        RunStatus::Cancelled
+    } else {
+        RunStatus::Lost
+    };
+    rec.reason = Some("lost".to_string());
+    rec.ended_at = Some(Utc::now());
+    true
+}
+
+/// Reconcile the record at `path` and persist the change (under the directory lock).
+pub fn reconcile_at(path: &Path) -> Result<RunRecord> {
+    Ok(update_if(path, reconcile)?.0)
+}
+
+/// Reconcile every active record of a report and persist changes. Returns how many changed.
+/// Errors while saving are moved into `report.errors`.
+pub fn reconcile_report(report: &mut LoadReport) -> usize {
+    let mut changed = 0;
+    let mut errors = Vec::new();
+    for (path, rec) in report.records.iter_mut() {
+        if !rec.status.is_active() {
+            continue;
+        }
+        let mut probe = rec.clone();
+        if !reconcile(&mut probe) {
+            continue;
+        }
+        match reconcile_at(path) {
+            Ok(fresh) => {
+                *rec = fresh;
+                changed += 1;
+            }
+            Err(e) => errors.push((path.clone(), e.to_string())),
+        }
+    }
+    report.errors.extend(errors);
+    changed
+}
+
+/// Delete a finished run: its log, any leftover helper files, and its record (last, so a
+/// crash leaves the record to retry). Refuses an active run.
+pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
+    if rec.status.is_active() {
+        return Err(Error::Invalid(format!(
+            "run {} is still {}",
+            rec.id,
+            rec.status.display()
+        )));
+    }
+    for p in [rec.log_path(), path.with_extension("sink")] {
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).at(&p),
+            _ => {}
+        }
+    }
+    fs::remove_file(path).at(path)?;
+    if let Some(dir) = path.parent() {
+        // Drop the session's directory once empty (fails harmlessly otherwise).
+        let _ = fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
+/// Set `written_back = true`.
+pub fn mark_written_back(path: &Path) -> Result<RunRecord> {
+    Ok(update(path, |r| r.written_back = true)?.0)
+}
+
+mod ts {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(D::Error::custom)
+    }
+}
+
+mod ts_opt {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::ts::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "super::ts")] DateTime<Utc>);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample(session: &str) -> RunRecord {
+        RunRecord {
+            version: RECORD_VERSION,
+            id: new_run_id(),
+            session: session.to_string(),
+            session_file: None,
+            agent: "claude".into(),
+            task: "do things".into(),
+            conversation_id: None,
+            argv: vec!["true".into()],
+            env: vec![],
+            cwd: "/tmp".into(),
+            root: "/tmp".into(),
+            log: ".agents/logs/x/claude-1.log".into(),
+            log_cap: 50 << 20,
+            log_keep: 25 << 20,
+            runner: Runner::Process,
+            tmux_session: None,
+            supervisor_argv: vec!["/bin/false".into()],
+            supervisor_pid: None,
+            supervisor_start: None,
+            pid: None,
+            pid_start: None,
+            pgid: None,
+            started_at: Utc::now(),
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            status: RunStatus::Running,
+            reason: None,
+            summary: None,
+            cancel_requested: false,
+            written_back: false,
+        }
+    }
+
+    #[test]
+    fn roundtrip_and_corrupt_records_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = sample("s1");
+        rec.ended_at = Some(Utc::now());
+        let path = rec.path_in(dir.path());
+        save(&path, &rec).unwrap();
+        // Millisecond precision on disk.
+        let back = load(&path).unwrap();
+        assert_eq!(back.id, rec.id);
+        assert_eq!(
+            back.started_at.timestamp_millis(),
+            rec.started_at.timestamp_millis()
+        );
+        assert!(back.ended_at.is_some());
+        fs::write(dir.path().join("runs/s1/bad.json"), b"{not json").unwrap();
+        fs::write(dir.path().join("runs/s1/.tmp-x.json"), b"partial").unwrap();
+        fs::write(dir.path().join("runs/s1/notes.txt"), b"x").unwrap();
+        let report = load_all(dir.path());
+        assert_eq!(report.records.len(), 1);
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0].0.ends_with("bad.json"));
+        assert_eq!(load_for_session(dir.path(), "s1").records.len(), 1);
+        assert!(load_for_session(dir.path(), "nope").records.is_empty());
+        assert!(load_all(&dir.path().join("missing")).records.is_empty());
+    }
+
+    #[test]
+    fn update_is_serialized() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = sample("s");
+        rec.exit_code = Some(0);
+        let path = rec.path_in(dir.path());
+        save(&path, &rec).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10 {
+                        update(&path, |r| *r.exit_code.as_mut().unwrap() += 1).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(load(&path).unwrap().exit_code, Some(80));
+    }
+
+    #[test]
+    fn reconcile_rules() {
+        let me = std::process::id();
+        let my_start = super::super::process::proc_start_time(me).unwrap();
+
+        // Supervisor alive (us): unchanged even though the agent is unknown.
+        let mut r = sample("s");
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = Some(my_start);
+        assert!(!reconcile(&mut r));
+        assert_eq!(r.status, RunStatus::Running);
+
+        // Reused pids (right pid, wrong start) for both: lost.
+        let mut r = sample("s");
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = Some(my_start + 7);
+        r.pid = Some(me);
+        r.pid_start = Some(my_start + 9);
+        assert!(reconcile(&mut r));
+        assert_eq!(r.status, RunStatus::Lost);
+        assert_eq!(r.status.display(), "failed (lost)");
+        assert_eq!(r.reason.as_deref(), Some("lost"));
+        assert!(r.ended_at.is_some());
+        assert!(!reconcile(&mut r));
+
+        // Agent alive, supervisor gone: still running.
+        let mut r = sample("s");
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = Some(my_start + 1);
+        r.pid = Some(me);
+        r.pid_start = Some(my_start);
+        assert!(reconcile(&mut r));
+        assert_eq!(r.status, RunStatus::Running);
+        assert!(!reconcile(&mut r));
+
+        // No supervisor yet: grace period, then lost.
+        let mut r = sample("s");
+        r.status = RunStatus::Starting;
+        assert!(!reconcile(&mut r));
+        r.started_at = Utc::now() - chrono::Duration::seconds(60);
+        assert!(reconcile(&mut r));
+        assert_eq!(r.status, RunStatus::Lost);
+
+        // Cancel asked and everything gone: cancelled.
+        let mut r = sample("s");
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = Some(my_start + 1);
+        r.cancel_requested = true;
+        assert!(reconcile(&mut r));
+        assert_eq!(r.status, RunStatus::Cancelled);
+    }
+}
