@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Format;
 
+mod agents;
+pub use agents::*;
+
 const AFTER_HELP: &str = "\
 A SESSION is a path, a file stem, or any unique part of a stem or title.
 Exit codes: 0 ok, 1 a check failed (validation, handoff readiness, ambiguous reference),
@@ -82,6 +85,38 @@ pub enum Command {
     /// placeholders), the status is not completed, and title/task are filled in. Exits 1
     /// listing what is missing; otherwise logs the handoff and prints the brief.
     Handoff(HandoffArgs),
+
+    /// Launch background agents on a session; print run id, pid and log path.
+    ///
+    /// Each agent runs detached (own session and process group, stdin closed, output to its
+    /// log) under a small supervisor that records the outcome and writes status, exit code and
+    /// a summary back into the session file. The spawned_agents entry (status in_progress,
+    /// log, run_id, conversation_id) and a Session Log link are written first.
+    #[command(after_help = SPAWN_HELP)]
+    Spawn(SpawnArgs),
+
+    /// Background agent runs: status, pid, runtime, exit code, log path.
+    #[command(after_help = AGENTS_HELP)]
+    Agents(AgentsArgs),
+
+    /// Print or follow an agent's log.
+    #[command(after_help = LOGS_HELP)]
+    Logs(LogsArgs),
+
+    /// Stop background agents: SIGTERM to the whole process group, then SIGKILL after --grace.
+    #[command(after_help = KILL_HELP)]
+    Kill(KillArgs),
+
+    /// Delete finished run records and their logs.
+    #[command(after_help = PRUNE_HELP)]
+    Prune(PruneArgs),
+
+    /// Attach this terminal to an agent started with --runner tmux.
+    Attach(AttachArgs),
+
+    /// Internal: the detached supervisor of one run.
+    #[command(name = "__supervise", hide = true)]
+    Supervise(SuperviseArgs),
 
     /// Print the knowledge-extraction checklist, then delete the session file.
     ///

@@ -1,13 +1,19 @@
 //! One file per subcommand; each reads like the help text it implements.
 
+mod agents;
+mod attach;
 mod close;
 mod handoff;
 mod init;
+mod kill;
 mod lifecycle;
 mod list;
 mod log;
+mod logs;
 mod new;
+mod prune;
 mod show;
+mod spawn;
 mod status;
 mod update;
 mod validate;
@@ -91,6 +97,13 @@ pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
     Ok(o.agents.running)
 }
 
+/// A session file's stem, which names its runs and logs.
+pub fn stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let cwd = crate::store::absolute(&cli.directory.unwrap_or_else(|| PathBuf::from(".")));
@@ -117,6 +130,13 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Pause(args) => lifecycle::pause(&ctx, args),
         Command::Resume(args) => lifecycle::resume(&ctx, args),
         Command::Handoff(args) => handoff::run(&ctx, args),
+        Command::Spawn(args) => spawn::run(&ctx, args),
+        Command::Agents(args) => agents::run(&ctx, args),
+        Command::Logs(args) => logs::run(&ctx, args),
+        Command::Kill(args) => kill::run(&ctx, args),
+        Command::Prune(args) => prune::run(&ctx, args),
+        Command::Attach(args) => attach::run(&ctx, args),
+        Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),
         Command::Completions { shell } => {

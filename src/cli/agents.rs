@@ -1,0 +1,147 @@
+//! Arguments of the background-agent commands (`spawn`, `agents`, `logs`, `kill`, `prune`,
+//! `attach` and the hidden supervisor). The variants themselves are in `cli.rs`'s `Command`.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+pub const SPAWN_HELP: &str = "\
+Examples:
+  sessions spawn weather --agent claude --task \"Add the provider fallback\"
+  sessions spawn weather --agent backend --agent tests --task \"Retry with backoff\"
+  sessions spawn weather --agent fake --task \"smoke test\" -- ./fake-agent.sh {session_file}
+
+Agents are defined in .agents/config.yaml (name -> command argv list). In each argv element
+{prompt}, {session_file}, {task} and {conversation_id} are replaced; nothing is passed through
+a shell. The default prompt names the session file and the task and asks the agent for a
+`SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.";
+
+pub const AGENTS_HELP: &str = "\
+Examples:
+  sessions agents                  running agents and those that ended in the last 24 hours
+  sessions agents weather          every run of one session
+  sessions agents --all --json     everything, as JSON
+
+A run whose supervisor and process are both gone without a final record is shown as
+`failed (lost)` and written back into its session file.";
+
+pub const LOGS_HELP: &str = "\
+Examples:
+  sessions logs weather              the newest run's log
+  sessions logs weather:claude -f    follow claude's newest run until it ends
+  sessions logs weather:3fa9c2d1 -n 50";
+
+pub const KILL_HELP: &str = "\
+Examples:
+  sessions kill weather              the session's only running agent
+  sessions kill weather:claude       claude's running runs
+  sessions kill weather --all --grace 30s
+
+Exit code 1 when nothing matched or a process survived SIGKILL.";
+
+pub const PRUNE_HELP: &str = "\
+Examples:
+  sessions prune --dry-run                 what would go
+  sessions prune --completed               only runs that completed
+  sessions prune --older-than 7d           finished more than a week ago
+
+Running agents are never touched.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunnerArg {
+    /// A detached process group; output to the log
+    Process,
+    /// A detached tmux session on the `sessions` socket (attach with `sessions attach`)
+    Tmux,
+}
+
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    pub session: String,
+    /// The agent to launch, as named in .agents/config.yaml (repeatable: several at once).
+    #[arg(long, short, value_name = "NAME", required = true)]
+    pub agent: Vec<String>,
+    /// What the agent should do (stored in the session file's spawned_agents entry).
+    #[arg(long, short, value_name = "TEXT", allow_hyphen_values = true)]
+    pub task: String,
+    /// The prompt for {prompt} (default: one naming the session file and the task). It may use
+    /// {session_file}, {task} and {conversation_id} too.
+    #[arg(long, short, value_name = "TEXT", allow_hyphen_values = true)]
+    pub prompt: Option<String>,
+    /// How to run the agent (default: the agent's `runner:` in the config, else process).
+    #[arg(long, value_enum)]
+    pub runner: Option<RunnerArg>,
+    /// Print a JSON array of {session, agent, run_id, conversation_id, status, pid,
+    /// supervisor_pid, log}.
+    #[arg(long)]
+    pub json: bool,
+    /// Run this command instead of the configured template (placeholders are replaced too).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// Only this session's runs (all of them).
+    pub session: Option<String>,
+    /// Also runs that ended more than 24 hours ago.
+    #[arg(long, short)]
+    pub all: bool,
+    /// Print a JSON array of {session, agent, task, status, pid, started_at, ended_at,
+    /// exit_code, log, run_id, reason, summary, runtime_secs, …}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID (default: the session's newest run).
+    #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
+    pub target: String,
+    /// Keep printing new output until the agent exits.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long = "lines", short = 'n', value_name = "N")]
+    pub lines: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID.
+    #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
+    pub target: String,
+    /// Stop every matching running agent (needed when several match).
+    #[arg(long)]
+    pub all: bool,
+    /// How long to wait after SIGTERM before SIGKILL (e.g. 500ms, 10s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Only runs that completed (keep failed and cancelled ones for inspection).
+    #[arg(long)]
+    pub completed: bool,
+    /// Only runs that ended longer ago than this (e.g. 12h, 7d).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub older_than: Option<Duration>,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID of a run started with --runner tmux.
+    #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}

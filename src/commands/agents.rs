@@ -1,0 +1,247 @@
+//! `sessions agents`: background runs with status, pid, runtime, exit code and log path (or
+//! the SPEC §8 JSON), after reconciling them with the live processes. Also the
+//! `SESSION[:AGENT|:RUN_ID]` targets that `logs`, `kill` and `attach` take.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Ctx;
+use crate::agents::record::{RunRecord, Runner};
+use crate::agents::sync::Runs;
+use crate::cli::AgentsArgs;
+use crate::error::{Error, Result};
+use crate::session::edit::timestamp;
+use crate::table::Table;
+
+/// Without `--all` or a session, runs that ended longer ago than this are not listed.
+const RECENT: chrono::Duration = chrono::Duration::hours(24);
+
+/// One run as `agents --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub session: String,
+    pub agent: String,
+    pub task: String,
+    /// `running`, `completed`, `failed` or `cancelled`.
+    pub status: &'static str,
+    pub pid: Option<u32>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub exit_code: Option<i32>,
+    pub log: String,
+    pub run_id: String,
+    /// `lost` for a run whose supervisor and process vanished; why a run failed otherwise.
+    pub reason: Option<String>,
+    pub summary: Option<String>,
+    pub runtime_secs: f64,
+    pub signal: Option<String>,
+    pub conversation_id: Option<String>,
+    pub runner: Runner,
+}
+
+impl RunView {
+    pub fn new(r: &RunRecord, now: DateTime<Utc>) -> Self {
+        let end = r.ended_at.unwrap_or(now);
+        RunView {
+            session: r.session.clone(),
+            agent: r.agent.clone(),
+            task: r.task.clone(),
+            status: r.status.session_status(),
+            pid: r.pid,
+            started_at: timestamp(r.started_at),
+            ended_at: r.ended_at.map(timestamp),
+            exit_code: r.exit_code,
+            log: r.log.display().to_string(),
+            run_id: r.id.clone(),
+            reason: r.reason.clone(),
+            summary: r.summary.clone(),
+            runtime_secs: ((end - r.started_at).num_milliseconds().max(0) as f64) / 1000.0,
+            signal: r.signal.map(|s| {
+                nix::sys::signal::Signal::try_from(s)
+                    .map_or_else(|_| s.to_string(), |s| s.as_str().to_string())
+            }),
+            conversation_id: r.conversation_id.clone(),
+            runner: r.runner,
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
+    let target = args
+        .session
+        .as_deref()
+        .map(|s| Target::parse(ctx, s))
+        .transpose()?;
+    let runs = match &target {
+        Some(t) => Runs::load_session(&ctx.repo, &t.stem),
+        None => Runs::load(&ctx.repo),
+    };
+    for p in &runs.problems {
+        eprintln!("sessions: warning: {p}");
+    }
+    let now = Utc::now();
+    let shown: Vec<&RunRecord> = match &target {
+        Some(t) => t.select(&runs)?.into_iter().map(|(_, r)| r).collect(),
+        None => runs
+            .records
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                args.all || r.status.is_active() || r.ended_at.is_none_or(|e| now - e < RECENT)
+            })
+            .collect(),
+    };
+    if args.json {
+        let views: Vec<RunView> = shown.iter().map(|r| RunView::new(r, now)).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&views).unwrap_or_default()
+        );
+        return Ok(0);
+    }
+    if shown.is_empty() {
+        let hint = if target.is_none() && !args.all && !runs.records.is_empty() {
+            " in the last 24 hours (--all shows older ones)"
+        } else {
+            ""
+        };
+        println!(
+            "No agent runs{hint}. Start one with: sessions spawn SESSION --agent NAME --task TEXT"
+        );
+        return Ok(0);
+    }
+    let mut columns = vec![
+        ("RUN", 8),
+        ("AGENT", 16),
+        ("STATUS", 14),
+        ("PID", 8),
+        ("RUNTIME", 8),
+        ("EXIT", 8),
+    ];
+    if target.is_none() {
+        columns.push(("SESSION", 40));
+    }
+    columns.push(("LOG", 200));
+    let mut t = Table::new(&columns);
+    for r in &shown {
+        let v = RunView::new(r, now);
+        let mut row = vec![
+            r.id.clone(),
+            r.agent.clone(),
+            r.status.display().to_string(),
+            r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            runtime(v.runtime_secs),
+            match (&v.exit_code, &v.signal) {
+                (Some(c), _) => c.to_string(),
+                (None, Some(s)) => s.clone(),
+                _ => "-".into(),
+            },
+        ];
+        if target.is_none() {
+            row.push(r.session.clone());
+        }
+        row.push(ctx.show_path(&r.log_path()));
+        t.row(row);
+    }
+    print!("{}", t.render());
+    Ok(0)
+}
+
+/// `4s`, `2m05s`, `1h03m`.
+pub fn runtime(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// `SESSION`, `SESSION:AGENT` or `SESSION:RUN_ID` (a unique prefix of at least 4 characters
+/// works too). A session whose file was deleted is still found by its exact stem while it has
+/// run records.
+#[derive(Debug)]
+pub struct Target {
+    pub stem: String,
+    pub selector: Option<String>,
+    /// As typed, for messages.
+    pub text: String,
+}
+
+impl Target {
+    pub fn parse(ctx: &Ctx, text: &str) -> Result<Target> {
+        let with = |stem: String, selector: Option<&str>| Target {
+            stem,
+            selector: selector.map(str::to_owned),
+            text: text.to_string(),
+        };
+        if let Some((session, selector)) = text.rsplit_once(':')
+            && !session.is_empty()
+            && !selector.is_empty()
+            && !selector.contains('/')
+        {
+            return match session_stem(ctx, session) {
+                Ok(stem) => Ok(with(stem, Some(selector))),
+                Err(e) => session_stem(ctx, text)
+                    .map(|stem| with(stem, None))
+                    .map_err(|_| e),
+            };
+        }
+        Ok(with(session_stem(ctx, text)?, None))
+    }
+
+    /// The session's runs this target names (all of them without a selector); an error when a
+    /// selector matches none.
+    pub fn select<'a>(&self, runs: &'a Runs) -> Result<Vec<&'a (PathBuf, RunRecord)>> {
+        let all: Vec<&(PathBuf, RunRecord)> = runs.of(&self.stem).collect();
+        let Some(sel) = &self.selector else {
+            return Ok(all);
+        };
+        let hit: Vec<_> = all
+            .iter()
+            .copied()
+            .filter(|(_, r)| {
+                r.agent == *sel
+                    || r.id == *sel
+                    || (sel.len() >= 4 && r.id.starts_with(sel.as_str()))
+            })
+            .collect();
+        if hit.is_empty() {
+            return Err(Error::Check(format!(
+                "no run of {} matches `{sel}`{}",
+                self.stem,
+                describe(&all)
+            )));
+        }
+        Ok(hit)
+    }
+}
+
+/// `; its runs: claude 3fa9c2d1 (running), …` for messages.
+pub fn describe(runs: &[&(PathBuf, RunRecord)]) -> String {
+    if runs.is_empty() {
+        return "; it has no agent runs".into();
+    }
+    let list: Vec<String> = runs
+        .iter()
+        .map(|(_, r)| format!("{} {} ({})", r.agent, r.id, r.status.display()))
+        .collect();
+    format!("; its runs: {}", list.join(", "))
+}
+
+fn session_stem(ctx: &Ctx, reference: &str) -> Result<String> {
+    match ctx.repo.resolve(reference) {
+        Ok(path) => Ok(super::stem(&path)),
+        Err(e) => {
+            let stem = reference.strip_suffix(".md").unwrap_or(reference);
+            let runs = ctx.repo.state_dir().join("runs").join(stem);
+            if !stem.is_empty() && !stem.contains(['/', '.']) && runs.is_dir() {
+                Ok(stem.to_string())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}

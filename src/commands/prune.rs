@@ -1,0 +1,82 @@
+//! `sessions prune`: delete finished run records and their logs. Running agents are never
+//! touched, and a run whose outcome is not yet in its session file is kept.
+
+use chrono::Utc;
+
+use super::Ctx;
+use crate::agents::record::{self, RunStatus};
+use crate::agents::sync::Runs;
+use crate::cli::PruneArgs;
+use crate::error::{Error, Result};
+
+pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
+    let older_than = args
+        .older_than
+        .map(chrono::Duration::from_std)
+        .transpose()
+        .map_err(|_| Error::Usage("--older-than is too large".into()))?;
+    let runs = Runs::load(&ctx.repo);
+    for p in &runs.problems {
+        eprintln!("sessions: warning: {p}");
+    }
+    let now = Utc::now();
+    let (mut count, mut bytes, mut kept) = (0usize, 0u64, 0usize);
+    for (path, rec) in &runs.records {
+        if rec.status.is_active()
+            || (args.completed && rec.status != RunStatus::Completed)
+            || older_than.is_some_and(|d| rec.ended_at.is_none_or(|e| now - e < d))
+        {
+            continue;
+        }
+        if !rec.written_back {
+            kept += 1;
+            continue;
+        }
+        let log = rec.log_path();
+        let size = std::fs::metadata(&log).map_or(0, |m| m.len());
+        let what = format!(
+            "{} run {} of {} ({}), log {}",
+            rec.agent,
+            rec.id,
+            rec.session,
+            rec.status.display(),
+            ctx.show_path(&log)
+        );
+        if args.dry_run {
+            println!("would remove {what}");
+        } else {
+            record::remove(path, rec)?;
+            if let Some(dir) = log.parent() {
+                // The session's log directory goes once empty (fails harmlessly otherwise).
+                let _ = std::fs::remove_dir(dir);
+            }
+            println!("removed {what}");
+        }
+        count += 1;
+        bytes += size;
+    }
+    if kept > 0 {
+        eprintln!(
+            "kept {kept} finished run(s) whose outcome is not in their session file yet (`sessions agents` shows why)"
+        );
+    }
+    let verb = if args.dry_run {
+        "would prune"
+    } else {
+        "pruned"
+    };
+    println!(
+        "{verb} {count} run{} ({} of logs)",
+        if count == 1 { "" } else { "s" },
+        human_bytes(bytes)
+    );
+    Ok(0)
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KB", n as f64 / 1024.0),
+        _ => format!("{:.1} MB", n as f64 / 1_048_576.0),
+    }
+}

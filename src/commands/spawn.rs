@@ -1,0 +1,290 @@
+//! `sessions spawn`: launch background agents on a session, and the hidden `__supervise`
+//! entry point of their supervisors.
+//!
+//! Order matters: the session file gets the entry (`status: in_progress`, `log`, `run_id`,
+//! `conversation_id`) and its Session Log line *before* the agent starts, so an agent that
+//! ends within milliseconds finds its entry to write back into. A launch that fails turns
+//! that entry `failed` with the reason.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::{Ctx, edit_session};
+use crate::agents::record::{self, RunRecord, RunStatus, Runner};
+use crate::agents::supervise::{LaunchSpec, launch};
+use crate::agents::template::{self, Vars};
+use crate::agents::writeback::{self, NewEntry};
+use crate::agents::{logfile, sync};
+use crate::cli::{RunnerArg, SpawnArgs};
+use crate::config::{AgentDef, Config};
+use crate::error::{Error, Result};
+use crate::store;
+
+/// How long `spawn` waits for the supervisor to report the agent's pid.
+const START_WAIT: Duration = Duration::from_secs(3);
+
+struct Plan {
+    spec: LaunchSpec,
+    entry: NewEntry,
+}
+
+#[derive(Serialize)]
+struct Started {
+    session: String,
+    agent: String,
+    run_id: String,
+    conversation_id: String,
+    status: &'static str,
+    pid: Option<u32>,
+    supervisor_pid: Option<u32>,
+    log: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
+    let path = store::absolute(&ctx.repo.resolve(&args.session)?);
+    if args.task.trim().is_empty() {
+        return Err(Error::Usage(
+            "--task is empty; say what the agent should do".into(),
+        ));
+    }
+    let config = ctx.config()?;
+    let exe = std::env::current_exe().map_err(|e| {
+        Error::Usage(format!(
+            "cannot find the sessions executable to supervise agents: {e}"
+        ))
+    })?;
+    let supervisor = vec![exe.to_string_lossy().into_owned(), "__supervise".into()];
+    let mut plans: Vec<Plan> = Vec::new();
+    for name in &args.agent {
+        plans.push(plan(ctx, &args, &config, name, &path, &supervisor)?);
+    }
+
+    let entries: Vec<NewEntry> = plans.iter().map(|p| p.entry.clone()).collect();
+    let actor = super::log::default_actor();
+    edit_session(ctx, &path, |_| {
+        Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
+    })?;
+
+    let mut launched = Vec::new();
+    let mut failed: Vec<(NewEntry, String)> = Vec::new();
+    for p in plans {
+        let state_dir = p.spec.state_dir.clone();
+        match launch(p.spec) {
+            Ok(rec) => launched.push((p.entry, rec.path_in(&state_dir), rec)),
+            Err(e) => failed.push((p.entry, e.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    for (entry, rec_path, rec) in launched {
+        let rec = wait_started(&rec_path).unwrap_or(rec);
+        if rec.status == RunStatus::Failed && rec.pid.is_none() {
+            // The supervisor could not start the agent; it writes the failure back itself.
+            let reason = rec.reason.clone().unwrap_or_default();
+            failed.push((entry.clone(), reason));
+            let _ = sync::write_back_once(&rec_path);
+        }
+        out.push(started(&rec, &entry));
+    }
+    if !failed.is_empty() {
+        let reasons: Vec<(NewEntry, String)> = failed.clone();
+        edit_session(ctx, &path, |text| {
+            Ok(reasons
+                .iter()
+                .flat_map(|(e, why)| writeback::launch_failed_ops(text, &e.run_id, &e.log, why))
+                .collect())
+        })?;
+    }
+    print(ctx, &out, &failed, &path, args.json);
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(e, why)| format!("agent {} (run {}): {why}", e.agent, e.run_id))
+            .collect();
+        Err(Error::Usage(format!(
+            "could not launch {}; its entry in {} is marked failed",
+            list.join("; "),
+            ctx.show_path(&path)
+        )))
+    }
+}
+
+fn plan(
+    ctx: &Ctx,
+    args: &SpawnArgs,
+    config: &Config,
+    name: &str,
+    session: &Path,
+    supervisor: &[String],
+) -> Result<Plan> {
+    let root = &ctx.repo.root;
+    let def: Option<&AgentDef> = config.agents.get(name);
+    let command = if !args.command.is_empty() {
+        args.command.clone()
+    } else if let Some(d) = def {
+        d.command.clone()
+    } else {
+        return Err(unknown_agent(ctx, config, name));
+    };
+    let cwd = def
+        .and_then(|d| d.cwd.as_deref())
+        .map_or_else(|| root.clone(), |c| store::absolute(&root.join(c)));
+    if !cwd.is_dir() {
+        return Err(Error::Usage(format!(
+            "agents.{name}.cwd is {}, which is not a directory; fix it in {}",
+            ctx.show_path(&cwd),
+            ctx.repo.display(&ctx.repo.config_path())
+        )));
+    }
+    let runner = match args.runner {
+        Some(RunnerArg::Tmux) => Runner::Tmux,
+        Some(RunnerArg::Process) => Runner::Process,
+        None if def.and_then(|d| d.runner.as_deref()) == Some("tmux") => Runner::Tmux,
+        None => Runner::Process,
+    };
+    let stem = super::stem(session);
+    let run_id = record::new_run_id();
+    let conversation_id = uuid::Uuid::new_v4().to_string();
+    let session_file = session.strip_prefix(&cwd).map_or_else(
+        |_| session.display().to_string(),
+        |p| p.display().to_string(),
+    );
+    let prompt = match &args.prompt {
+        Some(p) => template::expand(
+            p,
+            &Vars {
+                prompt: "{prompt}",
+                session_file: &session_file,
+                task: &args.task,
+                conversation_id: &conversation_id,
+            },
+        ),
+        None => template::default_prompt(&session_file, &args.task),
+    };
+    let vars = Vars {
+        prompt: &prompt,
+        session_file: &session_file,
+        task: &args.task,
+        conversation_id: &conversation_id,
+    };
+    let mut spec = LaunchSpec::new(
+        root.clone(),
+        stem,
+        name,
+        args.task.clone(),
+        template::expand_all(&command, &vars),
+        supervisor.to_vec(),
+    );
+    spec.session_file = Some(session.to_path_buf());
+    spec.conversation_id = Some(conversation_id.clone());
+    spec.env = def
+        .map(|d| {
+            d.env
+                .iter()
+                .map(|(k, v)| (k.clone(), template::expand(v, &vars)))
+                .collect()
+        })
+        .unwrap_or_default();
+    spec.cwd = cwd;
+    spec.runner = runner;
+    spec.log_cap = config.log_cap;
+    spec.log_keep = logfile::default_keep(config.log_cap);
+    spec.run_id = Some(run_id.clone());
+    let log = spec.log_rel_path(&run_id);
+    let entry = NewEntry {
+        agent: name.to_string(),
+        task: args.task.clone(),
+        run_id,
+        conversation_id,
+        log: log.display().to_string(),
+        link: writeback::link_target(session, &root.join(&log)),
+    };
+    Ok(Plan { spec, entry })
+}
+
+fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
+    let config_path = ctx.repo.display(&ctx.repo.config_path());
+    let known = if config.agents.is_empty() {
+        "no agents are configured".to_string()
+    } else {
+        let names: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+        format!("configured: {}", names.join(", "))
+    };
+    Error::Usage(format!(
+        "no agent named `{name}` ({known}); define it under `agents:` in {config_path}, or give the command after `--`"
+    ))
+}
+
+/// Polls the run record until the supervisor has started the agent (or failed to).
+fn wait_started(path: &Path) -> Option<RunRecord> {
+    let deadline = Instant::now() + START_WAIT;
+    let mut pause = Duration::from_micros(250);
+    loop {
+        let rec = record::load(path).ok();
+        if let Some(r) = &rec
+            && (r.pid.is_some() || !r.status.is_active())
+        {
+            return rec;
+        }
+        if Instant::now() >= deadline {
+            return rec;
+        }
+        sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
+fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
+    Started {
+        session: rec.session.clone(),
+        agent: rec.agent.clone(),
+        run_id: rec.id.clone(),
+        conversation_id: entry.conversation_id.clone(),
+        status: rec.status.session_status(),
+        pid: rec.pid,
+        supervisor_pid: rec.supervisor_pid,
+        log: entry.log.clone(),
+        reason: rec.reason.clone(),
+    }
+}
+
+fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(out).unwrap_or_default());
+        return;
+    }
+    let stem = super::stem(path);
+    let mut last = None;
+    for s in out {
+        if failed.iter().any(|(e, _)| e.run_id == s.run_id) {
+            continue;
+        }
+        last = Some(&s.run_id);
+        let pid = s
+            .pid
+            .map_or_else(|| "starting".into(), |p| format!("pid {p}"));
+        let log = ctx.show_path(&ctx.repo.root.join(&s.log));
+        println!(
+            "started {}  run {}  {pid}  {}  log {log}",
+            s.agent, s.run_id, s.status
+        );
+    }
+    if let Some(run) = last {
+        println!(
+            "\nFollow: sessions logs {stem}:{run} -f   List: sessions agents {stem}   Stop: sessions kill {stem}:{run}"
+        );
+    }
+}
+
+/// The hidden `__supervise` subcommand: supervise one run, then write its outcome back.
+pub fn supervise(args: &[OsString]) -> u8 {
+    let code = crate::agents::supervisor_main(args, sync::on_exit);
+    u8::try_from(code).unwrap_or(1)
+}
