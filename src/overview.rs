@@ -121,20 +121,25 @@ pub fn format_age(d: chrono::Duration) -> String {
     }
 }
 
-/// The overview of every session file in the repository, in file-name order.
+/// The overview of every session file in the repository, in file-name order. Background runs
+/// are reconciled (and dead ones written back) first, so files and running counts tell the
+/// truth.
 pub fn load_all(
     repo: &crate::store::Repo,
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> crate::error::Result<Vec<Overview>> {
     let files = repo.session_files()?;
+    let runs = crate::agents::sync::Runs::load(repo);
     Ok(files
         .iter()
         .map(|p| {
             let text = (!p.is_symlink() || repo.contains(p))
                 .then(|| crate::store::read_session(p).ok())
                 .flatten();
-            Overview::new(p, repo.display(p), text.as_deref(), now, stale_after)
+            let mut o = Overview::new(p, repo.display(p), text.as_deref(), now, stale_after);
+            runs.correct(&mut o);
+            o
         })
         .collect())
 }

@@ -84,16 +84,19 @@ pub fn bind_conversation(ctx: &Ctx, path: &std::path::Path, explicit: Option<&st
     Ok(())
 }
 
-/// How many of the session's background agents are running right now.
+/// How many of the session's background agents are running right now (run records
+/// reconciled with the live processes; the file's statuses when there are none).
 pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
+    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem(path));
     let text = crate::store::read_session(path)?;
-    let o = crate::overview::Overview::new(
+    let mut o = crate::overview::Overview::new(
         path,
         String::new(),
         Some(&text),
         ctx.now,
         std::time::Duration::MAX,
     );
+    runs.correct(&mut o);
     Ok(o.agents.running)
 }
 

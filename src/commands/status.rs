@@ -93,16 +93,18 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
 fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let config = ctx.config()?;
     let path = ctx.repo.resolve(reference)?;
+    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
-    let overview = Overview::new(
+    let mut overview = Overview::new(
         &path,
         ctx.repo.display(&path),
         Some(&text),
         ctx.now,
         config.stale_after,
     );
+    runs.correct(&mut overview);
     let sections: Vec<SectionInfo> = doc
         .sections
         .iter()
