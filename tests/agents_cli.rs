@@ -535,3 +535,28 @@ fn tmux_runner_without_tmux_is_a_clear_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn spawn_does_not_hold_the_callers_pipes_open() {
+    let repo = Repo::new();
+    // fd 5 is a copy of the caller's stdout pipe without close-on-exec, as shells and CI
+    // runners leave them. If the supervisor or agent kept it, `output()` would wait 60 s.
+    let start = std::time::Instant::now();
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "exec 5>&1; \"$SESSIONS\" spawn \"$STEM\" --agent s --task t -- sleep 60",
+        ])
+        .current_dir(repo.root())
+        .env("SESSIONS", env!("CARGO_BIN_EXE_sessions"))
+        .env("STEM", &repo.stem)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
+}

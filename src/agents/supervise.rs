@@ -23,6 +23,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -179,10 +180,13 @@ pub fn find_program(name: &str, cwd: &Path) -> Option<PathBuf> {
 /// Start a run: write its record (`starting`), create its log, start the detached supervisor
 /// and return without waiting (the agent is started by the supervisor a moment later; the
 /// returned record is `starting` with the supervisor's pid and start time).
+/// [`Launched::wait_started`] waits for the agent, without polling: the supervisor reports on
+/// a pipe (fd named by [`READY_FD_ENV`]) once the agent's pid is recorded, and closes it
+/// unwritten when it could not start the agent.
 ///
 /// Fails early, before anything is written, if the agent's program is not found on `PATH`
 /// or (`--runner tmux`) tmux is not installed.
-pub fn launch(spec: LaunchSpec) -> Result<RunRecord> {
+pub fn launch(spec: LaunchSpec) -> Result<Launched> {
     validate_stem(&spec.session)?;
     if spec.argv.is_empty() {
         return Err(Error::Invalid("empty agent command".into()));
@@ -256,21 +260,36 @@ pub fn launch(spec: LaunchSpec) -> Result<RunRecord> {
     }
     record::save(&path, &rec)?;
 
+    // Both ends are close-on-exec; only the supervisor's copy of the write end is kept open
+    // across its exec (see pre_exec).
+    let (ready_r, ready_w) = std::io::pipe().at(&path)?;
+    let ready_fd = ready_w.as_raw_fd();
     let mut cmd = Command::new(&rec.supervisor_argv[0]);
     cmd.args(&rec.supervisor_argv[1..])
         .arg(&path)
         .current_dir(&rec.root)
+        .env(READY_FD_ENV, ready_fd.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
+    // `ready_fd` is open in the child (forked with all our fds).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             nix::unistd::setsid().map_err(std::io::Error::from)?;
+            let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .map_err(std::io::Error::from)?;
             Ok(())
         });
     }
-    match cmd.spawn() {
+    let spawned = cmd.spawn();
+    drop(cmd);
+    drop(ready_w);
+    match spawned {
         Ok(child) => {
             let (pid, start) = (child.id(), proc_start_time(child.id()));
             // Not waited for: see the module docs.
@@ -283,7 +302,11 @@ pub fn launch(spec: LaunchSpec) -> Result<RunRecord> {
                     r.supervisor_start = start;
                 }
             })?;
-            Ok(saved)
+            Ok(Launched {
+                record: saved,
+                path,
+                ready: ready_r,
+            })
         }
         Err(source) => {
             let reason = format!("cannot start supervisor: {source}");
@@ -297,6 +320,88 @@ pub fn launch(spec: LaunchSpec) -> Result<RunRecord> {
                 source,
             })
         }
+    }
+}
+
+/// Names the fd on which a supervisor reports that the agent has started (internal).
+pub const READY_FD_ENV: &str = "SESSIONS_SUPERVISOR_READY_FD";
+
+/// A run just launched: its record (as of the launch) and the read end of the readiness pipe.
+#[derive(Debug)]
+pub struct Launched {
+    pub record: RunRecord,
+    /// The record's path.
+    pub path: PathBuf,
+    ready: std::io::PipeReader,
+}
+
+impl Launched {
+    /// Waits, at most `timeout`, until the supervisor has started the agent and recorded its
+    /// pid — or failed to, or died — and returns the record as it is then.
+    pub fn wait_started(self, timeout: Duration) -> RunRecord {
+        let Launched {
+            record,
+            path,
+            mut ready,
+        } = self;
+        let (tx, rx) = mpsc::channel();
+        // A blocking read in a thread: woken the moment the supervisor writes or exits.
+        std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            let _ = tx.send(ready.read(&mut byte));
+        });
+        let _ = rx.recv_timeout(timeout);
+        record::load(&path).unwrap_or(record)
+    }
+}
+
+/// The supervisor's end of the readiness pipe, taken from the environment. Made close-on-exec
+/// at once so the agent never inherits it.
+fn take_ready_fd() -> Option<File> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let fd: i32 = std::env::var(READY_FD_ENV).ok()?.parse().ok()?;
+    if fd <= 2 {
+        return None;
+    }
+    // SAFETY: only adopted after checking it is an open pipe; the launcher passed its number
+    // for exactly this, and nothing else in this process owns it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let st = nix::sys::stat::fstat(borrowed).ok()?;
+    if st.st_mode & nix::libc::S_IFMT != nix::libc::S_IFIFO {
+        return None;
+    }
+    nix::fcntl::fcntl(
+        borrowed,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .ok()?;
+    // SAFETY: see above.
+    Some(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Closes every fd above stderr that the supervisor inherited (except `keep`): a pipe of the
+/// terminal or CI job that ran `spawn`, held open for the agent's whole life, would keep
+/// whoever reads it waiting. Called first thing, when nothing in this process owns an fd.
+fn close_inherited_fds(keep: Option<i32>) {
+    let Ok(dir) = fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own fd is in the list; it is closed by now, so closing it fails harmlessly.
+    for fd in fds {
+        if fd > 2 && Some(fd) != keep {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+}
+
+/// Tells the launcher the agent has started (its pid is in the record).
+fn signal_ready(ready: Option<File>) {
+    if let Some(mut f) = ready {
+        let _ = f.write_all(b"1");
     }
 }
 
@@ -330,10 +435,12 @@ where
     F: FnOnce(&RunRecord) -> std::result::Result<(), E>,
     E: std::fmt::Display,
 {
+    let ready = take_ready_fd();
+    close_inherited_fds(ready.as_ref().map(|f| f.as_raw_fd()));
     let rec = record::load(record_path)?;
     let fin = match rec.runner {
-        Runner::Process => supervise_process(record_path, &rec)?,
-        Runner::Tmux => supervise_tmux(record_path, &rec)?,
+        Runner::Process => supervise_process(record_path, &rec, ready)?,
+        Runner::Tmux => supervise_tmux(record_path, &rec, ready)?,
     };
     match on_exit(&fin) {
         Ok(()) => record::mark_written_back(record_path),
@@ -425,7 +532,7 @@ struct Sink {
     error: Option<std::io::Error>,
 }
 
-fn supervise_process(path: &Path, rec: &RunRecord) -> Result<RunRecord> {
+fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<RunRecord> {
     let me = std::process::id();
     let my_start = proc_start_time(me);
     let log_path = rec.log_path();
@@ -464,6 +571,7 @@ fn supervise_process(path: &Path, rec: &RunRecord) -> Result<RunRecord> {
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2)
+        .env_remove(READY_FD_ENV)
         .process_group(0);
     let spawned = cmd.spawn();
     // Close our copies of the pipe's write end, so EOF comes when the agent side closes.
@@ -489,6 +597,7 @@ fn supervise_process(path: &Path, rec: &RunRecord) -> Result<RunRecord> {
         r.status = RunStatus::Running;
         r.cancel_requested
     })?;
+    signal_ready(ready);
 
     let (done_tx, done_rx) = mpsc::channel();
     {
@@ -630,6 +739,7 @@ fn tmux_cmd(tmux: &Path) -> Command {
     c.arg("-L")
         .arg(TMUX_SOCKET)
         .env_remove("TMUX")
+        .env_remove(READY_FD_ENV)
         .stdin(Stdio::null());
     c
 }
@@ -677,7 +787,7 @@ fn sink_lock_path(path: &Path) -> PathBuf {
     path.with_extension("sink")
 }
 
-fn supervise_tmux(path: &Path, rec: &RunRecord) -> Result<RunRecord> {
+fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<RunRecord> {
     let me = std::process::id();
     let my_start = proc_start_time(me);
     let Some(tmux_bin) = find_program("tmux", &rec.cwd) else {
@@ -783,6 +893,7 @@ fn supervise_tmux(path: &Path, rec: &RunRecord) -> Result<RunRecord> {
         r.pgid = Some(pgid);
         r.status = RunStatus::Running;
     })?;
+    signal_ready(ready);
 
     // Wait for the agent to end.
     let mut interval = Duration::from_millis(20);

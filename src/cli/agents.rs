@@ -58,6 +58,7 @@ pub enum RunnerArg {
 
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// The agent to launch, as named in .agents/config.yaml (repeatable: several at once).
     #[arg(long, short, value_name = "NAME", required = true)]

@@ -8,8 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -74,15 +73,15 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     let mut launched = Vec::new();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
     for p in plans {
-        let state_dir = p.spec.state_dir.clone();
         match launch(p.spec) {
-            Ok(rec) => launched.push((p.entry, rec.path_in(&state_dir), rec)),
+            Ok(l) => launched.push((p.entry, l)),
             Err(e) => failed.push((p.entry, e.to_string())),
         }
     }
     let mut out = Vec::new();
-    for (entry, rec_path, rec) in launched {
-        let rec = wait_started(&rec_path).unwrap_or(rec);
+    for (entry, l) in launched {
+        let rec_path = l.path.clone();
+        let rec = l.wait_started(START_WAIT);
         if rec.status == RunStatus::Failed && rec.pid.is_none() {
             // The supervisor could not start the agent; it writes the failure back itself.
             let reason = rec.reason.clone().unwrap_or_default();
@@ -220,25 +219,6 @@ fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
     Error::Usage(format!(
         "no agent named `{name}` ({known}); define it under `agents:` in {config_path}, or give the command after `--`"
     ))
-}
-
-/// Polls the run record until the supervisor has started the agent (or failed to).
-fn wait_started(path: &Path) -> Option<RunRecord> {
-    let deadline = Instant::now() + START_WAIT;
-    let mut pause = Duration::from_micros(250);
-    loop {
-        let rec = record::load(path).ok();
-        if let Some(r) = &rec
-            && (r.pid.is_some() || !r.status.is_active())
-        {
-            return rec;
-        }
-        if Instant::now() >= deadline {
-            return rec;
-        }
-        sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
 }
 
 fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
