@@ -130,7 +130,7 @@ pub fn load_all(
     stale_after: Duration,
 ) -> crate::error::Result<Vec<Overview>> {
     let files = repo.session_files()?;
-    let runs = crate::agents::sync::Runs::load(repo);
+    let runs = crate::agents::sync::Runs::load_live(repo);
     Ok(files
         .iter()
         .map(|p| {

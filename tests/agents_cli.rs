@@ -203,6 +203,14 @@ fn sigkill_of_agent_and_supervisor_shows_failed_lost_and_writes_it_back() {
             .unwrap();
     }
     eventually("both processes gone", || !alive(sup) && !alive(pid));
+    // `list` is enough to notice, and to write it back.
+    let listed: Vec<Value> = serde_json::from_slice(&repo.ok(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["agents"], json!({"total": 1, "running": 0}));
+    assert!(
+        repo.text().contains("      reason: lost\n"),
+        "{}",
+        repo.text()
+    );
     let r = repo.agent(id);
     assert_eq!(r["status"], "failed", "{r:#}");
     assert_eq!(r["reason"], "lost");

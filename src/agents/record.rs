@@ -1,7 +1,7 @@
 //! Run records: one JSON file per run at `<state_dir>/runs/<session-stem>/<run-id>.json`.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -191,16 +191,23 @@ pub fn new_run_id() -> String {
 
 /// Read one record.
 pub fn load(path: &Path) -> Result<RunRecord> {
-    let bytes = fs::read(path).at(path)?;
+    // Records are small: a fixed first guess saves the `statx` of `fs::read`, which shows
+    // when `agents` reads a thousand of them.
+    let mut bytes = Vec::with_capacity(4096);
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .at(path)?;
     serde_json::from_slice(&bytes).map_err(|source| Error::Json {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// Write `rec` to `path` atomically: temp file in the same directory, fsync, rename.
-/// (The directory itself is not fsynced: a crash may lose the newest rename, never tear a
-/// record.)
+/// Write `rec` to `path` atomically: temp file in the same directory, rename. A finished
+/// record is fsynced first, as its outcome must survive a crash; an active one is not: after a
+/// crash its processes are gone and reconciling turns it `lost` whatever it said, so the
+/// fsyncs would only slow `spawn` down. (The directory itself is not fsynced: a crash may lose
+/// the newest rename, never tear a record.)
 pub fn save(path: &Path, rec: &RunRecord) -> Result<()> {
     let dir = path
         .parent()
@@ -212,12 +219,43 @@ pub fn save(path: &Path, rec: &RunRecord) -> Result<()> {
         .tempfile_in(dir)
         .at(dir)?;
     tmp.write_all(&rec.to_json()).at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
+    if !rec.status.is_active() {
+        tmp.as_file().sync_all().at(tmp.path())?;
+    }
     tmp.persist(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e.error,
     })?;
+    if rec.written_back && !rec.status.is_active() {
+        unmark_live(path);
+    }
     Ok(())
+}
+
+/// `<session dir>/live/<id>`: an empty marker that exists from launch until the run's outcome
+/// is in its session file. Readers that only need unsettled runs (`list`, `status`) read
+/// these few instead of parsing every record ever kept.
+fn live_marker(path: &Path) -> Option<PathBuf> {
+    Some(path.parent()?.join(LIVE_DIR).join(path.file_stem()?))
+}
+
+const LIVE_DIR: &str = "live";
+
+/// Marks the run at `path` live (before its record is first saved, so no live run lacks it).
+pub fn mark_live(path: &Path) -> Result<()> {
+    let marker = live_marker(path)
+        .ok_or_else(|| Error::Invalid(format!("{}: not a record path", path.display())))?;
+    if let Some(dir) = marker.parent() {
+        fs::create_dir_all(dir).at(dir)?;
+    }
+    File::create(&marker).at(&marker)?;
+    Ok(())
+}
+
+fn unmark_live(path: &Path) {
+    if let Some(marker) = live_marker(path) {
+        let _ = fs::remove_file(marker);
+    }
 }
 
 /// Read-modify-write `path` under an exclusive `flock` on its directory, so concurrent
@@ -277,6 +315,35 @@ pub fn load_all(state_dir: &Path) -> LoadReport {
     sessions.sort();
     for s in sessions {
         load_dir(&s, &mut report);
+    }
+    sort_report(&mut report);
+    report
+}
+
+/// Records of runs still live (running, or finished without their outcome written back), as
+/// their markers say. Stale markers (settled or missing records) are removed.
+pub fn load_live(state_dir: &Path) -> LoadReport {
+    let mut report = LoadReport::default();
+    let Ok(dir) = fs::read_dir(state_dir.join("runs")) else {
+        return report;
+    };
+    for session in dir.flatten() {
+        let Ok(markers) = fs::read_dir(session.path().join(LIVE_DIR)) else {
+            continue;
+        };
+        for m in markers.flatten() {
+            let path = session
+                .path()
+                .join(format!("{}.json", m.file_name().to_string_lossy()));
+            match load(&path) {
+                Ok(rec) if rec.written_back && !rec.status.is_active() => unmark_live(&path),
+                Ok(rec) => report.records.push((path, rec)),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    let _ = fs::remove_file(m.path());
+                }
+                Err(err) => report.errors.push((path, err.to_string())),
+            }
+        }
     }
     sort_report(&mut report);
     report
@@ -394,6 +461,7 @@ pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
             rec.status.display()
         )));
     }
+    unmark_live(path);
     for p in [rec.log_path(), path.with_extension("sink")] {
         match fs::remove_file(&p) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).at(&p),
@@ -403,6 +471,7 @@ pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
     fs::remove_file(path).at(path)?;
     if let Some(dir) = path.parent() {
         // Drop the session's directory once empty (fails harmlessly otherwise).
+        let _ = fs::remove_dir(dir.join(LIVE_DIR));
         let _ = fs::remove_dir(dir);
     }
     Ok(())
@@ -512,6 +581,30 @@ pub(crate) mod tests {
         assert_eq!(load_for_session(dir.path(), "s1").records.len(), 1);
         assert!(load_for_session(dir.path(), "nope").records.is_empty());
         assert!(load_all(&dir.path().join("missing")).records.is_empty());
+    }
+
+    #[test]
+    fn live_markers_follow_the_run_until_written_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = sample("s");
+        let path = rec.path_in(dir.path());
+        mark_live(&path).unwrap();
+        save(&path, &rec).unwrap();
+        assert_eq!(load_live(dir.path()).records.len(), 1);
+        update(&path, |r| r.status = RunStatus::Completed).unwrap();
+        assert_eq!(
+            load_live(dir.path()).records.len(),
+            1,
+            "not yet written back"
+        );
+        mark_written_back(&path).unwrap();
+        assert!(load_live(dir.path()).records.is_empty());
+        assert_eq!(load_all(dir.path()).records.len(), 1);
+        // A marker whose record is gone is dropped.
+        let ghost = record_path(dir.path(), "s", "gone");
+        mark_live(&ghost).unwrap();
+        assert!(load_live(dir.path()).records.is_empty());
+        assert!(!dir.path().join("runs/s/live/gone").exists());
     }
 
     #[test]

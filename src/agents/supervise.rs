@@ -258,6 +258,7 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
     if path.exists() {
         return Err(Error::Invalid(format!("run {id} already exists")));
     }
+    record::mark_live(&path)?;
     record::save(&path, &rec)?;
 
     // Both ends are close-on-exec; only the supervisor's copy of the write end is kept open

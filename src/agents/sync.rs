@@ -31,6 +31,12 @@ impl Runs {
         Runs::settle(record::load_all(&repo.state_dir()))
     }
 
+    /// Only the runs not yet settled (running, or finished but not written back): all that
+    /// running counts need, at the cost of a few directory reads however many runs are kept.
+    pub fn load_live(repo: &Repo) -> Runs {
+        Runs::settle(record::load_live(&repo.state_dir()))
+    }
+
     /// The runs of one session (by file stem).
     pub fn load_session(repo: &Repo, stem: &str) -> Runs {
         Runs::settle(record::load_for_session(&repo.state_dir(), stem))
@@ -69,8 +75,8 @@ impl Runs {
         self.records.iter().filter(move |(_, r)| r.session == stem)
     }
 
-    /// How many of the session's runs are active; `None` when it has no run records (then the
-    /// file's `spawned_agents` statuses are all there is to go by).
+    /// How many of the session's runs are active; `None` when none of its runs were loaded
+    /// (then the file's `spawned_agents` statuses, written back, are all there is to go by).
     pub fn running(&self, stem: &str) -> Option<usize> {
         let mut any = false;
         let mut n = 0;
