@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod diagnostic;
 pub mod error;
+pub mod hooks;
 pub mod overview;
 pub mod session;
 pub mod store;

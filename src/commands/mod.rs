@@ -2,6 +2,8 @@
 
 mod close;
 mod handoff;
+mod hook;
+mod hooks_install;
 mod init;
 mod lifecycle;
 mod list;
@@ -119,6 +121,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Handoff(args) => handoff::run(&ctx, args),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),
+        Command::Hook { event } => Ok(hook::run(&ctx, event)),
+        Command::Hooks { action } => hooks_install::run(&ctx, action),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "sessions", &mut std::io::stdout());

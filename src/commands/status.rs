@@ -65,6 +65,22 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         );
         return Ok(0);
     }
+    if let Some(path) =
+        crate::binding::conversation_id(None).and_then(|id| crate::binding::lookup(&ctx.repo, &id))
+    {
+        let shown = ctx.repo.display(&path);
+        if let Some(pos) = active.iter().position(|o| o.path == shown) {
+            let mine = active.remove(pos);
+            println!(
+                "This conversation: \"{}\" ({}), {}, updated {} ago\n",
+                mine.title,
+                ctx.show_path(&path),
+                mine.status,
+                mine.age(ctx.now)
+            );
+            active.insert(0, mine);
+        }
+    }
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
     let stale = active.iter().filter(|o| o.stale).count();
     let running: usize = active.iter().map(|o| o.agents.running).sum();
