@@ -118,7 +118,6 @@ impl<W: Write> Reporter<W> {
                 let driver = serde_json::json!({
                     "name": "sessions",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": "https://github.com/sessions-cli/sessions",
                     "rules": rules,
                 });
                 write!(

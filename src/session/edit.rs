@@ -120,6 +120,8 @@ pub enum Op {
     AppendSection { name: String, text: String },
     /// Insert an empty section if it is missing.
     EnsureSection { name: String },
+    /// Make the first heading named `name` (any level, any case) a level-2 `## name`.
+    PromoteHeading { name: String },
     /// Tick or untick the one checklist item whose text contains `item` (case-insensitive).
     Check { item: String, checked: bool },
     /// Append `### YYYY-MM-DD HH:MM - [actor]` and the message to `## Session Log`.
@@ -210,6 +212,15 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             None => Ok(Some(insert_section(&doc, name, ""))),
         },
         Op::Check { item, checked } => check(&doc, item, *checked),
+        Op::PromoteHeading { name } => {
+            if doc.section(name).is_some() {
+                return Ok(None);
+            }
+            let Some(h) = doc.headings.iter().find(|h| doc.text(&h.text).eq_ignore_ascii_case(name)) else {
+                return Err(EditError::NotFound(format!("no heading named `{name}`")));
+            };
+            Ok(splice(src, h.line.start..h.text.end, &format!("## {name}")))
+        }
         Op::Log { at, actor, message } => {
             check_no_sections(message)?;
             let le = doc.line_ending.as_str();
