@@ -108,11 +108,29 @@ pub enum Command {
         action: HooksAction,
     },
 
+    /// Follow sessions and agents live: a redrawn table on a terminal, or an event stream.
+    ///
+    /// Watches .agents/sessions/ and .agents/state/ (no polling) and re-validates changed
+    /// files. `--json` prints one event per line: session-created, session-updated (with the
+    /// fields that changed), session-deleted, session-invalid, session-valid, agent-started,
+    /// agent-finished, agent-lost. Without a terminal it prints one line per event.
+    Watch(WatchArgs),
+
     /// Print a shell completion script (e.g. `sessions completions bash > ~/.local/share/bash-completion/completions/sessions`).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One JSON event per line, for tools and dashboards.
+    #[arg(long)]
+    pub json: bool,
+    /// Interleave the output of all running agents of SESSION, prefixed per agent.
+    #[arg(long, value_name = "SESSION", conflicts_with = "json")]
+    pub logs: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

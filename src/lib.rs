@@ -12,6 +12,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod hooks;
 pub mod overview;
+pub mod runs;
 pub mod session;
 pub mod store;
 pub mod table;

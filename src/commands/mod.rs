@@ -13,6 +13,7 @@ mod show;
 mod status;
 mod update;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -123,6 +124,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Delete(args) => close::delete(&ctx, args),
         Command::Hook { event } => Ok(hook::run(&ctx, event)),
         Command::Hooks { action } => hooks_install::run(&ctx, action),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "sessions", &mut std::io::stdout());

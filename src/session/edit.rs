@@ -216,7 +216,11 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             if doc.section(name).is_some() {
                 return Ok(None);
             }
-            let Some(h) = doc.headings.iter().find(|h| doc.text(&h.text).eq_ignore_ascii_case(name)) else {
+            let Some(h) = doc
+                .headings
+                .iter()
+                .find(|h| doc.text(&h.text).eq_ignore_ascii_case(name))
+            else {
                 return Err(EditError::NotFound(format!("no heading named `{name}`")));
             };
             Ok(splice(src, h.line.start..h.text.end, &format!("## {name}")))
