@@ -64,7 +64,7 @@ pub fn load(repo: &Repo) -> Vec<RunView> {
                 .as_str()
                 .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
             let runtime = started.map(|s| {
-                (ended.map_or_else(|| chrono::Utc::now().fixed_offset(), |e| e) - s).num_seconds()
+                (ended.unwrap_or_else(|| chrono::Utc::now().fixed_offset()) - s).num_seconds()
             });
             out.push(RunView {
                 run_id: v["id"].as_str().unwrap_or("").to_string(),
