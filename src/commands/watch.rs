@@ -436,7 +436,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
         ("VALID", 48),
     ]);
     let mut rows: Vec<&SessionSnap> = snap.sessions.values().collect();
-    rows.sort_by(|a, b| b.overview.updated_at.cmp(&a.overview.updated_at));
+    rows.sort_by_key(|s| std::cmp::Reverse(s.overview.updated_at));
     for s in rows {
         let o = &s.overview;
         let age = if o.stale {
