@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
         }
     })
     .map_err(|e| Error::Usage(format!("cannot watch files: {e}")))?;
-    let mut watched = Watched::new();
+    let mut watched = false;
 
     if let Some(reference) = &args.logs {
         let session = ctx.repo.resolve(reference)?;
@@ -111,7 +111,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
     } else {
         Mode::Lines
     };
-    ensure_watches(ctx, &mut watcher, &mut watched, None);
+    ensure_watches(ctx, &mut watcher, &mut watched);
     let mut snap = snapshot(ctx)?;
     let mut out = std::io::stdout().lock();
     match mode {
@@ -154,7 +154,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
         if quit {
             break;
         }
-        ensure_watches(ctx, &mut watcher, &mut watched, None);
+        ensure_watches(ctx, &mut watcher, &mut watched);
         let ctx = Ctx {
             repo: ctx.repo.clone(),
             cwd: ctx.cwd.clone(),
@@ -192,44 +192,16 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The directories `watch` follows; `extra` adds one (the logs of `--logs`).
-fn dirs(ctx: &Ctx, extra: Option<&Path>) -> Vec<(PathBuf, RecursiveMode)> {
-    let mut d = vec![
-        (ctx.repo.agents_dir(), RecursiveMode::NonRecursive),
-        (ctx.repo.sessions_dir(), RecursiveMode::NonRecursive),
-        (ctx.repo.state_dir(), RecursiveMode::NonRecursive),
-        (ctx.repo.state_dir().join("runs"), RecursiveMode::Recursive),
-    ];
-    if let Some(e) = extra {
-        d.push((ctx.repo.logs_dir(), RecursiveMode::NonRecursive));
-        d.push((e.to_path_buf(), RecursiveMode::NonRecursive));
-    }
-    d
-}
-
-/// Watches the directories that exist now; called again after every change so directories
-/// created later, or deleted and recreated (a new inode, whose old watch the OS dropped), are
-/// followed too.
-fn ensure_watches(
-    ctx: &Ctx,
-    watcher: &mut impl Watcher,
-    watched: &mut Watched,
-    extra: Option<&Path>,
-) {
-    use std::os::unix::fs::MetadataExt;
-    for (dir, mode) in dirs(ctx, extra) {
-        let Ok(meta) = fs::metadata(&dir) else {
-            watched.remove(&dir);
-            continue;
-        };
-        if watched.get(&dir) != Some(&meta.ino()) && watcher.watch(&dir, mode).is_ok() {
-            watched.insert(dir, meta.ino());
-        }
+/// Watches `.agents/` recursively, once it exists. A recursive inotify watch follows
+/// directories created (or deleted and recreated) below it, which per-directory watches
+/// re-added by hand do not do reliably.
+fn ensure_watches(ctx: &Ctx, watcher: &mut impl Watcher, watched: &mut bool) {
+    if !*watched {
+        *watched = watcher
+            .watch(&ctx.repo.agents_dir(), RecursiveMode::Recursive)
+            .is_ok();
     }
 }
-
-/// Watched directories and the inode each watch was placed on.
-type Watched = BTreeMap<PathBuf, u64>;
 
 fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
     let config = ctx.config()?;
@@ -498,7 +470,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
 fn follow_logs(
     ctx: &Ctx,
     watcher: &mut impl Watcher,
-    watched: &mut Watched,
+    watched: &mut bool,
     rx: &mpsc::Receiver<Msg>,
     dir: &Path,
 ) -> Result<u8> {
@@ -506,7 +478,7 @@ fn follow_logs(
     let mut out = std::io::stdout().lock();
     // Each log is shown from its beginning: whoever asks wants the agents' output so far.
     loop {
-        ensure_watches(ctx, watcher, watched, Some(dir));
+        ensure_watches(ctx, watcher, watched);
         let mut logs: Vec<PathBuf> = fs::read_dir(dir)
             .map(|rd| {
                 rd.flatten()
