@@ -81,6 +81,15 @@ pub struct Document<'a> {
 
 impl<'a> Document<'a> {
     pub fn parse(src: &'a str) -> Self {
+        let mut doc = Self::parse_frontmatter(src);
+        doc.headings = scan_headings(src, doc.body_start);
+        doc.sections = sections_of(src, &doc.headings);
+        doc
+    }
+
+    /// Only the BOM, line ending and frontmatter: enough for listings, which never look at
+    /// the body (`headings` and `sections` are left empty).
+    pub fn parse_frontmatter(src: &'a str) -> Self {
         let bom = src.starts_with('\u{feff}');
         let start = if bom { 3 } else { 0 };
         let line_ending = match memchr(b'\n', src.as_bytes()) {
