@@ -154,7 +154,7 @@ impl Repo {
 
 fn read_title(path: &Path) -> Option<String> {
     let text = read_session(path).ok()?;
-    let doc = Document::parse(&text);
+    let doc = Document::parse_frontmatter(&text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 
