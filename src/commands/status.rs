@@ -108,7 +108,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
 
 fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let config = ctx.config()?;
-    let path = ctx.repo.resolve(reference)?;
+    let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
@@ -203,10 +203,10 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         } else {
             String::new()
         };
-        let size = if s.lines == 0 {
-            "empty".to_string()
-        } else {
-            format!("{} lines", s.lines)
+        let size = match s.lines {
+            0 => "empty".to_string(),
+            1 => "1 line".to_string(),
+            n => format!("{n} lines"),
         };
         println!("  {:<22} {size}{check}", s.name);
     }

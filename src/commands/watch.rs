@@ -94,7 +94,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
     let mut watched = false;
 
     if let Some(reference) = &args.logs {
-        let session = ctx.repo.resolve(reference)?;
+        let session = ctx.repo.resolve(reference, &ctx.cwd)?;
         let stem = session
             .file_stem()
             .unwrap_or_default()

@@ -322,9 +322,10 @@ fn check_frontmatter(
 fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
     match &node.kind {
         Kind::Map(entries) => {
-            for (i, (k, v)) in entries.iter().enumerate() {
+            let mut seen = std::collections::HashSet::with_capacity(entries.len());
+            for (k, v) in entries {
                 if let Some(key) = k.as_str()
-                    && entries[..i].iter().any(|(p, _)| p.as_str() == Some(key))
+                    && !seen.insert(key)
                 {
                     out.push(Finding::new(
                             &DUPLICATE_KEY,
