@@ -113,7 +113,16 @@ fn run(args: Vec<String>) -> Result<()> {
     );
     for sc in selected {
         eprintln!("bench: running `{}`", sc.name);
-        let report = (sc.run)(&mut bench).with_context(|| format!("scenario `{}`", sc.name))?;
+        let watch = CpuWatch::start();
+        let mut report = (sc.run)(&mut bench).with_context(|| format!("scenario `{}`", sc.name))?;
+        report.other_load = watch.and_then(|w| w.other_load());
+        if let Some(other) = report.other_load.filter(|&l| l > 0.2) {
+            report.notes.push(format!(
+                "**busy machine**: other processes used {other:.2} of the {} CPUs on average while \
+                 this scenario ran; rerun on a quiet machine before trusting the numbers",
+                bench.cpus
+            ));
+        }
         print!("{}", report.markdown(sc.name));
         bench.save(sc.name, &report)?;
     }
@@ -226,6 +235,7 @@ impl Bench {
                 "quick": self.quick,
                 "commit": self.commit,
                 "cpus": self.cpus,
+                "other_cpu_load": report.other_load,
                 "rows": rows,
                 "notes": report.notes,
             }),
@@ -383,9 +393,19 @@ impl Row {
 struct Report {
     rows: Vec<Row>,
     notes: Vec<String>,
+    /// CPUs kept busy by other processes while the scenario ran (set by the runner).
+    other_load: Option<f64>,
 }
 
 impl Report {
+    fn new(rows: Vec<Row>, notes: Vec<String>) -> Report {
+        Report {
+            rows,
+            notes,
+            other_load: None,
+        }
+    }
+
     fn markdown(&self, scenario: &str) -> String {
         let mut s = format!("### {scenario}\n\n");
         s.push_str("| scenario | case | median | min | runs | baseline | baseline median | ratio / diff | target | met |\n");
@@ -425,6 +445,60 @@ impl Report {
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
+/// CPU time used by the whole machine (from `/proc/stat`) versus by this process and its
+/// children, to tell whether something else was competing for the cores during a scenario.
+struct CpuWatch {
+    machine_ms: f64,
+    ours_ms: f64,
+    started: Instant,
+}
+
+impl CpuWatch {
+    fn start() -> Option<CpuWatch> {
+        Some(CpuWatch {
+            machine_ms: machine_busy_ms()?,
+            ours_ms: our_cpu_ms(),
+            started: Instant::now(),
+        })
+    }
+
+    /// How many CPUs other processes kept busy on average since `start`.
+    fn other_load(&self) -> Option<f64> {
+        let machine = machine_busy_ms()? - self.machine_ms;
+        let ours = our_cpu_ms() - self.ours_ms;
+        let wall = self.started.elapsed().as_secs_f64() * 1e3;
+        Some(((machine - ours) / wall).max(0.0))
+    }
+}
+
+/// Busy (non-idle, non-iowait) CPU time of the machine since boot, in ms (Linux).
+fn machine_busy_ms() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8) // user nice system idle iowait irq softirq steal
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let idle = fields.get(3)? + fields.get(4)?;
+    // Kernel ticks are USER_HZ = 100 per second on every Linux architecture we run on.
+    Some((fields.iter().sum::<f64>() - idle) * 10.0)
+}
+
+/// CPU time of this process plus all its waited-for descendants, in ms.
+fn our_cpu_ms() -> f64 {
+    let own = getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        timeval_ms(u.user_time()) + timeval_ms(u.system_time())
+    });
+    own + children_cpu_ms()
+}
+
+fn timeval_ms(t: nix::sys::time::TimeVal) -> f64 {
+    t.tv_sec() as f64 * 1e3 + t.tv_usec() as f64 / 1e3
+}
+
 fn median(samples: &[f64]) -> f64 {
     let mut v = samples.to_vec();
     v.sort_by(f64::total_cmp);
@@ -438,8 +512,7 @@ fn median(samples: &[f64]) -> f64 {
 /// User + system CPU time of all waited-for children so far, in ms.
 fn children_cpu_ms() -> f64 {
     getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
-        let ms = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e3 + t.tv_usec() as f64 / 1e3;
-        ms(u.user_time()) + ms(u.system_time())
+        timeval_ms(u.user_time()) + timeval_ms(u.system_time())
     })
 }
 
@@ -607,10 +680,7 @@ fn validate(b: &mut Bench) -> Result<Report> {
             corpus.bytes as f64 / 1e3 / cat_median,
         ),
     ];
-    Ok(Report {
-        rows: vec![row],
-        notes,
-    })
+    Ok(Report::new(vec![row], notes))
 }
 
 /// Hidden mode of this binary: `cli --rss-probe DIR PROGRAM ARGS…` runs PROGRAM in DIR, waits
@@ -730,10 +800,7 @@ fn rss(b: &mut Bench) -> Result<Report> {
         big_row.median - small_row.median,
         growth
     )];
-    Ok(Report {
-        rows: vec![small_row, big_row],
-        notes,
-    })
+    Ok(Report::new(vec![small_row, big_row], notes))
 }
 
 fn startup(b: &mut Bench) -> Result<Report> {
@@ -802,7 +869,7 @@ fn startup(b: &mut Bench) -> Result<Report> {
         Compare::Diff,
     ));
     notes.push("wall time from spawn to exit, stdout to /dev/null, runs interleaved".to_string());
-    Ok(Report { rows, notes })
+    Ok(Report::new(rows, notes))
 }
 
 // ---------------------------------------------------------------------------------------------
