@@ -63,87 +63,29 @@ impl Rng {
     }
 }
 
-/// Words for prose: mostly plain English, with accents, CJK and emoji mixed in.
+/// Words for prose (ASCII); see [`UNICODE_WORDS`].
+#[rustfmt::skip]
 const WORDS: &[&str] = &[
-    "the",
-    "login",
-    "timeout",
-    "retry",
-    "cache",
-    "token",
-    "refresh",
-    "handler",
-    "request",
-    "session",
-    "agent",
-    "migration",
-    "schema",
-    "index",
-    "query",
-    "latency",
-    "budget",
-    "deploy",
-    "rollback",
-    "config",
-    "parser",
-    "worker",
-    "queue",
-    "backoff",
-    "webhook",
-    "payload",
-    "tests",
-    "flaky",
-    "fixture",
-    "staging",
-    "release",
-    "review",
-    "branch",
-    "merge",
-    "conflict",
-    "api",
-    "client",
-    "server",
-    "timezone",
-    "locale",
-    "unicode",
-    "encoding",
-    "and",
-    "of",
-    "to",
-    "with",
-    "for",
-    "is",
-    "was",
-    "after",
-    "before",
-    "when",
-    "because",
-    "still",
-    "now",
-    "only",
-    "über",
-    "naïve",
-    "café",
-    "façade",
-    "Zürich",
-    "grüße",
-    "ü",
-    "日本語",
-    "テスト",
-    "設定",
-    "🚀",
-    "✅",
-    "🦀",
-    "🔥",
-    "résumé",
-    "déjà-vu",
-    "Ångström",
-    "straße",
-    "東京",
-    "ok",
+    "the", "login", "timeout", "retry", "cache", "token", "refresh", "handler", "request",
+    "session", "agent", "migration", "schema", "index", "query", "latency", "budget", "deploy",
+    "rollback", "config", "parser", "worker", "queue", "backoff", "webhook", "payload", "tests",
+    "flaky", "fixture", "staging", "release", "review", "branch", "merge", "conflict", "api",
+    "client", "server", "timezone", "locale", "unicode", "encoding", "and", "of", "to", "with",
+    "for", "is", "was", "after", "before", "when", "because", "still", "now", "only", "ok",
 ];
 
+/// Non-ASCII words: accents, CJK, emoji and the punctuation agents like. About 1 word in
+/// [`UNICODE_ONE_IN`] comes from here (≈ 1–2% of the bytes, as in real sessions).
+#[rustfmt::skip]
+const UNICODE_WORDS: &[&str] = &[
+    "über", "naïve", "café", "façade", "Zürich", "grüße", "ü", "日本語", "テスト", "設定", "🚀", "✅",
+    "🦀", "🔥", "résumé", "déjà-vu", "Ångström", "straße", "東京", "—", "→", "…",
+];
+
+const UNICODE_ONE_IN: usize = 30;
+
 /// ASCII words for slugs and identifiers.
+#[rustfmt::skip]
 const SLUG_WORDS: &[&str] = &[
     "fix", "login", "timeout", "add", "retry", "cache", "refresh", "token", "migrate", "schema",
     "weather", "api", "billing", "export", "csv", "search", "index", "flaky", "tests", "docs",
@@ -160,15 +102,11 @@ const STATUSES: &[&str] = &[
     "paused",
     "completed",
 ];
+#[rustfmt::skip]
 const FILES: &[&str] = &[
-    "src/auth/session.rs",
-    "src/api/client.ts",
-    "migrations/0042_add_index.sql",
-    "web/components/Login.tsx",
-    "docs/decisions/0007-caching.md",
-    "scripts/deploy.sh",
-    "tests/integration/login_test.py",
-    "config/staging.yaml",
+    "src/auth/session.rs", "src/api/client.ts", "migrations/0042_add_index.sql",
+    "web/components/Login.tsx", "docs/decisions/0007-caching.md", "scripts/deploy.sh",
+    "tests/integration/login_test.py", "config/staging.yaml",
 ];
 
 /// A deliberate problem planted in a file, so `validate` has diagnostics to report.
@@ -243,7 +181,11 @@ fn words(rng: &mut Rng, n: usize) -> String {
         if i > 0 {
             s.push(' ');
         }
-        s.push_str(rng.pick(WORDS));
+        s.push_str(if rng.chance(1, UNICODE_ONE_IN) {
+            rng.pick(UNICODE_WORDS)
+        } else {
+            rng.pick(WORDS)
+        });
     }
     s
 }
