@@ -268,3 +268,32 @@ fn killed_writers_never_leave_a_torn_file() {
     );
     repo.cmd().arg("validate").arg(&path).assert().code(0);
 }
+
+/// When the editor's save makes the edit impossible (the item to tick is gone), the command
+/// stops with a message and a diff, and the editor's version stays.
+#[test]
+fn edit_that_no_longer_applies_after_an_editor_save_stops_with_a_diff() {
+    let repo = TestRepo::new();
+    let path = repo.write_session(RICH_NAME, RICH);
+    let mut child = repo
+        .std_cmd()
+        .args(["update", "weather", "--check", "add tests"])
+        .env("SESSIONS_TEST_WRITE_DELAY_MS", "400")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_temp(&repo.sessions_dir(), &mut child);
+    let edited = RICH.replace("- [ ] add tests\n", "- [ ] write docs instead\n");
+    fs::write(&path, &edited).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("changed while this command ran"), "{err}");
+    assert!(
+        err.contains("+- [ ] write docs instead"),
+        "no diff in:\n{err}"
+    );
+    assert_eq!(repo.read(&path), edited);
+    assert!(temp_files(&repo.sessions_dir()).is_empty());
+}

@@ -818,3 +818,108 @@ fn validate_fix_over_the_real_corpus() {
         files.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad input loses nothing
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn bad_files_and_arguments_are_refused_without_writing() {
+    let repo = TestRepo::new();
+    let bad_yaml = RICH.replace("  priority: high\n", "  priority: [high\n");
+    let yaml = repo.write_session("20251204-143000-bad-yaml.md", &bad_yaml);
+    let a = repo
+        .cmd()
+        .args(["update", "bad-yaml", "--state", "x"])
+        .assert()
+        .failure();
+    assert!(stderr_of(&a).contains("bad-yaml.md"), "{}", stderr_of(&a));
+    assert!(!stderr_of(&a).contains("panicked"));
+    assert_eq!(repo.read(&yaml), bad_yaml);
+    // Section edits need the frontmatter only to stamp it; they are refused too, not half-done.
+    repo.cmd()
+        .args(["log", "bad-yaml", "hello"])
+        .assert()
+        .failure();
+    assert_eq!(repo.read(&yaml), bad_yaml);
+
+    let mut bytes = RICH.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\xff\xfe broken\n");
+    let latin = repo.sessions_dir().join("20251204-143000-not-utf8.md");
+    fs::write(&latin, &bytes).unwrap();
+    let a = repo
+        .cmd()
+        .args(["update", "20251204-143000-not-utf8", "--state", "x"])
+        .assert()
+        .code(2);
+    assert!(stderr_of(&a).contains("UTF-8"), "{}", stderr_of(&a));
+    assert_eq!(fs::read(&latin).unwrap(), bytes);
+
+    let path = repo.write_session(RICH_NAME, RICH);
+    for args in [
+        vec!["--title", "  "],
+        vec!["--status", "done"],
+        vec!["--issue-url", "ftp://x"],
+        vec!["--section", "Notes"],
+        vec![],
+    ] {
+        repo.cmd()
+            .args(["update", "weather"])
+            .args(&args)
+            .assert()
+            .code(2);
+        assert_eq!(repo.read(&path), RICH, "{args:?}");
+    }
+}
+
+#[test]
+fn log_into_crlf_file_without_session_log_keeps_crlf() {
+    let repo = TestRepo::new();
+    let src = RICH.replace('\n', "\r\n");
+    let path = repo.write_session(RICH_NAME, &src);
+    repo.cmd()
+        .args(["log", "weather", "one\ntwo\r\nthree"])
+        .assert()
+        .success();
+    let after = repo.read(&path);
+    line_endings_kept(&src, &after).unwrap();
+    assert!(after.ends_with("]\r\none\r\ntwo\r\nthree\r\n"), "{after:?}");
+    assert_valid(&repo, &path);
+}
+
+/// The CLI face of `edit_props::set_section_keeps_indentation_of_first_line`.
+#[test]
+#[ignore = "bug: `update --state \"    ## x\"` trims the indentation after the heading check and creates a `## x` section"]
+fn update_state_with_indented_code_first_line_adds_no_section() {
+    let repo = TestRepo::new();
+    let path = repo.write_session(RICH_NAME, RICH);
+    let _ = repo
+        .cmd()
+        .args(["update", "weather", "--state", "    ## indented code"])
+        .assert();
+    let names: Vec<String> = sections_of(&repo.read(&path))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Context", "Current State", "Next Steps", "Notes"]);
+}
+
+/// The CLI face of `edit_props::append_keeps_trailing_spaces_of_last_line`.
+#[test]
+#[ignore = "bug: `log` after a line ending in two spaces (a Markdown hard break) moves the spaces onto the new entry"]
+fn log_keeps_trailing_spaces_of_the_previous_line() {
+    let repo = TestRepo::new();
+    let src =
+        format!("{RICH}\n## Session Log\n\n### 2025-12-04 15:00 - [bob]\nfirst line  \nsecond\t\n");
+    let path = repo.write_session(RICH_NAME, &src);
+    repo.cmd()
+        .args(["log", "weather", "next"])
+        .assert()
+        .success();
+    let after = repo.read(&path);
+    assert!(
+        after.contains("first line  \nsecond\t\n\n### "),
+        "{after:?}"
+    );
+    assert!(after.ends_with("]\nnext\n"), "{after:?}");
+}

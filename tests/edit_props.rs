@@ -682,3 +682,76 @@ fn log_actor_cannot_inject_a_section_and_fenced_headings_are_fine() {
         .is_err()
     );
 }
+
+/// Shapes the generator does not produce: an empty parent block with a trailing comment,
+/// a missing block, a folded title, a compact list followed by a sibling key.
+#[test]
+fn insertions_into_odd_shapes_land_in_place() {
+    let stamp = "  last_updated: \"2026-01-02T03:04:05Z\"\n";
+    let head = "---\nsession:\n  title: x\n  last_updated: \"2025-01-01T00:00:00Z\"\n";
+    let set = |src: &str, path: &[&str]| {
+        apply(
+            src,
+            &[Op::Set {
+                path: key_path(path),
+                value: Scalar::str("v: 1"),
+            }],
+            now(),
+        )
+        .unwrap()
+        .unwrap()
+    };
+    let task = ["orchestration", "current_task"];
+    let out = set(
+        &format!("{head}orchestration:   # filled later\nx-other: 1\n---\n## Context\n"),
+        &task,
+    );
+    assert_eq!(
+        out,
+        format!(
+            "---\nsession:\n  title: x\n{stamp}orchestration:   # filled later\n  current_task: \"v: 1\"\nx-other: 1\n---\n## Context\n"
+        )
+    );
+    let out = set(&format!("{head}---\n## Context\n"), &task);
+    assert_eq!(
+        out,
+        format!(
+            "---\nsession:\n  title: x\n{stamp}orchestration:\n  current_task: \"v: 1\"\n---\n## Context\n"
+        )
+    );
+    let out = set(
+        "---\nsession:\n  title: >-\n    folded\n    title\n  last_updated: \"2025-01-01T00:00:00Z\"\n---\n",
+        &["session", "title"],
+    );
+    assert_eq!(
+        out,
+        format!("---\nsession:\n  title: \"v: 1\"\n{stamp}---\n")
+    );
+
+    let push = |src: &str| {
+        let op = Op::Push {
+            path: key_path(&["orchestration", "spawned_agents"]),
+            entry: vec![
+                ("agent".into(), Scalar::str("a")),
+                ("task".into(), Scalar::str("t")),
+            ],
+        };
+        apply(src, &[op], now()).unwrap().unwrap()
+    };
+    let out = push(&format!(
+        "{head}orchestration:\n  current_task: t\n  spawned_agents:   # later\n---\n"
+    ));
+    assert!(
+        out.ends_with("  spawned_agents:   # later\n    - agent: \"a\"\n      task: \"t\"\n---\n"),
+        "{out}"
+    );
+    let out = push(&format!(
+        "{head}orchestration:\n  current_task: t\n  spawned_agents:\n  - agent: b\n    task: c\n  other: 1\n---\n"
+    ));
+    assert!(
+        out.ends_with(
+            "  - agent: b\n    task: c\n  - agent: \"a\"\n    task: \"t\"\n  other: 1\n---\n"
+        ),
+        "{out}"
+    );
+}
