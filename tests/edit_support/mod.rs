@@ -901,7 +901,7 @@ pub fn str_at(text: &str, path: &[&str]) -> Option<String> {
 
 /// Whether `text` starts (after blank lines) with an indented line that becomes a level-1/2
 /// heading, a fence or an HTML comment once its leading whitespace is trimmed: the trigger of
-/// the bug shown by `edit_cli::set_section_keeps_indentation_of_first_line`.
+/// the bug shown by `edit_props::set_section_keeps_indentation_of_first_line`.
 pub fn trim_exposes_structure(text: &str) -> bool {
     let first = text
         .trim_start_matches(['\r', '\n'])
@@ -914,7 +914,7 @@ pub fn trim_exposes_structure(text: &str) -> bool {
 }
 
 /// Whether the last content line of `body` ends in whitespace (trailing spaces, a tab, NBSP,
-/// U+2028, …): the trigger of the bug shown by `append_keeps_trailing_spaces_of_last_line`.
+/// U+2028, …): the trigger of the bug shown by `edit_props::append_keeps_trailing_spaces_of_last_line`.
 pub fn last_line_ends_in_space(body: &str) -> bool {
     content_lines_of(body).last().is_some_and(|l| {
         l.trim_end_matches('\r')
