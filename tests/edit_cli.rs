@@ -889,7 +889,6 @@ fn log_into_crlf_file_without_session_log_keeps_crlf() {
 
 /// The CLI face of `edit_props::set_section_keeps_indentation_of_first_line`.
 #[test]
-#[ignore = "bug: `update --state \"    ## x\"` trims the indentation after the heading check and creates a `## x` section"]
 fn update_state_with_indented_code_first_line_adds_no_section() {
     let repo = TestRepo::new();
     let path = repo.write_session(RICH_NAME, RICH);
@@ -906,7 +905,6 @@ fn update_state_with_indented_code_first_line_adds_no_section() {
 
 /// The CLI face of `edit_props::append_keeps_trailing_spaces_of_last_line`.
 #[test]
-#[ignore = "bug: `log` after a line ending in two spaces (a Markdown hard break) moves the spaces onto the new entry"]
 fn log_keeps_trailing_spaces_of_the_previous_line() {
     let repo = TestRepo::new();
     let src =

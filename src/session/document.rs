@@ -368,6 +368,36 @@ pub fn prose_lines(
         .filter(move |&(start, end, _)| state.is_prose(&src.as_bytes()[start..end]))
 }
 
+/// The first code fence or HTML comment/block in `text` that is still open at its end, as
+/// (1-based line, what it is). Inserted text must not leave one open: it would hide every
+/// heading after it.
+pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
+    let mut state = BlockState {
+        prev_blank: true,
+        ..BlockState::default()
+    };
+    let mut opened = None;
+    for (n, (start, end, _)) in lines(text, 0).enumerate() {
+        let was_open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
+        state.is_prose(&text.as_bytes()[start..end]);
+        let open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
+        if open && !was_open {
+            opened = Some((
+                n + 1,
+                if state.fence.is_some() {
+                    "a code fence"
+                } else {
+                    "an HTML comment or block"
+                },
+            ));
+        }
+        if !open {
+            opened = None;
+        }
+    }
+    opened
+}
+
 /// How an open HTML block ends (CommonMark §4.6).
 #[derive(Clone, Copy)]
 enum HtmlEnd {

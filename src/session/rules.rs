@@ -178,7 +178,7 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
 fn check_name(file_name: &str, out: &mut Vec<Finding>) -> Option<DateTime<Utc>> {
     let message = match name::parse(file_name) {
         Ok(parsed) => {
-            if let Some(n) = name::leading_issue_key(parsed.slug) {
+            if let Some(n) = name::slug_issue_key(parsed.slug) {
                 out.push(Finding::whole_file(
                     &NAME_ISSUE_KEY,
                     format!(

@@ -53,8 +53,10 @@ pub fn nonblank_string() -> impl Strategy<Value = String> {
     tricky_string().prop_filter("not blank", |s| !s.trim().is_empty())
 }
 
-/// Whether `line` would be a level-1/2 ATX heading, a fence opener or an HTML-comment opener
-/// (text we generate avoids them except where it adds balanced fences on purpose).
+/// Whether `line` would be a level-1/2 ATX heading, a fence opener or an HTML-block opener
+/// (text we generate avoids them except where it adds balanced fences and comments on
+/// purpose). Any line starting with `<` may open a CommonMark HTML block (`<?`, `<div>`,
+/// `<!X`…) that hides the headings after it, so all of them count.
 pub fn structural_line(line: &str) -> bool {
     let spaces = line.bytes().take_while(|&b| b == b' ').count();
     if spaces > 3 {
@@ -65,7 +67,7 @@ pub fn structural_line(line: &str) -> bool {
     if (1..=2).contains(&hashes) && matches!(t.as_bytes().get(hashes), None | Some(b' ' | b'\t')) {
         return true;
     }
-    t.starts_with("```") || t.starts_with("~~~") || t.starts_with("<!--")
+    t.starts_with("```") || t.starts_with("~~~") || t.starts_with('<')
 }
 
 /// Like [`tricky_char`] but never a line break.
