@@ -50,6 +50,16 @@ const SCENARIOS: &[Scenario] = &[
         about: "`sessions --version` vs a C hello-world and `true`",
         run: startup,
     },
+    Scenario {
+        name: "hook",
+        about: "`sessions hook session-start` with 0, 5 and 100 sessions vs `true`",
+        run: hook,
+    },
+    Scenario {
+        name: "edit",
+        about: "`sessions update --state` and `sessions log` on a 30 KB file vs `true`",
+        run: edit,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -869,6 +879,148 @@ fn startup(b: &mut Bench) -> Result<Report> {
         Compare::Diff,
     ));
     notes.push("wall time from spawn to exit, stdout to /dev/null, runs interleaved".to_string());
+    Ok(Report::new(rows, notes))
+}
+
+/// A command reading `stdin_file` on its standard input, run in `dir`.
+fn with_stdin(
+    program: &Path,
+    args: Vec<String>,
+    dir: &Path,
+    stdin_file: Option<&Path>,
+) -> Box<dyn Fn() -> Vec<Command>> {
+    let (program, dir, stdin_file) = (
+        program.to_path_buf(),
+        dir.to_path_buf(),
+        stdin_file.map(Path::to_path_buf),
+    );
+    Box::new(move || {
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match &stdin_file {
+            Some(f) => cmd.stdin(fs::File::open(f).expect("hook input file")),
+            None => cmd.stdin(Stdio::null()),
+        };
+        vec![cmd]
+    })
+}
+
+fn hook(b: &mut Bench) -> Result<Report> {
+    let runs = if b.quick { 30 } else { 200 };
+    let truth = true_path();
+    let mut rows = Vec::new();
+    for (n, target) in [(0usize, 2.0), (5, 2.0), (100, 10.0)] {
+        let root = b.work.path().join(format!("hook-{n}"));
+        fs::create_dir_all(root.join(".git"))?;
+        generate::populate(&root, n, SEED)?;
+        let input = root.join("hook.json");
+        fs::write(
+            &input,
+            format!(
+                r#"{{"session_id":"bench-conversation","transcript_path":"/tmp/t.jsonl","cwd":"{}","hook_event_name":"SessionStart","source":"startup"}}"#,
+                root.display()
+            ),
+        )?;
+        let cases = [
+            Case {
+                name: "hook session-start",
+                commands: with_stdin(
+                    &b.bin,
+                    vec!["hook".into(), "session-start".into()],
+                    &root,
+                    Some(&input),
+                ),
+                ok: &[0],
+            },
+            Case {
+                name: "true",
+                commands: with_stdin(&truth, Vec::new(), &root, Some(&input)),
+                ok: &[0],
+            },
+        ];
+        let samples = measure(&cases, runs, 10)?;
+        rows.push(
+            Row::new(format!("{n} sessions"), Unit::Ms, &samples[0].wall)
+                .against("`true`", median(&samples[1].wall), Compare::Diff)
+                .target(Target::Diff(target)),
+        );
+    }
+    let notes =
+        vec!["stdin is a recorded SessionStart(startup) payload; output to /dev/null".to_string()];
+    Ok(Report::new(rows, notes))
+}
+
+fn edit(b: &mut Bench) -> Result<Report> {
+    let runs = if b.quick { 30 } else { 200 };
+    let truth = true_path();
+    let root = b.work.path().join("edit");
+    let dir = root.join(".agents/sessions");
+    fs::create_dir_all(&dir)?;
+    fs::create_dir_all(root.join(".git"))?;
+    let file = generate::session_of_size(SEED, 30 * 1024, false);
+    let path = dir.join(&file.name);
+    fs::write(&path, &file.text)?;
+    let stem = file.name.trim_end_matches(".md").to_string();
+    // Alternate two states so every update really writes (a no-op would write nothing).
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let update = {
+        let (bin, root, stem, counter) =
+            (b.bin.clone(), root.clone(), stem.clone(), counter.clone());
+        Box::new(move || {
+            counter.set(counter.get() + 1);
+            let mut cmd = Command::new(&bin);
+            cmd.args([
+                "update",
+                &stem,
+                "--state",
+                &format!("state {}", counter.get()),
+            ])
+            .current_dir(&root)
+            .stdout(Stdio::null());
+            vec![cmd]
+        }) as Box<dyn Fn() -> Vec<Command>>
+    };
+    let log = with_stdin(
+        &b.bin,
+        vec!["log".into(), stem.clone(), "benchmark entry".into()],
+        &root,
+        None,
+    );
+    let cases = [
+        Case {
+            name: "update --state",
+            commands: update,
+            ok: &[0],
+        },
+        Case {
+            name: "log",
+            commands: log,
+            ok: &[0],
+        },
+        Case {
+            name: "true",
+            commands: with_stdin(&truth, Vec::new(), &root, None),
+            ok: &[0],
+        },
+    ];
+    let samples = measure(&cases, runs, 5)?;
+    let base = median(&samples[2].wall);
+    let size = fs::metadata(&path)?.len();
+    let rows = vec![
+        Row::new("update --state (30 KB)", Unit::Ms, &samples[0].wall)
+            .against("`true`", base, Compare::Diff)
+            .target(Target::Diff(5.0)),
+        Row::new("log (30 KB, growing)", Unit::Ms, &samples[1].wall)
+            .against("`true`", base, Compare::Diff)
+            .target(Target::Diff(5.0)),
+    ];
+    let notes = vec![format!(
+        "lock, re-read, edit, temp file, fsync, rename and directory fsync included; the file grew to {} bytes",
+        size
+    )];
     Ok(Report::new(rows, notes))
 }
 
