@@ -128,11 +128,99 @@ pub enum Command {
     /// Delete a session file.
     Delete(DeleteArgs),
 
+    /// Hook entry points for agent CLIs (stdin: the hook's JSON; stdout: context).
+    ///
+    /// Installed by `sessions hooks install`. Hooks never fail the agent: bad input, a missing
+    /// directory or an unreadable file give exit 0 and one line on stderr.
+    Hook {
+        #[command(subcommand)]
+        event: HookEvent,
+    },
+
+    /// Install or remove our hook entries in an agent's settings.
+    Hooks {
+        #[command(subcommand)]
+        action: HooksAction,
+    },
+
+    /// Follow sessions and agents live: a redrawn table on a terminal, or an event stream.
+    ///
+    /// Watches .agents/sessions/ and .agents/state/ (no polling) and re-validates changed
+    /// files. `--json` prints one event per line: session-created, session-updated (with the
+    /// fields that changed), session-deleted, session-invalid, session-valid, agent-started,
+    /// agent-finished, agent-lost. Without a terminal it prints one line per event.
+    Watch(WatchArgs),
+
     /// Print a shell completion script (e.g. `sessions completions bash > ~/.local/share/bash-completion/completions/sessions`).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One JSON event per line, for tools and dashboards.
+    #[arg(long)]
+    pub json: bool,
+    /// Interleave the output of all running agents of SESSION, prefixed per agent.
+    #[arg(long, value_name = "SESSION", conflicts_with = "json")]
+    pub logs: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookEvent {
+    /// SessionStart: list active sessions; after compaction or resume, re-inject the bound
+    /// session's Current State and Next Steps.
+    SessionStart(HookArgs),
+    /// SessionEnd: stamp last_updated, log the end, report leftovers on stderr.
+    SessionEnd(HookArgs),
+    /// PreCompact (Gemini: PreCompress): log the compaction so SessionStart can re-inject.
+    PreCompact(HookArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookFormat {
+    /// The agent's JSON (hookSpecificOutput.additionalContext)
+    Json,
+    /// Plain text, for other harnesses
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which agent CLI is calling (its output rules differ).
+    #[arg(long, default_value = "claude")]
+    pub agent: crate::hooks::Agent,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = HookFormat::Json)]
+    pub format: HookFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HooksAction {
+    /// Merge SessionStart, SessionEnd and PreCompact entries into the agent's settings.
+    ///
+    /// Claude: .claude/settings.json (or settings.local.json with --local); Codex:
+    /// .codex/hooks.json; Gemini: .gemini/settings.json (timeouts in milliseconds). Every
+    /// other key and user hook is kept; a second run changes nothing; a malformed file is
+    /// refused and left untouched.
+    Install(HooksInstallArgs),
+    /// Remove only our entries from the agent's settings.
+    Uninstall(HooksInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HooksInstallArgs {
+    /// The agent CLI: claude, codex or gemini.
+    #[arg(long, default_value = "claude")]
+    pub agent: crate::hooks::Agent,
+    /// Claude only: write .claude/settings.local.json (not committed).
+    #[arg(long)]
+    pub local: bool,
+    /// Print the diff and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +242,9 @@ pub struct NewArgs {
     /// Print the result as JSON ({path, id, title}).
     #[arg(long)]
     pub json: bool,
+    /// The agent conversation to bind to the new session (default: from the hook environment).
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

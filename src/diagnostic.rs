@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
-use crate::session::document::{line_at, position};
+use crate::session::document::{Positions, line_at};
 use crate::session::rules::{self, Finding, Severity};
 
 #[derive(Debug, Clone, Serialize)]
@@ -24,11 +24,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn from_finding(path: &str, src: &str, f: &Finding) -> Self {
+    /// Locates a finding; `positions` must be fed findings in offset order for linear time.
+    pub fn from_finding(path: &str, src: &str, positions: &mut Positions, f: &Finding) -> Self {
         let Some(offset) = f.offset else {
             return Diagnostic::file_level(path, f.rule, f.message.clone());
         };
-        let (line, column) = position(src, offset);
+        let (line, column) = positions.at(offset);
         Diagnostic {
             path: path.to_string(),
             line,
@@ -118,7 +119,6 @@ impl<W: Write> Reporter<W> {
                 let driver = serde_json::json!({
                     "name": "sessions",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": "https://github.com/sessions-cli/sessions",
                     "rules": rules,
                 });
                 write!(

@@ -62,7 +62,7 @@ impl Overview {
             created_at: None,
         };
         let Some(text) = text else { return o };
-        let doc = Document::parse(text);
+        let doc = Document::parse_frontmatter(text);
         if doc.yaml().is_none() {
             o.status = "invalid".into();
             return o;

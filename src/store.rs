@@ -17,18 +17,15 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// The nearest ancestor of `start` holding `.agents/`, else the enclosing git work tree
-    /// (a linked worktree's `.git` is a file, which counts too), else `start` itself.
+    /// The nearest ancestor of `start` holding `.agents/` or `.git` (a linked worktree's
+    /// `.git` is a file, which counts too), else `start` itself.
     pub fn discover(start: &Path) -> Repo {
         let start = absolute(start);
-        let find = |marker: &str, dir_only: bool| {
-            start.ancestors().find(|dir| {
-                let p = dir.join(marker);
-                if dir_only { p.is_dir() } else { p.exists() }
-            })
-        };
-        let root = find(".agents", true)
-            .or_else(|| find(".git", false))
+        // The nearest directory with either marker wins, so a fresh repository inside a
+        // directory that has its own `.agents/` (a home directory, say) stays separate.
+        let root = start
+            .ancestors()
+            .find(|dir| dir.join(".agents").is_dir() || dir.join(".git").exists())
             .unwrap_or(&start);
         Repo {
             root: root.to_path_buf(),
@@ -99,10 +96,25 @@ impl Repo {
 
     /// Resolves a `SESSION` reference: a path, a file stem, or a unique substring of a stem
     /// or title (case-insensitive). Ambiguous and unknown references fail with exit code 1.
-    pub fn resolve(&self, reference: &str) -> Result<PathBuf> {
-        let as_path = Path::new(reference);
-        if (reference.contains('/') || reference.ends_with(".md")) && as_path.is_file() {
-            return Ok(as_path.to_path_buf());
+    /// Relative paths are taken from `cwd`. A file that is a symlink out of the repository is
+    /// never read through: naming it is a usage error, and substring matching skips its title.
+    pub fn resolve(&self, reference: &str, cwd: &Path) -> Result<PathBuf> {
+        let path = self.resolve_unchecked(reference, cwd)?;
+        if path.is_symlink() && !self.contains(&path) {
+            return Err(Error::Usage(format!(
+                "{} is a symlink leading outside the repository; sessions does not read or write through it",
+                self.display(&path)
+            )));
+        }
+        Ok(path)
+    }
+
+    fn resolve_unchecked(&self, reference: &str, cwd: &Path) -> Result<PathBuf> {
+        let as_path = cwd.join(reference);
+        if (reference.contains('/') || reference.ends_with(".md"))
+            && (as_path.is_file() || as_path.is_symlink())
+        {
+            return Ok(as_path);
         }
         let files = self.session_files()?;
         let stem = |p: &Path| {
@@ -121,7 +133,8 @@ impl Repo {
         let matches: Vec<(PathBuf, String)> = files
             .iter()
             .filter_map(|p| {
-                let title = read_title(p).unwrap_or_default();
+                let inside = !p.is_symlink() || self.contains(p);
+                let title = inside.then(|| read_title(p)).flatten().unwrap_or_default();
                 let hit = stem(p).to_lowercase().contains(&needle)
                     || title.to_lowercase().contains(&needle);
                 hit.then(|| (p.clone(), title))
@@ -154,7 +167,7 @@ impl Repo {
 
 fn read_title(path: &Path) -> Option<String> {
     let text = read_session(path).ok()?;
-    let doc = Document::parse(&text);
+    let doc = Document::parse_frontmatter(&text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 

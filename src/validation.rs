@@ -73,8 +73,9 @@ pub fn validate_file(
     let doc = Document::parse(text);
     let file_name = path.file_name().and_then(|n| n.to_str());
     let findings = rules::check(&doc, file_name, now);
+    let mut positions = crate::session::document::Positions::new(text);
     Ok(findings
         .iter()
-        .map(|f| Diagnostic::from_finding(display, text, f))
+        .map(|f| Diagnostic::from_finding(display, text, &mut positions, f))
         .collect())
 }

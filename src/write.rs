@@ -8,14 +8,20 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::session::edit::EditError;
 use crate::store::{self, Repo};
 
-/// How long a writer waits for another to finish before giving up.
-const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a writer waits for another to finish before giving up, in milliseconds. Hooks
+/// lower it: they sit on the agent's critical path and must never wait long.
+static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(30_000);
+
+pub fn set_lock_timeout(timeout: Duration) {
+    LOCK_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
+}
 /// How often the edit is re-applied when the file keeps changing under us.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -177,17 +183,18 @@ impl Lock {
             .open(&lock_path)
             .map_err(|e| Error::write(&lock_path, e))?;
         let start = Instant::now();
+        let timeout = Duration::from_millis(LOCK_TIMEOUT_MS.load(Ordering::Relaxed));
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(Lock { file }),
-                Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_TIMEOUT => {
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(Error::Usage(format!(
-                        "another sessions process has held the lock on {} for {}s; if none is running, delete {}",
+                        "another sessions process has held the lock on {} for {:.1}s; if none is running, delete {}",
                         repo.display(path),
-                        LOCK_TIMEOUT.as_secs(),
+                        timeout.as_secs_f64(),
                         repo.display(&lock_path)
                     )));
                 }

@@ -232,7 +232,7 @@ pub fn describe(runs: &[&(PathBuf, RunRecord)]) -> String {
 }
 
 fn session_stem(ctx: &Ctx, reference: &str) -> Result<String> {
-    match ctx.repo.resolve(reference) {
+    match ctx.repo.resolve(reference, &ctx.cwd) {
         Ok(path) => Ok(super::stem(&path)),
         Err(e) => {
             let stem = reference.strip_suffix(".md").unwrap_or(reference);

@@ -10,7 +10,7 @@ use crate::session::edit::{Op, section_has_content};
 use crate::store;
 
 pub fn run(ctx: &Ctx, args: HandoffArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session)?;
+    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let missing = readiness(&doc, args.require_files);

@@ -51,14 +51,21 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
     if missing.is_empty() {
         said.push("exists   .gitignore entries for .agents/state/ and .agents/logs/".into());
     } else {
+        // Keep the file's own line endings.
+        let le = if current.contains("\r\n") {
+            "\r\n"
+        } else {
+            "\n"
+        };
         let mut add = String::new();
         if !current.is_empty() && !current.ends_with('\n') {
-            add.push('\n');
+            add.push_str(le);
         }
-        add.push_str("# sessions: machine state and agent logs\n");
+        add.push_str("# sessions: machine state and agent logs");
+        add.push_str(le);
         for e in &missing {
             add.push_str(e);
-            add.push('\n');
+            add.push_str(le);
         }
         fs::OpenOptions::new()
             .append(true)

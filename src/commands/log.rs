@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::session::edit::Op;
 
 pub fn run(ctx: &Ctx, args: LogArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session)?;
+    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
     let message = text_arg(&args.message, &mut false)?;
     if message.trim().is_empty() {
         return Err(Error::Usage("the log message is empty".into()));

@@ -4,6 +4,8 @@ mod agents;
 mod attach;
 mod close;
 mod handoff;
+mod hook;
+mod hooks_install;
 mod init;
 mod kill;
 mod lifecycle;
@@ -17,6 +19,7 @@ mod spawn;
 mod status;
 mod update;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -142,6 +145,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),
+        Command::Hook { event } => Ok(hook::run(&ctx, event)),
+        Command::Hooks { action } => hooks_install::run(&ctx, action),
+        Command::Watch(args) => watch::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "sessions", &mut std::io::stdout());

@@ -39,6 +39,13 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
         .task
         .as_deref()
         .map_or(title.clone(), |t| t.trim().to_string());
+    for (value, flag) in [(&title, "--title"), (&task, "--task")] {
+        if value.is_empty() {
+            return Err(Error::Usage(format!(
+                "{flag} is empty; give it a value or leave the flag out"
+            )));
+        }
+    }
     let template_text = load_template(ctx)?;
 
     let base = chrono::Timelike::with_nanosecond(&ctx.now, 0).unwrap_or(ctx.now);
@@ -65,6 +72,7 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
                 f.write_all(text.as_bytes())
                     .and_then(|()| f.sync_all())
                     .map_err(|e| Error::write(&file, e))?;
+                super::bind_conversation(ctx, &file, args.conversation.as_deref())?;
                 if args.json {
                     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
                     println!(

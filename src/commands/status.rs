@@ -65,6 +65,22 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         );
         return Ok(0);
     }
+    if let Some(path) =
+        crate::binding::conversation_id(None).and_then(|id| crate::binding::lookup(&ctx.repo, &id))
+    {
+        let shown = ctx.repo.display(&path);
+        if let Some(pos) = active.iter().position(|o| o.path == shown) {
+            let mine = active.remove(pos);
+            println!(
+                "This conversation: \"{}\" ({}), {}, updated {} ago\n",
+                mine.title,
+                ctx.show_path(&path),
+                mine.status,
+                mine.age(ctx.now)
+            );
+            active.insert(0, mine);
+        }
+    }
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
     let stale = active.iter().filter(|o| o.stale).count();
     let running: usize = active.iter().map(|o| o.agents.running).sum();
@@ -92,7 +108,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
 
 fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let config = ctx.config()?;
-    let path = ctx.repo.resolve(reference)?;
+    let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
@@ -189,10 +205,10 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         } else {
             String::new()
         };
-        let size = if s.lines == 0 {
-            "empty".to_string()
-        } else {
-            format!("{} lines", s.lines)
+        let size = match s.lines {
+            0 => "empty".to_string(),
+            1 => "1 line".to_string(),
+            n => format!("{n} lines"),
         };
         println!("  {:<22} {size}{check}", s.name);
     }

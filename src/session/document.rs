@@ -81,6 +81,15 @@ pub struct Document<'a> {
 
 impl<'a> Document<'a> {
     pub fn parse(src: &'a str) -> Self {
+        let mut doc = Self::parse_frontmatter(src);
+        doc.headings = scan_headings(src, doc.body_start);
+        doc.sections = sections_of(src, &doc.headings);
+        doc
+    }
+
+    /// Only the BOM, line ending and frontmatter: enough for listings, which never look at
+    /// the body (`headings` and `sections` are left empty).
+    pub fn parse_frontmatter(src: &'a str) -> Self {
         let bom = src.starts_with('\u{feff}');
         let start = if bom { 3 } else { 0 };
         let line_ending = match memchr(b'\n', src.as_bytes()) {
@@ -169,6 +178,45 @@ pub fn position(src: &str, offset: usize) -> (usize, usize) {
         col = col.saturating_sub(1).max(1);
     }
     (line, col)
+}
+
+/// Positions for offsets visited in increasing order, in time linear in the text: each call
+/// counts only the newlines since the previous one.
+pub struct Positions<'a> {
+    src: &'a str,
+    offset: usize,
+    line: usize,
+    line_start: usize,
+}
+
+impl<'a> Positions<'a> {
+    pub fn new(src: &'a str) -> Self {
+        Positions {
+            src,
+            offset: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    /// Like [`position`]; an offset before the previous one restarts from the top.
+    pub fn at(&mut self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(self.src, offset.min(self.src.len()));
+        if offset < self.offset {
+            *self = Positions::new(self.src);
+        }
+        let between = &self.src.as_bytes()[self.offset..offset];
+        self.line += memchr::memchr_iter(b'\n', between).count();
+        if let Some(i) = memchr::memrchr(b'\n', between) {
+            self.line_start = self.offset + i + 1;
+        }
+        self.offset = offset;
+        let mut col = self.src[self.line_start..offset].chars().count() + 1;
+        if self.line_start == 0 && self.src.starts_with('\u{feff}') {
+            col = col.saturating_sub(1).max(1);
+        }
+        (self.line, col)
+    }
 }
 
 /// The whole line containing `offset`, without its line ending.
@@ -303,44 +351,323 @@ fn atx_heading(src: &str, start: usize, end: usize, next: usize) -> Option<Headi
     })
 }
 
-/// Lines of `src[range]` that are not inside fenced code or HTML comments, as
-/// (start, end-without-line-ending, next-line-start). Fence and comment lines are skipped too.
+/// Lines of `src[range]` that are not inside fenced code or HTML blocks, as
+/// (start, end-without-line-ending, next-line-start). Fence and HTML lines are skipped too.
 pub fn prose_lines(
     src: &str,
     range: Range<usize>,
 ) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-    let mut fence: Option<Fence> = None;
-    let mut in_comment = false;
+    // The start of the range counts as after a blank line: any block may begin there.
+    let mut state = BlockState {
+        prev_blank: true,
+        ..BlockState::default()
+    };
     let limit = range.end;
     lines(src, range.start)
         .take_while(move |l| l.0 < limit)
-        .filter(move |&(start, end, _)| {
-            let line = &src.as_bytes()[start..end];
-            if let Some(f) = &fence {
-                if fence_closes(f, line) {
-                    fence = None;
+        .filter(move |&(start, end, _)| state.is_prose(&src.as_bytes()[start..end]))
+}
+
+/// The first code fence or HTML comment/block in `text` that is still open at its end, as
+/// (1-based line, what it is). Inserted text must not leave one open: it would hide every
+/// heading after it.
+pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
+    let mut state = BlockState {
+        prev_blank: true,
+        ..BlockState::default()
+    };
+    let mut opened = None;
+    for (n, (start, end, _)) in lines(text, 0).enumerate() {
+        let was_open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
+        state.is_prose(&text.as_bytes()[start..end]);
+        let open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
+        if open && !was_open {
+            opened = Some((
+                n + 1,
+                if state.fence.is_some() {
+                    "a code fence"
+                } else {
+                    "an HTML comment or block"
+                },
+            ));
+        }
+        if !open {
+            opened = None;
+        }
+    }
+    opened
+}
+
+/// How an open HTML block ends (CommonMark §4.6).
+#[derive(Clone, Copy)]
+enum HtmlEnd {
+    /// At the first line containing this text (ASCII case-insensitive).
+    Contains(&'static [u8]),
+    /// At a blank line.
+    Blank,
+}
+
+/// The block-level state a line scanner needs to know what can hide a heading: an open
+/// fence (possibly inside a list item), an open HTML block, and the current list item.
+#[derive(Default)]
+struct BlockState {
+    fence: Option<Fence>,
+    /// The content column of the list item the open fence belongs to.
+    fence_container: Option<usize>,
+    html: Option<HtmlEnd>,
+    /// The content column of the current list item.
+    list: Option<usize>,
+    prev_blank: bool,
+}
+
+impl BlockState {
+    fn is_prose(&mut self, line: &[u8]) -> bool {
+        let blank = line.iter().all(|b| b.is_ascii_whitespace());
+        let prose = self.classify(line, blank);
+        self.prev_blank = blank;
+        prose
+    }
+
+    fn classify(&mut self, line: &[u8], blank: bool) -> bool {
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        if let Some(f) = &self.fence {
+            match self.fence_container {
+                // A line indented less than its list item ends the item and the fence with it.
+                Some(col) if !blank && indent < col => {
+                    self.fence = None;
+                    self.fence_container = None;
+                    self.list = None;
                 }
-                return false;
-            }
-            if in_comment {
-                if memchr::memmem::find(line, b"-->").is_some() {
-                    in_comment = false;
+                Some(col) => {
+                    if fence_closes(f, &line[indent.min(col)..]) {
+                        self.fence = None;
+                        self.fence_container = None;
+                    }
+                    return false;
                 }
-                return false;
-            }
-            if let Some(f) = fence_open(line) {
-                fence = Some(f);
-                return false;
-            }
-            if let Some(indent) = indent_of(line) {
-                let rest = &line[indent..];
-                if rest.starts_with(b"<!--") {
-                    in_comment = memchr::memmem::find(&rest[4..], b"-->").is_none();
+                None => {
+                    if fence_closes(f, line) {
+                        self.fence = None;
+                    }
                     return false;
                 }
             }
-            true
-        })
+        }
+        if let Some(end) = self.html {
+            match end {
+                HtmlEnd::Blank if blank => self.html = None,
+                HtmlEnd::Blank => {}
+                HtmlEnd::Contains(pat) => {
+                    if contains_ignore_case(line, pat) {
+                        self.html = None;
+                    }
+                }
+            }
+            return false;
+        }
+        if blank {
+            return true;
+        }
+        // List items: a fence may sit at the item's content column.
+        if let Some(col) = self.list
+            && indent < col
+            && list_item(line).is_none()
+        {
+            self.list = None;
+        }
+        if let Some(col) = list_item(line) {
+            self.list = Some(col);
+            let rest = &line[col.min(line.len())..];
+            if let Some(f) = fence_open(rest) {
+                self.fence = Some(f);
+                self.fence_container = Some(col);
+                return false;
+            }
+            return true;
+        }
+        if let Some(col) = self.list.filter(|&c| indent >= c) {
+            if let Some(f) = fence_open(&line[col..]) {
+                self.fence = Some(f);
+                self.fence_container = Some(col);
+                return false;
+            }
+            return true;
+        }
+        if let Some(f) = fence_open(line) {
+            self.fence = Some(f);
+            return false;
+        }
+        if indent <= 3
+            && let Some(end) = html_start(&line[indent..], self.prev_blank)
+        {
+            // Types 1-5 may end on their first line.
+            if let HtmlEnd::Contains(pat) = end {
+                let from = if pat == b"-->" { 2 } else { 1 };
+                if contains_ignore_case(&line[indent + from..], pat) {
+                    return false;
+                }
+            }
+            self.html = Some(end);
+            return false;
+        }
+        true
+    }
+}
+
+/// The content column of a list item line (`- x`, `* x`, `+ x`, `1. x`, `1) x`).
+fn list_item(line: &[u8]) -> Option<usize> {
+    let indent = line.iter().take_while(|&&b| b == b' ').count();
+    if indent > 3 {
+        return None;
+    }
+    let rest = &line[indent..];
+    let marker = match rest.first()? {
+        b'-' | b'*' | b'+' => 1,
+        b'0'..=b'9' => {
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits > 9 || !matches!(rest.get(digits), Some(b'.' | b')')) {
+                return None;
+            }
+            digits + 1
+        }
+        _ => return None,
+    };
+    match rest.get(marker) {
+        None => Some(indent + marker + 1),
+        Some(b' ') => {
+            let spaces = rest[marker..].iter().take_while(|&&b| b == b' ').count();
+            // Five or more spaces: the content is indented code, and starts after one space.
+            Some(indent + marker + if spaces > 4 { 1 } else { spaces })
+        }
+        _ => None,
+    }
+}
+
+const HTML_BLOCK_TAGS: [&str; 62] = [
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+];
+
+/// Whether `rest` (after the indent) starts an HTML block, and how that block ends.
+fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
+    if rest.first() != Some(&b'<') {
+        return None;
+    }
+    let lower: Vec<u8> = rest.iter().take(12).map(u8::to_ascii_lowercase).collect();
+    let tag_end = |n: usize| matches!(rest.get(n), None | Some(b' ' | b'\t' | b'>'));
+    for (tag, end) in [
+        (&b"<pre"[..], &b"</pre>"[..]),
+        (b"<script", b"</script>"),
+        (b"<style", b"</style>"),
+        (b"<textarea", b"</textarea>"),
+    ] {
+        if lower.starts_with(tag) && tag_end(tag.len()) {
+            return Some(HtmlEnd::Contains(end));
+        }
+    }
+    if rest.starts_with(b"<!--") {
+        return Some(HtmlEnd::Contains(b"-->"));
+    }
+    if rest.starts_with(b"<?") {
+        return Some(HtmlEnd::Contains(b"?>"));
+    }
+    if rest.starts_with(b"<![CDATA[") {
+        return Some(HtmlEnd::Contains(b"]]>"));
+    }
+    if rest.len() > 2 && rest[1] == b'!' && rest[2].is_ascii_alphabetic() {
+        return Some(HtmlEnd::Contains(b">"));
+    }
+    let name_start = if rest.get(1) == Some(&b'/') { 2 } else { 1 };
+    let name_len = rest[name_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+        .count();
+    if name_len == 0 || !rest[name_start].is_ascii_alphabetic() {
+        return None;
+    }
+    let name =
+        String::from_utf8_lossy(&rest[name_start..name_start + name_len]).to_ascii_lowercase();
+    let after = &rest[name_start + name_len..];
+    if HTML_BLOCK_TAGS.contains(&name.as_str())
+        && (after.is_empty()
+            || after.starts_with(b" ")
+            || after.starts_with(b"\t")
+            || after.starts_with(b">")
+            || after.starts_with(b"/>"))
+    {
+        return Some(HtmlEnd::Blank);
+    }
+    // Type 7: a lone complete tag, which cannot interrupt a paragraph.
+    let trimmed = rest.trim_ascii_end();
+    let lone_tag = trimmed.ends_with(b">")
+        && !trimmed[1..trimmed.len() - 1].contains(&b'<')
+        && !trimmed[1..trimmed.len() - 1].contains(&b'>');
+    (after_blank && lone_tag).then_some(HtmlEnd::Blank)
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// All ATX headings from `from` on that are not inside fenced code or HTML comments.

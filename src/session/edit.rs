@@ -120,6 +120,8 @@ pub enum Op {
     AppendSection { name: String, text: String },
     /// Insert an empty section if it is missing.
     EnsureSection { name: String },
+    /// Make the first heading named `name` (any level, any case) a level-2 `## name`.
+    PromoteHeading { name: String },
     /// Tick or untick the one checklist item whose text contains `item` (case-insensitive).
     Check { item: String, checked: bool },
     /// Append `### YYYY-MM-DD HH:MM - [actor]` and the message to `## Session Log`.
@@ -210,6 +212,19 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             None => Ok(Some(insert_section(&doc, name, ""))),
         },
         Op::Check { item, checked } => check(&doc, item, *checked),
+        Op::PromoteHeading { name } => {
+            if doc.section(name).is_some() {
+                return Ok(None);
+            }
+            let Some(h) = doc
+                .headings
+                .iter()
+                .find(|h| doc.text(&h.text).eq_ignore_ascii_case(name))
+            else {
+                return Err(EditError::NotFound(format!("no heading named `{name}`")));
+            };
+            Ok(splice(src, h.line.start..h.text.end, &format!("## {name}")))
+        }
         Op::Log { at, actor, message } => {
             check_no_sections(message)?;
             let le = doc.line_ending.as_str();
@@ -331,7 +346,7 @@ fn column(src: &str, at: usize) -> usize {
 
 /// Inserts `key:<rest>` into the mapping at `parent_path` (creating the parent block when
 /// missing), after the nearest preceding key in template order. `rest` starts with the text
-/// after the colon: ` value`, or a line ending and indented block lines using `{i}` for the
+/// after the colon: ` value`, or a line ending and indented block lines using [`INDENT`] for the
 /// indentation of the key's children.
 fn insert_key(
     doc: &Document,
@@ -442,7 +457,7 @@ fn parent_entry<'d>(root: &'d Node, path: &[Seg]) -> Option<&'d (Node, Node)> {
 fn render_key(key: &str, rest: &str, indent: usize, unit: usize, le: &str) -> String {
     let pad = " ".repeat(indent);
     let child = " ".repeat(indent + unit);
-    let rest = rest.replace("{i}", &child).replace('\n', le);
+    let rest = rest.replace(INDENT, &child).replace('\n', le);
     let rest = rest.replace(&format!("\r{le}"), le);
     format!(
         "{pad}{}:{rest}{le}",
@@ -534,7 +549,11 @@ fn push(
             };
             let mut rest = String::from("\n");
             for (i, (k, v)) in entry.iter().enumerate() {
-                let lead = if i == 0 { "{i}- " } else { "{i}  " };
+                let lead = if i == 0 {
+                    format!("{INDENT}- ")
+                } else {
+                    format!("{INDENT}  ")
+                };
                 rest.push_str(&format!("{lead}{k}: {}", v.render(None)));
                 if i + 1 < entry.len() {
                     rest.push('\n');
@@ -552,7 +571,18 @@ fn normalize(text: &str, le: &str) -> String {
 }
 
 /// Refuses text that would start a new level-1 or level-2 section in the file.
+/// Marks where the child indentation goes in block lines built for [`insert_key`]. A NUL
+/// cannot occur in rendered values (quoting escapes it), so user text is never mistaken for it.
+const INDENT: &str = "\u{0}";
+
+/// Refuses text that would change the file's structure: a level-1 or level-2 heading, or a
+/// code fence or HTML comment left open (it would swallow the sections after it).
 fn check_no_sections(text: &str) -> Result<(), EditError> {
+    if let Some((line, what)) = super::document::unclosed_block(text) {
+        return Err(EditError::BadInput(format!(
+            "line {line} of the text opens {what} that the text does not close, which would swallow the rest of the file; close it"
+        )));
+    }
     let heads = super::document::scan_headings(text, 0);
     if let Some(h) = heads.iter().find(|h| h.level <= 2) {
         let line = text[..h.line.start].matches('\n').count() + 1;
@@ -565,10 +595,25 @@ fn check_no_sections(text: &str) -> Result<(), EditError> {
     Ok(())
 }
 
-/// The end of a section's content: after its last non-blank line.
+/// The end of a section's content: the end of its last non-blank line (before the line
+/// ending; the line's own trailing spaces, a Markdown hard break, stay on it).
 fn content_end(doc: &Document, body: &Range<usize>) -> usize {
-    let text = doc.text(body);
-    body.start + text.trim_end().len()
+    super::document::lines(doc.src, body.start)
+        .take_while(|l| l.0 < body.end)
+        .filter(|&(s, e, _)| !doc.src[s..e].trim_matches([' ', '\t']).is_empty())
+        .last()
+        .map_or(body.start, |(_, e, _)| e)
+}
+
+/// Text as it goes into a section: leading and trailing blank lines dropped, but the first
+/// line's indentation kept (it can make the line code rather than a heading).
+fn section_text(text: &str) -> &str {
+    let start = text
+        .split_inclusive('\n')
+        .take_while(|l| l.trim_matches([' ', '\t', '\r', '\n']).is_empty())
+        .map(str::len)
+        .sum::<usize>();
+    text[start..].trim_end()
 }
 
 /// A section body holding `content`: a blank line after the heading, the content, and a
@@ -583,16 +628,17 @@ fn section_body(content: &str, at_eof: bool, le: &str) -> String {
 }
 
 fn set_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>, EditError> {
-    check_no_sections(text)?;
     let le = doc.line_ending.as_str();
-    let content = normalize(text.trim(), le);
-    let Some(section) = doc.section(name).or_else(|| doc.section_loose(name)) else {
+    let content = normalize(section_text(text), le);
+    let section = doc.section(name).or_else(|| doc.section_loose(name));
+    if section.is_some_and(|s| section_text(doc.text(&s.body)) == content) {
+        return Ok(None);
+    }
+    check_no_sections(text)?;
+    let Some(section) = section else {
         return Ok(Some(insert_section(doc, name, &content)));
     };
     let body = &section.body;
-    if doc.text(body).trim() == content {
-        return Ok(None);
-    }
     let at_eof = body.end == doc.src.len();
     Ok(splice(
         doc.src,
@@ -604,7 +650,7 @@ fn set_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>,
 fn append_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>, EditError> {
     check_no_sections(text)?;
     let le = doc.line_ending.as_str();
-    let content = normalize(text.trim_end(), le);
+    let content = normalize(section_text(text), le);
     if content.trim().is_empty() {
         return Ok(None);
     }

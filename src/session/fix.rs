@@ -92,11 +92,27 @@ pub fn fixes(doc: &Document, fallback_updated: chrono::DateTime<chrono::Utc>) ->
         }
     }
     for name in REQUIRED_SECTIONS {
-        if doc.section(name).is_none() {
-            out.push(Fix {
+        if doc.section(name).is_some() {
+            continue;
+        }
+        // A heading with the right name at the wrong level or case is promoted, not duplicated.
+        match doc
+            .headings
+            .iter()
+            .find(|h| doc.text(&h.text).eq_ignore_ascii_case(name))
+        {
+            Some(h) => out.push(Fix {
+                op: Op::PromoteHeading { name: name.into() },
+                what: format!(
+                    "`{} {}` → `## {name}`",
+                    "#".repeat(h.level as usize),
+                    doc.text(&h.text)
+                ),
+            }),
+            None => out.push(Fix {
                 op: Op::EnsureSection { name: name.into() },
                 what: format!("added empty `## {name}`"),
-            });
+            }),
         }
     }
     out

@@ -51,11 +51,25 @@ fn is_kebab(s: &str) -> bool {
         })
 }
 
-/// An issue key (`PLT-123`, `back-42`) at the start of `s`: returns its length.
+/// An issue key at the start of a description: `PLT-123` (up to ten capitals), or any
+/// two to five letters, a dash and digits (`plt-9`). Returns its length.
 pub fn leading_issue_key(s: &str) -> Option<usize> {
+    // Whatever the slug rule would flag is taken out too, so `new` never writes a name that
+    // `validate` rejects.
+    issue_key(s, |c| c.is_ascii_uppercase(), 10)
+        .or_else(|| issue_key(s, u8::is_ascii_alphabetic, 5))
+}
+
+/// An issue key at the start of a slug (`plt-123-…`): two to five letters, a dash, digits.
+/// Longer words (`session-2`, `corpus-0`) are ordinary slugs.
+pub fn slug_issue_key(slug: &str) -> Option<usize> {
+    issue_key(slug, |c| c.is_ascii_lowercase(), 5)
+}
+
+fn issue_key(s: &str, letter: fn(&u8) -> bool, max_letters: usize) -> Option<usize> {
     let b = s.as_bytes();
-    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-    if letters < 2 || b.get(letters) != Some(&b'-') {
+    let letters = b.iter().take_while(|c| letter(c)).count();
+    if !(2..=max_letters).contains(&letters) || b.get(letters) != Some(&b'-') {
         return None;
     }
     let digits = b[letters + 1..]
@@ -148,9 +162,19 @@ mod tests {
             (Some("PLT-123".into()), "fix-login".into())
         );
         assert_eq!(
-            slug_for("plt-9: crash"),
+            slug_for("PLT-9: crash"),
             (Some("PLT-9".into()), "crash".into())
         );
+        assert_eq!(
+            slug_for("plt-9 crash"),
+            (Some("PLT-9".into()), "crash".into())
+        );
+        assert_eq!(
+            slug_for("session-2 rollout"),
+            (None, "session-2-rollout".into())
+        );
+        assert_eq!(slug_issue_key("plt-12-x"), Some(6));
+        assert_eq!(slug_issue_key("corpus-0"), None);
         assert_eq!(slug_for("Fix PLT-123"), (None, "fix-plt-123".into()));
     }
 

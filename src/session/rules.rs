@@ -178,7 +178,7 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
 fn check_name(file_name: &str, out: &mut Vec<Finding>) -> Option<DateTime<Utc>> {
     let message = match name::parse(file_name) {
         Ok(parsed) => {
-            if let Some(n) = name::leading_issue_key(parsed.slug) {
+            if let Some(n) = name::slug_issue_key(parsed.slug) {
                 out.push(Finding::whole_file(
                     &NAME_ISSUE_KEY,
                     format!(
@@ -322,9 +322,10 @@ fn check_frontmatter(
 fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
     match &node.kind {
         Kind::Map(entries) => {
-            for (i, (k, v)) in entries.iter().enumerate() {
+            let mut seen = std::collections::HashSet::with_capacity(entries.len());
+            for (k, v) in entries {
                 if let Some(key) = k.as_str()
-                    && entries[..i].iter().any(|(p, _)| p.as_str() == Some(key))
+                    && !seen.insert(key)
                 {
                     out.push(Finding::new(
                             &DUPLICATE_KEY,

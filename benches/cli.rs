@@ -1,0 +1,1048 @@
+//! End-to-end benchmarks of the `sessions` binary, each against a baseline measured in the same
+//! run on the same machine (see `benches/README.md`).
+//!
+//!     cargo bench --bench cli -- [SCENARIO…] [--quick]
+//!
+//! Cargo builds the release binary before running this, and `CARGO_BIN_EXE_sessions` points at
+//! it; nothing here compiles the crate. Every scenario is a function returning a [`Report`]
+//! (rows plus notes); add one by writing the function and a line in [`SCENARIOS`].
+//! Results are printed as Markdown tables and merged into `target/bench-results.json`.
+
+#[path = "support/gen.rs"]
+mod generate;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+use nix::sys::resource::{UsageWho, getrusage};
+use serde_json::{Value, json};
+
+use generate::Corpus;
+
+/// Seed of every generated corpus: change it and all numbers move.
+const SEED: u64 = 0x5E55_1025;
+
+struct Scenario {
+    name: &'static str,
+    about: &'static str,
+    run: fn(&mut Bench) -> Result<Report>,
+}
+
+/// The scenarios, in the order they run when none is named.
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "validate",
+        about: "`sessions validate --format json` over N files vs `cat` of the same files",
+        run: validate,
+    },
+    Scenario {
+        name: "rss",
+        about: "peak RSS of `sessions validate` at 10,000 and 100,000 files",
+        run: rss,
+    },
+    Scenario {
+        name: "startup",
+        about: "`sessions --version` vs a C hello-world and `true`",
+        run: startup,
+    },
+    Scenario {
+        name: "hook",
+        about: "`sessions hook session-start` with 0, 5 and 100 sessions vs `true`",
+        run: hook,
+    },
+    Scenario {
+        name: "edit",
+        about: "`sessions update --state` and `sessions log` on a 30 KB file vs `true`",
+        run: edit,
+    },
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(RSS_PROBE) {
+        return rss_probe(&args[1..]);
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage() -> String {
+    let mut s =
+        String::from("usage: cargo bench --bench cli -- [SCENARIO…] [--quick]\n\nscenarios:\n");
+    for sc in SCENARIOS {
+        let _ = writeln!(s, "  {:<10} {}", sc.name, sc.about);
+    }
+    s.push_str("\n--quick  smaller corpora and fewer runs (a smoke test, not a measurement)\n");
+    s.push_str(
+        "SESSIONS_BENCH_TMP=DIR  where corpora are generated (default: the system temp dir)\n",
+    );
+    s.push_str(
+        "SESSIONS_BENCH_KEEP=1   keep the generated corpora (e.g. to profile against them)\n",
+    );
+    s
+}
+
+fn run(args: Vec<String>) -> Result<()> {
+    let mut quick = false;
+    let mut selected: Vec<&Scenario> = Vec::new();
+    for arg in &args {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            // cargo passes --bench to harness = false targets.
+            "--bench" => {}
+            "-h" | "--help" | "--list" => {
+                print!("{}", usage());
+                return Ok(());
+            }
+            name => match SCENARIOS.iter().find(|s| s.name == name) {
+                Some(sc) => selected.push(sc),
+                None => bail!("unknown scenario or option `{name}`\n\n{}", usage()),
+            },
+        }
+    }
+    if selected.is_empty() {
+        selected = SCENARIOS.iter().collect();
+    }
+    let mut bench = Bench::new(quick)?;
+    println!(
+        "## sessions CLI benchmarks{}\n\n`{}` at {}, {} CPUs\n",
+        if quick { " (--quick)" } else { "" },
+        bench.bin.display(),
+        bench.commit,
+        bench.cpus
+    );
+    for sc in selected {
+        eprintln!("bench: running `{}`", sc.name);
+        let watch = CpuWatch::start();
+        let mut report = (sc.run)(&mut bench).with_context(|| format!("scenario `{}`", sc.name))?;
+        report.other_load = watch.and_then(|w| w.other_load());
+        if let Some(other) = report.other_load.filter(|&l| l > 0.2) {
+            report.notes.push(format!(
+                "**busy machine**: other processes used {other:.2} of the {} CPUs on average while \
+                 this scenario ran; rerun on a quiet machine before trusting the numbers",
+                bench.cpus
+            ));
+        }
+        print!("{}", report.markdown(sc.name));
+        bench.save(sc.name, &report)?;
+    }
+    println!("Results merged into `{}`.", bench.results_path().display());
+    Ok(())
+}
+
+/// Shared state: the binary under test, the scratch directory and corpora already generated.
+struct Bench {
+    bin: PathBuf,
+    quick: bool,
+    cpus: usize,
+    commit: String,
+    work: tempfile::TempDir,
+    corpora: HashMap<usize, Corpus>,
+}
+
+impl Bench {
+    fn new(quick: bool) -> Result<Bench> {
+        // Set by cargo for benches and integration tests: the binary it just built for us.
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_sessions"));
+        ensure!(
+            bin.is_file(),
+            "{} does not exist; run `cargo build --release` first",
+            bin.display()
+        );
+        let tmp =
+            std::env::var_os("SESSIONS_BENCH_TMP").map_or_else(std::env::temp_dir, PathBuf::from);
+        let mut work = tempfile::Builder::new()
+            .prefix("sessions-bench-")
+            .tempdir_in(&tmp)
+            .with_context(|| format!("creating a scratch directory in {}", tmp.display()))?;
+        if std::env::var_os("SESSIONS_BENCH_KEEP").is_some() {
+            work.disable_cleanup(true);
+            eprintln!("bench: keeping corpora in {}", work.path().display());
+        }
+        let commit = Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or_else(
+                || "unknown commit".into(),
+                |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            );
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Bench {
+            bin,
+            quick,
+            cpus,
+            commit,
+            work,
+            corpora: HashMap::new(),
+        })
+    }
+
+    /// The repository with `n` generated sessions (files `0..n` of the seeded corpus).
+    fn corpus(&mut self, n: usize) -> Result<Corpus> {
+        if let Some(c) = self.corpora.get(&n) {
+            return Ok(c.clone());
+        }
+        let started = Instant::now();
+        let root = self.work.path().join(format!("repo-{n}"));
+        let corpus = generate::populate(&root, n, SEED).context("generating sessions")?;
+        eprintln!(
+            "bench: generated {} files ({}) in {:.1} s",
+            thousands(n),
+            mb(corpus.bytes),
+            started.elapsed().as_secs_f64()
+        );
+        self.corpora.insert(n, corpus.clone());
+        Ok(corpus)
+    }
+
+    fn sessions(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args).current_dir(dir).stdout(Stdio::null());
+        cmd
+    }
+
+    /// `target/`, found from the binary's path (`target/release/sessions`).
+    fn results_path(&self) -> PathBuf {
+        let target = self
+            .bin
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("target"));
+        target.join("bench-results.json")
+    }
+
+    /// Merges this scenario's results into `target/bench-results.json` (quick runs under
+    /// their own key, so they never overwrite a full measurement).
+    fn save(&self, name: &str, report: &Report) -> Result<()> {
+        let path = self.results_path();
+        let mut all: serde_json::Map<String, Value> = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let key = if self.quick {
+            format!("{name} --quick")
+        } else {
+            name.to_string()
+        };
+        let rows: Vec<Value> = report.rows.iter().map(Row::json).collect();
+        all.insert(
+            key,
+            json!({
+                "recorded": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "quick": self.quick,
+                "commit": self.commit,
+                "cpus": self.cpus,
+                "other_cpu_load": report.other_load,
+                "rows": rows,
+                "notes": report.notes,
+            }),
+        );
+        let text = serde_json::to_string_pretty(&Value::Object(all))?;
+        fs::write(&path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports
+
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Ms,
+    MiB,
+}
+
+/// How a row is compared with its baseline.
+#[derive(Debug, Clone, Copy)]
+enum Compare {
+    Ratio,
+    Diff,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// median / baseline ≤ x
+    Ratio(f64),
+    /// median − baseline ≤ x
+    Diff(f64),
+    /// median ≤ x
+    Max(f64),
+    None,
+}
+
+#[derive(Debug, Clone)]
+struct Row {
+    case: String,
+    unit: Unit,
+    median: f64,
+    min: f64,
+    runs: usize,
+    baseline: Option<(String, f64)>,
+    compare: Compare,
+    target: Target,
+    /// More numbers for the JSON file (not printed).
+    extra: Value,
+}
+
+impl Row {
+    fn new(case: impl Into<String>, unit: Unit, samples: &[f64]) -> Row {
+        Row {
+            case: case.into(),
+            unit,
+            median: median(samples),
+            min: samples.iter().copied().fold(f64::INFINITY, f64::min),
+            runs: samples.len(),
+            baseline: None,
+            compare: Compare::Ratio,
+            target: Target::None,
+            extra: Value::Null,
+        }
+    }
+
+    fn against(mut self, name: impl Into<String>, baseline_median: f64, compare: Compare) -> Row {
+        self.baseline = Some((name.into(), baseline_median));
+        self.compare = compare;
+        self
+    }
+
+    fn target(mut self, target: Target) -> Row {
+        self.target = target;
+        self
+    }
+
+    fn extra(mut self, extra: Value) -> Row {
+        self.extra = extra;
+        self
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        self.baseline.as_ref().map(|(_, b)| self.median / b)
+    }
+
+    fn diff(&self) -> Option<f64> {
+        self.baseline.as_ref().map(|(_, b)| self.median - b)
+    }
+
+    fn met(&self) -> Option<bool> {
+        match self.target {
+            Target::Ratio(t) => self.ratio().map(|r| r <= t),
+            Target::Diff(t) => self.diff().map(|d| d <= t),
+            Target::Max(t) => Some(self.median <= t),
+            Target::None => None,
+        }
+    }
+
+    fn value(&self, v: f64) -> String {
+        match self.unit {
+            Unit::Ms if v.abs() < 10.0 => format!("{v:.2} ms"),
+            Unit::Ms => format!("{v:.1} ms"),
+            Unit::MiB => format!("{v:.1} MiB"),
+        }
+    }
+
+    fn comparison(&self) -> String {
+        match (self.compare, self.ratio(), self.diff()) {
+            (Compare::Ratio, Some(r), _) => format!("{r:.2}×"),
+            (Compare::Diff, _, Some(d)) => {
+                let sign = if d >= 0.0 { "+" } else { "−" };
+                format!("{sign}{}", self.value(d.abs()))
+            }
+            _ => "—".into(),
+        }
+    }
+
+    fn target_text(&self) -> String {
+        match self.target {
+            Target::Ratio(t) => format!("≤ {t}×"),
+            Target::Diff(t) => format!("≤ +{}", self.value(t)),
+            Target::Max(t) => format!("≤ {}", self.value(t)),
+            Target::None => "—".into(),
+        }
+    }
+
+    fn json(&self) -> Value {
+        let unit = match self.unit {
+            Unit::Ms => "ms",
+            Unit::MiB => "MiB",
+        };
+        let (target_kind, target_value) = match self.target {
+            Target::Ratio(t) => ("ratio", Some(t)),
+            Target::Diff(t) => ("diff", Some(t)),
+            Target::Max(t) => ("max", Some(t)),
+            Target::None => ("none", None),
+        };
+        json!({
+            "case": self.case,
+            "unit": unit,
+            "median": self.median,
+            "min": self.min,
+            "runs": self.runs,
+            "baseline": self.baseline.as_ref().map(|(n, _)| n),
+            "baseline_median": self.baseline.as_ref().map(|(_, m)| m),
+            "ratio": self.ratio(),
+            "diff": self.diff(),
+            "target": {"kind": target_kind, "value": target_value},
+            "met": self.met(),
+            "extra": self.extra,
+        })
+    }
+}
+
+struct Report {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+    /// CPUs kept busy by other processes while the scenario ran (set by the runner).
+    other_load: Option<f64>,
+}
+
+impl Report {
+    fn new(rows: Vec<Row>, notes: Vec<String>) -> Report {
+        Report {
+            rows,
+            notes,
+            other_load: None,
+        }
+    }
+
+    fn markdown(&self, scenario: &str) -> String {
+        let mut s = format!("### {scenario}\n\n");
+        s.push_str("| scenario | case | median | min | runs | baseline | baseline median | ratio / diff | target | met |\n");
+        s.push_str("|---|---|--:|--:|--:|---|--:|--:|--:|:-:|\n");
+        for r in &self.rows {
+            let (bname, bmedian) = match &r.baseline {
+                Some((n, m)) => (n.clone(), r.value(*m)),
+                None => ("—".into(), "—".into()),
+            };
+            let met = match r.met() {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "—",
+            };
+            let _ = writeln!(
+                s,
+                "| {scenario} | {} | {} | {} | {} | {bname} | {bmedian} | {} | {} | {met} |",
+                r.case,
+                r.value(r.median),
+                r.value(r.min),
+                r.runs,
+                r.comparison(),
+                r.target_text(),
+            );
+        }
+        s.push('\n');
+        for n in &self.notes {
+            let _ = writeln!(s, "- {n}");
+        }
+        if !self.notes.is_empty() {
+            s.push('\n');
+        }
+        s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measuring
+
+/// CPU time used by the whole machine (from `/proc/stat`) versus by this process and its
+/// children, to tell whether something else was competing for the cores during a scenario.
+struct CpuWatch {
+    machine_ms: f64,
+    ours_ms: f64,
+    started: Instant,
+}
+
+impl CpuWatch {
+    fn start() -> Option<CpuWatch> {
+        Some(CpuWatch {
+            machine_ms: machine_busy_ms()?,
+            ours_ms: our_cpu_ms(),
+            started: Instant::now(),
+        })
+    }
+
+    /// How many CPUs other processes kept busy on average since `start`.
+    fn other_load(&self) -> Option<f64> {
+        let machine = machine_busy_ms()? - self.machine_ms;
+        let ours = our_cpu_ms() - self.ours_ms;
+        let wall = self.started.elapsed().as_secs_f64() * 1e3;
+        Some(((machine - ours) / wall).max(0.0))
+    }
+}
+
+/// Busy (non-idle, non-iowait) CPU time of the machine since boot, in ms (Linux).
+fn machine_busy_ms() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .take(8) // user nice system idle iowait irq softirq steal
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let idle = fields.get(3)? + fields.get(4)?;
+    // Kernel ticks are USER_HZ = 100 per second on every Linux architecture we run on.
+    Some((fields.iter().sum::<f64>() - idle) * 10.0)
+}
+
+/// CPU time of this process plus all its waited-for descendants, in ms.
+fn our_cpu_ms() -> f64 {
+    let own = getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        timeval_ms(u.user_time()) + timeval_ms(u.system_time())
+    });
+    own + children_cpu_ms()
+}
+
+fn timeval_ms(t: nix::sys::time::TimeVal) -> f64 {
+    t.tv_sec() as f64 * 1e3 + t.tv_usec() as f64 / 1e3
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// User + system CPU time of all waited-for children so far, in ms.
+fn children_cpu_ms() -> f64 {
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
+        timeval_ms(u.user_time()) + timeval_ms(u.system_time())
+    })
+}
+
+/// One thing to time: a sequence of commands run one after another (usually just one).
+struct Case<'a> {
+    name: &'a str,
+    commands: Box<dyn Fn() -> Vec<Command> + 'a>,
+    /// Exit codes that count as success (`validate` exits 1 when it finds errors).
+    ok: &'a [i32],
+}
+
+#[derive(Debug, Default, Clone)]
+struct Samples {
+    /// Wall-clock time per run, ms.
+    wall: Vec<f64>,
+    /// User + system CPU time per run, ms.
+    cpu: Vec<f64>,
+}
+
+/// Runs each case `warmup` times untimed, then `runs` times, interleaved round-robin (starting
+/// with a different case each round) so drift in machine load hits all cases alike.
+fn measure(cases: &[Case], runs: usize, warmup: usize) -> Result<Vec<Samples>> {
+    for _ in 0..warmup {
+        for case in cases {
+            run_case(case)?;
+        }
+    }
+    let mut out = vec![Samples::default(); cases.len()];
+    for round in 0..runs {
+        for k in 0..cases.len() {
+            let i = (round + k) % cases.len();
+            let (wall, cpu) = run_case(&cases[i])?;
+            out[i].wall.push(wall);
+            out[i].cpu.push(cpu);
+        }
+    }
+    Ok(out)
+}
+
+fn run_case(case: &Case) -> Result<(f64, f64)> {
+    let mut commands = (case.commands)();
+    let cpu = children_cpu_ms();
+    let started = Instant::now();
+    for cmd in &mut commands {
+        let status = cmd
+            .status()
+            .with_context(|| format!("starting {}", case.name))?;
+        let code = status.code().unwrap_or(-1);
+        ensure!(
+            case.ok.contains(&code),
+            "{} exited with {status}",
+            case.name
+        );
+    }
+    let wall = started.elapsed().as_secs_f64() * 1e3;
+    Ok((wall, children_cpu_ms() - cpu))
+}
+
+/// `cat` over the corpus, with the names as arguments in batches below the argv limit.
+fn cat_commands(corpus: &Corpus) -> Vec<Command> {
+    const ARG_BYTES: usize = 512 * 1024;
+    let mut out = Vec::new();
+    let mut batch: Vec<&str> = Vec::new();
+    let mut size = 0;
+    let mut flush = |batch: &mut Vec<&str>| {
+        let mut cmd = Command::new("cat");
+        cmd.args(batch.drain(..))
+            .current_dir(&corpus.dir)
+            .stdout(Stdio::null());
+        out.push(cmd);
+    };
+    for name in &corpus.names {
+        if size + name.len() + 1 > ARG_BYTES && !batch.is_empty() {
+            flush(&mut batch);
+            size = 0;
+        }
+        size += name.len() + 1;
+        batch.push(name);
+    }
+    if !batch.is_empty() {
+        flush(&mut batch);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+fn validate(b: &mut Bench) -> Result<Report> {
+    let (n, runs) = if b.quick { (1_000, 5) } else { (10_000, 11) };
+    let corpus = b.corpus(n)?;
+
+    // One untimed run to check the corpus is what we think it is (and warm the cache).
+    let out = Command::new(&b.bin)
+        .args(["validate", "--format", "json"])
+        .current_dir(&corpus.root)
+        .output()
+        .context("running sessions validate")?;
+    ensure!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "sessions validate exited with {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).context("parsing validate's JSON")?;
+    let count = |k: &str| summary[k].as_u64().unwrap_or(0);
+    ensure!(
+        count("files") == n as u64,
+        "validate checked {} files, expected {n}",
+        count("files")
+    );
+
+    let cases = [
+        Case {
+            name: "sessions validate",
+            commands: Box::new(|| {
+                vec![b.sessions(&corpus.root, &["validate", "--format", "json"])]
+            }),
+            ok: &[0, 1],
+        },
+        Case {
+            name: "cat",
+            commands: Box::new(|| cat_commands(&corpus)),
+            ok: &[0],
+        },
+    ];
+    let samples = measure(&cases, runs, 2)?;
+    let (v, cat) = (&samples[0], &samples[1]);
+    let cat_median = median(&cat.wall);
+    let row = Row::new(
+        format!("`validate --format json`, {} files", thousands(n)),
+        Unit::Ms,
+        &v.wall,
+    )
+    .against("`cat` of the same files", cat_median, Compare::Ratio)
+    .target(Target::Ratio(1.5))
+    .extra(json!({
+        "files": n,
+        "bytes": corpus.bytes,
+        "crlf_files": corpus.crlf,
+        "defective_files": corpus.defective,
+        "errors": count("errors"),
+        "warnings": count("warnings"),
+        "cpu_ms_median": median(&v.cpu),
+        "baseline_cpu_ms_median": median(&cat.cpu),
+        "baseline_min": cat.wall.iter().copied().fold(f64::INFINITY, f64::min),
+        "cat_processes": cat_commands(&corpus).len(),
+    }));
+    let notes = vec![
+        format!(
+            "corpus: {} files, {}, {} with CRLF, {} with a planted defect; validate reported {} errors, {} warnings",
+            thousands(n),
+            mb(corpus.bytes),
+            thousands(corpus.crlf),
+            thousands(corpus.defective),
+            thousands(count("errors") as usize),
+            thousands(count("warnings") as usize),
+        ),
+        format!(
+            "CPU time (user+sys, median): validate {:.1} ms on {} CPUs, cat {:.1} ms; throughput {:.0} MB/s vs {:.0} MB/s",
+            median(&v.cpu),
+            b.cpus,
+            median(&cat.cpu),
+            corpus.bytes as f64 / 1e3 / row.median,
+            corpus.bytes as f64 / 1e3 / cat_median,
+        ),
+    ];
+    Ok(Report::new(vec![row], notes))
+}
+
+/// Hidden mode of this binary: `cli --rss-probe DIR PROGRAM ARGS…` runs PROGRAM in DIR, waits
+/// for it and prints `<peak RSS in KiB> <exit code>`. Measuring from a fresh, small process
+/// matters: `ru_maxrss` of RUSAGE_CHILDREN is a maximum over all children ever waited for, and
+/// a child started with vfork/posix_spawn inherits its parent's high-water mark until it execs.
+const RSS_PROBE: &str = "--rss-probe";
+
+fn rss_probe(args: &[String]) -> ExitCode {
+    let [dir, program, rest @ ..] = args else {
+        eprintln!("usage: {RSS_PROBE} DIR PROGRAM [ARGS…]");
+        return ExitCode::from(2);
+    };
+    let status = Command::new(program)
+        .args(rest)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .status();
+    let code = match status {
+        Ok(s) => s.code().unwrap_or(-1),
+        Err(e) => {
+            eprintln!("{RSS_PROBE}: cannot run {program}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match getrusage(UsageWho::RUSAGE_CHILDREN) {
+        Ok(u) => {
+            println!("{} {code}", u.max_rss());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{RSS_PROBE}: getrusage: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Peak RSS in MiB of `program args` run in `dir`, measured through the probe.
+fn peak_rss(dir: &Path, program: &Path, args: &[&str], ok: &[i32]) -> Result<f64> {
+    let out = Command::new(std::env::current_exe()?)
+        .arg(RSS_PROBE)
+        .arg(dir)
+        .arg(program)
+        .args(args)
+        .output()
+        .context("running the RSS probe")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace().map(str::parse::<i64>);
+    match (out.status.success(), it.next(), it.next()) {
+        (true, Some(Ok(kib)), Some(Ok(code))) => {
+            ensure!(
+                ok.contains(&(code as i32)),
+                "{} exited with {code}",
+                program.display()
+            );
+            Ok(kib as f64 / 1024.0)
+        }
+        _ => bail!(
+            "RSS probe failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn true_path() -> PathBuf {
+    ["/bin/true", "/usr/bin/true"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("true"))
+}
+
+fn rss(b: &mut Bench) -> Result<Report> {
+    let (small_n, big_n, runs) = if b.quick {
+        (1_000, 10_000, 3)
+    } else {
+        (10_000, 100_000, 3)
+    };
+    let small = b.corpus(small_n)?;
+    let big = b.corpus(big_n)?;
+    let truth = true_path();
+    let (mut floor, mut at_small, mut at_big) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        floor.push(peak_rss(&small.root, &truth, &[], &[0])?);
+        at_small.push(peak_rss(&small.root, &b.bin, &["validate"], &[0, 1])?);
+        at_big.push(peak_rss(&big.root, &b.bin, &["validate"], &[0, 1])?);
+    }
+    let small_row = Row::new(
+        format!(
+            "`validate`, {} files ({})",
+            thousands(small_n),
+            mb(small.bytes)
+        ),
+        Unit::MiB,
+        &at_small,
+    )
+    .against("`true` (measurement floor)", median(&floor), Compare::Diff)
+    .target(Target::Max(32.0))
+    .extra(json!({"files": small_n, "bytes": small.bytes}));
+    let big_row = Row::new(
+        format!("`validate`, {} files ({})", thousands(big_n), mb(big.bytes)),
+        Unit::MiB,
+        &at_big,
+    )
+    .against(
+        format!("`validate` at {} files", thousands(small_n)),
+        small_row.median,
+        Compare::Diff,
+    )
+    .target(Target::Max(32.0))
+    .extra(json!({"files": big_n, "bytes": big.bytes}));
+    let growth = (big_row.median - small_row.median) * 1024.0 / (big_n - small_n) as f64;
+    let notes = vec![format!(
+        "{}× the files and bytes cost {:+.1} MiB ({:.2} KiB per extra file); peak RSS via getrusage(RUSAGE_CHILDREN) in a fresh probe process",
+        big_n / small_n,
+        big_row.median - small_row.median,
+        growth
+    )];
+    Ok(Report::new(vec![small_row, big_row], notes))
+}
+
+fn startup(b: &mut Bench) -> Result<Report> {
+    let runs = if b.quick { 50 } else { 200 };
+    let dir = b.work.path().to_path_buf();
+    let hello = dir.join("hello");
+    fs::write(
+        dir.join("hello.c"),
+        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+    )?;
+    let compiled = Command::new("gcc")
+        .args(["-O2", "-o"])
+        .arg(&hello)
+        .arg(dir.join("hello.c"))
+        .status()
+        .is_ok_and(|s| s.success());
+    let truth = true_path();
+    let run = |program: &Path, args: &'static [&'static str]| {
+        let dir = dir.clone();
+        let program = program.to_path_buf();
+        Box::new(move || {
+            let mut cmd = Command::new(&program);
+            cmd.args(args).current_dir(&dir).stdout(Stdio::null());
+            vec![cmd]
+        }) as Box<dyn Fn() -> Vec<Command>>
+    };
+    let mut cases = vec![
+        Case {
+            name: "sessions --version",
+            commands: run(&b.bin, &["--version"]),
+            ok: &[0],
+        },
+        Case {
+            name: "true",
+            commands: run(&truth, &[]),
+            ok: &[0],
+        },
+    ];
+    if compiled {
+        cases.push(Case {
+            name: "hello",
+            commands: run(&hello, &[]),
+            ok: &[0],
+        });
+    }
+    let samples = measure(&cases, runs, 10)?;
+    let ours = &samples[0].wall;
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    if compiled {
+        rows.push(
+            Row::new("`sessions --version`", Unit::Ms, ours)
+                .against(
+                    "C hello-world (`gcc -O2`)",
+                    median(&samples[2].wall),
+                    Compare::Diff,
+                )
+                .target(Target::Diff(1.0)),
+        );
+    } else {
+        notes.push("gcc is not available: no hello-world baseline, only `true`".to_string());
+    }
+    rows.push(Row::new("`sessions --version`", Unit::Ms, ours).against(
+        format!("`{}`", truth.display()),
+        median(&samples[1].wall),
+        Compare::Diff,
+    ));
+    notes.push("wall time from spawn to exit, stdout to /dev/null, runs interleaved".to_string());
+    Ok(Report::new(rows, notes))
+}
+
+/// A command reading `stdin_file` on its standard input, run in `dir`.
+fn with_stdin(
+    program: &Path,
+    args: Vec<String>,
+    dir: &Path,
+    stdin_file: Option<&Path>,
+) -> Box<dyn Fn() -> Vec<Command>> {
+    let (program, dir, stdin_file) = (
+        program.to_path_buf(),
+        dir.to_path_buf(),
+        stdin_file.map(Path::to_path_buf),
+    );
+    Box::new(move || {
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match &stdin_file {
+            Some(f) => cmd.stdin(fs::File::open(f).expect("hook input file")),
+            None => cmd.stdin(Stdio::null()),
+        };
+        vec![cmd]
+    })
+}
+
+fn hook(b: &mut Bench) -> Result<Report> {
+    let runs = if b.quick { 30 } else { 200 };
+    let truth = true_path();
+    let mut rows = Vec::new();
+    for (n, target) in [(0usize, 2.0), (5, 2.0), (100, 10.0)] {
+        let root = b.work.path().join(format!("hook-{n}"));
+        fs::create_dir_all(root.join(".git"))?;
+        generate::populate(&root, n, SEED)?;
+        let input = root.join("hook.json");
+        fs::write(
+            &input,
+            format!(
+                r#"{{"session_id":"bench-conversation","transcript_path":"/tmp/t.jsonl","cwd":"{}","hook_event_name":"SessionStart","source":"startup"}}"#,
+                root.display()
+            ),
+        )?;
+        let cases = [
+            Case {
+                name: "hook session-start",
+                commands: with_stdin(
+                    &b.bin,
+                    vec!["hook".into(), "session-start".into()],
+                    &root,
+                    Some(&input),
+                ),
+                ok: &[0],
+            },
+            Case {
+                name: "true",
+                commands: with_stdin(&truth, Vec::new(), &root, Some(&input)),
+                ok: &[0],
+            },
+        ];
+        let samples = measure(&cases, runs, 10)?;
+        rows.push(
+            Row::new(format!("{n} sessions"), Unit::Ms, &samples[0].wall)
+                .against("`true`", median(&samples[1].wall), Compare::Diff)
+                .target(Target::Diff(target)),
+        );
+    }
+    let notes =
+        vec!["stdin is a recorded SessionStart(startup) payload; output to /dev/null".to_string()];
+    Ok(Report::new(rows, notes))
+}
+
+fn edit(b: &mut Bench) -> Result<Report> {
+    let runs = if b.quick { 30 } else { 200 };
+    let truth = true_path();
+    let root = b.work.path().join("edit");
+    let dir = root.join(".agents/sessions");
+    fs::create_dir_all(&dir)?;
+    fs::create_dir_all(root.join(".git"))?;
+    let file = generate::session_of_size(SEED, 30 * 1024, false);
+    let path = dir.join(&file.name);
+    fs::write(&path, &file.text)?;
+    let stem = file.name.trim_end_matches(".md").to_string();
+    // Alternate two states so every update really writes (a no-op would write nothing).
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let update = {
+        let (bin, root, stem, counter) =
+            (b.bin.clone(), root.clone(), stem.clone(), counter.clone());
+        Box::new(move || {
+            counter.set(counter.get() + 1);
+            let mut cmd = Command::new(&bin);
+            cmd.args([
+                "update",
+                &stem,
+                "--state",
+                &format!("state {}", counter.get()),
+            ])
+            .current_dir(&root)
+            .stdout(Stdio::null());
+            vec![cmd]
+        }) as Box<dyn Fn() -> Vec<Command>>
+    };
+    let log = with_stdin(
+        &b.bin,
+        vec!["log".into(), stem.clone(), "benchmark entry".into()],
+        &root,
+        None,
+    );
+    let cases = [
+        Case {
+            name: "update --state",
+            commands: update,
+            ok: &[0],
+        },
+        Case {
+            name: "log",
+            commands: log,
+            ok: &[0],
+        },
+        Case {
+            name: "true",
+            commands: with_stdin(&truth, Vec::new(), &root, None),
+            ok: &[0],
+        },
+    ];
+    let samples = measure(&cases, runs, 5)?;
+    let base = median(&samples[2].wall);
+    let size = fs::metadata(&path)?.len();
+    let rows = vec![
+        Row::new("update --state (30 KB)", Unit::Ms, &samples[0].wall)
+            .against("`true`", base, Compare::Diff)
+            .target(Target::Diff(5.0)),
+        Row::new("log (30 KB, growing)", Unit::Ms, &samples[1].wall)
+            .against("`true`", base, Compare::Diff)
+            .target(Target::Diff(5.0)),
+    ];
+    let notes = vec![format!(
+        "lock, re-read, edit, temp file, fsync, rename and directory fsync included; the file grew to {} bytes",
+        size
+    )];
+    Ok(Report::new(rows, notes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mb(bytes: u64) -> String {
+    if bytes >= 1_000_000_000 {
+        format!("{:.2} GB", bytes as f64 / 1e9)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    }
+}

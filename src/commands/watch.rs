@@ -1,0 +1,520 @@
+//! `sessions watch`: follow `.agents/sessions/` and `.agents/state/` with `notify` and report
+//! changes as a live table, as lines, or as JSON events.
+//!
+//! Events are derived by comparing snapshots of the files, not from our own actions, so they
+//! are right for changes made by editors and other processes too. There is no polling loop:
+//! the thread sleeps until the OS reports a change (or, on a terminal, once a minute so ages
+//! and stale markers stay true).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::hash::{Hash, Hasher};
+use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::Utc;
+use notify::{EventKind, RecursiveMode, Watcher};
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::cli::WatchArgs;
+use crate::diagnostic::Diagnostic;
+use crate::error::{Error, Result};
+use crate::overview::Overview;
+use crate::runs::{self, RunView};
+use crate::session::rules::Severity;
+use crate::validation::validate_file;
+
+/// Changes arriving within this window are handled as one batch.
+const DEBOUNCE: Duration = Duration::from_millis(40);
+/// How often the terminal view refreshes ages when nothing changes.
+const TICK: Duration = Duration::from_secs(60);
+
+enum Msg {
+    Changed,
+    Quit,
+}
+
+#[derive(Clone)]
+struct SessionSnap {
+    overview: Overview,
+    linear_issue: Option<String>,
+    hash: u64,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl SessionSnap {
+    fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+    }
+    fn valid(&self) -> bool {
+        self.errors().next().is_none()
+    }
+}
+
+#[derive(Default)]
+struct Snapshot {
+    sessions: BTreeMap<String, SessionSnap>,
+    runs: BTreeMap<String, RunView>,
+}
+
+pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
+    ctx.repo.require_sessions_dir()?;
+    let (tx, rx) = mpsc::channel();
+    let quit = tx.clone();
+    ctrlc::set_handler(move || {
+        let _ = quit.send(Msg::Quit);
+    })
+    .map_err(|e| Error::Usage(format!("cannot handle Ctrl-C: {e}")))?;
+    let logs_dir = ctx.repo.logs_dir();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if matches!(ev.kind, EventKind::Access(_)) {
+                return;
+            }
+            let relevant = ev.paths.iter().any(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                !(name.ends_with(".tmp")
+                    || name.ends_with(".lock")
+                    || p.components().any(|c| c.as_os_str() == "locks"))
+            });
+            if relevant {
+                let _ = tx.send(Msg::Changed);
+            }
+        }
+    })
+    .map_err(|e| Error::Usage(format!("cannot watch files: {e}")))?;
+    let mut watched = false;
+
+    if let Some(reference) = &args.logs {
+        let session = ctx.repo.resolve(reference, &ctx.cwd)?;
+        let stem = session
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let dir = logs_dir.join(&stem);
+        return follow_logs(ctx, &mut watcher, &mut watched, &rx, &dir);
+    }
+
+    let mode = if args.json {
+        Mode::Json
+    } else if std::io::stdout().is_terminal() {
+        Mode::Table
+    } else {
+        Mode::Lines
+    };
+    ensure_watches(ctx, &mut watcher, &mut watched);
+    let mut snap = snapshot(ctx)?;
+    let mut out = std::io::stdout().lock();
+    match mode {
+        Mode::Json => {
+            let ready = json!({"event": "watching", "at": now(), "sessions": snap.sessions.len(), "agents": snap.runs.len()});
+            let _ = writeln!(out, "{ready}");
+        }
+        Mode::Table => {
+            // The alternate screen keeps the person's scrollback clean; it is left on Ctrl-C.
+            let _ = write!(out, "\x1b[?1049h\x1b[?25l");
+            draw(ctx, &snap, &mut out);
+        }
+        Mode::Lines => {
+            let _ = writeln!(
+                out,
+                "watching {} session(s); Ctrl-C to stop",
+                snap.sessions.len()
+            );
+        }
+    }
+    let _ = out.flush();
+    loop {
+        let msg = match mode {
+            Mode::Table => rx.recv_timeout(TICK),
+            _ => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match msg {
+            Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                draw(ctx, &snapshot(ctx)?, &mut out);
+                continue;
+            }
+            Ok(Msg::Changed) => {}
+        }
+        // Let a burst of changes settle, then look once.
+        let mut quit = false;
+        while let Ok(m) = rx.recv_timeout(DEBOUNCE) {
+            quit |= matches!(m, Msg::Quit);
+        }
+        if quit {
+            break;
+        }
+        ensure_watches(ctx, &mut watcher, &mut watched);
+        let ctx = Ctx {
+            repo: ctx.repo.clone(),
+            cwd: ctx.cwd.clone(),
+            now: Utc::now(),
+        };
+        let next = snapshot(&ctx)?;
+        let events = diff(&snap, &next);
+        if !events.is_empty() {
+            match mode {
+                Mode::Json => events.iter().for_each(|e| drop(writeln!(out, "{e}"))),
+                Mode::Lines => events
+                    .iter()
+                    .for_each(|e| drop(writeln!(out, "{}", line(e)))),
+                Mode::Table => draw(&ctx, &next, &mut out),
+            }
+            let _ = out.flush();
+        }
+        snap = next;
+    }
+    if mode == Mode::Table {
+        let _ = write!(out, "\x1b[?25h\x1b[?1049l");
+        let _ = out.flush();
+    }
+    Ok(0)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Json,
+    Table,
+    Lines,
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Watches `.agents/` recursively, once it exists. A recursive inotify watch follows
+/// directories created (or deleted and recreated) below it, which per-directory watches
+/// re-added by hand do not do reliably.
+fn ensure_watches(ctx: &Ctx, watcher: &mut impl Watcher, watched: &mut bool) {
+    if !*watched {
+        *watched = watcher
+            .watch(&ctx.repo.agents_dir(), RecursiveMode::Recursive)
+            .is_ok();
+    }
+}
+
+fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
+    let config = ctx.config()?;
+    let mut snap = Snapshot::default();
+    let files = ctx.repo.session_files().unwrap_or_default();
+    let runs = runs::load(&ctx.repo);
+    let mut buf = Vec::new();
+    for path in files {
+        let display = ctx.repo.display(&path);
+        let diagnostics =
+            validate_file(Some(&ctx.repo), &path, &display, &mut buf, ctx.now).unwrap_or_default();
+        let text = std::str::from_utf8(&buf).ok();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        buf.hash(&mut hasher);
+        let mut overview = Overview::new(&path, display, text, ctx.now, config.stale_after);
+        runs::apply_counts(&mut overview, &runs);
+        let linear_issue = text
+            .map(crate::session::Document::parse)
+            .and_then(|d| d.str_value(&["session", "linear_issue"]).map(str::to_owned));
+        snap.sessions.insert(
+            overview.id.clone(),
+            SessionSnap {
+                overview,
+                linear_issue,
+                hash: hasher.finish(),
+                diagnostics,
+            },
+        );
+    }
+    for r in runs {
+        snap.runs.insert(r.run_id.clone(), r);
+    }
+    Ok(snap)
+}
+
+fn session_json(s: &SessionSnap) -> Value {
+    json!({"session": s.overview.id, "path": s.overview.path, "title": s.overview.title, "status": s.overview.status})
+}
+
+fn diags_json(s: &SessionSnap) -> Value {
+    serde_json::to_value(s.errors().collect::<Vec<_>>()).unwrap_or(Value::Null)
+}
+
+/// The events that lead from `old` to `new`.
+fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Value> {
+    let at = now();
+    let mut out = Vec::new();
+    let mut push = |event: &str, body: Value| {
+        let mut m = serde_json::Map::new();
+        m.insert("event".into(), event.into());
+        m.insert("at".into(), at.clone().into());
+        if let Value::Object(fields) = body {
+            m.extend(fields);
+        }
+        out.push(Value::Object(m));
+    };
+    for (id, s) in &new.sessions {
+        match old.sessions.get(id) {
+            None => {
+                push("session-created", session_json(s));
+                if !s.valid() {
+                    let mut b = session_json(s);
+                    b["diagnostics"] = diags_json(s);
+                    push("session-invalid", b);
+                }
+            }
+            Some(o)
+                if o.hash != s.hash
+                    || o.overview.stale != s.overview.stale
+                    || o.overview.agents != s.overview.agents =>
+            {
+                let mut changes = serde_json::Map::new();
+                let (a, b) = (&o.overview, &s.overview);
+                let mut field = |name: &str, from: Value, to: Value| {
+                    if from != to {
+                        changes.insert(name.into(), json!({"from": from, "to": to}));
+                    }
+                };
+                field("title", a.title.clone().into(), b.title.clone().into());
+                field("status", a.status.clone().into(), b.status.clone().into());
+                field("current_task", json!(a.current_task), json!(b.current_task));
+                field("last_updated", json!(a.last_updated), json!(b.last_updated));
+                field("linear_issue", json!(o.linear_issue), json!(s.linear_issue));
+                field("stale", a.stale.into(), b.stale.into());
+                field("agents", json!(a.agents), json!(b.agents));
+                if changes.is_empty() {
+                    changes.insert("body".into(), json!({"changed": true}));
+                }
+                let mut body = session_json(s);
+                body["changes"] = Value::Object(changes);
+                push("session-updated", body);
+                let error_sig = |x: &SessionSnap| {
+                    x.errors()
+                        .map(|d| (d.rule, d.line, d.column))
+                        .collect::<Vec<_>>()
+                };
+                if o.valid() && !s.valid() || (!s.valid() && error_sig(o) != error_sig(s)) {
+                    let mut b = session_json(s);
+                    b["diagnostics"] = diags_json(s);
+                    push("session-invalid", b);
+                } else if !o.valid() && s.valid() {
+                    push("session-valid", session_json(s));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for (id, o) in &old.sessions {
+        if !new.sessions.contains_key(id) {
+            push(
+                "session-deleted",
+                json!({"session": id, "path": o.overview.path}),
+            );
+        }
+    }
+    for (id, r) in &new.runs {
+        let before = old.runs.get(id);
+        let was_active = before.is_some_and(|b| b.active);
+        if before.is_none() && r.active {
+            push("agent-started", r.started_json());
+        }
+        if (before.is_none() || was_active) && !r.active {
+            if before.is_none() {
+                // Started and finished between two looks: say both.
+                push("agent-started", r.started_json());
+            }
+            let event = if r.lost {
+                "agent-lost"
+            } else {
+                "agent-finished"
+            };
+            push(event, r.finished_json());
+        }
+    }
+    out
+}
+
+/// One human line per event, for non-terminal output.
+fn line(e: &Value) -> String {
+    let t = e["at"].as_str().and_then(|s| s.get(11..19)).unwrap_or("");
+    let event = e["event"].as_str().unwrap_or("");
+    let who = e["session"].as_str().unwrap_or("");
+    let detail = match event {
+        "session-updated" => e["changes"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| match (&v["from"], &v["to"]) {
+                        (Value::Null, Value::Null) => k.clone(),
+                        (f, to) => format!("{k} {} → {}", show(f), show(to)),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+        "session-invalid" => e["diagnostics"]
+            .get(0)
+            .map(|d| {
+                format!(
+                    "{}:{} {}",
+                    d["line"],
+                    d["column"],
+                    d["message"].as_str().unwrap_or("")
+                )
+            })
+            .unwrap_or_default(),
+        "agent-started" => format!(
+            "{} ({})",
+            e["agent"].as_str().unwrap_or(""),
+            e["run_id"].as_str().unwrap_or("")
+        ),
+        "agent-finished" | "agent-lost" => format!(
+            "{} {} exit {}{}",
+            e["agent"].as_str().unwrap_or(""),
+            e["status"].as_str().unwrap_or(""),
+            show(&e["exit_code"]),
+            e["summary"]
+                .as_str()
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default()
+        ),
+        _ => e["title"].as_str().unwrap_or("").to_string(),
+    };
+    format!("{t} {event:<16} {who} {detail}")
+        .trim_end()
+        .to_string()
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
+    let mut t = crate::table::Table::new(&[
+        ("STATUS", 12),
+        ("AGE", 9),
+        ("TITLE", 36),
+        ("TASK", 32),
+        ("AGENTS", 22),
+        ("VALID", 48),
+    ]);
+    let mut rows: Vec<&SessionSnap> = snap.sessions.values().collect();
+    rows.sort_by_key(|s| std::cmp::Reverse(s.overview.updated_at));
+    for s in rows {
+        let o = &s.overview;
+        let age = if o.stale {
+            format!("{} stale", o.age(ctx.now))
+        } else {
+            o.age(ctx.now)
+        };
+        let runs: Vec<&RunView> = snap.runs.values().filter(|r| r.session == o.id).collect();
+        let agents = if runs.is_empty() {
+            "-".to_string()
+        } else {
+            let running = runs.iter().filter(|r| r.active).count();
+            let failed = runs.iter().filter(|r| !r.active && r.failed()).count();
+            let longest = runs
+                .iter()
+                .filter(|r| r.active)
+                .filter_map(|r| r.runtime_secs)
+                .max();
+            let mut s = format!(
+                "{running} run, {} done, {failed} fail",
+                runs.len() - running - failed
+            );
+            if let Some(secs) = longest {
+                s.push_str(&format!(
+                    " ({})",
+                    crate::overview::format_age(chrono::Duration::seconds(secs))
+                ));
+            }
+            s
+        };
+        let valid = match s.errors().next() {
+            None => "✓".to_string(),
+            Some(d) => format!("✗ {}:{} {}", d.line, d.column, d.rule),
+        };
+        t.row(vec![
+            o.status.clone(),
+            age,
+            o.title.clone(),
+            o.current_task.clone().unwrap_or_default(),
+            agents,
+            valid,
+        ]);
+    }
+    let _ = write!(out, "\x1b[H\x1b[2J");
+    let _ = write!(
+        out,
+        "sessions watch — {} session(s), {} agent run(s)   (Ctrl-C to quit)\r\n\r\n",
+        snap.sessions.len(),
+        snap.runs.len()
+    );
+    for l in t.render().lines() {
+        let _ = write!(out, "{l}\r\n");
+    }
+    let _ = out.flush();
+}
+
+/// `watch --logs`: print new lines of every log of one session as they arrive, prefixed with
+/// the log's agent and run id.
+fn follow_logs(
+    ctx: &Ctx,
+    watcher: &mut impl Watcher,
+    watched: &mut bool,
+    rx: &mpsc::Receiver<Msg>,
+    dir: &Path,
+) -> Result<u8> {
+    let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
+    let mut out = std::io::stdout().lock();
+    // Each log is shown from its beginning: whoever asks wants the agents' output so far.
+    loop {
+        ensure_watches(ctx, watcher, watched);
+        let mut logs: Vec<PathBuf> = fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        for log in logs {
+            let prefix = log
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let offset = offsets.entry(log.clone()).or_insert(0);
+            if let Ok(mut f) = fs::File::open(&log) {
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                if len < *offset {
+                    *offset = 0; // rotated
+                }
+                let _ = f.seek(SeekFrom::Start(*offset));
+                let mut chunk = Vec::new();
+                let _ = f.read_to_end(&mut chunk);
+                // Only whole lines; a partial last line waits for its newline.
+                let upto = chunk.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                for l in String::from_utf8_lossy(&chunk[..upto]).lines() {
+                    let _ = writeln!(out, "[{prefix}] {l}");
+                }
+                *offset += upto as u64;
+            }
+        }
+        let _ = out.flush();
+        match rx.recv() {
+            Ok(Msg::Quit) | Err(_) => return Ok(0),
+            Ok(Msg::Changed) => while rx.recv_timeout(DEBOUNCE).is_ok() {},
+        }
+    }
+}

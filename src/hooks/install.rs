@@ -1,0 +1,1172 @@
+//! `sessions hooks install|uninstall`: merge our hook entries into an agent's
+//! settings file without disturbing anything else in it.
+//!
+//! The planners read the file, compute the new text and return a [`Plan`];
+//! nothing is written until [`Plan::apply`]. Our entries are recognised by
+//! their command (`sessions hook …`), so a re-install updates them in place
+//! and an uninstall removes exactly them.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use similar::TextDiff;
+
+use super::protocol::Agent;
+
+/// Every command we install starts with this (after leading whitespace); any
+/// hook whose command does is treated as ours.
+pub const OUR_COMMAND_PREFIX: &str = "sessions hook ";
+
+/// One row per hook we install. Timeouts are in seconds here; Gemini's file
+/// gets milliseconds.
+struct HookRow {
+    /// Event name for Claude Code and Codex.
+    event: &'static str,
+    /// Event name for Gemini CLI.
+    gemini_event: &'static str,
+    command: &'static str,
+    /// Append ` --agent <name>` for Codex and Gemini (their output rules differ).
+    agent_flag: bool,
+    timeout_secs: u64,
+    /// Codex clamps some events (SessionEnd to 3 s) and warns on every start
+    /// when a hook asks for more.
+    codex_timeout_secs: u64,
+}
+
+const HOOK_TABLE: [HookRow; 3] = [
+    HookRow {
+        event: "SessionStart",
+        gemini_event: "SessionStart",
+        command: "sessions hook session-start",
+        agent_flag: true,
+        timeout_secs: 10,
+        codex_timeout_secs: 10,
+    },
+    HookRow {
+        event: "SessionEnd",
+        gemini_event: "SessionEnd",
+        command: "sessions hook session-end",
+        agent_flag: false,
+        timeout_secs: 5,
+        codex_timeout_secs: 3,
+    },
+    HookRow {
+        event: "PreCompact",
+        gemini_event: "PreCompress",
+        command: "sessions hook pre-compact",
+        agent_flag: false,
+        timeout_secs: 10,
+        codex_timeout_secs: 10,
+    },
+];
+
+/// A hook entry as it is written for one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredHook {
+    /// Event key under `hooks` (`PreCompress` for Gemini).
+    pub event: &'static str,
+    pub command: String,
+    /// In the agent's unit: seconds for Claude/Codex, milliseconds for Gemini.
+    pub timeout: u64,
+}
+
+/// The entries `hooks install` writes for `agent`, in file order.
+pub fn desired_hooks(agent: Agent) -> Vec<DesiredHook> {
+    HOOK_TABLE
+        .iter()
+        .map(|row| {
+            let mut command = row.command.to_string();
+            if row.agent_flag && agent != Agent::Claude {
+                command.push_str(" --agent ");
+                command.push_str(agent.as_str());
+            }
+            let (event, timeout) = match agent {
+                Agent::Claude => (row.event, row.timeout_secs),
+                Agent::Codex => (row.event, row.codex_timeout_secs),
+                Agent::Gemini => (row.gemini_event, row.timeout_secs * 1000),
+            };
+            DesiredHook {
+                event,
+                command,
+                timeout,
+            }
+        })
+        .collect()
+}
+
+/// Caveats to print after installing for `agent`.
+pub fn notes(agent: Agent) -> &'static str {
+    match agent {
+        Agent::Claude => {
+            "Claude Code runs these hooks in new conversations started in this project \
+             (review them with `/hooks`). `claude --bare` and `--safe-mode` run no hooks, \
+             so active sessions are not listed there."
+        }
+        Agent::Codex => {
+            "Codex does not run project hooks until you approve them: start Codex here, open \
+             the `/hooks` view and trust each `sessions hook` entry. Approval is per hook \
+             definition, so approve again after an install that changed one. Codex caps \
+             SessionEnd hooks at 3 seconds."
+        }
+        Agent::Gemini => {
+            "Gemini CLI hook timeouts are in milliseconds (written as 10000 and 5000), and a \
+             hook's stdout must be JSON, which `sessions hook session-start --agent gemini` \
+             prints. Gemini's pre-compaction event is called PreCompress. With folder trust \
+             enabled, Gemini ignores project settings until the folder is trusted."
+        }
+    }
+}
+
+/// Errors from planning or applying an install. Each message names the file
+/// and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(
+        "--local is only supported for Claude Code (.claude/settings.local.json); {} has no \
+         local settings file, so run the command without --local",
+        agent.product_name()
+    )]
+    LocalUnsupported { agent: Agent },
+
+    #[error("could not read {}: {source}; nothing was changed", path.display())]
+    Read { path: PathBuf, source: io::Error },
+
+    #[error(
+        "{} is not valid UTF-8, so it was left untouched; save it as UTF-8 and run the command again",
+        path.display()
+    )]
+    NotUtf8 { path: PathBuf },
+
+    #[error(
+        "{}:{line}:{column}: not valid JSON ({message}); the file was left untouched. Fix it \
+         (or move it aside) and run the command again",
+        path.display()
+    )]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error(
+        "{}: {what} must be a JSON object but is {found}; the file was left untouched. Fix it \
+         and run the command again",
+        path.display()
+    )]
+    NotAnObject {
+        path: PathBuf,
+        what: String,
+        found: &'static str,
+    },
+
+    #[error(
+        "{}: `hooks.{event}` must be a JSON array of hook groups but is {found}; the file was \
+         left untouched. Fix it and run the command again",
+        path.display()
+    )]
+    EventNotArray {
+        path: PathBuf,
+        event: String,
+        found: &'static str,
+    },
+
+    #[error(
+        "{} changed on disk after it was read, so nothing was written; run the command again",
+        path.display()
+    )]
+    Conflict { path: PathBuf },
+
+    #[error(
+        "could not write {}: {source}; the existing file was left as it was",
+        path.display()
+    )]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// The settings file `hooks install` edits for `agent` under the project root.
+pub fn settings_path(root: &Path, agent: Agent, local: bool) -> Result<PathBuf, InstallError> {
+    match (agent, local) {
+        (Agent::Claude, false) => Ok(root.join(".claude").join("settings.json")),
+        (Agent::Claude, true) => Ok(root.join(".claude").join("settings.local.json")),
+        (Agent::Codex, false) => Ok(root.join(".codex").join("hooks.json")),
+        (Agent::Gemini, false) => Ok(root.join(".gemini").join("settings.json")),
+        (agent, true) => Err(InstallError::LocalUnsupported { agent }),
+    }
+}
+
+/// What an install or uninstall would do to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub path: PathBuf,
+    /// The file's text as read; `None` when it did not exist.
+    pub before: Option<String>,
+    /// The text to write; equal to `before` (or empty) when nothing changes.
+    pub after: String,
+    /// False when the file already says what we want: `apply` writes nothing.
+    pub changed: bool,
+}
+
+impl Plan {
+    /// A unified diff from `before` to `after`, labelled with the path
+    /// (`/dev/null` for a new file). Empty when nothing changes.
+    pub fn diff(&self) -> String {
+        if !self.changed {
+            return String::new();
+        }
+        let new_label = self.path.display().to_string();
+        let old_label = match self.before {
+            Some(_) => new_label.clone(),
+            None => "/dev/null".to_string(),
+        };
+        let old = self.before.as_deref().unwrap_or("");
+        let diff = TextDiff::from_lines(old, self.after.as_str());
+        let mut unified = diff.unified_diff();
+        unified.header(&old_label, &new_label);
+        unified.to_string()
+    }
+
+    /// Writes `after` atomically (temporary file in the same directory,
+    /// fsync, rename), creating the parent directory. Writes nothing and
+    /// returns `Ok(false)` when `!changed`. Refuses, writing nothing, if the
+    /// file no longer holds `before`. A symlinked settings file is written
+    /// through (its target is replaced, the link kept).
+    pub fn apply(&self) -> Result<bool, InstallError> {
+        if !self.changed {
+            return Ok(false);
+        }
+        let current = match fs::read(&self.path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(InstallError::Read {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
+        };
+        if current.as_deref() != self.before.as_deref().map(str::as_bytes) {
+            return Err(InstallError::Conflict {
+                path: self.path.clone(),
+            });
+        }
+
+        let target = resolve_symlink(&self.path);
+        let write_err = |source: io::Error| InstallError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&dir).map_err(write_err)?;
+
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".sessions-hooks-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(write_err)?;
+        if let Some(perms) = target_permissions(&target) {
+            tmp.as_file().set_permissions(perms).map_err(write_err)?;
+        }
+        tmp.write_all(self.after.as_bytes()).map_err(write_err)?;
+        tmp.as_file().sync_all().map_err(write_err)?;
+        tmp.persist(&target).map_err(|e| write_err(e.error))?;
+        sync_dir(&dir);
+        Ok(true)
+    }
+}
+
+fn resolve_symlink(path: &Path) -> PathBuf {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+        }
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Keep an existing file's mode; a new file gets 0644 (temp files are 0600).
+fn target_permissions(target: &Path) -> Option<fs::Permissions> {
+    match fs::metadata(target) {
+        Ok(meta) => Some(meta.permissions()),
+        Err(_) => new_file_permissions(),
+    }
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<fs::Permissions> {
+    None
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) {
+    // Best effort: makes the rename durable. The write already succeeded.
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) {}
+
+/// Plans adding (or updating in place) our hook entries for `agent`.
+pub fn plan_install(root: &Path, agent: Agent, local: bool) -> Result<Plan, InstallError> {
+    let path = settings_path(root, agent, local)?;
+    let desired = desired_hooks(agent);
+    plan_with(path, |settings, path| {
+        install_into(settings, &desired, path)
+    })
+}
+
+/// Plans removing our hook entries (from every event) for `agent`.
+pub fn plan_uninstall(root: &Path, agent: Agent, local: bool) -> Result<Plan, InstallError> {
+    let path = settings_path(root, agent, local)?;
+    plan_with(path, uninstall_from)
+}
+
+fn plan_with(
+    path: PathBuf,
+    edit: impl FnOnce(&mut Map<String, Value>, &Path) -> Result<(), InstallError>,
+) -> Result<Plan, InstallError> {
+    let loaded = load(&path)?;
+    let mut settings = loaded.settings.clone();
+    edit(&mut settings, &path)?;
+
+    let unchanged = || Plan {
+        path: path.clone(),
+        after: loaded.text.clone().unwrap_or_default(),
+        before: loaded.text.clone(),
+        changed: false,
+    };
+    if settings == loaded.settings {
+        return Ok(unchanged());
+    }
+    let after = render(&settings, &loaded.style);
+    if loaded.text.as_deref() == Some(after.as_str()) {
+        return Ok(unchanged());
+    }
+    Ok(Plan {
+        before: loaded.text,
+        after,
+        changed: true,
+        path,
+    })
+}
+
+/// How the existing file is laid out, so a rewrite keeps it.
+#[derive(Debug, Clone)]
+struct Style {
+    indent: String,
+    crlf: bool,
+    bom: bool,
+}
+
+struct Loaded {
+    text: Option<String>,
+    settings: Map<String, Value>,
+    style: Style,
+}
+
+fn load(path: &Path) -> Result<Loaded, InstallError> {
+    let default_style = Style {
+        indent: "  ".to_string(),
+        crlf: false,
+        bom: false,
+    };
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Loaded {
+                text: None,
+                settings: Map::new(),
+                style: default_style,
+            });
+        }
+        Err(source) => {
+            return Err(InstallError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|_| InstallError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let style = Style {
+        indent: detect_indent(body),
+        crlf: body.contains("\r\n"),
+        bom,
+    };
+    if body.trim().is_empty() {
+        return Ok(Loaded {
+            text: Some(text),
+            settings: Map::new(),
+            style,
+        });
+    }
+    let value: Value = serde_json::from_str(body).map_err(|e| {
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = e.to_string();
+        let message = message
+            .strip_suffix(&suffix)
+            .unwrap_or(&message)
+            .to_string();
+        InstallError::Malformed {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
+    })?;
+    let Value::Object(settings) = value else {
+        return Err(InstallError::NotAnObject {
+            path: path.to_path_buf(),
+            what: "the top level".to_string(),
+            found: json_kind(&value),
+        });
+    };
+    Ok(Loaded {
+        text: Some(text),
+        settings,
+        style,
+    })
+}
+
+/// The first indented line's leading whitespace is one indent unit.
+fn detect_indent(text: &str) -> String {
+    for line in text.lines() {
+        let content = line.trim_start();
+        if content.is_empty() || content.len() == line.len() {
+            continue;
+        }
+        let lead = &line[..line.len() - content.len()];
+        if lead.starts_with('\t') {
+            return "\t".to_string();
+        }
+        if lead.bytes().all(|b| b == b' ') && lead.len() <= 8 {
+            return lead.to_string();
+        }
+        break;
+    }
+    "  ".to_string()
+}
+
+fn render(settings: &Map<String, Value>, style: &Style) -> String {
+    let mut buf = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(style.indent.as_bytes());
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
+    // Serialising a `Value` into a Vec cannot fail.
+    let _ = settings.serialize(&mut ser);
+    let mut out = String::from_utf8_lossy(&buf).into_owned();
+    out.push('\n');
+    if style.crlf {
+        out = out.replace('\n', "\r\n");
+    }
+    if style.bom {
+        out.insert(0, '\u{feff}');
+    }
+    out
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn is_ours(hook: &Value) -> bool {
+    hook.get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.trim_start().starts_with(OUR_COMMAND_PREFIX))
+}
+
+fn hooks_object<'a>(
+    settings: &'a mut Map<String, Value>,
+    path: &Path,
+    create: bool,
+) -> Result<Option<&'a mut Map<String, Value>>, InstallError> {
+    if create && !settings.contains_key("hooks") {
+        settings.insert("hooks".to_string(), Value::Object(Map::new()));
+    }
+    match settings.get_mut("hooks") {
+        None => Ok(None),
+        Some(Value::Object(hooks)) => Ok(Some(hooks)),
+        Some(other) => Err(InstallError::NotAnObject {
+            path: path.to_path_buf(),
+            what: "`hooks`".to_string(),
+            found: json_kind(other),
+        }),
+    }
+}
+
+fn install_into(
+    settings: &mut Map<String, Value>,
+    desired: &[DesiredHook],
+    path: &Path,
+) -> Result<(), InstallError> {
+    let Some(hooks) = hooks_object(settings, path, true)? else {
+        return Ok(());
+    };
+    // Check every event first so an error leaves nothing half-edited.
+    for d in desired {
+        if let Some(v) = hooks.get(d.event).filter(|v| !v.is_array()) {
+            return Err(InstallError::EventNotArray {
+                path: path.to_path_buf(),
+                event: d.event.to_string(),
+                found: json_kind(v),
+            });
+        }
+    }
+    for d in desired {
+        let groups = hooks
+            .entry(d.event)
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(groups) = groups {
+            merge_event(groups, d);
+        }
+    }
+    Ok(())
+}
+
+/// Updates the first of our entries in this event in place, drops any further
+/// ones (duplicates), or appends a new catch-all group when there is none.
+fn merge_event(groups: &mut Vec<Value>, desired: &DesiredHook) {
+    let mut found = false;
+    groups.retain_mut(|group| {
+        let Some(hooks) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+            return true;
+        };
+        let had_any = !hooks.is_empty();
+        hooks.retain_mut(|hook| {
+            if !is_ours(hook) {
+                return true;
+            }
+            if found {
+                return false;
+            }
+            found = true;
+            update_entry(hook, desired);
+            true
+        });
+        !(had_any && hooks.is_empty())
+    });
+    if !found {
+        let mut group = Map::new();
+        group.insert("hooks".to_string(), Value::Array(vec![new_entry(desired)]));
+        groups.push(Value::Object(group));
+    }
+}
+
+fn new_entry(desired: &DesiredHook) -> Value {
+    let mut entry = Map::new();
+    entry.insert("type".to_string(), Value::from("command"));
+    entry.insert("command".to_string(), Value::from(desired.command.as_str()));
+    entry.insert("timeout".to_string(), Value::from(desired.timeout));
+    Value::Object(entry)
+}
+
+/// Sets type/command/timeout, keeping every other field and the key order.
+fn update_entry(hook: &mut Value, desired: &DesiredHook) {
+    let Some(entry) = hook.as_object_mut() else {
+        return;
+    };
+    let want = [
+        ("type", Value::from("command")),
+        ("command", Value::from(desired.command.as_str())),
+        ("timeout", Value::from(desired.timeout)),
+    ];
+    for (key, value) in want {
+        if entry.get(key) != Some(&value) {
+            entry.insert(key.to_string(), value);
+        }
+    }
+}
+
+fn uninstall_from(settings: &mut Map<String, Value>, path: &Path) -> Result<(), InstallError> {
+    let Some(hooks) = hooks_object(settings, path, false)? else {
+        return Ok(());
+    };
+    let had_events = !hooks.is_empty();
+    let mut emptied = Vec::new();
+    for (event, groups) in hooks.iter_mut() {
+        // Non-array values are not ours to judge on uninstall: leave them.
+        let Some(groups) = groups.as_array_mut() else {
+            continue;
+        };
+        let had_groups = !groups.is_empty();
+        groups.retain_mut(|group| {
+            let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) else {
+                return true;
+            };
+            let had_any = !list.is_empty();
+            list.retain(|hook| !is_ours(hook));
+            !(had_any && list.is_empty())
+        });
+        if had_groups && groups.is_empty() {
+            emptied.push(event.clone());
+        }
+    }
+    for event in &emptied {
+        hooks.shift_remove(event);
+    }
+    if had_events && hooks.is_empty() {
+        settings.shift_remove("hooks");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tempfile::TempDir;
+
+    fn write(root: &Path, rel: &str, text: &str) -> PathBuf {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn parse(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    const USER_SETTINGS: &str = r#"{
+  "$schema": "https://json.schemastore.org/claude-code-settings.json",
+  "permissions": {
+    "allow": ["Bash(cargo test:*)", "Read(./src/**)"],
+    "deny": []
+  },
+  "hooks": {
+    "PreToolUse": [
+      {
+        "matcher": "Bash",
+        "hooks": [
+          { "type": "command", "command": "./scripts/guard.sh", "timeout": 20, "statusMessage": "Checking" }
+        ]
+      }
+    ],
+    "SessionStart": [
+      {
+        "matcher": "startup|resume",
+        "hooks": [
+          { "type": "command", "command": "echo hello", "timeout": 3 }
+        ]
+      }
+    ]
+  },
+  "env": { "RUST_LOG": "info" },
+  "model": "opus"
+}
+"#;
+
+    #[test]
+    fn fresh_install_on_missing_file() {
+        let dir = TempDir::new().unwrap();
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert_eq!(plan.path, dir.path().join(".claude/settings.json"));
+        assert!(plan.changed);
+        assert_eq!(plan.before, None);
+        let expected = r#"{
+  "hooks": {
+    "SessionStart": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook session-start",
+            "timeout": 10
+          }
+        ]
+      }
+    ],
+    "SessionEnd": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook session-end",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "PreCompact": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook pre-compact",
+            "timeout": 10
+          }
+        ]
+      }
+    ]
+  }
+}
+"#;
+        assert_eq!(plan.after, expected);
+        let diff = plan.diff();
+        assert!(diff.starts_with("--- /dev/null\n+++ "), "{diff}");
+        assert!(diff.contains("+    \"SessionStart\": ["));
+
+        assert!(plan.apply().unwrap());
+        assert_eq!(fs::read_to_string(&plan.path).unwrap(), expected);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&plan.path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644);
+        }
+        // No temp files left behind.
+        let names: Vec<_> = fs::read_dir(dir.path().join(".claude"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("settings.json")]);
+    }
+
+    #[test]
+    fn local_install_targets_settings_local() {
+        let dir = TempDir::new().unwrap();
+        let plan = plan_install(dir.path(), Agent::Claude, true).unwrap();
+        assert_eq!(plan.path, dir.path().join(".claude/settings.local.json"));
+        assert!(matches!(
+            plan_install(dir.path(), Agent::Codex, true),
+            Err(InstallError::LocalUnsupported {
+                agent: Agent::Codex
+            })
+        ));
+    }
+
+    #[test]
+    fn install_preserves_user_keys_hooks_and_order() {
+        let dir = TempDir::new().unwrap();
+        write(dir.path(), ".claude/settings.json", USER_SETTINGS);
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert!(plan.changed);
+        let after = parse(&plan.after);
+        let before = parse(USER_SETTINGS);
+
+        let top: Vec<_> = after.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(top, ["$schema", "permissions", "hooks", "env", "model"]);
+        for key in ["$schema", "permissions", "env", "model"] {
+            assert_eq!(after[key], before[key], "{key}");
+        }
+        let events: Vec<_> = after["hooks"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            events,
+            ["PreToolUse", "SessionStart", "SessionEnd", "PreCompact"]
+        );
+        assert_eq!(after["hooks"]["PreToolUse"], before["hooks"]["PreToolUse"]);
+        let guard_keys: Vec<_> = after["hooks"]["PreToolUse"][0]["hooks"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(guard_keys, ["type", "command", "timeout", "statusMessage"]);
+
+        let start = after["hooks"]["SessionStart"].as_array().unwrap();
+        assert_eq!(start.len(), 2);
+        assert_eq!(start[0], before["hooks"]["SessionStart"][0]);
+        assert_eq!(
+            start[1],
+            parse(
+                r#"{"hooks":[{"type":"command","command":"sessions hook session-start","timeout":10}]}"#
+            )
+        );
+        assert!(plan.diff().contains(".claude/settings.json"));
+    }
+
+    #[test]
+    fn canonical_file_gets_a_minimal_diff() {
+        // A file already in our layout only gains lines (and a comma or two).
+        let dir = TempDir::new().unwrap();
+        let canonical = serde_json::to_string_pretty(&parse(USER_SETTINGS)).unwrap() + "\n";
+        write(dir.path(), ".claude/settings.json", &canonical);
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        let diff = plan.diff();
+        let removed: Vec<_> = diff
+            .lines()
+            .filter(|l| l.starts_with('-') && !l.starts_with("---"))
+            .collect();
+        for line in &removed {
+            let added = format!("+{},", &line[1..]);
+            assert!(diff.lines().any(|l| l == added), "{line}\n{diff}");
+        }
+        assert!(removed.len() <= 2, "{diff}");
+    }
+
+    #[test]
+    fn second_install_is_a_no_op() {
+        let dir = TempDir::new().unwrap();
+        write(dir.path(), ".claude/settings.json", USER_SETTINGS);
+        let first = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        first.apply().unwrap();
+        let written = fs::read_to_string(&first.path).unwrap();
+
+        let second = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert!(!second.changed);
+        assert_eq!(second.after, written);
+        assert_eq!(second.before.as_deref(), Some(written.as_str()));
+        assert_eq!(second.diff(), "");
+        assert!(!second.apply().unwrap());
+        assert_eq!(fs::read_to_string(&first.path).unwrap(), written);
+    }
+
+    #[test]
+    fn semantically_equal_file_is_not_rewritten() {
+        // Our entries present, but formatted differently from how we write.
+        let dir = TempDir::new().unwrap();
+        let text = r#"{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"sessions hook session-start","timeout":10}]}],
+"SessionEnd":[{"hooks":[{"type":"command","command":"sessions hook session-end","timeout":5}]}],
+"PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}]}}"#;
+        write(dir.path(), ".claude/settings.json", text);
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert!(!plan.changed);
+        assert_eq!(plan.after, text);
+    }
+
+    #[test]
+    fn wrong_timeout_is_fixed_in_place() {
+        let dir = TempDir::new().unwrap();
+        let text = r#"{
+    "hooks": {
+        "SessionStart": [
+            {
+                "matcher": "startup",
+                "hooks": [
+                    {"type": "command", "command": "echo before"},
+                    {"type": "command", "command": "  sessions hook session-start", "timeout": 600, "statusMessage": "Listing sessions"},
+                    {"type": "command", "command": "echo after"}
+                ]
+            },
+            {"hooks": [{"type": "command", "command": "sessions hook session-start", "timeout": 10}]}
+        ]
+    }
+}
+"#;
+        write(dir.path(), ".claude/settings.json", text);
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert!(plan.changed);
+        assert!(
+            plan.after
+                .starts_with("{\n    \"hooks\": {\n        \"SessionStart\"")
+        );
+        let after = parse(&plan.after);
+        let start = after["hooks"]["SessionStart"].as_array().unwrap();
+        // Updated where it was; the duplicate group (emptied by us) is gone.
+        assert_eq!(start.len(), 1);
+        assert_eq!(start[0]["matcher"], "startup");
+        let hooks = start[0]["hooks"].as_array().unwrap();
+        assert_eq!(hooks.len(), 3);
+        assert_eq!(hooks[0]["command"], "echo before");
+        assert_eq!(hooks[2]["command"], "echo after");
+        assert_eq!(
+            hooks[1],
+            parse(
+                r#"{"type":"command","command":"sessions hook session-start","timeout":10,"statusMessage":"Listing sessions"}"#
+            )
+        );
+        let keys: Vec<_> = hooks[1].as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, ["type", "command", "timeout", "statusMessage"]);
+        assert_eq!(after["hooks"]["SessionEnd"][0]["hooks"][0]["timeout"], 5);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_and_untouched() {
+        let cases = [
+            (
+                "{\n  \"hooks\": {\n    \"SessionStart\": [,]\n  }\n}\n",
+                "3:",
+            ),
+            (
+                "[1, 2]\n",
+                "the top level must be a JSON object but is an array",
+            ),
+            (
+                "{\"hooks\": []}",
+                "`hooks` must be a JSON object but is an array",
+            ),
+            (
+                "{\"hooks\": null}",
+                "`hooks` must be a JSON object but is null",
+            ),
+            (
+                "{\"hooks\": {\"SessionEnd\": {\"hooks\": []}}}",
+                "`hooks.SessionEnd` must be a JSON array",
+            ),
+        ];
+        for (text, needle) in cases {
+            let dir = TempDir::new().unwrap();
+            let path = write(dir.path(), ".claude/settings.json", text);
+            let err = plan_install(dir.path(), Agent::Claude, false).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            assert!(msg.contains(needle), "{msg}");
+            assert!(msg.contains("left untouched"), "{msg}");
+            assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        }
+        let dir = TempDir::new().unwrap();
+        write(
+            dir.path(),
+            ".claude/settings.json",
+            "{\n  \"a\": 1,\n  \"b\": 2,,\n}",
+        );
+        match plan_install(dir.path(), Agent::Claude, false) {
+            Err(InstallError::Malformed {
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                assert_eq!(line, 3);
+                assert!(column > 0);
+                assert!(!message.contains("at line"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let dir = TempDir::new().unwrap();
+        let p = dir.path().join(".claude/settings.json");
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, b"{\"a\": \"\xff\"}").unwrap();
+        assert!(matches!(
+            plan_install(dir.path(), Agent::Claude, false),
+            Err(InstallError::NotUtf8 { .. })
+        ));
+        assert!(
+            plan_uninstall(dir.path(), Agent::Claude, false).is_err(),
+            "uninstall refuses too"
+        );
+    }
+
+    #[test]
+    fn empty_file_counts_as_empty_object() {
+        for text in ["", "  \n"] {
+            let dir = TempDir::new().unwrap();
+            write(dir.path(), ".claude/settings.json", text);
+            let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+            assert!(plan.changed);
+            assert_eq!(plan.before.as_deref(), Some(text));
+            let fresh = plan_install(TempDir::new().unwrap().path(), Agent::Claude, false)
+                .unwrap()
+                .after;
+            assert_eq!(plan.after, fresh);
+            let un = plan_uninstall(dir.path(), Agent::Claude, false).unwrap();
+            assert!(!un.changed);
+        }
+    }
+
+    #[test]
+    fn gemini_uses_precompress_and_milliseconds() {
+        let dir = TempDir::new().unwrap();
+        let plan = plan_install(dir.path(), Agent::Gemini, false).unwrap();
+        assert_eq!(plan.path, dir.path().join(".gemini/settings.json"));
+        let after = parse(&plan.after);
+        let hooks = after["hooks"].as_object().unwrap();
+        assert!(hooks.contains_key("PreCompress"));
+        assert!(!hooks.contains_key("PreCompact"));
+        assert_eq!(
+            hooks["SessionStart"][0]["hooks"][0],
+            parse(
+                r#"{"type":"command","command":"sessions hook session-start --agent gemini","timeout":10000}"#
+            )
+        );
+        assert_eq!(hooks["SessionEnd"][0]["hooks"][0]["timeout"], 5000);
+        assert_eq!(hooks["PreCompress"][0]["hooks"][0]["timeout"], 10000);
+        assert!(notes(Agent::Gemini).contains("milliseconds"));
+    }
+
+    #[test]
+    fn codex_path_and_timeouts() {
+        let dir = TempDir::new().unwrap();
+        let plan = plan_install(dir.path(), Agent::Codex, false).unwrap();
+        assert_eq!(plan.path, dir.path().join(".codex/hooks.json"));
+        let after = parse(&plan.after);
+        let hooks = after["hooks"].as_object().unwrap();
+        let events: Vec<_> = hooks.keys().cloned().collect();
+        assert_eq!(events, ["SessionStart", "SessionEnd", "PreCompact"]);
+        assert_eq!(
+            hooks["SessionStart"][0]["hooks"][0]["command"],
+            "sessions hook session-start --agent codex"
+        );
+        assert_eq!(hooks["SessionStart"][0]["hooks"][0]["timeout"], 10);
+        assert_eq!(hooks["SessionEnd"][0]["hooks"][0]["timeout"], 3);
+        assert!(notes(Agent::Codex).contains("/hooks"));
+        assert!(notes(Agent::Claude).contains("--bare"));
+    }
+
+    #[test]
+    fn uninstall_removes_only_ours() {
+        let dir = TempDir::new().unwrap();
+        let path = write(dir.path(), ".claude/settings.json", USER_SETTINGS);
+        plan_install(dir.path(), Agent::Claude, false)
+            .unwrap()
+            .apply()
+            .unwrap();
+        // Plus one of ours sharing a group with a user hook, and a user's
+        // pre-existing empty group and empty event that must survive.
+        let mut v = parse(&fs::read_to_string(&path).unwrap());
+        v["hooks"]["PreToolUse"][0]["hooks"]
+            .as_array_mut()
+            .unwrap()
+            .push(parse(
+                r#"{"type":"command","command":"sessions hook pre-compact"}"#,
+            ));
+        v["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        v["hooks"]["Notification"] = parse("[]");
+        fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+
+        let plan = plan_uninstall(dir.path(), Agent::Claude, false).unwrap();
+        assert!(plan.changed);
+        let after = parse(&plan.after);
+        let mut expected = parse(USER_SETTINGS);
+        expected["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        expected["hooks"]["Notification"] = parse("[]");
+        assert_eq!(after, expected);
+        let events: Vec<_> = after["hooks"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            events,
+            ["PreToolUse", "SessionStart", "Stop", "Notification"]
+        );
+        plan.apply().unwrap();
+        assert!(
+            !plan_uninstall(dir.path(), Agent::Claude, false)
+                .unwrap()
+                .changed
+        );
+    }
+
+    #[test]
+    fn uninstall_of_fresh_install_drops_hooks_key() {
+        let dir = TempDir::new().unwrap();
+        let path = write(
+            dir.path(),
+            ".claude/settings.json",
+            "{\n  \"model\": \"opus\"\n}\n",
+        );
+        plan_install(dir.path(), Agent::Claude, false)
+            .unwrap()
+            .apply()
+            .unwrap();
+        let plan = plan_uninstall(dir.path(), Agent::Claude, false).unwrap();
+        assert_eq!(plan.after, "{\n  \"model\": \"opus\"\n}\n");
+        plan.apply().unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\n  \"model\": \"opus\"\n}\n"
+        );
+
+        // A user's own empty `hooks` object is left alone.
+        write(dir.path(), ".claude/settings.json", "{\"hooks\": {}}");
+        assert!(
+            !plan_uninstall(dir.path(), Agent::Claude, false)
+                .unwrap()
+                .changed
+        );
+        // Missing file: nothing to do.
+        let empty = TempDir::new().unwrap();
+        let plan = plan_uninstall(empty.path(), Agent::Codex, false).unwrap();
+        assert!(!plan.changed);
+        assert!(!plan.apply().unwrap());
+        assert!(!empty.path().join(".codex").exists());
+    }
+
+    #[test]
+    fn apply_refuses_when_file_changed_since_plan() {
+        let dir = TempDir::new().unwrap();
+        let path = write(dir.path(), ".claude/settings.json", "{}\n");
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        fs::write(&path, "{\"model\": \"opus\"}\n").unwrap();
+        let err = plan.apply().unwrap_err();
+        assert!(matches!(err, InstallError::Conflict { .. }));
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "{\"model\": \"opus\"}\n"
+        );
+    }
+
+    #[test]
+    fn keeps_crlf_bom_and_tab_indent() {
+        let dir = TempDir::new().unwrap();
+        let text = "\u{feff}{\r\n\t\"model\": \"opus\"\r\n}\r\n";
+        let path = write(dir.path(), ".claude/settings.json", text);
+        let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
+        assert!(
+            plan.after
+                .starts_with("\u{feff}{\r\n\t\"model\": \"opus\",\r\n\t\"hooks\"")
+        );
+        assert!(!plan.after.replace("\r\n", "").contains('\n'));
+        plan.apply().unwrap();
+        assert!(
+            !plan_install(dir.path(), Agent::Claude, false)
+                .unwrap()
+                .changed
+        );
+        assert!(fs::read_to_string(&path).unwrap().ends_with("}\r\n"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_settings_are_written_through() {
+        let dir = TempDir::new().unwrap();
+        let real = write(dir.path(), "dotfiles/claude.json", "{}\n");
+        fs::create_dir_all(dir.path().join(".claude")).unwrap();
+        let link = dir.path().join(".claude/settings.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        plan_install(dir.path(), Agent::Claude, false)
+            .unwrap()
+            .apply()
+            .unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(fs::read_to_string(&real).unwrap().contains("sessions hook"));
+    }
+
+    #[test]
+    fn commands_share_the_prefix() {
+        for agent in Agent::ALL {
+            for d in desired_hooks(agent) {
+                assert!(d.command.starts_with(OUR_COMMAND_PREFIX));
+                assert!(is_ours(&parse(&format!("{{\"command\":{:?}}}", d.command))));
+            }
+        }
+        assert!(!is_ours(&parse(r#"{"command":"sessions-hook x"}"#)));
+        assert!(!is_ours(&parse(r#"{"command":"echo sessions hook x"}"#)));
+    }
+}

@@ -1,0 +1,144 @@
+//! `sessions watch --json`: the event stream for files changed by commands, editors and `rm`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sessions"))
+}
+
+fn sessions(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Watch {
+    fn start(dir: &Path) -> Watch {
+        let mut child = Command::new(bin())
+            .arg("-C")
+            .arg(dir)
+            .args(["watch", "--json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line).expect("every line is JSON");
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut w = Watch { child, lines };
+        w.expect("watching");
+        w
+    }
+
+    /// Waits for `event`, returning it; fails on timeout. Other events are skipped.
+    fn expect(&mut self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["event"] == event => return v,
+                Ok(_) => continue,
+                Err(_) => panic!("no `{event}` event within 10 s"),
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    sessions(dir.path(), &["init"]);
+    dir
+}
+
+#[test]
+fn watch_reports_create_update_invalid_valid_delete_in_order() {
+    let dir = repo();
+    let mut w = Watch::start(dir.path());
+    let path = sessions(dir.path(), &["new", "Watched work"]);
+    let file = dir.path().join(path.trim());
+    let created = w.expect("session-created");
+    assert_eq!(created["title"], "Watched work");
+
+    sessions(dir.path(), &["update", "watched", "--status", "paused"]);
+    let updated = w.expect("session-updated");
+    assert_eq!(updated["changes"]["status"]["to"], "paused");
+
+    // An editor breaks the file, then repairs it.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("## Next Steps", "### Next Steps")).unwrap();
+    let invalid = w.expect("session-invalid");
+    assert_eq!(invalid["diagnostics"][0]["rule"], "section-missing");
+    assert!(invalid["diagnostics"][0]["line"].as_u64().unwrap() > 1);
+    std::fs::write(&file, &text).unwrap();
+    w.expect("session-valid");
+
+    std::fs::remove_file(&file).unwrap();
+    let deleted = w.expect("session-deleted");
+    assert!(
+        deleted["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("watched-work.md")
+    );
+}
+
+#[test]
+fn watch_follows_a_recreated_sessions_directory() {
+    let dir = repo();
+    let mut w = Watch::start(dir.path());
+    let sessions_dir = dir.path().join(".agents/sessions");
+    std::fs::remove_dir_all(&sessions_dir).unwrap();
+    std::fs::create_dir(&sessions_dir).unwrap();
+    // Give the watcher a moment to re-attach to the new directory before writing into it.
+    std::thread::sleep(Duration::from_millis(300));
+    sessions(dir.path(), &["new", "After recreate"]);
+    let created = w.expect("session-created");
+    assert_eq!(created["title"], "After recreate");
+}
+
+#[test]
+fn watch_without_sessions_directory_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .arg("-C")
+        .arg(dir.path())
+        .args(["watch", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sessions init"));
+}
