@@ -189,7 +189,15 @@ fn main() {
         ms(agents)
     );
     println!(
-        "  list --json, {RECORDS} records + 40 sessions      {}",
+        "  list --json, {RECORDS} records + 20 sessions      {}",
         ms(list)
+    );
+    let load = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "  (load average {}: on a busy machine, rerun before trusting the numbers)",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 }
