@@ -568,3 +568,21 @@ fn spawn_does_not_hold_the_callers_pipes_open() {
     );
     repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
 }
+
+#[test]
+fn a_deleted_session_file_is_skipped_at_write_back() {
+    let repo = Repo::new();
+    let started = repo.spawn(&["--agent", "late", "--task", "t", "--", "sleep", "0.5"]);
+    let id = started[0]["run_id"].as_str().unwrap();
+    repo.wait_running(id);
+    repo.ok(&["delete", &repo.stem, "--yes", "--force"]);
+    let done = repo.wait_status(id, "completed");
+    assert_eq!(done["exit_code"], 0);
+    eventually("the record settled", || {
+        repo.record(id)["written_back"] == true
+    });
+    assert!(!repo.path.exists());
+    // Its runs stay addressable by stem until pruned.
+    let out = repo.ok(&["agents", &repo.stem, "--json"]);
+    assert!(stdout(&out).contains(id));
+}
