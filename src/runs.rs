@@ -1,10 +1,9 @@
-//! The view of background-agent runs that listings and `watch` need, read from the run
-//! records under `.agents/state/runs/`.
+//! The few facts about background-agent runs that `watch` compares between two looks.
 
 use serde_json::{Value, json};
 
-use crate::overview::Overview;
-use crate::store::Repo;
+use crate::agents::record::RunStatus;
+use crate::agents::sync::Runs;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
@@ -40,55 +39,24 @@ impl RunView {
     }
 }
 
-/// Every run record in the repository.
-pub fn load(repo: &Repo) -> Vec<RunView> {
-    let dir = repo.state_dir().join("runs");
-    let mut out = Vec::new();
-    for session_dir in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-        for file in std::fs::read_dir(session_dir.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let Ok(text) = std::fs::read_to_string(file.path()) else {
-                continue;
-            };
-            let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                continue;
-            };
-            let status = v["status"].as_str().unwrap_or("").to_string();
-            let started = v["started_at"]
-                .as_str()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let ended = v["ended_at"]
-                .as_str()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
-            let runtime = started.map(|s| {
-                (ended.unwrap_or_else(|| chrono::Utc::now().fixed_offset()) - s).num_seconds()
-            });
-            out.push(RunView {
-                run_id: v["id"].as_str().unwrap_or("").to_string(),
-                session: v["session"].as_str().unwrap_or("").to_string(),
-                agent: v["agent"].as_str().unwrap_or("").to_string(),
-                active: matches!(status.as_str(), "starting" | "running"),
-                lost: status == "lost",
-                status,
-                exit_code: v["exit_code"].as_i64(),
-                summary: v["summary"].as_str().map(str::to_owned),
-                pid: v["pid"].as_u64(),
-                log: v["log"].as_str().map(str::to_owned),
-                runtime_secs: runtime,
-            });
-        }
-    }
-    out
-}
-
-/// Running/total agent counts from the run records, when the session has any.
-pub fn apply_counts(o: &mut Overview, runs: &[RunView]) {
-    let mine: Vec<&RunView> = runs.iter().filter(|r| r.session == o.id).collect();
-    if !mine.is_empty() {
-        o.agents.running = mine.iter().filter(|r| r.active).count();
-        o.agents.total = o.agents.total.max(mine.len());
-    }
+/// The views of reconciled runs (see `agents::sync`, which also wrote dead runs back, so a
+/// lost run shows as lost here too).
+pub fn views(runs: &Runs) -> Vec<RunView> {
+    let now = chrono::Utc::now();
+    runs.records
+        .iter()
+        .map(|(_, r)| RunView {
+            active: r.status.is_active(),
+            lost: matches!(r.status, RunStatus::Lost),
+            status: r.status.session_status().to_string(),
+            exit_code: r.exit_code.map(i64::from),
+            summary: r.summary.clone(),
+            pid: r.pid.map(u64::from),
+            log: Some(r.log.display().to_string()),
+            runtime_secs: Some((r.ended_at.unwrap_or(now) - r.started_at).num_seconds()),
+            run_id: r.id.clone(),
+            session: r.session.clone(),
+            agent: r.agent.clone(),
+        })
+        .collect()
 }

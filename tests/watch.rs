@@ -142,3 +142,99 @@ fn watch_without_sessions_directory_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sessions init"));
 }
+
+#[test]
+fn watch_reports_agents_starting_finishing_and_failing() {
+    let dir = repo();
+    sessions(dir.path(), &["new", "Agent work"]);
+    let mut w = Watch::start(dir.path());
+    sessions(
+        dir.path(),
+        &[
+            "spawn",
+            "agent",
+            "--agent",
+            "good",
+            "--task",
+            "succeed",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; echo SUMMARY: all done",
+        ],
+    );
+    let started = w.expect("agent-started");
+    assert_eq!(started["agent"], "good");
+    let finished = w.expect("agent-finished");
+    assert_eq!(finished["status"], "completed");
+    assert_eq!(finished["exit_code"], 0);
+    assert_eq!(finished["summary"], "all done");
+
+    sessions(
+        dir.path(),
+        &[
+            "spawn",
+            "agent",
+            "--agent",
+            "bad",
+            "--task",
+            "fail",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.3; exit 3",
+        ],
+    );
+    let failed = w.expect("agent-finished");
+    assert_eq!(failed["agent"], "bad");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["exit_code"], 3);
+}
+
+#[test]
+fn watch_reports_an_agent_killed_from_outside_as_lost() {
+    let dir = repo();
+    sessions(dir.path(), &["new", "Lost work"]);
+    sessions(
+        dir.path(),
+        &[
+            "spawn", "lost", "--agent", "sleeper", "--task", "sleep", "--", "sleep", "30",
+        ],
+    );
+    let mut w = Watch::start(dir.path());
+    let record = std::fs::read_to_string(
+        walk(&dir.path().join(".agents/state/runs"))
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == "json"))
+            .expect("a run record"),
+    )
+    .unwrap();
+    let rec: Value = serde_json::from_str(&record).unwrap();
+    // Kill the supervisor first, then the agent: nobody is left to record the end.
+    for key in ["supervisor_pid", "pid"] {
+        if let Some(pid) = rec[key].as_i64() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+    // Any later change makes watch look again; a listing also reconciles and writes back.
+    std::thread::sleep(Duration::from_millis(200));
+    sessions(dir.path(), &["list"]);
+    let lost = w.expect("agent-lost");
+    assert_eq!(lost["agent"], "sleeper");
+    assert_eq!(lost["reason"], "lost");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -207,7 +207,7 @@ fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
     let config = ctx.config()?;
     let mut snap = Snapshot::default();
     let files = ctx.repo.session_files().unwrap_or_default();
-    let runs = runs::load(&ctx.repo);
+    let runs = crate::agents::sync::Runs::load(&ctx.repo);
     let mut buf = Vec::new();
     for path in files {
         let display = ctx.repo.display(&path);
@@ -217,7 +217,7 @@ fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         buf.hash(&mut hasher);
         let mut overview = Overview::new(&path, display, text, ctx.now, config.stale_after);
-        runs::apply_counts(&mut overview, &runs);
+        runs.correct(&mut overview);
         let linear_issue = text
             .map(crate::session::Document::parse)
             .and_then(|d| d.str_value(&["session", "linear_issue"]).map(str::to_owned));
@@ -231,7 +231,7 @@ fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
             },
         );
     }
-    for r in runs {
+    for r in runs::views(&runs) {
         snap.runs.insert(r.run_id.clone(), r);
     }
     Ok(snap)
