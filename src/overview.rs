@@ -92,6 +92,15 @@ impl Overview {
         self.status != "completed"
     }
 
+    /// The age as tables show it, with the stale marker: `3h`, `2d stale`.
+    pub fn age_label(&self, now: DateTime<Utc>) -> String {
+        if self.stale {
+            format!("{} stale", self.age(now))
+        } else {
+            self.age(now)
+        }
+    }
+
     /// Age since `last_updated`, e.g. `5m`, `3h`, `2d`; `?` when unknown.
     pub fn age(&self, now: DateTime<Utc>) -> String {
         self.updated_at

@@ -58,11 +58,7 @@ pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
         ("ID", 80),
     ]);
     for o in sessions {
-        let age = if o.stale {
-            format!("{} stale", o.age(ctx.now))
-        } else {
-            o.age(ctx.now)
-        };
+        let age = o.age_label(ctx.now);
         let agents = if o.agents.total == 0 {
             "-".into()
         } else {

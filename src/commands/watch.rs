@@ -411,11 +411,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
     rows.sort_by_key(|s| std::cmp::Reverse(s.overview.updated_at));
     for s in rows {
         let o = &s.overview;
-        let age = if o.stale {
-            format!("{} stale", o.age(ctx.now))
-        } else {
-            o.age(ctx.now)
-        };
+        let age = o.age_label(ctx.now);
         let runs: Vec<&RunView> = snap.runs.values().filter(|r| r.session == o.id).collect();
         let agents = if runs.is_empty() {
             "-".to_string()

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
-use super::protocol::Agent;
+use super::protocol::{Agent, json_kind};
 
 /// Every command we install starts with this (after leading whitespace); any
 /// hook whose command does is treated as ours.
@@ -481,17 +481,6 @@ fn render(settings: &Map<String, Value>, style: &Style) -> String {
         out.insert(0, '\u{feff}');
     }
     out
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn is_ours(hook: &Value) -> bool {

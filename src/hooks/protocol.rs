@@ -110,7 +110,8 @@ fn lenient_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::E
     Ok(lenient_string(d)?.map(PathBuf::from))
 }
 
-fn json_kind(v: &Value) -> &'static str {
+/// How a JSON value's type is named in messages ("an array", "null").
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
