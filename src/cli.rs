@@ -288,6 +288,7 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// Print only this section's body (e.g. "Next Steps"; case-insensitive).
     #[arg(long, short, value_name = "NAME")]
@@ -319,6 +320,7 @@ pub struct ValidateArgs {
 /// TEXT arguments: `-` reads standard input.
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// New status: in_progress, paused or completed.
     #[arg(long)]
@@ -374,6 +376,7 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// The entry text (`-` reads standard input).
     #[arg(allow_hyphen_values = true)]
@@ -385,6 +388,7 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// Why it is paused (added to the Session Log).
     #[arg(long)]
@@ -393,6 +397,7 @@ pub struct PauseArgs {
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// The agent conversation to bind (default: from the hook environment).
     #[arg(long, value_name = "ID")]
@@ -401,6 +406,7 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct HandoffArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// The agent or person taking over.
     #[arg(long, value_name = "AGENT")]
@@ -412,6 +418,7 @@ pub struct HandoffArgs {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short)]
@@ -429,6 +436,7 @@ pub struct CloseArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
+    /// The session: a path, a file stem, or a unique part of a stem or title.
     pub session: String,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short)]
