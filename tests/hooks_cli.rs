@@ -1263,18 +1263,39 @@ fn bad_stdin_injects_nothing() {
 }
 
 #[test]
+#[ignore = "bug: an unknown flag, --agent value or event under `sessions hook` exits 2 (blocks PreCompact)"]
+fn unknown_hook_arguments_never_exit_2() {
+    // `.claude/settings.json` is committed, so a teammate's older `sessions` meets the flags and
+    // events a newer one installed. clap answers with exit 2 and a multi-line usage message;
+    // for PreCompact exit 2 blocks compaction (HOOKS.md), which SPEC §6 forbids.
+    let repo = listing_repo();
+    for args in [
+        &["hook", "pre-compact", "--agent", "cursor"][..],
+        &["hook", "pre-compact", "--future-flag"],
+        &["hook", "session-start", "--format", "markdown"],
+        &["hook", "stop"],
+    ] {
+        let mut cmd = sessions_in(&repo, repo.root());
+        cmd.args(args)
+            .write_stdin(payload("claude-pre-compact-auto.json", repo.root(), "c"));
+        let out = common::run(&mut cmd);
+        assert_ne!(out.code, 2, "{args:?}\n{out}");
+        survives(&out, 1);
+    }
+}
+
+#[test]
 fn a_repository_without_agents_dir_is_silent() {
     let repo = TestRepo::new();
-    for event in EVENTS {
-        for source in SOURCES {
-            let file = match event {
-                "session-start" => start_fixture(source),
-                "session-end" => "claude-session-end.json".into(),
-                _ => "claude-pre-compact-auto.json".into(),
-            };
-            let out = hook_fixture(&repo, event, &file, "c");
-            survives(&out, 1);
-        }
+    let mut runs: Vec<(&str, String)> = SOURCES
+        .iter()
+        .map(|s| ("session-start", start_fixture(s)))
+        .collect();
+    runs.push(("session-end", "claude-session-end.json".into()));
+    runs.push(("pre-compact", "claude-pre-compact-auto.json".into()));
+    for (event, file) in &runs {
+        let out = hook_fixture(&repo, event, file, "c");
+        survives(&out, 1);
     }
     assert!(
         repo.files().is_empty(),
