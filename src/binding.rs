@@ -32,10 +32,13 @@ pub fn conversation_id(explicit: Option<&str>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn binding_path(repo: &Repo, conversation: &str) -> PathBuf {
+/// `<readable part>-<hash>.json`: the readable part helps a person find a binding; the hash
+/// (FNV-1a of the whole id, stable across versions) keeps ids that differ only in characters
+/// the file name cannot hold apart. `lookup` also compares the stored id.
+pub fn binding_path(repo: &Repo, conversation: &str) -> PathBuf {
     let safe: String = conversation
         .chars()
-        .take(128)
+        .take(64)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
                 c
@@ -44,9 +47,14 @@ fn binding_path(repo: &Repo, conversation: &str) -> PathBuf {
             }
         })
         .collect();
+    let hash = conversation
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     repo.state_dir()
         .join("bindings")
-        .join(format!("{safe}.json"))
+        .join(format!("{safe}-{hash:016x}.json"))
 }
 
 /// Binds `conversation` to the session at `session`.
@@ -68,6 +76,9 @@ pub fn bind(repo: &Repo, conversation: &str, session: &Path, now: &str) -> Resul
 pub fn lookup(repo: &Repo, conversation: &str) -> Option<PathBuf> {
     let text = fs::read_to_string(binding_path(repo, conversation)).ok()?;
     let b: Binding = serde_json::from_str(&text).ok()?;
+    if b.conversation != conversation {
+        return None;
+    }
     let path = repo.root.join(&b.session);
     path.is_file().then_some(path)
 }

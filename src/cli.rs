@@ -173,6 +173,8 @@ pub enum HookEvent {
     /// SessionStart: list active sessions; after compaction or resume, re-inject the bound
     /// session's Current State and Next Steps.
     SessionStart(HookArgs),
+    /// SubagentStart: tell a subagent which session file its parent works in (no listing).
+    SubagentStart(HookArgs),
     /// SessionEnd: stamp last_updated, log the end, report leftovers on stderr.
     SessionEnd(HookArgs),
     /// PreCompact (Gemini: PreCompress): log the compaction so SessionStart can re-inject.

@@ -4,6 +4,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Whether the command line is `sessions [-C DIR] hook …`.
+fn is_hook_call() -> bool {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-C" | "--directory" => {
+                args.next();
+            }
+            s if s.starts_with("--directory=") || (s.starts_with("-C") && s.len() > 2) => {}
+            s => return s == "hook",
+        }
+    }
+    false
+}
+
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`sessions list | head`) instead of panicking in println!.
     // SAFETY: called before any other thread exists; restoring the default disposition.
@@ -13,7 +28,29 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
-    let cli = sessions::cli::Cli::parse();
+    let cli = match sessions::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if is_hook_call()
+                && !matches!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+                ) =>
+        {
+            // A hook must never block its agent (exit 2 blocks PreCompact in Claude Code), even
+            // when a newer settings file passes a flag or event this version does not know.
+            let first = e
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string();
+            eprintln!("sessions hook: {first}; ignoring this hook call");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => e.exit(),
+    };
     match sessions::commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -32,20 +32,28 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
     crate::write::set_lock_timeout(Duration::from_millis(800));
     let (name, args) = match &event {
         HookEvent::SessionStart(a) => ("session-start", a),
+        HookEvent::SubagentStart(a) => ("subagent-start", a),
         HookEvent::SessionEnd(a) => ("session-end", a),
         HookEvent::PreCompact(a) => ("pre-compact", a),
     };
-    let input = read_input().unwrap_or_else(|why| {
-        eprintln!("sessions hook {name}: {why}");
-        HookInput::default()
-    });
+    // Without the hook's JSON we cannot know the conversation or its directory: inject
+    // nothing rather than guess.
+    let input = match read_input() {
+        Ok(input) => input,
+        Err(why) => {
+            eprintln!("sessions hook {name}: {why}");
+            return 0;
+        }
+    };
     let ctx = Ctx {
         repo: Repo::discover(&root_dir(ctx, &input)),
         cwd: ctx.cwd.clone(),
         now: ctx.now,
     };
     let result = match event {
-        HookEvent::SessionStart(_) => session_start(&ctx, &input, args),
+        HookEvent::SessionStart(_) | HookEvent::SubagentStart(_) => {
+            session_start(&ctx, &input, args)
+        }
         HookEvent::SessionEnd(_) => session_end(&ctx, &input, args.agent),
         HookEvent::PreCompact(_) => pre_compact(&ctx, &input, args.agent),
     };
@@ -103,33 +111,47 @@ fn session_start(ctx: &Ctx, input: &HookInput, args: &HookArgs) -> Result<()> {
                 "The parent conversation works in the session file {}; leave updating it to the parent.",
                 ctx.repo.display(path)
             );
-            emit(&text, args);
+            emit(&text, input, args);
         }
         return Ok(());
     }
     if let (Some(id), Ok(env_file)) = (&input.session_id, std::env::var("CLAUDE_ENV_FILE")) {
         export_conversation(Path::new(&env_file), id);
     }
+    // The bound session and the listing fail separately: a bad config must not cost the
+    // re-injection after compaction, nor one unreadable file the whole listing.
     let mut text = String::new();
     let reinject = input
         .start_source()
         .is_some_and(|s| s.reinjects_bound_session());
     if let Some(path) = &bound {
-        text.push_str(&bound_context(ctx, path, reinject, input.start_source())?);
+        match bound_context(ctx, path, reinject, input.start_source()) {
+            Ok(t) => text.push_str(&t),
+            Err(e) => eprintln!("sessions hook session-start: {e}"),
+        }
     }
     if ctx.repo.sessions_dir().is_dir() {
-        text.push_str(&listing(ctx, bound.as_deref())?);
+        match listing(ctx, bound.as_deref()) {
+            Ok(t) => text.push_str(&t),
+            Err(e) => eprintln!("sessions hook session-start: {e}"),
+        }
     }
     if !text.is_empty() {
-        emit(&text, args);
+        emit(&text, input, args);
     }
     Ok(())
 }
 
-fn emit(text: &str, args: &HookArgs) {
+/// Prints the context; the JSON names the event that asked (SessionStart or SubagentStart),
+/// since Claude Code drops output whose event name does not match.
+fn emit(text: &str, input: &HookInput, args: &HookArgs) {
     let capped = cap_context(text, crate::hooks::CONTEXT_CAP);
+    let event = match input.hook_event_name.as_deref() {
+        Some("SubagentStart") => "SubagentStart",
+        _ => "SessionStart",
+    };
     let out = match args.format {
-        HookFormat::Json => SessionStartOutput::new(&capped).to_json(),
+        HookFormat::Json => SessionStartOutput::for_event(event, &capped).to_json(),
         HookFormat::Text => capped,
     };
     let mut stdout = std::io::stdout().lock();
@@ -148,11 +170,17 @@ fn export_conversation(env_file: &Path, id: &str) {
     if current.lines().any(|l| l == line) {
         return;
     }
+    // Never glue our line onto a last line that lacks its newline.
+    let sep = if current.is_empty() || current.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
     let write = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(env_file)
-        .and_then(|mut f| writeln!(f, "{line}"));
+        .and_then(|mut f| writeln!(f, "{sep}{line}"));
     if let Err(e) = write {
         eprintln!(
             "sessions hook session-start: cannot write {}: {e}",

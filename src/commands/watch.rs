@@ -394,7 +394,9 @@ fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
-        Value::Object(m) if m.contains_key("running") => format!("{} running of {}", m["running"], m["total"]),
+        Value::Object(m) if m.contains_key("running") => {
+            format!("{} running of {}", m["running"], m["total"])
+        }
         other => other.to_string(),
     }
 }

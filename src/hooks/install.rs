@@ -25,39 +25,43 @@ pub const OUR_COMMAND_PREFIX: &str = "sessions hook ";
 struct HookRow {
     /// Event name for Claude Code and Codex.
     event: &'static str,
-    /// Event name for Gemini CLI.
-    gemini_event: &'static str,
+    /// Event name for Gemini CLI; `None` where Gemini has no such event.
+    gemini_event: Option<&'static str>,
+    /// Codex and Gemini get ` --agent <name>` appended: their output rules differ, and log
+    /// entries name the agent.
     command: &'static str,
-    /// Append ` --agent <name>` for Codex and Gemini (their output rules differ).
-    agent_flag: bool,
     timeout_secs: u64,
     /// Codex clamps some events (SessionEnd to 3 s) and warns on every start
     /// when a hook asks for more.
     codex_timeout_secs: u64,
 }
 
-const HOOK_TABLE: [HookRow; 3] = [
+const HOOK_TABLE: [HookRow; 4] = [
     HookRow {
         event: "SessionStart",
-        gemini_event: "SessionStart",
+        gemini_event: Some("SessionStart"),
         command: "sessions hook session-start",
-        agent_flag: true,
+        timeout_secs: 10,
+        codex_timeout_secs: 10,
+    },
+    HookRow {
+        event: "SubagentStart",
+        gemini_event: None,
+        command: "sessions hook subagent-start",
         timeout_secs: 10,
         codex_timeout_secs: 10,
     },
     HookRow {
         event: "SessionEnd",
-        gemini_event: "SessionEnd",
+        gemini_event: Some("SessionEnd"),
         command: "sessions hook session-end",
-        agent_flag: false,
         timeout_secs: 5,
         codex_timeout_secs: 3,
     },
     HookRow {
         event: "PreCompact",
-        gemini_event: "PreCompress",
+        gemini_event: Some("PreCompress"),
         command: "sessions hook pre-compact",
-        agent_flag: false,
         timeout_secs: 10,
         codex_timeout_secs: 10,
     },
@@ -77,22 +81,22 @@ pub struct DesiredHook {
 pub fn desired_hooks(agent: Agent) -> Vec<DesiredHook> {
     HOOK_TABLE
         .iter()
-        .map(|row| {
+        .filter_map(|row| {
             let mut command = row.command.to_string();
-            if row.agent_flag && agent != Agent::Claude {
+            if agent != Agent::Claude {
                 command.push_str(" --agent ");
                 command.push_str(agent.as_str());
             }
             let (event, timeout) = match agent {
                 Agent::Claude => (row.event, row.timeout_secs),
                 Agent::Codex => (row.event, row.codex_timeout_secs),
-                Agent::Gemini => (row.gemini_event, row.timeout_secs * 1000),
+                Agent::Gemini => (row.gemini_event?, row.timeout_secs * 1000),
             };
-            DesiredHook {
+            Some(DesiredHook {
                 event,
                 command,
                 timeout,
-            }
+            })
         })
         .collect()
 }
@@ -689,6 +693,17 @@ mod tests {
         ]
       }
     ],
+    "SubagentStart": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook subagent-start",
+            "timeout": 10
+          }
+        ]
+      }
+    ],
     "SessionEnd": [
       {
         "hooks": [
@@ -770,7 +785,13 @@ mod tests {
             .collect();
         assert_eq!(
             events,
-            ["PreToolUse", "SessionStart", "SessionEnd", "PreCompact"]
+            [
+                "PreToolUse",
+                "SessionStart",
+                "SubagentStart",
+                "SessionEnd",
+                "PreCompact"
+            ]
         );
         assert_eq!(after["hooks"]["PreToolUse"], before["hooks"]["PreToolUse"]);
         let guard_keys: Vec<_> = after["hooks"]["PreToolUse"][0]["hooks"][0]
@@ -834,6 +855,7 @@ mod tests {
         // Our entries present, but formatted differently from how we write.
         let dir = TempDir::new().unwrap();
         let text = r#"{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"sessions hook session-start","timeout":10}]}],
+"SubagentStart":[{"hooks":[{"type":"command","command":"sessions hook subagent-start","timeout":10}]}],
 "SessionEnd":[{"hooks":[{"type":"command","command":"sessions hook session-end","timeout":5}]}],
 "PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}]}}"#;
         write(dir.path(), ".claude/settings.json", text);
@@ -1000,7 +1022,10 @@ mod tests {
         let after = parse(&plan.after);
         let hooks = after["hooks"].as_object().unwrap();
         let events: Vec<_> = hooks.keys().cloned().collect();
-        assert_eq!(events, ["SessionStart", "SessionEnd", "PreCompact"]);
+        assert_eq!(
+            events,
+            ["SessionStart", "SubagentStart", "SessionEnd", "PreCompact"]
+        );
         assert_eq!(
             hooks["SessionStart"][0]["hooks"][0]["command"],
             "sessions hook session-start --agent codex"
