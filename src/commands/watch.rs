@@ -29,6 +29,8 @@ use crate::validation::validate_file;
 
 /// Changes arriving within this window are handled as one batch.
 const DEBOUNCE: Duration = Duration::from_millis(40);
+/// The longest a batch may grow while changes keep arriving.
+const MAX_BATCH: Duration = Duration::from_millis(120);
 /// How often the terminal view refreshes ages when nothing changes.
 const TICK: Duration = Duration::from_secs(60);
 
@@ -146,12 +148,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             }
             Ok(Msg::Changed) => {}
         }
-        // Let a burst of changes settle, then look once.
-        let mut quit = false;
-        while let Ok(m) = rx.recv_timeout(DEBOUNCE) {
-            quit |= matches!(m, Msg::Quit);
-        }
-        if quit {
+        if settle(&rx) {
             break;
         }
         ensure_watches(ctx, &mut watcher, &mut watched);
@@ -186,6 +183,27 @@ enum Mode {
     Json,
     Table,
     Lines,
+}
+
+/// Lets a burst of changes settle before one look: waits for a quiet gap of [`DEBOUNCE`], but
+/// never longer than [`MAX_BATCH`] in all, so a stream of changes cannot hold events back.
+/// Returns whether Ctrl-C arrived meanwhile.
+fn settle(rx: &mpsc::Receiver<Msg>) -> bool {
+    let deadline = std::time::Instant::now() + MAX_BATCH;
+    loop {
+        let left = deadline
+            .saturating_duration_since(std::time::Instant::now())
+            .min(DEBOUNCE);
+        if left.is_zero() {
+            return false;
+        }
+        match rx.recv_timeout(left) {
+            Ok(Msg::Quit) => return true,
+            Ok(Msg::Changed) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => return false,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+        }
+    }
 }
 
 fn now() -> String {
@@ -407,7 +425,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
         ("AGE", 9),
         ("TITLE", 36),
         ("TASK", 32),
-        ("AGENTS", 22),
+        ("AGENTS", 34),
         ("VALID", 48),
     ]);
     let mut rows: Vec<&SessionSnap> = snap.sessions.values().collect();
@@ -464,6 +482,64 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
     let _ = out.flush();
 }
 
+/// How far one log has been printed.
+#[derive(Default)]
+struct Followed {
+    inode: u64,
+    offset: u64,
+    last_line: Option<Vec<u8>>,
+}
+
+impl Followed {
+    /// The whole lines added since the last call. Rotation replaces the file (a new inode)
+    /// with a marker line and the old file's tail: reading goes on after the last line already
+    /// printed, so the kept tail is not printed twice.
+    fn new_lines(&mut self, mut f: fs::File) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = f.metadata() else {
+            return Vec::new();
+        };
+        let mut buf = Vec::new();
+        if meta.ino() != self.inode || meta.len() < self.offset {
+            let first_look = self.inode == 0;
+            self.inode = meta.ino();
+            self.offset = 0;
+            let _ = f.read_to_end(&mut buf);
+            if !first_look && let Some(last) = &self.last_line {
+                let mut at = 0;
+                for line in buf.split_inclusive(|&b| b == b'\n') {
+                    at += line.len();
+                    if line.strip_suffix(b"\n") == Some(last.as_slice()) {
+                        self.offset = at as u64;
+                    }
+                }
+            }
+            buf.drain(..self.offset as usize);
+        } else {
+            let _ = f.seek(SeekFrom::Start(self.offset));
+            let _ = f.read_to_end(&mut buf);
+        }
+        // Only whole lines; a partial last line waits for its newline.
+        let upto = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        self.offset += upto as u64;
+        let lines: Vec<&[u8]> = buf[..upto]
+            .split_inclusive(|&b| b == b'\n')
+            .map(|l| &l[..l.len() - 1])
+            .collect();
+        if let Some(last) = lines.last() {
+            self.last_line = Some(last.to_vec());
+        }
+        lines
+            .iter()
+            .map(|l| {
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
 /// `watch --logs`: print new lines of every log of one session as they arrive, prefixed with
 /// the log's agent and run id.
 fn follow_logs(
@@ -473,7 +549,7 @@ fn follow_logs(
     rx: &mpsc::Receiver<Msg>,
     dir: &Path,
 ) -> Result<u8> {
-    let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
+    let mut followed: HashMap<PathBuf, Followed> = HashMap::new();
     let mut out = std::io::stdout().lock();
     // Each log is shown from its beginning: whoever asks wants the agents' output so far.
     loop {
@@ -493,27 +569,21 @@ fn follow_logs(
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            let offset = offsets.entry(log.clone()).or_insert(0);
-            if let Ok(mut f) = fs::File::open(&log) {
-                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-                if len < *offset {
-                    *offset = 0; // rotated
-                }
-                let _ = f.seek(SeekFrom::Start(*offset));
-                let mut chunk = Vec::new();
-                let _ = f.read_to_end(&mut chunk);
-                // Only whole lines; a partial last line waits for its newline.
-                let upto = chunk.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                for l in String::from_utf8_lossy(&chunk[..upto]).lines() {
+            let state = followed.entry(log.clone()).or_default();
+            if let Ok(f) = fs::File::open(&log) {
+                for l in state.new_lines(f) {
                     let _ = writeln!(out, "[{prefix}] {l}");
                 }
-                *offset += upto as u64;
             }
         }
         let _ = out.flush();
         match rx.recv() {
             Ok(Msg::Quit) | Err(_) => return Ok(0),
-            Ok(Msg::Changed) => while rx.recv_timeout(DEBOUNCE).is_ok() {},
+            Ok(Msg::Changed) => {
+                if settle(rx) {
+                    return Ok(0);
+                }
+            }
         }
     }
 }
