@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use watch_support::{
     PATIENCE, Watcher, break_context, eventually, new_session, repo, repo_with, sessions, spawn_sh,
-    stem,
+    stem, wait_until_runs_end,
 };
 
 /// `HH:MM:SS event…`: the shape of every event line.
@@ -135,6 +135,7 @@ fn logs_interleaves_the_agents_of_a_session_each_with_its_prefix_and_in_order() 
         w.seen.join("\n")
     );
 
+    wait_until_runs_end(dir.path(), "logs-work");
     let status = w.interrupt(PATIENCE).expect("watch --logs exits on SIGINT");
     assert!(status.success(), "{status}");
 }
@@ -179,6 +180,7 @@ fn logs_survives_a_rotated_log() {
         assert!(l.starts_with(&prefix), "{l:?}");
     }
     // Still following after the rotations, and it stops on Ctrl-C.
+    wait_until_runs_end(dir.path(), "rotating");
     assert!(w.child.try_wait().unwrap().is_none(), "watch --logs died");
     let status = w.interrupt(PATIENCE).expect("watch --logs exits on SIGINT");
     assert!(status.success(), "{status}");

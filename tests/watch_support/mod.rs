@@ -209,3 +209,21 @@ pub fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Waits until every run of `session` has ended (has `ended_at`), then half a second more
+/// for the last writes (run record, session write-back) to be seen. `watch --logs` loses a
+/// Ctrl-C that arrives while it is debouncing (see the ignored test in `watch_output.rs`), so
+/// tests that interrupt it wait for quiet first.
+pub fn wait_until_runs_end(dir: &Path, session: &str) {
+    let ended = eventually(PATIENCE, || {
+        let runs: Value = serde_json::from_str(&sessions(dir, &["agents", session, "--json"]))
+            .expect("agents --json prints JSON");
+        runs.as_array()
+            .is_some_and(|a| a.iter().all(|r| !r["ended_at"].is_null()))
+    });
+    assert!(
+        ended,
+        "the runs of {session} did not end within {PATIENCE:?}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+}
