@@ -60,6 +60,11 @@ const SCENARIOS: &[Scenario] = &[
         about: "`sessions update --state` and `sessions log` on a 30 KB file vs `true`",
         run: edit,
     },
+    Scenario {
+        name: "watch",
+        about: "`sessions watch --json`: write-to-event latency and idle CPU, 20 sessions",
+        run: watch,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -262,6 +267,8 @@ impl Bench {
 enum Unit {
     Ms,
     MiB,
+    /// CPU milliseconds per wall-clock second.
+    MsPerSec,
 }
 
 /// How a row is compared with its baseline.
@@ -349,6 +356,7 @@ impl Row {
             Unit::Ms if v.abs() < 10.0 => format!("{v:.2} ms"),
             Unit::Ms => format!("{v:.1} ms"),
             Unit::MiB => format!("{v:.1} MiB"),
+            Unit::MsPerSec => format!("{v:.2} ms/s"),
         }
     }
 
@@ -376,6 +384,7 @@ impl Row {
         let unit = match self.unit {
             Unit::Ms => "ms",
             Unit::MiB => "MiB",
+            Unit::MsPerSec => "ms/s",
         };
         let (target_kind, target_value) = match self.target {
             Target::Ratio(t) => ("ratio", Some(t)),
@@ -1021,6 +1030,262 @@ fn edit(b: &mut Bench) -> Result<Report> {
         "lock, re-read, edit, temp file, fsync, rename and directory fsync included; the file grew to {} bytes",
         size
     )];
+    Ok(Report::new(rows, notes))
+}
+
+/// A running `sessions watch --json` whose stdout lines arrive, stamped with the time they
+/// were read, on a channel. Killed when dropped.
+struct WatchProcess {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<(Instant, String)>,
+}
+
+impl WatchProcess {
+    fn start(bin: &Path, root: &Path) -> Result<WatchProcess> {
+        use std::io::BufRead;
+        let mut child = Command::new(bin)
+            .args(["watch", "--json"])
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting sessions watch --json")?;
+        let stdout = child.stdout.take().context("watch stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = std::io::BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if tx
+                    .send((Instant::now(), std::mem::take(&mut line)))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        Ok(WatchProcess { child, lines })
+    }
+
+    /// The first event named `event` (for `session`, if given) within `timeout`, with the
+    /// time it was read. Other lines are skipped.
+    fn wait_for(
+        &self,
+        event: &str,
+        session: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(Instant, Value)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, line) = self
+                .lines
+                .recv_timeout(left)
+                .with_context(|| format!("no `{event}` event within {timeout:?}"))?;
+            let v: Value = serde_json::from_str(&line)
+                .with_context(|| format!("watch printed a line that is not JSON: {line}"))?;
+            if v["event"] == event && session.is_none_or(|s| v["session"] == s) {
+                return Ok((at, v));
+            }
+        }
+    }
+}
+
+impl Drop for WatchProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time (user + system, all threads) of process `pid` from `/proc/<pid>/stat`, in ms
+/// (USER_HZ = 100: 10 ms resolution).
+fn proc_cpu_ms(pid: u32) -> Result<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the `(comm)`: state is field 3, utime 14 and stime 15.
+    let rest = stat.rsplit_once(')').context("malformed /proc/pid/stat")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks * 10.0)
+}
+
+/// On-CPU time of all threads of `pid` from `/proc/<pid>/task/*/schedstat`, in ms
+/// (nanosecond resolution), when the kernel has schedstats.
+fn proc_sched_ms(pid: u32) -> Option<f64> {
+    let mut ns = 0u64;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(ns as f64 / 1e6)
+}
+
+fn percentile(samples: &[f64], p: f64) -> f64 {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    // Nearest rank.
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1]
+}
+
+fn watch(b: &mut Bench) -> Result<Report> {
+    use notify::Watcher as _;
+    use std::time::Duration;
+
+    let (edits, idle_secs) = if b.quick { (20, 2) } else { (50, 5) };
+    // Its own repository: the edits below change the files.
+    let root = b.work.path().join("watch");
+    fs::create_dir_all(root.join(".git"))?;
+    let corpus = generate::populate(&root, 20, SEED)?;
+    let stems: Vec<String> = corpus
+        .names
+        .iter()
+        .map(|n| n.trim_end_matches(".md").to_string())
+        .collect();
+
+    // Baseline: a bare notify watcher on the same directory, in this process. The same write
+    // is timed to its first event here and to `session-updated` from `sessions watch`.
+    let (ntx, nrx) = std::sync::mpsc::channel::<(Instant, PathBuf)>();
+    let mut bare = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && matches!(
+                ev.kind,
+                notify::EventKind::Modify(_) | notify::EventKind::Create(_)
+            )
+        {
+            let at = Instant::now();
+            for p in ev.paths {
+                let _ = ntx.send((at, p));
+            }
+        }
+    })?;
+    bare.watch(&corpus.dir, notify::RecursiveMode::Recursive)?;
+
+    let w = WatchProcess::start(&b.bin, &root)?;
+    let (_, ready) = w.wait_for("watching", None, Duration::from_secs(10))?;
+    ensure!(
+        ready["sessions"] == 20,
+        "watch sees {} sessions, expected 20",
+        ready["sessions"]
+    );
+
+    let mut latency = Vec::new();
+    let mut baseline = Vec::new();
+    // Two untimed edits first (page cache, lazy initialisation), as the other scenarios warm up.
+    for i in 0..edits + 2 {
+        let k = i % corpus.names.len();
+        let path = corpus.dir.join(&corpus.names[k]);
+        while nrx.try_recv().is_ok() {}
+        let started = Instant::now();
+        {
+            use std::io::Write as _;
+            let mut f = fs::OpenOptions::new().append(true).open(&path)?;
+            f.write_all(format!("- [ ] bench edit {i}\n").as_bytes())?;
+        }
+        let (at, _) = w.wait_for("session-updated", Some(&stems[k]), Duration::from_secs(5))?;
+        let bare_at = loop {
+            let (t, p) = nrx
+                .recv_timeout(Duration::from_secs(5))
+                .context("no event from the bare notify watcher")?;
+            if p == path {
+                break t;
+            }
+        };
+        if i >= 2 {
+            latency.push((at - started).as_secs_f64() * 1e3);
+            baseline.push((bare_at - started).as_secs_f64() * 1e3);
+        }
+        // Let each change stand alone (the watcher debounces bursts into one look).
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(bare);
+
+    // Idle: nothing changes; a sleeping process is the floor of the measurement.
+    let mut floor = Command::new("sleep")
+        .arg((idle_secs + 30).to_string())
+        .spawn()
+        .context("starting sleep")?;
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = w.child.id();
+    let (cpu0, sched0) = (proc_cpu_ms(pid)?, proc_sched_ms(pid));
+    let (floor0, floor_sched0) = (proc_cpu_ms(floor.id())?, proc_sched_ms(floor.id()));
+    let idle_started = Instant::now();
+    std::thread::sleep(Duration::from_secs(idle_secs));
+    let secs = idle_started.elapsed().as_secs_f64();
+    let idle = (proc_cpu_ms(pid)? - cpu0) / secs;
+    let floor_idle = (proc_cpu_ms(floor.id())? - floor0) / secs;
+    let sched = sched0.zip(proc_sched_ms(pid)).map(|(a, b)| (b - a) / secs);
+    let floor_sched = floor_sched0
+        .zip(proc_sched_ms(floor.id()))
+        .map(|(a, b)| (b - a) / secs);
+    let _ = floor.kill();
+    let _ = floor.wait();
+    ensure!(
+        w.lines.try_recv().is_err(),
+        "watch printed something while nothing changed"
+    );
+
+    let n = latency.len();
+    let p95 = percentile(&latency, 95.0);
+    let bare_median = median(&baseline);
+    let min = latency.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut p95_row = Row::new(format!("event latency, p95 of {n}"), Unit::Ms, &[p95])
+        .against(
+            "bare notify event, p95",
+            percentile(&baseline, 95.0),
+            Compare::Diff,
+        )
+        .target(Target::Max(200.0));
+    p95_row.runs = n;
+    p95_row.min = min;
+    let rows = vec![
+        Row::new(
+            "event latency (write → `session-updated`)",
+            Unit::Ms,
+            &latency,
+        )
+        .against("bare notify event (same write)", bare_median, Compare::Diff)
+        .target(Target::Max(200.0))
+        .extra(json!({
+            "p95": p95,
+            "max": latency.iter().copied().fold(0.0, f64::max),
+            "baseline_p95": percentile(&baseline, 95.0),
+            "sessions": 20,
+            "samples": latency,
+        })),
+        p95_row,
+        Row::new(
+            format!("idle CPU (utime+stime over {secs:.1} s)"),
+            Unit::MsPerSec,
+            &[idle],
+        )
+        .against("`sleep` (measurement floor)", floor_idle, Compare::Diff)
+        .target(Target::Max(1.0))
+        .extra(json!({"schedstat_ms_per_s": sched, "floor_schedstat_ms_per_s": floor_sched})),
+    ];
+    let mut notes = vec![
+        format!(
+            "20 generated sessions; each edit appends a line to one file with a plain write; latency runs from just before the write to reading the event line; {n} edits 100 ms apart after 2 untimed ones; watch debounces for 40 ms before it looks"
+        ),
+        format!(
+            "latency median {:.1} ms, p95 {:.1} ms, max {:.1} ms; the bare notify watcher saw the same writes after {bare_median:.2} ms (median)",
+            median(&latency),
+            p95,
+            latency.iter().copied().fold(0.0, f64::max),
+        ),
+    ];
+    notes.push(match sched {
+        Some(ms) => format!(
+            "idle CPU from /proc/<pid>/stat has 10 ms ticks (a {secs:.0} s window resolves {:.1} ms/s); on-CPU time from schedstat (ns): {ms:.4} ms/s (`sleep`: {:.4} ms/s)",
+            10.0 / secs,
+            floor_sched.unwrap_or(f64::NAN)
+        ),
+        None => format!(
+            "idle CPU from /proc/<pid>/stat has 10 ms ticks: a {secs:.0} s window resolves {:.1} ms/s",
+            10.0 / secs
+        ),
+    });
     Ok(Report::new(rows, notes))
 }
 
