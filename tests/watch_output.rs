@@ -169,11 +169,18 @@ fn logs_survives_a_rotated_log() {
         .join(format!("chatty-{run}.log"));
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.starts_with("[… ") && text.len() <= 1024, "{text}");
+    // Either every line was shown (watch kept up, so the rotation cost the viewer nothing and
+    // the marker is skipped with the tail it already printed), or the marker says what is gone.
+    let complete = (1..=80).all(|i| {
+        let want = format!("{prefix}rotating output, line number {i}");
+        w.seen.iter().filter(|l| **l == want).count() == 1
+    });
     assert!(
-        w.seen
-            .iter()
-            .any(|l| l.starts_with(&prefix) && l.contains("bytes rotated away by sessions")),
-        "no rotation marker seen:\n{}",
+        complete
+            || w.seen
+                .iter()
+                .any(|l| l.starts_with(&prefix) && l.contains("bytes rotated away by sessions")),
+        "lines lost without the rotation marker:\n{}",
         w.seen.join("\n")
     );
     for l in &w.seen {
@@ -187,7 +194,6 @@ fn logs_survives_a_rotated_log() {
 }
 
 #[test]
-#[ignore = "bug: watch --logs repeats the kept tail of a log after every rotation (it restarts at offset 0 when the file shrinks) instead of continuing after what it printed"]
 fn logs_prints_each_line_once_across_rotations() {
     let dir = repo_with(Some("1KB"));
     new_session(dir.path(), "Rotating work");
@@ -240,7 +246,6 @@ fn wait_for_output(dir: &std::path::Path, session: &std::path::Path, agent: &str
 }
 
 #[test]
-#[ignore = "bug: the 40 ms debounce waits for a quiet gap that never comes while an agent writes its log (under the watched .agents/), so every event is held back until the agent stops"]
 fn json_events_are_not_held_back_while_an_agent_writes_output() {
     let dir = repo();
     let busy = new_session(dir.path(), "Busy work");
@@ -265,7 +270,6 @@ fn json_events_are_not_held_back_while_an_agent_writes_output() {
 }
 
 #[test]
-#[ignore = "bug: watch --logs drops a Ctrl-C that arrives while it debounces (`while rx.recv_timeout(DEBOUNCE).is_ok() {}` discards Msg::Quit); with a chatty agent it never exits"]
 fn logs_exits_on_ctrl_c_while_an_agent_writes_output() {
     let dir = repo();
     let busy = new_session(dir.path(), "Busy work");

@@ -249,7 +249,6 @@ fn tty_view_redraws_on_changes_and_restores_the_screen_on_ctrl_c() {
 }
 
 #[test]
-#[ignore = "bug: the AGENTS column (22 wide) cuts `1 run, 0 done, 0 fail (Ns)` to `1 run, 0 done, 0 fail…`, so a running agent's runtime is never shown"]
 fn tty_view_shows_the_runtime_of_a_running_agent() {
     let dir = repo();
     new_session(dir.path(), "Tty runtime work");
