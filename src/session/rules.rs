@@ -501,7 +501,17 @@ fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
                             doc.text(&h.text)
                         ),
                     ),
-                    None => (doc.src.len(), String::new()),
+                    // Not a heading anywhere: perhaps it sits inside a code block or comment.
+                    None => match super::document::lines(doc.src, doc.body_start)
+                        .find(|&(s, e, _)| doc.src[s..e].trim() == format!("## {name}"))
+                    {
+                        Some((s, _, _)) => (
+                            s,
+                            " (a `## {name}` line is here, but inside a code block or HTML comment, where it is not a heading)"
+                                .replace("{name}", name),
+                        ),
+                        None => (doc.src.len(), String::new()),
+                    },
                 };
                 out.push(Finding::new(
                     &SECTION_MISSING,
@@ -561,6 +571,20 @@ mod tests {
         let f = check(&doc, None, Utc::now());
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("### Context"));
+    }
+
+    #[test]
+    fn heading_hidden_in_code_is_pointed_at() {
+        let src = GOOD.replace("## Context\n", "```\n## Context\n```\n");
+        let doc = Document::parse(&src);
+        let f = check(&doc, None, Utc::now());
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("inside a code block"),
+            "{}",
+            f[0].message
+        );
+        assert_eq!(doc.position(f[0].offset.unwrap()).0, 13);
     }
 
     #[test]
