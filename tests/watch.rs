@@ -8,24 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sessions"))
-}
-
-fn sessions(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod watch_support;
+use watch_support::{bin, repo, sessions};
 
 struct Watch {
     child: Child,
@@ -75,13 +59,6 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
-    sessions(dir.path(), &["init"]);
-    dir
 }
 
 #[test]

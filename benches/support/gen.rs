@@ -395,21 +395,11 @@ pub fn session(rng: &mut Rng, spec: &Spec) -> SessionFile {
     s.push_str("---\n");
     let _ = writeln!(s, "# Session: {title}\n");
 
-    let mut sections: Vec<(&str, String)> = [
-        "Context",
-        "Current State",
-        "Next Steps",
-        "Execution Progress",
-        "Technical Context",
-        "Acceptance Criteria",
-        "Decisions",
-        "Blockers",
-        "Session Log",
-    ]
-    .into_iter()
-    .filter(|name| !(spec.defect == Some(Defect::MissingNextSteps) && *name == "Next Steps"))
-    .map(|name| (name, String::new()))
-    .collect();
+    let mut sections: Vec<(&str, String)> = sessions::session::edit::TEMPLATE_SECTIONS
+        .into_iter()
+        .filter(|name| !(spec.defect == Some(Defect::MissingNextSteps) && *name == "Next Steps"))
+        .map(|name| (name, String::new()))
+        .collect();
     // A fresh session (small target size) still has the template's placeholders; sessions
     // that grew get real content in every section before the rest is spread around.
     let fresh = spec.size < 4096;
