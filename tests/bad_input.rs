@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Output, TestRepo, VALID, VALID_NAME};
 use serde_json::Value;
 
