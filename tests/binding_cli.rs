@@ -893,3 +893,41 @@ fn a_spawned_agents_session_start_tells_it_who_it_is() {
     assert_eq!(c["via"], "spawn");
     assert_eq!(c["run"]["run_id"], "3fa9c2d1");
 }
+
+#[test]
+fn a_spawned_agent_does_not_inherit_the_spawning_conversations_ids() {
+    let repo = new_repo();
+    let env = [
+        ("CLAUDE_CODE_SESSION_ID", "parent-1"),
+        ("SESSIONS_CONVERSATION_ID", "parent-1"),
+    ];
+    run(&repo, &["resume", "beta"], &env).ok();
+    run(
+        &repo,
+        &[
+            "spawn",
+            "--agent",
+            "probe",
+            "--task",
+            "t",
+            "--",
+            "sh",
+            "-c",
+            "env > spawned-env.txt.tmp && mv spawned-env.txt.tmp spawned-env.txt",
+        ],
+        &env,
+    )
+    .ok();
+    let path = repo.path("spawned-env.txt");
+    for _ in 0..400 {
+        if path.is_file() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let seen = fs::read_to_string(&path).expect("the agent ran");
+    assert!(seen.contains("SESSIONS_RUN_ID="), "{seen}");
+    for var in ["CLAUDE_CODE_SESSION_ID", "SESSIONS_CONVERSATION_ID"] {
+        assert!(!seen.contains(&format!("{var}=")), "{var} leaked:\n{seen}");
+    }
+}
