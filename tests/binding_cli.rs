@@ -53,7 +53,7 @@ fn new_repo() -> TestRepo {
 fn stem(repo: &TestRepo, slug: &str) -> String {
     repo.session_names()
         .into_iter()
-        .find(|n| n.contains(slug))
+        .find(|n| n.contains(slug) && !n.starts_with('.'))
         .unwrap_or_else(|| panic!("no session {slug}"))
         .trim_end_matches(".md")
         .to_string()
@@ -234,19 +234,24 @@ fn every_session_command_accepts_it_omitted_in_a_bound_conversation() {
     );
     spawn.ok();
     assert_eq!(spawn.json()[0]["session"], stem(&repo, "beta"));
-    // `agents` without SESSION lists the bound session's runs; wait for this one to end so
-    // its write-back cannot race the close below.
+    // `agents` without SESSION lists the bound session's runs.
+    let runs = run(&repo, &["agents", "--json"], &env).json();
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    // Wait for the run's write-back, so it cannot race the close below.
     for _ in 0..400 {
-        let runs = run(&repo, &["agents", "--json"], &env).json();
-        assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
-        if runs[0]["status"] != "running" && runs[0]["status"] != "in_progress" {
+        if text_of(&repo, "beta").contains("status: completed") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 
     run(&repo, &["close", "--yes", "--force"], &env).ok();
-    assert!(!repo.session_names().iter().any(|n| n.contains("beta")));
+    assert!(
+        !repo
+            .session_names()
+            .iter()
+            .any(|n| n.contains("beta") && !n.starts_with('.'))
+    );
     // The binding now points at a file that is gone: a clear error, never another file.
     let out = run(&repo, &["log", "after close"], &env);
     out.code(2);

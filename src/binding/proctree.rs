@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::Repo;
 
-/// How many agent processes above a hook are recorded (the agent and a wrapper or two).
-const MAX_RECORDED: usize = 4;
+/// How many agent processes above a hook are recorded: the agent, and one more in case the
+/// agent runs its hooks from a helper process that is not an ancestor of its tools.
+const MAX_RECORDED: usize = 2;
 /// How far up a command looks for a recorded ancestor.
 const MAX_WALK: usize = 64;
 /// Records pruned per pass, so a huge directory never slows a hook down.
@@ -73,19 +74,15 @@ pub fn stat(pid: u32) -> Option<Proc> {
     })
 }
 
-/// The ancestors of the current process, nearest first (the process itself excluded).
-pub fn ancestors() -> Vec<Proc> {
-    let mut out = Vec::new();
-    let Some(me) = stat(std::process::id()) else {
-        return out;
-    };
-    let mut next = me.ppid;
-    while next > 1 && out.len() < MAX_WALK {
-        let Some(p) = stat(next) else { break };
-        next = p.ppid;
-        out.push(p);
-    }
-    out
+/// The ancestors of the current process, nearest first (the process itself excluded), read
+/// lazily: a hook stops after the few it records.
+pub fn ancestors() -> impl Iterator<Item = Proc> {
+    let first = stat(std::process::id()).and_then(|me| parent(&me));
+    std::iter::successors(first, parent).take(MAX_WALK)
+}
+
+fn parent(p: &Proc) -> Option<Proc> {
+    (p.ppid > 1).then(|| stat(p.ppid)).flatten()
 }
 
 /// Whether `comm` names a shell (`sh -c` runs hooks; a person's shell starts agents).
@@ -108,14 +105,14 @@ pub fn is_shell(comm: &str) -> bool {
 
 /// The processes a hook records: above its `sh -c` parent (if that is a shell), up to the
 /// first shell or init, at most [`MAX_RECORDED`].
-pub fn agent_chain(ancestors: &[Proc]) -> Vec<Proc> {
-    let skip = usize::from(ancestors.first().is_some_and(|p| is_shell(&p.comm)));
+pub fn agent_chain(ancestors: impl Iterator<Item = Proc>) -> Vec<Proc> {
+    let mut ancestors = ancestors.peekable();
+    if ancestors.peek().is_some_and(|p| is_shell(&p.comm)) {
+        ancestors.next();
+    }
     ancestors
-        .iter()
-        .skip(skip)
         .take_while(|p| !is_shell(&p.comm) && p.pid > 1)
         .take(MAX_RECORDED)
-        .cloned()
         .collect()
 }
 
@@ -169,10 +166,11 @@ pub fn record(repo: &Repo, chain: &[Proc], conversation: &str, agent: &str) -> s
         if fs::read_to_string(&path).is_ok_and(|t| t == text) {
             continue;
         }
-        // Rename, so a command reading the record never sees half of it.
-        let tmp = dir.join(format!(".{}-{}.{}.tmp", p.pid, p.start, std::process::id()));
-        fs::write(&tmp, &text)?;
-        fs::rename(&tmp, &path)?;
+        // Unlink and create, not truncate or rename over: ext4 flushes a file replaced either
+        // way before returning (auto_da_alloc), which costs milliseconds on the agent's
+        // critical path. A reader that looks in between sees no record this once.
+        let _ = fs::remove_file(&path);
+        fs::write(&path, &text)?;
     }
     Ok(())
 }
@@ -183,7 +181,8 @@ pub fn find(repo: &Repo) -> Option<(Proc, Record)> {
     if !enabled() || !dir.is_dir() {
         return None;
     }
-    recorded(repo, &ancestors())
+    let boot = boot_id();
+    ancestors().find_map(|p| read(repo, &p, &boot).map(|r| (p, r)))
 }
 
 /// Removes the records of processes that no longer run (checked by pid and start time).
@@ -239,12 +238,15 @@ mod tests {
             p(30, "bash"),
             p(20, "tmux: server"),
         ];
-        let chain = agent_chain(&anc);
+        let chain = agent_chain(anc.into_iter());
         assert_eq!(chain, [p(40, "node")]);
         // A hook run directly by the agent (no shell in between).
         let anc = [p(40, "claude"), p(35, "npx"), p(30, "-zsh")];
-        assert_eq!(agent_chain(&anc), [p(40, "claude"), p(35, "npx")]);
+        assert_eq!(
+            agent_chain(anc.into_iter()),
+            [p(40, "claude"), p(35, "npx")]
+        );
         // A hook started straight from a shell records nothing.
-        assert!(agent_chain(&[p(50, "bash"), p(30, "bash")]).is_empty());
+        assert!(agent_chain([p(50, "bash"), p(30, "bash")].into_iter()).is_empty());
     }
 }

@@ -396,7 +396,7 @@ fn record_process(ctx: &Ctx, input: &HookInput, agent: Agent) -> Option<binding:
     if !ctx.repo.agents_dir().is_dir() || !binding::proctree::enabled() {
         return None;
     }
-    let chain = binding::proctree::agent_chain(&binding::proctree::ancestors());
+    let chain = binding::proctree::agent_chain(binding::proctree::ancestors());
     let previous = binding::proctree::recorded(&ctx.repo, &chain).map(|(_, r)| r);
     if let Err(e) = binding::proctree::record(&ctx.repo, &chain, id, agent.as_str()) {
         eprintln!("sessions hook: cannot record the agent process: {e}");
