@@ -11,22 +11,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Output, TestRepo, session_text};
+use common::{Output, Sealed, TestRepo, session_text};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hooks");
 const BIN: &str = env!("CARGO_BIN_EXE_sessions");
-
-/// Variables that would tell a command its conversation.
-const VARS: [&str; 7] = [
-    "SESSIONS_CONVERSATION_ID",
-    "CLAUDE_CODE_SESSION_ID",
-    "CODEX_THREAD_ID",
-    "GEMINI_SESSION_ID",
-    "CLAUDE_ENV_FILE",
-    "CLAUDE_PROJECT_DIR",
-    "GEMINI_PROJECT_DIR",
-];
 
 /// A repository with two sessions in progress (`alpha`, `beta`) and a paused one (`gamma`).
 fn new_repo() -> TestRepo {
@@ -350,16 +339,14 @@ fn in_agent_tree(repo: &TestRepo, script: &str) -> Output {
     let path = repo.path("agent.sh");
     fs::write(&path, script).unwrap();
     let mut cmd = Command::new("sh");
-    cmd.args(["-c", "timeout 60 sh \"$1\"; exit $?", "sh"])
+    cmd.sealed()
+        .args(["-c", "timeout 60 sh \"$1\"; exit $?", "sh"])
         .arg(&path)
         .current_dir(repo.root())
         .env("BIN", BIN)
         .env("NO_COLOR", "1")
         .env_remove("SESSIONS_PROCESS_TREE")
         .stdin(Stdio::null());
-    for v in VARS {
-        cmd.env_remove(v);
-    }
     let out = cmd.output().unwrap();
     Output {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -159,10 +159,6 @@ impl TestRepo {
         cmd.sealed();
         cmd.current_dir(dir)
             .env_remove("CLAUDE_ENV_FILE")
-            .env_remove("SESSIONS_CONVERSATION_ID")
-            .env_remove("CLAUDE_CODE_SESSION_ID")
-            .env_remove("CODEX_THREAD_ID")
-            .env_remove("GEMINI_SESSION_ID")
             // The test process would count as the agent that ran the hooks.
             .env("SESSIONS_PROCESS_TREE", "off")
             .env("NO_COLOR", "1")
