@@ -695,6 +695,24 @@ fn a_conversation_that_edits_a_session_by_hand_is_bound_at_pre_compact() {
     );
     assert!(context(&out).starts_with("This conversation works in the session \"Beta work\""));
 
+    // `claude --resume` of a hand-editing conversation: bound from the transcript at start.
+    let out = hook(
+        &repo,
+        "session-start",
+        "claude",
+        payload(
+            &repo,
+            "claude-session-start-resume.json",
+            Some("hand-3"),
+            Some(&t),
+        ),
+    );
+    assert!(
+        context(&out).starts_with("This conversation works in the session \"Beta work\""),
+        "{out}"
+    );
+    assert_eq!(bound_session(&repo, "hand-3"), Some(beta.clone()));
+
     // An explicit binding is never replaced by what the transcript shows.
     run(&repo, &["resume", "gamma", "--conversation", "hand-2"], &[]).ok();
     hook(

@@ -59,6 +59,12 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
     let result = match event {
         HookEvent::SessionStart(_) => {
             start_bookkeeping(&ctx, &input, previous.as_ref());
+            if input
+                .start_source()
+                .is_some_and(|s| s.reinjects_bound_session())
+            {
+                bind_from_transcript(&ctx, &input);
+            }
             session_start(&ctx, &input, args)
         }
         HookEvent::SubagentStart(_) => {
