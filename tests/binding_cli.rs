@@ -323,6 +323,13 @@ fn the_flag_wins_then_our_variable_then_the_agents_own() {
     )
     .unwrap();
     assert_eq!(c["found"]["var"], "SESSIONS_CONVERSATION_ID");
+    let detail = run(&repo, &["status", "gamma"], &all[1..]);
+    assert!(
+        detail.stdout.contains(
+            "bound     to this conversation (c-claude, found from $CLAUDE_CODE_SESSION_ID)"
+        ),
+        "{detail}"
+    );
     let human = run(&repo, &["status"], &all[2..]);
     assert!(
         human

@@ -170,6 +170,11 @@ pub fn bind_conversation(
     force: bool,
 ) -> Result<()> {
     let Some(conv) = conversation(ctx) else {
+        if force {
+            eprintln!(
+                "sessions: --bind: this command does not run in a known agent conversation, so nothing was bound (pass --conversation ID)."
+            );
+        }
         return Ok(());
     };
     let current =

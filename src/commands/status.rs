@@ -252,6 +252,15 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         o.age(ctx.now)
     );
     println!("  created   {}", o.created.as_deref().unwrap_or("?"));
+    if let Some(h) = this_conversation(ctx)
+        && h.session.as_deref() == Some(o.path.as_str())
+    {
+        println!(
+            "  bound     to this conversation ({}, found from {})",
+            h.conversation.id,
+            h.conversation.found.describe()
+        );
+    }
     println!(
         "  task      {}",
         o.current_task.as_deref().unwrap_or("(none)")
