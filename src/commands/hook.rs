@@ -399,7 +399,8 @@ fn session_end(ctx: &Ctx, input: &HookInput, agent: Agent) -> Result<()> {
 /// with before (another conversation of the same process: a `/clear`).
 fn record_process(ctx: &Ctx, input: &HookInput, agent: Agent) -> Option<binding::proctree::Record> {
     let id = input.session_id.as_deref()?;
-    if !ctx.repo.agents_dir().is_dir() || !binding::proctree::enabled() {
+    // A subagent runs in its parent's process: the process stays the parent's.
+    if input.is_subagent() || !ctx.repo.agents_dir().is_dir() || !binding::proctree::enabled() {
         return None;
     }
     let chain = binding::proctree::agent_chain(binding::proctree::ancestors());
