@@ -578,6 +578,35 @@ fn a_running_subagent_never_rebinds_its_parent() {
         bound_session(&repo, parent),
         Some(session_rel(&repo, "beta"))
     );
+
+    // A stop that never comes (Esc fires no hook) does not block past the parent's SessionEnd.
+    hook(
+        &repo,
+        "subagent-start",
+        "claude",
+        payload(
+            &repo,
+            "claude-tui-subagent-start-general-purpose.json",
+            None,
+            None,
+        ),
+    );
+    run(&repo, &["resume", "alpha"], &env).ok();
+    assert_eq!(
+        bound_session(&repo, parent),
+        Some(session_rel(&repo, "beta"))
+    );
+    hook(
+        &repo,
+        "session-end",
+        "claude",
+        payload(&repo, "claude-tui-session-end-clear.json", None, None),
+    );
+    run(&repo, &["resume", "alpha"], &env).ok();
+    assert_eq!(
+        bound_session(&repo, parent),
+        Some(session_rel(&repo, "alpha"))
+    );
 }
 
 #[test]

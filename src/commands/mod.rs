@@ -124,7 +124,7 @@ pub fn session_path(ctx: &Ctx, reference: Option<&str>) -> Result<PathBuf> {
 /// The in-progress sessions and how to name or bind one, for the "no SESSION" error.
 fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
     let files = ctx.repo.session_files().unwrap_or_default();
-    let mut lines = Vec::new();
+    let mut found = Vec::new();
     for path in &files {
         let Ok(text) = crate::store::read_session(path) else {
             continue;
@@ -132,9 +132,14 @@ fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
         let doc = crate::session::Document::parse_frontmatter(&text);
         if doc.str_value(&["session", "status"]) == Some("in_progress") {
             let title = doc.str_value(&["session", "title"]).unwrap_or("(untitled)");
-            lines.push(format!("  {}  {title}", stem(path)));
+            found.push((stem(path), title.to_string()));
         }
     }
+    let width = found.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let lines: Vec<String> = found
+        .iter()
+        .map(|(s, title)| format!("  {s:<width$}  {title}"))
+        .collect();
     let bind = if in_conversation {
         "bind this conversation with `sessions resume SESSION`"
     } else {
