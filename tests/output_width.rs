@@ -249,7 +249,7 @@ fn watch_rows_fit_an_80_column_terminal() {
     let Some(tmux) = Tmux::start("watch") else {
         return;
     };
-    let script = format!("\"$0\" -C \"$1\" watch; exec sleep 60");
+    let script = "\"$0\" -C \"$1\" watch; exec sleep 60";
     let out = tmux.tmux(&[
         "new-session",
         "-d",
@@ -262,7 +262,7 @@ fn watch_rows_fit_an_80_column_terminal() {
         "--",
         "sh",
         "-c",
-        &script,
+        script,
         env!("CARGO_BIN_EXE_sessions"),
         repo.root().to_str().unwrap(),
     ]);
