@@ -177,16 +177,45 @@ pub fn find_program(name: &str, cwd: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Start a run: write its record (`starting`), create its log, start the detached supervisor
-/// and return without waiting (the agent is started by the supervisor a moment later; the
-/// returned record is `starting` with the supervisor's pid and start time).
-/// [`Launched::wait_started`] waits for the agent, without polling: the supervisor reports on
-/// a pipe (fd named by [`READY_FD_ENV`]) once the agent's pid is recorded, and closes it
-/// unwritten when it could not start the agent.
-///
-/// Fails early, before anything is written, if the agent's program is not found on `PATH`
-/// or (`--runner tmux`) tmux is not installed.
+/// This machine's host name (recorded with every run: a run is only visible where it runs).
+pub fn host_name() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+}
+
+/// Why the agent's program cannot be started, if it cannot: "`claude` not found on PATH".
+pub fn missing_program(program: &str, cwd: &Path) -> Option<String> {
+    if find_program(program, cwd).is_some() {
+        return None;
+    }
+    Some(if program.contains('/') {
+        format!("`{program}` is not an executable file")
+    } else {
+        format!("`{program}` not found on PATH")
+    })
+}
+
+/// A run whose record (the intent) and empty log exist, but whose supervisor is not started
+/// yet. See `docs/runs.md` for why the record comes first.
+#[derive(Debug)]
+pub struct Prepared {
+    pub record: RunRecord,
+    /// The record's path.
+    pub path: PathBuf,
+}
+
+/// Start a run: [`prepare`] it, then [`Prepared::start`] it.
 pub fn launch(spec: LaunchSpec) -> Result<Launched> {
+    Ok(prepare(spec)?.start())
+}
+
+/// Write the run's record (`starting`, naming this process as its spawner) and create its
+/// empty log, so that whatever happens next — this process killed, the supervisor killed,
+/// the agent missing — there is a record to reconcile and the log a session file links
+/// exists. Fails, writing nothing, on an invalid spec.
+pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
     validate_stem(&spec.session)?;
     if spec.argv.is_empty() {
         return Err(Error::Invalid("empty agent command".into()));
@@ -194,23 +223,12 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
     if spec.supervisor_argv.is_empty() {
         return Err(Error::Invalid("empty supervisor command".into()));
     }
-    if find_program(&spec.argv[0], &spec.cwd).is_none() {
-        return Err(Error::Spawn {
-            what: format!("agent `{}`", spec.argv[0]),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "command not found (or not executable)",
-            ),
-        });
-    }
-    if spec.runner == Runner::Tmux && find_program("tmux", &spec.cwd).is_none() {
-        return Err(Error::TmuxMissing);
-    }
     let id = spec.run_id.clone().unwrap_or_else(record::new_run_id);
     if id.is_empty() || sanitize(&id) != id {
         return Err(Error::Invalid(format!("invalid run id {id:?}")));
     }
     let log = spec.log_rel_path(&id);
+    let me = std::process::id();
     let rec = RunRecord {
         version: RECORD_VERSION,
         id: id.clone(),
@@ -230,6 +248,9 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         tmux_session: (spec.runner == Runner::Tmux)
             .then(|| format!("{}-{id}", sanitize(&spec.session))),
         supervisor_argv: spec.supervisor_argv,
+        host: host_name(),
+        spawner_pid: Some(me),
+        spawner_start: proc_start_time(me),
         supervisor_pid: None,
         supervisor_start: None,
         pid: None,
@@ -245,6 +266,10 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         cancel_requested: false,
         written_back: false,
     };
+    let path = rec.path_in(&spec.state_dir);
+    if path.exists() {
+        return Err(Error::Invalid(format!("run {id} already exists")));
+    }
     let log_path = rec.log_path();
     if let Some(dir) = log_path.parent() {
         fs::create_dir_all(dir).at(dir)?;
@@ -254,72 +279,97 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         .append(true)
         .open(&log_path)
         .at(&log_path)?;
-    let path = rec.path_in(&spec.state_dir);
-    if path.exists() {
-        return Err(Error::Invalid(format!("run {id} already exists")));
-    }
     record::mark_live(&path)?;
     record::save(&path, &rec)?;
+    Ok(Prepared { record: rec, path })
+}
 
-    // Both ends are close-on-exec; only the supervisor's copy of the write end is kept open
-    // across its exec (see pre_exec).
-    let (ready_r, ready_w) = std::io::pipe().at(&path)?;
-    let ready_fd = ready_w.as_raw_fd();
-    let mut cmd = Command::new(&rec.supervisor_argv[0]);
-    cmd.args(&rec.supervisor_argv[1..])
-        .arg(&path)
-        .current_dir(&rec.root)
-        .env(READY_FD_ENV, ready_fd.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
-    // `ready_fd` is open in the child (forked with all our fds).
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )
-            .map_err(std::io::Error::from)?;
-            Ok(())
+impl Prepared {
+    /// Remove the record, its marker and its (empty) log: for a spawn that gives up before
+    /// anything about the run reached a session file.
+    pub fn abandon(self) {
+        let _ = record::update(&self.path, |r| {
+            r.status = RunStatus::Cancelled;
+            r.written_back = true;
         });
+        let _ = record::remove(&self.path, &self.record);
+        let _ = fs::remove_file(self.record.log_path());
     }
-    let spawned = cmd.spawn();
-    drop(cmd);
-    drop(ready_w);
-    match spawned {
-        Ok(child) => {
-            let (pid, start) = (child.id(), proc_start_time(child.id()));
-            // Not waited for: see the module docs.
-            drop(child);
-            // Persist the supervisor's identity now, so a supervisor that dies before its
-            // first save is seen as lost at once (it also records itself; same values).
-            let (saved, _) = record::update(&path, |r| {
-                if r.supervisor_pid.is_none() {
-                    r.supervisor_pid = Some(pid);
-                    r.supervisor_start = start;
-                }
-            })?;
-            Ok(Launched {
-                record: saved,
-                path,
-                ready: ready_r,
-            })
-        }
-        Err(source) => {
-            let reason = format!("cannot start supervisor: {source}");
-            let _ = record::update(&path, |r| {
-                r.status = RunStatus::Failed;
-                r.reason = Some(reason);
-                r.ended_at = Some(Utc::now());
+
+    /// Start the detached supervisor and return without waiting (the agent is started by the
+    /// supervisor a moment later). [`Launched::wait_started`] waits for the agent, without
+    /// polling: the supervisor reports on a pipe (fd named by [`READY_FD_ENV`]) once the
+    /// agent's pid is recorded, and closes it unwritten when it could not start the agent.
+    ///
+    /// When the agent cannot be started at all (its program is not on `PATH`, tmux is missing
+    /// for `--runner tmux`, the supervisor cannot be started), the record is settled `failed`
+    /// with the reason, a `[sessions]` line says it in the log, and the returned run has no
+    /// readiness pipe.
+    pub fn start(self) -> Launched {
+        let Prepared { record: rec, path } = self;
+        let unstartable = missing_program(&rec.argv[0], &rec.cwd)
+            .map(|why| format!("cannot start agent: {why}"))
+            .or_else(|| {
+                (rec.runner == Runner::Tmux && find_program("tmux", &rec.cwd).is_none())
+                    .then(|| Error::TmuxMissing.to_string())
             });
-            Err(Error::Spawn {
-                what: "supervisor".into(),
-                source,
-            })
+        if let Some(why) = unstartable {
+            return Launched::failed(&path, rec, why);
+        }
+        // Both ends are close-on-exec; only the supervisor's copy of the write end is kept
+        // open across its exec (see pre_exec).
+        let (ready_r, ready_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+        };
+        let ready_fd = ready_w.as_raw_fd();
+        let mut cmd = Command::new(&rec.supervisor_argv[0]);
+        cmd.args(&rec.supervisor_argv[1..])
+            .arg(&path)
+            .current_dir(&rec.root)
+            .env(READY_FD_ENV, ready_fd.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
+        // `ready_fd` is open in the child (forked with all our fds).
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let spawned = cmd.spawn();
+        drop(cmd);
+        drop(ready_w);
+        match spawned {
+            Ok(child) => {
+                let (pid, start) = (child.id(), proc_start_time(child.id()));
+                // Not waited for: see the module docs.
+                drop(child);
+                // Persist the supervisor's identity now, so a supervisor that dies before its
+                // first save is seen as lost at once (it also records itself; same values).
+                let saved = record::update(&path, |r| {
+                    if r.supervisor_pid.is_none() && r.status.is_active() {
+                        r.supervisor_pid = Some(pid);
+                        r.supervisor_start = start;
+                    }
+                })
+                .map(|(r, _)| r)
+                .unwrap_or(rec);
+                Launched {
+                    record: saved,
+                    path,
+                    ready: Some(ready_r),
+                }
+            }
+            Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
         }
     }
 }
@@ -327,24 +377,50 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
 /// Names the fd on which a supervisor reports that the agent has started (internal).
 pub const READY_FD_ENV: &str = "SESSIONS_SUPERVISOR_READY_FD";
 
-/// A run just launched: its record (as of the launch) and the read end of the readiness pipe.
+/// A run just launched: its record (as of the launch) and the read end of the readiness pipe
+/// (none when the run could not be started: its record is settled `failed` already).
 #[derive(Debug)]
 pub struct Launched {
     pub record: RunRecord,
     /// The record's path.
     pub path: PathBuf,
-    ready: std::io::PipeReader,
+    ready: Option<std::io::PipeReader>,
 }
 
 impl Launched {
+    /// Settle a run that cannot start: `failed` with `why`, said in its log too.
+    fn failed(path: &Path, rec: RunRecord, why: String) -> Launched {
+        append_note(&rec, &why);
+        let record = record::update(path, |r| {
+            r.status = if r.cancel_requested {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
+            r.reason = Some(why.clone());
+            r.summary.get_or_insert_with(|| why.clone());
+            r.ended_at = Some(Utc::now());
+        })
+        .map(|(r, _)| r)
+        .unwrap_or(rec);
+        Launched {
+            record,
+            path: path.to_path_buf(),
+            ready: None,
+        }
+    }
+
     /// Waits, at most `timeout`, until the supervisor has started the agent and recorded its
     /// pid — or failed to, or died — and returns the record as it is then.
     pub fn wait_started(self, timeout: Duration) -> RunRecord {
         let Launched {
             record,
             path,
-            mut ready,
+            ready,
         } = self;
+        let Some(mut ready) = ready else {
+            return record;
+        };
         let (tx, rx) = mpsc::channel();
         // A blocking read in a thread: woken the moment the supervisor writes or exits.
         std::thread::spawn(move || {
@@ -438,7 +514,32 @@ where
 {
     let ready = take_ready_fd();
     close_inherited_fds(ready.as_ref().map(|f| f.as_raw_fd()));
-    let rec = record::load(record_path)?;
+    // `main` restores SIGPIPE's default for `sessions list | head`; the supervisor must not
+    // die writing the "ready" byte to a `spawn` that was killed meanwhile (or to anything
+    // else): an ignored SIGPIPE turns that into an EPIPE error. The agent gets the default
+    // back (std resets SIGPIPE in the children it spawns).
+    // SAFETY: no other thread exists yet; setting a disposition touches no memory.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
+    // Take the run over from its spawner, under the record's lock: a run that a reader
+    // settled meanwhile (its spawn was killed before we got here) is not started.
+    let me = std::process::id();
+    let my_start = proc_start_time(me);
+    let (rec, claimed) = record::update_if(record_path, |r| {
+        if r.status != RunStatus::Starting {
+            return false;
+        }
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = my_start;
+        true
+    })?;
+    if !claimed {
+        return Ok(rec);
+    }
     let fin = match rec.runner {
         Runner::Process => supervise_process(record_path, &rec, ready)?,
         Runner::Tmux => supervise_tmux(record_path, &rec, ready)?,
