@@ -25,7 +25,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -35,7 +35,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::logfile::{self, LogWriter};
-use super::process::{self, KillOutcome, is_alive_opt, proc_start_time, proc_stat};
+use super::process::{
+    self, KillOutcome, KillReport, KillStep, is_alive_opt, proc_start_time, proc_stat,
+};
 use super::record::{self, RECORD_VERSION, RunRecord, RunStatus, Runner};
 use super::summary::Summarizer;
 use super::{Error, IoContext, Result};
@@ -664,6 +666,13 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         );
     }
 
+    // Orphaned descendants (a helper started with `setsid`, a daemonized server) are
+    // re-parented to us instead of init, so `kill` finds them below us (see `kill_run`).
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        note(&format!(
+            "cannot become a child subreaper ({e}); processes the agent detaches are not tracked"
+        ));
+    }
     let (mut reader, writer) = std::io::pipe().at(&log_path)?;
     let writer2 = writer.try_clone().at(&log_path)?;
     let mut cmd = Command::new(&rec.argv[0]);
@@ -678,7 +687,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let spawned = cmd.spawn();
     // Close our copies of the pipe's write end, so EOF comes when the agent side closes.
     drop(cmd);
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let why = format!("cannot start agent `{}`: {e}", rec.argv[0]);
@@ -690,6 +699,11 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     };
     let pid = child.id();
     let pid_start = proc_start_time(pid);
+    // From here on one thread reaps every child: the agent (its status goes to `exited`) and
+    // whatever the agent orphaned (we are a subreaper), so no zombie piles up. The `Child`
+    // handle is never waited on, and nothing else may be spawned until the agent is reaped.
+    drop(child);
+    let exited = reap_children(pid);
     let (_, cancelled) = record::update(path, |r| {
         r.supervisor_pid = Some(me);
         r.supervisor_start = my_start;
@@ -730,20 +744,26 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         // `kill` raced with our start and saw no pgid yet: finish its job.
         process::kill_group(pid as i32, DEFAULT_KILL_GRACE);
     }
-    let status = child.wait();
+    let ending = exited
+        .recv()
+        .unwrap_or_else(|_| Ending::Unknown("the reaper thread died".into()));
     let drained = done_rx.recv_timeout(DRAIN_TIMEOUT).is_ok();
     if !drained {
         note(
             "output still open after the agent exited (left-over child processes?); stopped waiting for it",
         );
     }
-    let ending = match status {
-        Ok(st) => Ending::Exited {
-            code: st.code(),
-            signal: st.signal(),
-        },
-        Err(e) => Ending::Unknown(format!("wait failed: {e}")),
-    };
+    let left: Vec<String> = process::descendants(&process::snapshot(), me)
+        .into_iter()
+        .map(|p| format!("{p} ({})", process::comm(p)))
+        .collect();
+    if !left.is_empty() {
+        note(&format!(
+            "the agent left {} process(es) running: {}; they are no longer supervised",
+            left.len(),
+            left.join(", ")
+        ));
+    }
     let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(e) = s.error.take() {
         // The log itself failed; the record still gets the outcome.
@@ -755,6 +775,34 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let summary = std::mem::take(&mut s.summary).finish(&tail);
     drop(s);
     finalize(path, ending, summary)
+}
+
+/// Reap every child of this process in a thread (blocking `waitpid(-1)`, no polling) until
+/// the agent `agent` is reaped; its ending is sent on the returned channel.
+fn reap_children(agent: u32) -> mpsc::Receiver<Ending> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        loop {
+            let ending = match waitpid(None::<nix::unistd::Pid>, None) {
+                Ok(WaitStatus::Exited(p, code)) if p.as_raw() as u32 == agent => Ending::Exited {
+                    code: Some(code),
+                    signal: None,
+                },
+                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() as u32 == agent => {
+                    Ending::Exited {
+                        code: None,
+                        signal: Some(sig as i32),
+                    }
+                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => Ending::Unknown(format!("wait failed: {e}")),
+            };
+            let _ = tx.send(ending);
+            return;
+        }
+    });
+    rx
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -775,10 +823,41 @@ fn group_is_ours(rec: &RunRecord) -> bool {
     }
 }
 
-/// `sessions kill`: mark the run cancel-requested, SIGTERM its process group, SIGKILL after
-/// `grace`, then wait for the supervisor to record the end (it reaps the agent). If the
-/// supervisor is gone, the record is marked cancelled here. Finished runs are left alone.
-pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillOutcome)> {
+/// The run's processes outside its process group: descendants of its supervisor (a child
+/// subreaper, so even `setsid` helpers stay below it) and any process started with the run's
+/// environment (found even after the supervisor died).
+fn detached_processes(rec: &RunRecord) -> Vec<u32> {
+    let snap = process::snapshot();
+    let mut pids = Vec::new();
+    if rec.runner == Runner::Process
+        && let Some(sup) = rec.supervisor_pid
+        && is_alive_opt(rec.supervisor_pid, rec.supervisor_start)
+    {
+        pids.extend(process::descendants(&snap, sup));
+    }
+    for pid in process::with_env(
+        &snap,
+        &[
+            ("SESSIONS_RUN_ID", &rec.id),
+            ("SESSIONS_SESSION", &rec.session),
+        ],
+    ) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// `sessions kill`: mark the run cancel-requested, SIGTERM its process group and its detached
+/// processes (see [`detached_processes`]), SIGKILL after `grace`, then wait for the supervisor
+/// to record the end (it reaps the agent). If the supervisor is gone, the record is marked
+/// cancelled here. Finished runs are left alone. `progress` hears each step as it happens.
+pub fn kill_run(
+    record_path: &Path,
+    grace: Duration,
+    progress: &dyn Fn(KillStep),
+) -> Result<(RunRecord, KillReport)> {
     let (mut rec, _) = record::update_if(record_path, |r| {
         if !r.status.is_active() || r.cancel_requested {
             return false;
@@ -787,7 +866,13 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         true
     })?;
     if !rec.status.is_active() {
-        return Ok((rec, KillOutcome::NotRunning));
+        return Ok((
+            rec,
+            KillReport {
+                outcome: KillOutcome::NotRunning,
+                processes: Vec::new(),
+            },
+        ));
     }
     let sup_alive = |r: &RunRecord| is_alive_opt(r.supervisor_pid, r.supervisor_start);
     // A run still starting has no pgid yet; its supervisor will see cancel_requested.
@@ -800,11 +885,9 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         sleep(Duration::from_millis(20));
         rec = record::load(record_path)?;
     }
-    let outcome = if group_is_ours(&rec) {
-        process::kill_group(rec.pgid.unwrap_or(0), grace)
-    } else {
-        KillOutcome::NotRunning
-    };
+    let pgid = if group_is_ours(&rec) { rec.pgid } else { None };
+    let target = rec.clone();
+    let report = process::kill_processes(pgid, &|| detached_processes(&target), grace, progress);
     let deadline = Instant::now() + Duration::from_secs(5);
     rec = record::load(record_path)?;
     while rec.status.is_active() && sup_alive(&rec) && Instant::now() < deadline {
@@ -823,7 +906,7 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         })?
         .0;
     }
-    Ok((rec, outcome))
+    Ok((rec, report))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::agents::{Target, describe};
-use crate::agents::process::{KillOutcome, is_alive_opt};
+use crate::agents::process::{KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
 use crate::agents::record::{self, RunRecord};
 use crate::agents::supervise::kill_run;
 use crate::agents::sync;
@@ -44,13 +44,15 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
         )));
     }
     // Every group gets its SIGTERM at once; the grace periods run in parallel.
-    let results: Vec<(RunRecord, Result<KillOutcome>)> = std::thread::scope(|s| {
+    let results: Vec<(RunRecord, Result<KillReport>)> = std::thread::scope(|s| {
         let handles: Vec<_> = active
             .iter()
             .map(|(path, rec)| {
                 let grace = args.grace;
                 s.spawn(move || {
-                    let outcome = kill_run(path, grace)
+                    let what = format!("{} (run {})", rec.agent, rec.id);
+                    let progress = |step: KillStep| eprintln!("{what}: {}", step_line(&step));
+                    let outcome = kill_run(path, grace, &progress)
                         .map_err(Error::from)
                         .and_then(|(_, o)| settle(path).map(|_| o));
                     (rec.clone(), outcome)
@@ -60,16 +62,25 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let mut code = 0;
-    for (rec, outcome) in results {
+    for (rec, report) in results {
         let what = format!("{} (run {})", rec.agent, rec.id);
-        match outcome {
-            Ok(KillOutcome::Terminated) => println!("stopped {what} with SIGTERM"),
-            Ok(KillOutcome::Killed) => println!(
-                "killed {what} with SIGKILL after {}",
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                code = 1;
+                eprintln!("sessions: {what}: {e}");
+                continue;
+            }
+        };
+        let procs = processes(&report.processes);
+        match report.outcome {
+            KillOutcome::Terminated => println!("stopped {what} with SIGTERM{procs}"),
+            KillOutcome::Killed => println!(
+                "killed {what} with SIGKILL after {}{procs}",
                 humantime::format_duration(args.grace)
             ),
-            Ok(KillOutcome::NotRunning) => println!("{what} had already ended"),
-            Ok(KillOutcome::Survived(pids)) => {
+            KillOutcome::NotRunning => println!("{what} had already ended"),
+            KillOutcome::Survived(pids) => {
                 code = 1;
                 let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
                 eprintln!(
@@ -77,21 +88,60 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
                     pids.join(", ")
                 );
             }
-            Ok(KillOutcome::PermissionDenied) => {
+            KillOutcome::PermissionDenied => {
                 code = 1;
-                eprintln!("sessions: {what}: not allowed to signal its processes");
+                eprintln!("sessions: {what}: not allowed to signal its processes{procs}");
             }
-            Ok(KillOutcome::Refused) => {
+            KillOutcome::Refused => {
                 code = 1;
                 eprintln!("sessions: {what}: its process group is not one we may signal");
-            }
-            Err(e) => {
-                code = 1;
-                eprintln!("sessions: {what}: {e}");
             }
         }
     }
     Ok(code)
+}
+
+/// `sent SIGTERM to 3 processes (4711, 4712, 4713); waiting up to 10s for them to exit`.
+fn step_line(step: &KillStep) -> String {
+    let list = |pids: &[u32]| {
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        format!(
+            "{} process{} ({})",
+            pids.len(),
+            if pids.len() == 1 { "" } else { "es" },
+            pids.join(", ")
+        )
+    };
+    match step {
+        KillStep::Terminating { pids, grace } => format!(
+            "sent SIGTERM to {}; waiting up to {} for them to exit",
+            list(pids),
+            humantime::format_duration(*grace)
+        ),
+        KillStep::Killing { pids } => {
+            format!("{} still running; sending SIGKILL", list(pids))
+        }
+    }
+}
+
+/// `: 3 processes: 4711 sh, 4712 sleep, 4713 sleep (detached)`.
+fn processes(killed: &[Killed]) -> String {
+    if killed.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = killed
+        .iter()
+        .map(|k| {
+            let detached = if k.detached { " (detached)" } else { "" };
+            format!("{} {}{detached}", k.pid, k.comm)
+        })
+        .collect();
+    format!(
+        ": {} process{}: {}",
+        killed.len(),
+        if killed.len() == 1 { "" } else { "es" },
+        list.join(", ")
+    )
 }
 
 /// Waits until the run's outcome is in the session file: the supervisor writes it; when the
