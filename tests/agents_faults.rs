@@ -5,6 +5,7 @@
 mod agents_support;
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -338,4 +339,149 @@ fn kill_finds_detached_helpers_even_after_the_supervisor_died() {
     assert!(!alive(helper), "the detached helper survived the kill");
     assert!(!alive(rec["pid"].as_u64().unwrap()));
     assert_eq!(repo.agent(id)["status"], "cancelled");
+}
+
+#[test]
+fn supervisor_killed_alone_leaves_the_agent_found_then_lost_when_it_dies() {
+    let repo = Repo::new();
+    // Quiet: an agent that writes nothing does not notice its log reader is gone.
+    let started = repo.spawn(&["--agent", "quiet", "--task", "t", "--", "sleep", "300"]);
+    let id = started[0]["run_id"].as_str().unwrap();
+    let rec = repo.wait_running(id);
+    let (sup, pid) = (
+        rec["supervisor_pid"].as_u64().unwrap(),
+        rec["pid"].as_u64().unwrap(),
+    );
+    Command::new("kill")
+        .args(["-KILL", &sup.to_string()])
+        .status()
+        .unwrap();
+    eventually("supervisor gone", || !alive(sup));
+    // Still found, by its own pid and start time.
+    let r = repo.agent(id);
+    assert_eq!(r["status"], "running", "{r:#}");
+    assert_eq!(r["reason"], "supervisor gone", "{r:#}");
+    let listed: Vec<Value> = serde_json::from_slice(&repo.ok(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(listed[0]["agents"], json!({"total": 1, "running": 1}));
+    // Its death is noticed: lost, never running forever.
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    eventually("agent gone", || !alive(pid));
+    let r = repo.agent(id);
+    assert_eq!(r["status"], "failed", "{r:#}");
+    assert_eq!(r["reason"], "lost", "{r:#}");
+    let text = repo.text();
+    assert_eq!(entries(&text)[0].status, "failed", "{text}");
+    assert_eq!(entries(&text)[0].reason.as_deref(), Some("lost"), "{text}");
+}
+
+#[test]
+fn a_reused_pid_is_never_signalled_by_kill() {
+    let repo = Repo::new();
+    // An unrelated process leading its own group, whose pid the record claims for a run whose
+    // supervisor is gone; its start time differs from the recorded one.
+    let mut other = Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = u64::from(other.id());
+    let (_, _, start) = stat(pid).unwrap();
+    let root = repo.root().display().to_string();
+    let record = json!({
+        "version": 1, "id": "cafef00d", "session": repo.stem, "agent": "ghost",
+        "task": "haunt", "argv": ["sleep", "60"], "cwd": root, "root": root,
+        "log": format!(".agents/logs/{}/ghost-cafef00d.log", repo.stem),
+        "log_cap": 1000000, "log_keep": 500000, "supervisor_argv": ["x"],
+        "supervisor_pid": pid, "supervisor_start": start + 777,
+        "pid": pid, "pid_start": start + 777, "pgid": pid,
+        "started_at": "2025-01-01T00:00:00.000Z", "status": "running"
+    });
+    let path = repo.record_path("cafef00d");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, record.to_string()).unwrap();
+    let out = repo.run(&[
+        "kill",
+        &format!("{}:cafef00d", repo.stem),
+        "--grace",
+        "200ms",
+    ]);
+    assert_ne!(out.status.code(), Some(0), "nothing of this run is running");
+    assert!(alive(pid), "the unrelated process must not be touched");
+    let r = repo.agent("cafef00d");
+    assert_eq!(r["status"], "failed", "{r:#}");
+    assert_eq!(r["reason"], "lost", "{r:#}");
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn an_agent_writing_a_gigabyte_keeps_the_log_capped_and_logs_follow_keeps_up() {
+    let repo = Repo::new();
+    repo.configure("", "log_cap: 4MB");
+    // 1 GiB of 1 KiB lines as fast as `yes` writes, then a last line. (Long lines: the
+    // debug build's per-line summary scan would make short ones a test of its speed.)
+    repo.script(
+        "flood.sh",
+        "line=$(head -c 1023 /dev/zero | tr '\\0' x)\nyes \"$line\" | head -c 1073741824\necho 'SUMMARY: flood done'",
+    );
+    let started = repo.spawn(&["--agent", "flood", "--task", "t", "--", "./flood.sh"]);
+    let id = started[0]["run_id"].as_str().unwrap();
+    let mut follow = repo
+        .cmd(&["logs", &format!("{}:{id}", repo.stem), "-f"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Count what the follower prints while it runs (reading keeps its pipe from filling).
+    let mut out = follow.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        let (mut total, mut tail) = (0u64, Vec::new());
+        loop {
+            match std::io::Read::read(&mut out, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    total += n as u64;
+                    tail.extend_from_slice(&buf[..n]);
+                    let keep = tail.len().saturating_sub(256);
+                    tail.drain(..keep);
+                }
+            }
+        }
+        (total, tail)
+    });
+    // Bounded: a gigabyte through a pipe takes seconds; give it minutes on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut biggest = 0;
+    loop {
+        let r = repo.agent(id);
+        let size = fs::metadata(repo.root().join(r["log"].as_str().unwrap()))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        biggest = biggest.max(size);
+        if r["status"] != "running" {
+            assert_eq!(r["status"], "completed", "{r:#}");
+            assert_eq!(r["summary"], "flood done", "{r:#}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the flood never ended: {r:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = follow.wait().unwrap();
+    let (printed, tail) = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&tail).ends_with("SUMMARY: flood done\n"),
+        "the follow reached the end"
+    );
+    assert!(printed > 0);
+    let cap = 4 * 1024 * 1024;
+    assert!(biggest <= cap + (1 << 16), "log grew to {biggest} bytes");
+    let log = repo.log_of(&repo.agent(id));
+    assert!(log.len() as u64 <= cap, "{} bytes", log.len());
+    assert!(log.ends_with("SUMMARY: flood done\n"));
+    eprintln!("1 GiB flood: log peaked at {biggest} bytes; logs -f printed {printed} bytes");
 }
