@@ -485,3 +485,101 @@ fn an_agent_writing_a_gigabyte_keeps_the_log_capped_and_logs_follow_keeps_up() {
     assert!(log.ends_with("SUMMARY: flood done\n"));
     eprintln!("1 GiB flood: log peaked at {biggest} bytes; logs -f printed {printed} bytes");
 }
+
+#[test]
+fn in_progress_entries_without_a_run_record_are_settled_lost_or_shown_unknown() {
+    let repo = Repo::new();
+    let mut ids = Vec::new();
+    for name in ["here", "remote", "alive"] {
+        let started = repo.spawn(&["--agent", name, "--task", "t", "--", "sleep", "300"]);
+        ids.push(started[0]["run_id"].as_str().unwrap().to_string());
+    }
+    let recs: Vec<Value> = ids.iter().map(|id| repo.wait_running(id)).collect();
+    // The first two stop for good; the third keeps running. Then the state goes, as in a
+    // fresh clone.
+    for r in &recs[..2] {
+        for key in ["supervisor_pid", "pid"] {
+            let pid = r[key].as_u64().unwrap();
+            Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+            eventually("process gone", || !alive(pid));
+        }
+    }
+    fs::remove_dir_all(repo.root().join(".agents/state")).unwrap();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let text = repo.text();
+    assert!(
+        text.contains(&format!("      host: \"{}\"\n", host.trim())),
+        "{text}"
+    );
+    // The second run was launched on another machine.
+    let marker = format!("      run_id: \"{}\"\n", ids[1]);
+    let at = text.find(&marker).unwrap() + marker.len();
+    let (head, tail) = text.split_at(at);
+    let tail = tail.replacen(
+        &format!("      host: \"{}\"\n", host.trim()),
+        "      host: \"elsewhere.example\"\n",
+        1,
+    );
+    fs::write(&repo.path, format!("{head}{tail}")).unwrap();
+
+    let listed: Vec<Value> = serde_json::from_slice(&repo.ok(&["list", "--json"]).stdout).unwrap();
+    assert_eq!(
+        listed[0]["agents"],
+        json!({"total": 3, "running": 1}),
+        "only the run found alive here counts running"
+    );
+    let text = repo.text();
+    let all = entries(&text);
+    assert_eq!(all[0].status, "failed", "{text}");
+    assert_eq!(all[0].reason.as_deref(), Some("lost"), "{text}");
+    assert_eq!(
+        all[1].status, "in_progress",
+        "another machine's run is left alone"
+    );
+    assert_eq!(all[2].status, "in_progress", "{text}");
+    assert_eq!(
+        text.matches("no run record on this machine").count(),
+        1,
+        "{text}"
+    );
+
+    let runs = repo.agents();
+    let by = |id: &str| runs.iter().find(|r| r["run_id"] == id).cloned().unwrap();
+    assert_eq!(by(&ids[0])["status"], "failed");
+    assert_eq!(by(&ids[0])["reason"], "lost");
+    assert_eq!(by(&ids[1])["status"], "unknown");
+    assert!(
+        by(&ids[1])["reason"]
+            .as_str()
+            .unwrap()
+            .contains("elsewhere.example"),
+        "{runs:#?}"
+    );
+    assert_eq!(by(&ids[2])["status"], "running");
+    assert_eq!(by(&ids[2])["pid"], recs[2]["pid"]);
+
+    // `kill` explains what it sees.
+    let out = repo.run(&["kill", &format!("{}:remote", repo.stem), "--all"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stop it on the machine that runs it"),
+        "{}",
+        stderr(&out)
+    );
+    Command::new("kill")
+        .args(["-KILL", &recs[2]["pid"].as_u64().unwrap().to_string()])
+        .status()
+        .unwrap();
+    eventually("agent gone", || !alive(recs[2]["pid"].as_u64().unwrap()));
+    // `close --yes` says what it sees and goes ahead.
+    let out = repo.run(&["close", &repo.stem, "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("elsewhere.example"),
+        "{}",
+        stderr(&out)
+    );
+}

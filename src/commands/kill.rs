@@ -10,7 +10,7 @@ use super::agents::{Target, describe};
 use crate::agents::process::{KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
 use crate::agents::record::{self, RunRecord};
 use crate::agents::supervise::kill_run;
-use crate::agents::sync;
+use crate::agents::sync::{self, Orphan, OrphanState};
 use crate::cli::KillArgs;
 use crate::error::{Error, Result};
 
@@ -20,17 +20,45 @@ const WRITE_BACK_WAIT: Duration = Duration::from_secs(10);
 pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
     let target = Target::parse(ctx, &args.target)?;
     let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
-    let matching = target.select(&runs)?;
+    let orphans = orphans_of(ctx, &target);
+    let matching = match target.select(&runs) {
+        Ok(m) => m,
+        Err(_) if !orphans.is_empty() => Vec::new(),
+        Err(e) => return Err(e),
+    };
     let active: Vec<&(PathBuf, RunRecord)> = matching
         .iter()
         .copied()
         .filter(|(_, r)| r.status.is_active())
         .collect();
     if active.is_empty() {
+        let seen: String = orphans
+            .iter()
+            .map(|o| {
+                let (agent, run) = (&o.agent, &o.run_id);
+                match &o.state {
+                    OrphanState::Lost => format!(
+                        "; agent {agent} (run {run}) had no run record here and none of its processes runs: marked failed (lost)"
+                    ),
+                    OrphanState::Running(_) => format!(
+                        "; agent {agent} (run {run}) is {} — stop those processes yourself (`kill PID`)",
+                        o.describe()
+                    ),
+                    OrphanState::Unknown(_) => format!(
+                        "; agent {agent} (run {run}) is in_progress in the file, state {} — stop it on the machine that runs it",
+                        o.describe()
+                    ),
+                }
+            })
+            .collect();
         return Err(Error::Check(format!(
-            "no running agent matches `{}`{}",
+            "no running agent matches `{}`{}{seen}",
             target.text,
-            describe(&matching)
+            if matching.is_empty() && !orphans.is_empty() {
+                String::new()
+            } else {
+                describe(&matching)
+            }
         )));
     }
     if active.len() > 1 && !args.all {
@@ -142,6 +170,24 @@ fn processes(killed: &[Killed]) -> String {
         if killed.len() == 1 { "" } else { "es" },
         list.join(", ")
     )
+}
+
+/// The entries of the target's session file without a run record here (lost ones are settled
+/// on the way), restricted to the target's agent or run when it names one.
+fn orphans_of(ctx: &Ctx, target: &Target) -> Vec<Orphan> {
+    let path = ctx.repo.sessions_dir().join(format!("{}.md", target.stem));
+    let Ok(text) = crate::store::read_session(&path) else {
+        return Vec::new();
+    };
+    let (_, orphans) = sync::check_entries(&ctx.repo, &path, text);
+    orphans
+        .into_iter()
+        .filter(|o| {
+            target.selector.as_deref().is_none_or(|sel| {
+                o.agent == sel || o.run_id == sel || (sel.len() >= 4 && o.run_id.starts_with(sel))
+            })
+        })
+        .collect()
 }
 
 /// Waits until the run's outcome is in the session file: the supervisor writes it; when the

@@ -218,6 +218,7 @@ fn plan(
         conversation_id,
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
+        host: crate::agents::supervise::host_name(),
     };
     Ok(Plan { spec, entry })
 }
