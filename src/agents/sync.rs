@@ -316,9 +316,11 @@ fn lost_ops(
         p
     };
     let abs = repo.root.join(&log);
-    let link = (!log.is_empty() && abs.is_file())
-        .then(|| format!(" — [log]({})", writeback::link_target(path, &abs)))
-        .unwrap_or_default();
+    let link = if !log.is_empty() && abs.is_file() {
+        format!(" — [log]({})", writeback::link_target(path, &abs))
+    } else {
+        String::new()
+    };
     vec![
         Op::Set {
             path: field("status"),

@@ -42,7 +42,9 @@ Examples:
   sessions kill weather:claude       claude's running runs
   sessions kill weather --all --grace 30s
 
-Exit code 1 when nothing matched or a process survived SIGKILL.";
+Says on stderr what it is doing while it waits out the grace period, and on stdout
+which processes it stopped ('(detached)': outside the agent's process group, e.g. a setsid
+helper). Exit code 1 when nothing matched or a process survived SIGKILL.";
 
 pub const PRUNE_HELP: &str = "\
 Examples:
