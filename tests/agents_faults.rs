@@ -20,6 +20,17 @@ fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Stops whatever a test left running when it ends, passed or failed (`kill --all`).
+struct Cleanup<'a>(&'a Repo);
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .run(&["kill", &self.0.stem, "--all", "--grace", "100ms"]);
+    }
+}
+
 /// One `spawned_agents` entry as the file shows it.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -70,6 +81,7 @@ impl Lcg {
 #[test]
 fn spawn_killed_part_way_leaves_every_run_recorded_and_settled() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     repo.script("quick.sh", "echo 'SUMMARY: quick done'\nexit 0");
     let mut rng = Lcg(0x5eed);
     let trials = 24;
@@ -151,6 +163,7 @@ fn spawn_killed_part_way_leaves_every_run_recorded_and_settled() {
 #[test]
 fn a_spawn_that_cannot_start_is_recorded_failed_with_the_reason() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     let out = repo.run(&[
         "spawn",
         &repo.stem,
@@ -206,6 +219,7 @@ fn a_spawn_that_cannot_start_is_recorded_failed_with_the_reason() {
 #[test]
 fn logs_follow_ends_with_the_outcome_and_its_exit_status() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     let failing = repo.spawn(&[
         "--agent",
         "broken",
@@ -255,6 +269,7 @@ fn logs_follow_ends_with_the_outcome_and_its_exit_status() {
 #[test]
 fn kill_says_what_it_does_while_it_waits_out_the_grace_period() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     let started = repo.spawn(&[
         "--agent",
         "stubborn",
@@ -288,6 +303,7 @@ fn read_pid(repo: &Repo, name: &str) -> u64 {
 #[test]
 fn kill_stops_a_helper_the_agent_detached_with_setsid() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     // The helper leaves the agent's process group and session, drops the run's environment,
     // and its parent exits at once: an orphan that only a child subreaper keeps below the
     // supervisor.
@@ -320,6 +336,7 @@ fn kill_stops_a_helper_the_agent_detached_with_setsid() {
 #[test]
 fn kill_finds_detached_helpers_even_after_the_supervisor_died() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     repo.script(
         "detach.sh",
         "(setsid sleep 300 & echo $! > helper.pid)\nwhile :; do sleep 0.1; done",
@@ -344,6 +361,7 @@ fn kill_finds_detached_helpers_even_after_the_supervisor_died() {
 #[test]
 fn supervisor_killed_alone_leaves_the_agent_found_then_lost_when_it_dies() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     // Quiet: an agent that writes nothing does not notice its log reader is gone.
     let started = repo.spawn(&["--agent", "quiet", "--task", "t", "--", "sleep", "300"]);
     let id = started[0]["run_id"].as_str().unwrap();
@@ -380,6 +398,7 @@ fn supervisor_killed_alone_leaves_the_agent_found_then_lost_when_it_dies() {
 #[test]
 fn a_reused_pid_is_never_signalled_by_kill() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     // An unrelated process leading its own group, whose pid the record claims for a run whose
     // supervisor is gone; its start time differs from the recorded one.
     let mut other = Command::new("sleep")
@@ -420,6 +439,7 @@ fn a_reused_pid_is_never_signalled_by_kill() {
 #[test]
 fn an_agent_writing_a_gigabyte_keeps_the_log_capped_and_logs_follow_keeps_up() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     repo.configure("", "log_cap: 4MB");
     // 1 GiB of 1 KiB lines as fast as `yes` writes, then a last line. (Long lines: the
     // debug build's per-line summary scan would make short ones a test of its speed.)
@@ -489,6 +509,7 @@ fn an_agent_writing_a_gigabyte_keeps_the_log_capped_and_logs_follow_keeps_up() {
 #[test]
 fn in_progress_entries_without_a_run_record_are_settled_lost_or_shown_unknown() {
     let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
     let mut ids = Vec::new();
     for name in ["here", "remote", "alive"] {
         let started = repo.spawn(&["--agent", name, "--task", "t", "--", "sleep", "300"]);
