@@ -590,11 +590,19 @@ fn in_progress_entries_without_a_run_record_are_settled_lost_or_shown_unknown() 
         "{}",
         stderr(&out)
     );
-    Command::new("kill")
-        .args(["-KILL", &recs[2]["pid"].as_u64().unwrap().to_string()])
-        .status()
-        .unwrap();
-    eventually("agent gone", || !alive(recs[2]["pid"].as_u64().unwrap()));
+    // The one found by its environment is stopped, and then settles as lost.
+    let pid = recs[2]["pid"].as_u64().unwrap();
+    let out = repo.run(&["kill", &format!("{}:alive", repo.stem), "--grace", "2s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("found by its environment"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!alive(pid));
+    let text = repo.text();
+    assert_eq!(entries(&text)[2].status, "failed", "{text}");
+    assert_eq!(entries(&text)[2].reason.as_deref(), Some("lost"), "{text}");
     // `close --yes` says what it sees and goes ahead.
     let out = repo.run(&["close", &repo.stem, "--yes"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

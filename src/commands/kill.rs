@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use super::agents::{Target, describe};
-use crate::agents::process::{KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
+use crate::agents::process::{self, KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
 use crate::agents::record::{self, RunRecord};
 use crate::agents::supervise::kill_run;
 use crate::agents::sync::{self, Orphan, OrphanState};
@@ -31,6 +31,13 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
         .copied()
         .filter(|(_, r)| r.status.is_active())
         .collect();
+    let running: Vec<&Orphan> = orphans
+        .iter()
+        .filter(|o| matches!(o.state, OrphanState::Running(_)))
+        .collect();
+    if active.is_empty() && !running.is_empty() && (running.len() == 1 || args.all) {
+        return Ok(kill_orphans(ctx, &target, &running, args.grace));
+    }
     if active.is_empty() {
         let seen: String = orphans
             .iter()
@@ -41,7 +48,7 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
                         "; agent {agent} (run {run}) had no run record here and none of its processes runs: marked failed (lost)"
                     ),
                     OrphanState::Running(_) => format!(
-                        "; agent {agent} (run {run}) is {} — stop those processes yourself (`kill PID`)",
+                        "; agent {agent} (run {run}) is {} — name it, or pass --all",
                         o.describe()
                     ),
                     OrphanState::Unknown(_) => format!(
@@ -92,41 +99,74 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
     let mut code = 0;
     for (rec, report) in results {
         let what = format!("{} (run {})", rec.agent, rec.id);
-        let report = match report {
-            Ok(r) => r,
+        match report {
+            Ok(r) => code = code.max(print_report(&what, &r, args.grace, "")),
             Err(e) => {
                 code = 1;
                 eprintln!("sessions: {what}: {e}");
-                continue;
-            }
-        };
-        let procs = processes(&report.processes);
-        match report.outcome {
-            KillOutcome::Terminated => println!("stopped {what} with SIGTERM{procs}"),
-            KillOutcome::Killed => println!(
-                "killed {what} with SIGKILL after {}{procs}",
-                humantime::format_duration(args.grace)
-            ),
-            KillOutcome::NotRunning => println!("{what} had already ended"),
-            KillOutcome::Survived(pids) => {
-                code = 1;
-                let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-                eprintln!(
-                    "sessions: {what}: processes {} survived SIGKILL (stuck in the kernel?)",
-                    pids.join(", ")
-                );
-            }
-            KillOutcome::PermissionDenied => {
-                code = 1;
-                eprintln!("sessions: {what}: not allowed to signal its processes{procs}");
-            }
-            KillOutcome::Refused => {
-                code = 1;
-                eprintln!("sessions: {what}: its process group is not one we may signal");
             }
         }
     }
     Ok(code)
+}
+
+/// Stops the runs this machine has no record of but whose processes it found by their
+/// environment (a fresh clone of the state, a deleted record), then settles their entries.
+fn kill_orphans(ctx: &Ctx, target: &Target, running: &[&Orphan], grace: Duration) -> u8 {
+    let mut code = 0;
+    for o in running {
+        let what = format!("{} (run {})", o.agent, o.run_id);
+        let progress = |step: KillStep| eprintln!("{what}: {}", step_line(&step));
+        let find = || {
+            process::with_env(
+                &process::snapshot(),
+                &[
+                    ("SESSIONS_RUN_ID", &o.run_id),
+                    ("SESSIONS_SESSION", &o.session),
+                ],
+            )
+        };
+        let report = process::kill_processes(None, &find, grace, &progress);
+        code = code.max(print_report(
+            &what,
+            &report,
+            grace,
+            " (it had no run record here: found by its environment)",
+        ));
+    }
+    // Nothing of them runs now: their entries settle as lost.
+    orphans_of(ctx, target);
+    code
+}
+
+/// Prints what a kill did; the exit code it means.
+fn print_report(what: &str, report: &KillReport, grace: Duration, note: &str) -> u8 {
+    let procs = processes(&report.processes);
+    match &report.outcome {
+        KillOutcome::Terminated => println!("stopped {what} with SIGTERM{note}{procs}"),
+        KillOutcome::Killed => println!(
+            "killed {what} with SIGKILL after {}{note}{procs}",
+            humantime::format_duration(grace)
+        ),
+        KillOutcome::NotRunning => println!("{what} had already ended"),
+        KillOutcome::Survived(pids) => {
+            let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+            eprintln!(
+                "sessions: {what}: processes {} survived SIGKILL (stuck in the kernel?)",
+                pids.join(", ")
+            );
+            return 1;
+        }
+        KillOutcome::PermissionDenied => {
+            eprintln!("sessions: {what}: not allowed to signal its processes{procs}");
+            return 1;
+        }
+        KillOutcome::Refused => {
+            eprintln!("sessions: {what}: its process group is not one we may signal");
+            return 1;
+        }
+    }
+    0
 }
 
 /// `sent SIGTERM to 3 processes (4711, 4712, 4713); waiting up to 10s for them to exit`.
