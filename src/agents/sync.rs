@@ -247,10 +247,9 @@ pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orp
     });
     if written.is_ok() {
         for o in &lost {
-            let _ = record::save(
-                &record::record_path(&state_dir, &stem, &o.run_id),
-                &lost_record(repo, path, o, here.clone(), now),
-            );
+            if let Some(rec) = lost_record(repo, path, o, here.clone(), now) {
+                let _ = record::save(&record::record_path(&state_dir, &stem, &o.run_id), &rec);
+            }
         }
     }
     let text = crate::store::read_session(path).unwrap_or(text);
@@ -342,53 +341,41 @@ fn lost_ops(
 }
 
 /// The record kept for a lost orphan, so every run the file names is recorded here too.
+/// Built from JSON so that every field a record may gain keeps its serde default.
 fn lost_record(
     repo: &Repo,
     path: &Path,
     o: &Orphan,
     host: Option<String>,
     now: chrono::DateTime<Utc>,
-) -> RunRecord {
-    RunRecord {
-        version: record::RECORD_VERSION,
-        id: o.run_id.clone(),
-        session: o.session.clone(),
-        session_file: Some(path.to_path_buf()),
-        agent: o.agent.clone(),
-        task: o.task.clone(),
-        conversation_id: o.conversation_id.clone(),
-        argv: Vec::new(),
-        env: Vec::new(),
-        cwd: repo.root.clone(),
-        root: repo.root.clone(),
-        log: o
-            .log
-            .clone()
-            .map_or_else(|| PathBuf::from(".agents/logs"), PathBuf::from),
-        log_cap: 0,
-        log_keep: 0,
-        runner: record::Runner::Process,
-        tmux_session: None,
-        supervisor_argv: Vec::new(),
-        host: o.host.clone().or(host),
-        spawner_pid: None,
-        spawner_start: None,
-        supervisor_pid: None,
-        supervisor_start: None,
-        pid: None,
-        pid_start: None,
-        pgid: None,
+) -> Option<RunRecord> {
+    let at = crate::session::edit::timestamp(now);
+    let log = o.log.clone().unwrap_or_else(|| ".agents/logs".into());
+    let value = serde_json::json!({
+        "version": record::RECORD_VERSION,
+        "id": o.run_id,
+        "session": o.session,
+        "session_file": path,
+        "agent": o.agent,
+        "task": o.task,
+        "conversation_id": o.conversation_id,
+        "argv": [],
+        "cwd": repo.root,
+        "root": repo.root,
+        "log": log,
+        "log_cap": 0,
+        "log_keep": 0,
+        "supervisor_argv": [],
+        "host": o.host.clone().or(host),
         // Unknown: the time it was found lost.
-        started_at: now,
-        ended_at: Some(now),
-        exit_code: None,
-        signal: None,
-        status: record::RunStatus::Lost,
-        reason: Some("lost".into()),
-        summary: Some(format!("lost: {NO_RECORD}")),
-        cancel_requested: false,
-        written_back: true,
-    }
+        "started_at": at,
+        "ended_at": at,
+        "status": "lost",
+        "reason": "lost",
+        "summary": format!("lost: {NO_RECORD}"),
+        "written_back": true,
+    });
+    serde_json::from_value(value).ok()
 }
 
 impl Runs {
