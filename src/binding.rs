@@ -21,6 +21,16 @@ pub struct Binding {
     /// The session file, relative to the repository root.
     pub session: String,
     pub bound_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<BoundRun>,
+}
+
+/// The background run a binding was made for (by `spawn`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BoundRun {
+    pub agent: String,
+    pub run_id: String,
+    pub task: String,
 }
 
 /// The conversation id from `explicit`, else from the environment.
@@ -59,6 +69,28 @@ pub fn binding_path(repo: &Repo, conversation: &str) -> PathBuf {
 
 /// Binds `conversation` to the session at `session`.
 pub fn bind(repo: &Repo, conversation: &str, session: &Path, now: &str) -> Result<()> {
+    write_binding(repo, conversation, session, None, now)
+}
+
+/// Binds the conversation `spawn` starts to the session it was spawned for, remembering the
+/// run so the agent's SessionStart can tell it who it is.
+pub fn bind_run(
+    repo: &Repo,
+    conversation: &str,
+    session: &Path,
+    run: BoundRun,
+    now: &str,
+) -> Result<()> {
+    write_binding(repo, conversation, session, Some(run), now)
+}
+
+fn write_binding(
+    repo: &Repo,
+    conversation: &str,
+    session: &Path,
+    run: Option<BoundRun>,
+    now: &str,
+) -> Result<()> {
     let path = binding_path(repo, conversation);
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| crate::error::Error::write(dir, e))?;
@@ -67,6 +99,7 @@ pub fn bind(repo: &Repo, conversation: &str, session: &Path, now: &str) -> Resul
         conversation: conversation.into(),
         session: repo.display(session),
         bound_at: now.into(),
+        run,
     };
     let text = serde_json::to_string_pretty(&b).unwrap_or_default();
     crate::write::write_atomic(&path, &text)

@@ -1,11 +1,18 @@
-//! One-line run summaries from agent output.
+//! One-line run summaries, and everything else a run's output says about it ([`RunOutput`]).
 //!
-//! Priority: the last `SUMMARY:` line; else the `result` (or `errors`) of the last Claude
-//! stream-json `{"type":"result",…}` line (a `SUMMARY:` line inside that text wins over the
-//! whole text); else the last few meaningful lines. Always one line, at most
+//! Summary priority: the last `SUMMARY:` line printed as such; else the agent's final answer
+//! from its machine output ([`super::output`]: Claude `result`, Codex `agent_message`, Gemini
+//! assistant `message`s), where a `SUMMARY:` line inside the answer wins over the whole text;
+//! else the error the agent reported; else the last few meaningful lines (never a JSON event,
+//! nor a client's own chatter such as a terminal-colour warning). Always one line, at most
 //! [`MAX_SUMMARY_CHARS`] characters.
+//!
+//! Everything is read line by line as the output streams past ([`Summarizer`]), or from a log
+//! with [`read_log`], which never holds more than one line in memory.
 
-use serde_json::Value;
+use std::io::Read;
+
+use super::output::{Events, Tokens};
 
 /// Upper bound of a summary, in characters.
 pub const MAX_SUMMARY_CHARS: usize = 500;
@@ -16,16 +23,50 @@ pub const MAX_SCAN_LINE: usize = 4 << 20;
 
 const MARKER: &str = "SUMMARY:";
 
+/// Lines the clients print about themselves, never about the work (seen from Codex CLI
+/// 0.171 and Gemini CLI 0.61 on stderr, which shares the log with stdout).
+const CHATTER: [&str; 5] = [
+    "Reading additional input from stdin",
+    "color support not detected",
+    "Ripgrep is not available",
+    "could not create PATH aliases",
+    "YOLO mode is enabled",
+];
+
+/// What a run's output says: summary, conversation id, cost, tokens, turns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOutput {
+    pub summary: Option<String>,
+    /// The conversation id the agent reported (Claude/Gemini `session_id`, Codex `thread_id`).
+    pub conversation_id: Option<String>,
+    pub cost_usd: Option<f64>,
+    pub tokens: Option<Tokens>,
+    pub turns: Option<u64>,
+}
+
 /// Summary of a chunk of output (typically a log tail).
 pub fn summarize(tail: &str) -> Option<String> {
-    let lines: Vec<String> = tail.lines().map(clean_line).collect();
-    if let Some(s) = lines.iter().rev().find_map(|l| summary_line(l)) {
-        return Some(s);
+    let mut s = Summarizer::new();
+    s.feed(tail.as_bytes());
+    s.finish(tail).summary
+}
+
+/// Everything the log at `path` says, read line by line (memory stays bounded whatever its
+/// size); `tail` is its end, for the fallback lines.
+pub fn read_log(path: &std::path::Path, tail: &str) -> RunOutput {
+    let mut s = Summarizer::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => s.feed(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
     }
-    if let Some(s) = lines.iter().rev().find_map(|l| result_summary(l)) {
-        return Some(s);
-    }
-    fallback(&lines)
+    s.finish(tail)
 }
 
 /// `SUMMARY: text` → bounded `text` (None if not such a line or empty).
@@ -35,53 +76,33 @@ fn summary_line(line: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn looks_like_result(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with('{') && (t.contains("\"type\":\"result\"") || t.contains("\"type\": \"result\""))
+/// The summary of an answer text: its last `SUMMARY:` line, else the whole text.
+fn answer_summary(text: &str) -> Option<String> {
+    if let Some(s) = text.lines().rev().find_map(|l| summary_line(&clean_line(l))) {
+        return Some(s);
+    }
+    let s = bound(&clean_line_breaks(text));
+    (!s.is_empty()).then_some(s)
 }
 
-/// Summary from a Claude stream-json result line, if `line` is one.
-pub fn result_summary(line: &str) -> Option<String> {
-    if !looks_like_result(line) {
-        return None;
-    }
-    let v: Value = serde_json::from_str(line.trim()).ok()?;
-    if v.get("type")?.as_str()? != "result" {
-        return None;
-    }
-    if let Some(text) = v.get("result").and_then(Value::as_str)
-        && !text.trim().is_empty()
-    {
-        let cleaned: Vec<String> = text.lines().map(clean_line).collect();
-        if let Some(s) = cleaned.iter().rev().find_map(|l| summary_line(l)) {
-            return Some(s);
-        }
-        return Some(bound(text));
-    }
-    let errors: Vec<String> = match v.get("errors") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|e| match e {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .collect(),
-        Some(Value::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    };
-    if !errors.is_empty() {
-        return Some(bound(&errors.join("; ")));
-    }
-    let subtype = v.get("subtype").and_then(Value::as_str)?;
-    Some(bound(subtype))
+fn clean_line_breaks(text: &str) -> String {
+    text.lines().map(clean_line).collect::<Vec<_>>().join("\n")
 }
 
 fn is_noise(line: &str) -> bool {
     let t = line.trim();
     t.is_empty()
         || (t.starts_with('{') && t.ends_with('}'))
-        || (t.starts_with('[') && t.ends_with(']') && serde_json::from_str::<Value>(t).is_ok())
+        || (t.starts_with('[') && t.ends_with(']') && serde_json::from_str::<serde_json::Value>(t).is_ok())
         || (t.starts_with("[…") && t.ends_with("rotated away by sessions …]"))
+        || CHATTER.iter().any(|c| t.contains(c))
+        || is_stack_frame(t)
+}
+
+/// `at foo (file:///…:1:2)` and friends: a JavaScript stack trace's frames, the bulk of what
+/// Gemini CLI prints on stderr when a request fails.
+fn is_stack_frame(t: &str) -> bool {
+    t.starts_with("at ") && (t.ends_with(')') || t.contains("file://") || t.contains("node:"))
 }
 
 fn fallback(lines: &[String]) -> Option<String> {
@@ -164,14 +185,15 @@ pub fn bound(text: &str) -> String {
     out
 }
 
-/// Streaming summary scanner: fed the raw output as it passes through the supervisor, so a
-/// `SUMMARY:` line is found even when log rotation has dropped it.
+/// Streaming output reader: fed the raw output as it passes through the supervisor, so a
+/// `SUMMARY:` line or an agent's final event is found even when log rotation has dropped it.
 #[derive(Debug, Default)]
 pub struct Summarizer {
     partial: Vec<u8>,
     skipping: bool,
     last_summary: Option<String>,
-    last_result: Option<String>,
+    events: Events,
+    id_reported: bool,
 }
 
 impl Summarizer {
@@ -207,25 +229,42 @@ impl Summarizer {
         let cleaned = clean_line(&text);
         if let Some(s) = summary_line(&cleaned) {
             self.last_summary = Some(s);
-        } else if looks_like_result(&cleaned) {
-            self.last_result = Some(cleaned);
+        } else {
+            self.events.line(&cleaned);
         }
     }
 
-    /// The summary: streamed `SUMMARY:` line, else streamed result line, else
-    /// [`summarize`] of `tail` (the log's tail, for the fallback lines).
-    pub fn finish(mut self, tail: &str) -> Option<String> {
+    /// The conversation id the output has named, the first time it is asked for after the id
+    /// appeared (`None` before, and after): lets the supervisor record a Codex thread id while
+    /// the run is still going.
+    pub fn take_conversation_id(&mut self) -> Option<String> {
+        if self.id_reported {
+            return None;
+        }
+        let id = self.events.conversation_id.clone()?;
+        self.id_reported = true;
+        Some(id)
+    }
+
+    /// What the output said; the fallback summary comes from `tail` (the log's end).
+    pub fn finish(mut self, tail: &str) -> RunOutput {
         if !self.partial.is_empty() && !self.skipping {
             let line = std::mem::take(&mut self.partial);
             self.line(&line);
         }
-        if let Some(s) = self.last_summary {
-            return Some(s);
+        let e = self.events;
+        let summary = self
+            .last_summary
+            .or_else(|| e.answer.as_deref().and_then(answer_summary))
+            .or_else(|| e.error.as_deref().map(bound).filter(|s| !s.is_empty()))
+            .or_else(|| fallback(&tail.lines().map(clean_line).collect::<Vec<_>>()));
+        RunOutput {
+            summary,
+            conversation_id: e.conversation_id,
+            cost_usd: e.cost_usd,
+            tokens: e.tokens,
+            turns: e.turns,
         }
-        if let Some(s) = self.last_result.as_deref().and_then(result_summary) {
-            return Some(s);
-        }
-        summarize(tail)
     }
 }
 
@@ -283,12 +322,15 @@ mod tests {
         for chunk in ["noise\nSUMM", "ARY: strea", "med\nmore output\n", "tail"] {
             s.feed(chunk.as_bytes());
         }
-        assert_eq!(s.finish("more output\ntail").as_deref(), Some("streamed"));
+        assert_eq!(
+            s.finish("more output\ntail").summary.as_deref(),
+            Some("streamed")
+        );
         let mut s = Summarizer::new();
         s.feed(b"a\nb\n");
-        assert_eq!(s.finish("a\nb\n").as_deref(), Some("a / b"));
+        assert_eq!(s.finish("a\nb\n").summary.as_deref(), Some("a / b"));
         let mut s = Summarizer::new();
         s.feed(br#"{"type":"result","result":"done"}"#);
-        assert_eq!(s.finish("").as_deref(), Some("done"));
+        assert_eq!(s.finish("").summary.as_deref(), Some("done"));
     }
 }

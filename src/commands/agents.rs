@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agents::output::Tokens;
 use crate::agents::record::{RunRecord, Runner};
 use crate::agents::sync::Runs;
 use crate::cli::AgentsArgs;
@@ -39,6 +40,11 @@ pub struct RunView {
     pub signal: Option<String>,
     pub conversation_id: Option<String>,
     pub runner: Runner,
+    /// US dollars, as the agent reported them (Claude Code).
+    pub cost_usd: Option<f64>,
+    /// `{input, output}`, as the agent reported them.
+    pub tokens: Option<Tokens>,
+    pub turns: Option<u64>,
 }
 
 impl RunView {
@@ -64,6 +70,9 @@ impl RunView {
             }),
             conversation_id: r.conversation_id.clone(),
             runner: r.runner,
+            cost_usd: r.cost_usd,
+            tokens: r.tokens,
+            turns: r.turns,
         }
     }
 }
