@@ -333,4 +333,105 @@ mod tests {
         s.feed(br#"{"type":"result","result":"done"}"#);
         assert_eq!(s.finish("").summary.as_deref(), Some("done"));
     }
+
+    /// Output recorded from the real clients (see `tests/fixtures/agent-output/README.md`),
+    /// stdout and stderr in one stream as the supervisor logs them.
+    fn recorded(name: &str) -> RunOutput {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agent-output/");
+        let read = |ext: &str| std::fs::read(format!("{dir}{name}.{ext}")).unwrap_or_default();
+        let mut all = read("stderr");
+        all.extend(read("stdout"));
+        let mut s = Summarizer::new();
+        // Odd chunks, as a pipe delivers them.
+        for chunk in all.chunks(37) {
+            s.feed(chunk);
+        }
+        s.finish(&String::from_utf8_lossy(&all))
+    }
+
+    #[test]
+    fn claude_stream_json() {
+        let o = recorded("claude-ok");
+        assert_eq!(o.summary.as_deref(), Some("fixed the parser off-by-one"));
+        assert_eq!(
+            o.conversation_id.as_deref(),
+            Some("46ea8f5d-aafc-4dae-ae5e-e2ab7e2c7db4")
+        );
+        assert_eq!(o.cost_usd, Some(0.01514));
+        assert_eq!(o.turns, Some(1));
+        assert_eq!(o.tokens, Some(Tokens { input: 2468, output: 112 }));
+        let e = recorded("claude-error");
+        assert!(e.summary.unwrap().starts_with("Prompt is too long"));
+        assert_eq!(e.cost_usd, Some(0.0));
+        let in_use = recorded("claude-session-in-use");
+        assert_eq!(
+            in_use.summary.as_deref(),
+            Some("Error: Session ID 46ea8f5d-aafc-4dae-ae5e-e2ab7e2c7db4 is already in use.")
+        );
+    }
+
+    #[test]
+    fn codex_exec_json() {
+        let o = recorded("codex-ok");
+        assert_eq!(o.summary.as_deref(), Some("fixed the parser off-by-one"));
+        assert_eq!(
+            o.conversation_id.as_deref(),
+            Some("01a2337d-864d-74d2-ad8e-b45eee7d125a")
+        );
+        assert_eq!(o.cost_usd, None);
+        assert_eq!(o.turns, Some(1));
+        assert_eq!(o.tokens, Some(Tokens { input: 2345, output: 67 }));
+        let e = recorded("codex-error");
+        assert_eq!(e.summary.as_deref(), Some("prompt is too long"));
+        assert!(e.conversation_id.is_some());
+    }
+
+    #[test]
+    fn gemini_stream_json() {
+        let o = recorded("gemini-ok");
+        assert_eq!(o.summary.as_deref(), Some("fixed the parser off-by-one"));
+        assert_eq!(
+            o.conversation_id.as_deref(),
+            Some("db1f6777-99a0-4645-8e78-c001bc66a594")
+        );
+        assert_eq!(o.tokens, Some(Tokens { input: 3466, output: 83 }));
+        assert_eq!((o.cost_usd, o.turns), (None, None));
+        let e = recorded("gemini-error");
+        assert_eq!(e.summary.as_deref(), Some("prompt is too long"));
+    }
+
+    #[test]
+    fn fallback_never_picks_client_chatter() {
+        let mut err = String::from_utf8(
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/agent-output/codex-ok.stderr"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summarize(&err), None);
+        err.push_str("\x1b[33mWarning: 256-color support not detected.\x1b[0m\n");
+        assert_eq!(summarize(&err), None);
+        err.push_str("real problem\n    at foo (file:///x.js:1:2)\n");
+        assert_eq!(summarize(&err).as_deref(), Some("real problem"));
+    }
+
+    #[test]
+    fn reads_a_log_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.log");
+        let mut f = std::fs::File::create(&path).unwrap();
+        use std::io::Write;
+        writeln!(f, "{{\"type\":\"thread.started\",\"thread_id\":\"t-9\"}}").unwrap();
+        let filler = "x".repeat(1000);
+        for _ in 0..2000 {
+            writeln!(f, "{filler}").unwrap();
+        }
+        writeln!(f, "SUMMARY: all done").unwrap();
+        drop(f);
+        let o = read_log(&path, "");
+        assert_eq!(o.conversation_id.as_deref(), Some("t-9"));
+        assert_eq!(o.summary.as_deref(), Some("all done"));
+    }
 }
