@@ -31,6 +31,25 @@ impl Tokens {
     }
 }
 
+/// `3 turns, 1200 in / 56 out tokens, $0.0151`; `None` when nothing was reported.
+pub fn usage_text(
+    cost_usd: Option<f64>,
+    tokens: Option<Tokens>,
+    turns: Option<u64>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(n) = turns {
+        parts.push(format!("{n} turn{}", if n == 1 { "" } else { "s" }));
+    }
+    if let Some(t) = tokens {
+        parts.push(format!("{} in / {} out tokens", t.input, t.output));
+    }
+    if let Some(c) = cost_usd {
+        parts.push(format!("${c:.4}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// Which client's format the events came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -327,7 +346,13 @@ mod tests {
         ));
         assert_eq!(e.format, Some(Format::Codex));
         assert_eq!(e.conversation_id.as_deref(), Some("t-1"));
-        assert_eq!(e.tokens, Some(Tokens { input: 15, output: 3 }));
+        assert_eq!(
+            e.tokens,
+            Some(Tokens {
+                input: 15,
+                output: 3
+            })
+        );
         assert_eq!(e.turns, Some(3));
         assert_eq!(e.answer.as_deref(), Some("a"));
         assert_eq!(e.error.as_deref(), Some("too long"));
@@ -346,7 +371,13 @@ mod tests {
             "{\"type\":\"result\",\"status\":\"success\",\"stats\":{\"input_tokens\":7,\"output_tokens\":3}}\n",
         ));
         assert_eq!(e.answer.as_deref(), Some("Done now."));
-        assert_eq!(e.tokens, Some(Tokens { input: 7, output: 3 }));
+        assert_eq!(
+            e.tokens,
+            Some(Tokens {
+                input: 7,
+                output: 3
+            })
+        );
         assert_eq!(e.error, None);
         assert_eq!(e.turns, None);
     }

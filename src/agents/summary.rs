@@ -78,7 +78,11 @@ fn summary_line(line: &str) -> Option<String> {
 
 /// The summary of an answer text: its last `SUMMARY:` line, else the whole text.
 fn answer_summary(text: &str) -> Option<String> {
-    if let Some(s) = text.lines().rev().find_map(|l| summary_line(&clean_line(l))) {
+    if let Some(s) = text
+        .lines()
+        .rev()
+        .find_map(|l| summary_line(&clean_line(l)))
+    {
         return Some(s);
     }
     let s = bound(&clean_line_breaks(text));
@@ -93,7 +97,9 @@ fn is_noise(line: &str) -> bool {
     let t = line.trim();
     t.is_empty()
         || (t.starts_with('{') && t.ends_with('}'))
-        || (t.starts_with('[') && t.ends_with(']') && serde_json::from_str::<serde_json::Value>(t).is_ok())
+        || (t.starts_with('[')
+            && t.ends_with(']')
+            && serde_json::from_str::<serde_json::Value>(t).is_ok())
         || (t.starts_with("[…") && t.ends_with("rotated away by sessions …]"))
         || CHATTER.iter().any(|c| t.contains(c))
         || is_stack_frame(t)
@@ -359,7 +365,13 @@ mod tests {
         );
         assert_eq!(o.cost_usd, Some(0.01514));
         assert_eq!(o.turns, Some(1));
-        assert_eq!(o.tokens, Some(Tokens { input: 2468, output: 112 }));
+        assert_eq!(
+            o.tokens,
+            Some(Tokens {
+                input: 2468,
+                output: 112
+            })
+        );
         let e = recorded("claude-error");
         assert!(e.summary.unwrap().starts_with("Prompt is too long"));
         assert_eq!(e.cost_usd, Some(0.0));
@@ -380,7 +392,13 @@ mod tests {
         );
         assert_eq!(o.cost_usd, None);
         assert_eq!(o.turns, Some(1));
-        assert_eq!(o.tokens, Some(Tokens { input: 2345, output: 67 }));
+        assert_eq!(
+            o.tokens,
+            Some(Tokens {
+                input: 2345,
+                output: 67
+            })
+        );
         let e = recorded("codex-error");
         assert_eq!(e.summary.as_deref(), Some("prompt is too long"));
         assert!(e.conversation_id.is_some());
@@ -394,7 +412,13 @@ mod tests {
             o.conversation_id.as_deref(),
             Some("db1f6777-99a0-4645-8e78-c001bc66a594")
         );
-        assert_eq!(o.tokens, Some(Tokens { input: 3466, output: 83 }));
+        assert_eq!(
+            o.tokens,
+            Some(Tokens {
+                input: 3466,
+                output: 83
+            })
+        );
         assert_eq!((o.cost_usd, o.turns), (None, None));
         let e = recorded("gemini-error");
         assert_eq!(e.summary.as_deref(), Some("prompt is too long"));

@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use super::output::usage_text;
 use super::record::{RunRecord, RunStatus};
 use crate::error::{Error, Result};
 use crate::session::Document;
@@ -208,7 +209,9 @@ pub fn finish_ops(text: &str, rec: &RunRecord, link: &str, at: DateTime<Utc>) ->
         .as_deref()
         .map(|s| format!(": {}", one_line(s)))
         .unwrap_or_default();
-    let usage = usage_note(rec).map(|u| format!("; {u}")).unwrap_or_default();
+    let usage = usage_text(rec.cost_usd, rec.tokens, rec.turns)
+        .map(|u| format!("; {u}"))
+        .unwrap_or_default();
     ops.push(Op::Log {
         at,
         actor: rec.agent.clone(),
@@ -242,21 +245,6 @@ fn usage_fields(rec: &RunRecord) -> Vec<(String, Scalar)> {
         out.push(("turns".into(), Scalar::Plain(n.to_string())));
     }
     out
-}
-
-/// `3 turns, 1200 in / 56 out tokens, $0.0151` for the Session Log line.
-pub fn usage_note(rec: &RunRecord) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(n) = rec.turns {
-        parts.push(format!("{n} turn{}", if n == 1 { "" } else { "s" }));
-    }
-    if let Some(t) = rec.tokens {
-        parts.push(format!("{} in / {} out tokens", t.input, t.output));
-    }
-    if let Some(c) = rec.cost_usd {
-        parts.push(format!("${c:.4}"));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// A run's output named its conversation id while it runs (Codex's `thread.started`; Claude's

@@ -17,8 +17,8 @@ use crate::agents::record::{self, RunRecord, RunStatus, Runner};
 use crate::agents::supervise::{LaunchSpec, launch};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
-use crate::binding::BoundRun;
 use crate::agents::{logfile, sync};
+use crate::binding::BoundRun;
 use crate::cli::{RunnerArg, SpawnArgs};
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
@@ -232,7 +232,10 @@ fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
         };
         let now = crate::session::edit::timestamp(ctx.now);
         if let Err(err) = crate::binding::bind_run(&ctx.repo, id, session, run, &now) {
-            eprintln!("sessions: warning: run {}: cannot bind its conversation: {err}", e.run_id);
+            eprintln!(
+                "sessions: warning: run {}: cannot bind its conversation: {err}",
+                e.run_id
+            );
         }
     }
 }
