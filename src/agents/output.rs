@@ -92,7 +92,7 @@ impl Events {
         let Some(kind) = v.get("type").and_then(Value::as_str) else {
             return false;
         };
-        let known = match kind {
+        match kind {
             // Claude
             "system" if v.get("subtype").and_then(Value::as_str) == Some("init") => {
                 self.seen(Format::Claude, str_at(&v, "session_id"));
@@ -167,8 +167,7 @@ impl Events {
                 true
             }
             _ => false,
-        };
-        known
+        }
     }
 
     fn seen(&mut self, format: Format, id: Option<&str>) {

@@ -372,6 +372,19 @@ mod tests {
                 output: 112
             })
         );
+        // Two turns with a Bash tool call in between; a side request of the client counts in
+        // the cost and in `modelUsage`, not in `usage`.
+        let tool = recorded("claude-tool");
+        assert_eq!(tool.summary.as_deref(), Some("fixed the parser off-by-one"));
+        assert_eq!(tool.turns, Some(2));
+        assert_eq!(tool.cost_usd, Some(0.02091));
+        assert_eq!(
+            tool.tokens,
+            Some(Tokens {
+                input: 3702,
+                output: 96
+            })
+        );
         let e = recorded("claude-error");
         assert!(e.summary.unwrap().starts_with("Prompt is too long"));
         assert_eq!(e.cost_usd, Some(0.0));
@@ -397,6 +410,20 @@ mod tests {
             Some(Tokens {
                 input: 2345,
                 output: 67
+            })
+        );
+        // A failed command_execution item before the answer.
+        let tool = recorded("codex-tool");
+        assert_eq!(tool.summary.as_deref(), Some("fixed the parser off-by-one"));
+        assert_eq!(
+            tool.conversation_id.as_deref(),
+            Some("01a23385-cfe0-72a1-bbc9-3bc9dc50623b")
+        );
+        assert_eq!(
+            tool.tokens,
+            Some(Tokens {
+                input: 3345,
+                output: 77
             })
         );
         let e = recorded("codex-error");
