@@ -264,9 +264,8 @@ tail -n +2 "$FIXTURE.stdout"
             .text()
             .contains(&format!("conversation_id: \"{CODEX_THREAD}\""))
     });
-    let b = env
-        .binding(CODEX_THREAD)
-        .expect("the thread is bound while it runs");
+    eventually("the thread's binding", || env.binding(CODEX_THREAD).is_some());
+    let b = env.binding(CODEX_THREAD).unwrap();
     assert_eq!(b["session"], env.session_rel().as_str());
     assert_eq!(b["run"]["run_id"], id);
     assert_eq!(env.run(id)["status"], "running", "bound before the end");
@@ -390,6 +389,10 @@ fn records_written_before_these_fields_still_read() {
         .unwrap()
         .to_string();
     env.finished(&id);
+    // The supervisor's last save is done once the record says it was written back.
+    eventually("the supervisor's last save", || {
+        env.repo.record(&id)["written_back"] == true
+    });
     let path = env.repo.record_path(&id);
     let mut rec: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     for k in ["cost_usd", "tokens", "turns", "conversation_id"] {
