@@ -264,7 +264,9 @@ tail -n +2 "$FIXTURE.stdout"
             .text()
             .contains(&format!("conversation_id: \"{CODEX_THREAD}\""))
     });
-    eventually("the thread's binding", || env.binding(CODEX_THREAD).is_some());
+    eventually("the thread's binding", || {
+        env.binding(CODEX_THREAD).is_some()
+    });
     let b = env.binding(CODEX_THREAD).unwrap();
     assert_eq!(b["session"], env.session_rel().as_str());
     assert_eq!(b["run"]["run_id"], id);

@@ -86,6 +86,9 @@ impl Events {
         if !(t.starts_with('{') && t.ends_with('}') && t.contains("\"type\"")) {
             return false;
         }
+        if self.skip(t) {
+            return true;
+        }
         let Ok(v) = serde_json::from_str::<Value>(t) else {
             return false;
         };
@@ -163,6 +166,30 @@ impl Events {
             }
             _ if self.format == Some(Format::Gemini) => {
                 // tool_use, tool_result, …: the answer so far was not the last word.
+                self.answer_open = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Events that cannot change anything, told by their leading `{"type":"…"` without
+    /// parsing the line: the bulk of a long run (tool output, streamed chunks) costs a scan of
+    /// a few bytes.
+    fn skip(&mut self, t: &str) -> bool {
+        let Some(kind) = t
+            .strip_prefix("{\"type\":\"")
+            .and_then(|r| r.split('"').next())
+        else {
+            return false;
+        };
+        match (kind, self.format) {
+            ("assistant" | "user" | "stream_event", Some(Format::Claude)) => {
+                self.conversation_id.is_some()
+            }
+            ("item.started" | "item.updated" | "turn.started", Some(Format::Codex)) => true,
+            ("item.completed", Some(Format::Codex)) => !t.contains("\"agent_message\""),
+            ("tool_use" | "tool_result", Some(Format::Gemini)) => {
                 self.answer_open = false;
                 true
             }
