@@ -76,20 +76,11 @@ impl Env {
         path
     }
 
-    /// A `sessions` command with the fakes on PATH and none of the agents' own variables.
+    /// A `sessions` command with the fakes on PATH (sealed from the agents' variables by `Repo`).
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.repo.cmd(args);
         let path = std::env::var("PATH").unwrap_or_default();
         c.env("PATH", format!("{}:{path}", self.bin.path().display()));
-        for v in [
-            "SESSIONS_CONVERSATION_ID",
-            "CLAUDE_CODE_SESSION_ID",
-            "CODEX_THREAD_ID",
-            "CODEX_SESSION_ID",
-            "GEMINI_SESSION_ID",
-        ] {
-            c.env_remove(v);
-        }
         c
     }
 
