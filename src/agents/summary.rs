@@ -450,7 +450,13 @@ mod tests {
         // A write_file tool call (`--approval-mode auto_edit`), then the answer.
         let tool = recorded("gemini-tool");
         assert_eq!(tool.summary.as_deref(), Some("fixed the parser off-by-one"));
-        assert_eq!(tool.tokens, Some(Tokens { input: 4466, output: 93 }));
+        assert_eq!(
+            tool.tokens,
+            Some(Tokens {
+                input: 4466,
+                output: 93
+            })
+        );
         let e = recorded("gemini-error");
         assert_eq!(e.summary.as_deref(), Some("prompt is too long"));
     }

@@ -453,6 +453,60 @@ mod tests {
     }
 
     #[test]
+    fn usage_is_written_and_a_hand_written_block_is_left_alone() {
+        let text = edit::apply(SRC, &spawn_ops(&[entry()], "me", now()), now())
+            .unwrap()
+            .unwrap();
+        let mut rec = super::super::record::tests::sample("s");
+        rec.id = "0123abcd".into();
+        rec.status = RunStatus::Completed;
+        rec.exit_code = Some(0);
+        rec.conversation_id = Some("thread-1".into());
+        rec.cost_usd = Some(0.25);
+        rec.tokens = Some(super::super::output::Tokens {
+            input: 10,
+            output: 2,
+        });
+        rec.turns = Some(3);
+        let done = edit::apply(&text, &finish_ops(&text, &rec, "x.log", now()), now())
+            .unwrap()
+            .unwrap();
+        assert!(
+            done.contains("      conversation_id: \"thread-1\"\n"),
+            "{done}"
+        );
+        assert!(done.contains("      cost_usd: 0.25\n"), "{done}");
+        assert!(
+            done.contains("      tokens: {input: 10, output: 2}\n"),
+            "{done}"
+        );
+        assert!(done.contains("      turns: 3\n"), "{done}");
+        assert!(
+            done.contains("(exit 0; 3 turns, 10 in / 2 out tokens, $0.2500)"),
+            "{done}"
+        );
+        let parsed = Document::parse(&done);
+        let e = &parsed.value(&AGENTS).unwrap().items()[0];
+        assert_eq!(
+            e.get("tokens")
+                .and_then(|t| t.get("input"))
+                .and_then(Node::as_str),
+            Some("10")
+        );
+
+        // A person turned `tokens` into a block of their own: the write-back still succeeds.
+        let by_hand = text.replace(
+            "      run_id: \"0123abcd\"\n",
+            "      run_id: \"0123abcd\"\n      tokens:\n        input: 1\n        output: 1\n",
+        );
+        let done = edit::apply(&by_hand, &finish_ops(&by_hand, &rec, "x.log", now()), now())
+            .unwrap()
+            .unwrap();
+        assert!(done.contains("      tokens:\n        input: 1\n"), "{done}");
+        assert!(done.contains("      status: completed\n"), "{done}");
+    }
+
+    #[test]
     fn lost_run_without_entry_is_added() {
         let mut rec = super::super::record::tests::sample("s");
         rec.status = RunStatus::Lost;
