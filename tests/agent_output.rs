@@ -423,3 +423,23 @@ fn a_plain_agent_still_gets_its_summary_line_and_no_made_up_numbers() {
         "{e}"
     );
 }
+
+#[test]
+fn tmux_runner_reads_the_same_from_the_finished_log() {
+    let env = Env::new();
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed; skipping the tmux runner test");
+        return;
+    }
+    let stem = env.repo.stem.clone();
+    let v = env.json(&[
+        "spawn", &stem, "--agent", "claude", "--task", "Fix it", "--runner", "tmux", "--json",
+    ]);
+    let id = v[0]["run_id"].as_str().unwrap().to_string();
+    let done = env.finished(&id);
+    assert_eq!(done["status"], "completed", "{done:#}");
+    assert_eq!(done["summary"], "fixed the parser off-by-one");
+    assert_eq!(done["cost_usd"], 0.01514);
+    assert_eq!(done["tokens"], json!({"input": 2468, "output": 112}));
+    assert_eq!(done["conversation_id"], v[0]["conversation_id"]);
+}
