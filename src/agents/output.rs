@@ -83,11 +83,14 @@ impl Events {
     /// an event of a known format.
     pub fn line(&mut self, line: &str) -> bool {
         let t = line.trim();
-        if !(t.starts_with('{') && t.ends_with('}') && t.contains("\"type\"")) {
+        if !(t.starts_with('{') && t.ends_with('}')) {
             return false;
         }
         if self.skip(t) {
             return true;
+        }
+        if !t.contains("\"type\"") {
+            return false;
         }
         let Ok(v) = serde_json::from_str::<Value>(t) else {
             return false;

@@ -10,6 +10,7 @@
 //! Everything is read line by line as the output streams past ([`Summarizer`]), or from a log
 //! with [`read_log`], which never holds more than one line in memory.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use super::output::{Events, Tokens};
@@ -111,7 +112,7 @@ fn is_stack_frame(t: &str) -> bool {
     t.starts_with("at ") && (t.ends_with(')') || t.contains("file://") || t.contains("node:"))
 }
 
-fn fallback(lines: &[String]) -> Option<String> {
+fn fallback(lines: &[Cow<'_, str>]) -> Option<String> {
     let mut picked: Vec<&str> = lines
         .iter()
         .rev()
@@ -128,7 +129,11 @@ fn fallback(lines: &[String]) -> Option<String> {
 }
 
 /// Drop ANSI escape sequences and carriage-return overwrites (terminal output from tmux).
-pub fn clean_line(line: &str) -> String {
+/// A line with neither (nearly all of them) is returned as it is, uncopied.
+pub fn clean_line(line: &str) -> Cow<'_, str> {
+    if memchr::memchr2(b'\x1b', b'\r', line.as_bytes()).is_none() {
+        return Cow::Borrowed(line);
+    }
     let line = line.strip_suffix('\r').unwrap_or(line);
     let line = line.rsplit('\r').next().unwrap_or(line);
     let mut out = String::with_capacity(line.len());
@@ -162,7 +167,7 @@ pub fn clean_line(line: &str) -> String {
             _ => {}
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Collapse whitespace and control characters to single spaces, trim, and cut to
@@ -209,15 +214,22 @@ impl Summarizer {
 
     /// Feed raw bytes (any chunking).
     pub fn feed(&mut self, mut bytes: &[u8]) {
-        while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', bytes) {
+            let line = &bytes[..nl];
+            bytes = &bytes[nl + 1..];
             if self.skipping {
                 self.skipping = false;
+            } else if self.partial.len() + line.len() > MAX_SCAN_LINE {
+                self.partial.clear();
+            } else if self.partial.is_empty() {
+                self.line(line);
             } else {
-                self.partial.extend_from_slice(&bytes[..nl]);
-                let line = std::mem::take(&mut self.partial);
-                self.line(&line);
+                let mut whole = std::mem::take(&mut self.partial);
+                whole.extend_from_slice(line);
+                self.line(&whole);
+                whole.clear();
+                self.partial = whole;
             }
-            bytes = &bytes[nl + 1..];
         }
         if self.skipping {
             return;
@@ -494,5 +506,41 @@ mod tests {
         let o = read_log(&path, "");
         assert_eq!(o.conversation_id.as_deref(), Some("t-9"));
         assert_eq!(o.summary.as_deref(), Some("all done"));
+    }
+
+    /// Throughput of the streaming reader on a long Claude run (tool output lines of 4 KiB):
+    /// `cargo test --release --lib stream_throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn stream_throughput() {
+        let ok = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/agent-output/claude-tool.stdout"
+        ))
+        .unwrap();
+        let text = String::from_utf8(ok).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let filler = "x".repeat(4000);
+        let mut chunk = String::new();
+        chunk.push_str(lines[0]);
+        chunk.push('\n');
+        for _ in 0..1000 {
+            chunk.push_str(&format!(
+                "{{\"type\":\"user\",\"message\":{{\"role\":\"user\",\"content\":[{{\"type\":\"tool_result\",\"content\":\"{filler}\"}}]}},\"session_id\":\"s\"}}\n"
+            ));
+        }
+        let rounds = 50;
+        let start = std::time::Instant::now();
+        let mut s = Summarizer::new();
+        for _ in 0..rounds {
+            s.feed(chunk.as_bytes());
+        }
+        s.feed(lines[lines.len() - 1].as_bytes());
+        s.feed(b"\n");
+        let out = s.finish("");
+        let mb = (chunk.len() * rounds) as f64 / 1e6;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("{mb:.0} MB in {secs:.2} s: {:.0} MB/s", mb / secs);
+        assert_eq!(out.turns, Some(2));
     }
 }
