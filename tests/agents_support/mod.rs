@@ -32,6 +32,9 @@ impl Repo {
     /// `sessions init` + `sessions new "weather fallback"`.
     pub fn new() -> Repo {
         let dir = tempfile::tempdir().unwrap();
+        // A repository marker, so a stray `.agents/` in a parent (say `/tmp/.agents`, left by
+        // some run) is never taken for this repository's root.
+        fs::create_dir(dir.path().join(".git")).unwrap();
         let tmux_dir = tempfile::Builder::new()
             .prefix("tx")
             .tempdir_in("/tmp")
