@@ -29,11 +29,10 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// `sessions init` + `sessions new "weather fallback"`.
+    /// A `.git/` marker, `sessions init` + `sessions new "weather fallback"`. The marker keeps
+    /// the repository from being found further up (a stray `/tmp/.agents` would capture it).
     pub fn new() -> Repo {
         let dir = tempfile::tempdir().unwrap();
-        // A repository marker, so a stray `.agents/` in a parent (say `/tmp/.agents`, left by
-        // some run) is never taken for this repository's root.
         fs::create_dir(dir.path().join(".git")).unwrap();
         let tmux_dir = tempfile::Builder::new()
             .prefix("tx")
