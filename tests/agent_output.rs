@@ -443,3 +443,42 @@ fn tmux_runner_reads_the_same_from_the_finished_log() {
     assert_eq!(done["tokens"], json!({"input": 2468, "output": 112}));
     assert_eq!(done["conversation_id"], v[0]["conversation_id"]);
 }
+
+#[test]
+fn a_spawned_claude_is_told_who_it_is_by_its_first_hook() {
+    let env = Env::new();
+    let started = env.spawn("claude", "Fix the parser");
+    let id = started["run_id"].as_str().unwrap();
+    let conversation = started["conversation_id"].as_str().unwrap();
+    // What Claude Code sends its SessionStart hook when started with `--session-id`.
+    let payload = json!({
+        "session_id": conversation,
+        "transcript_path": env.repo.root().join("t.jsonl"),
+        "cwd": env.repo.root(),
+        "hook_event_name": "SessionStart",
+        "source": "startup",
+    });
+    let mut cmd = env.cmd(&["hook", "session-start", "--agent", "claude"]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let context = v["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        context.contains(&format!("background agent `claude` (run {id})")),
+        "{context}"
+    );
+    assert!(context.contains("Your task: Fix the parser"), "{context}");
+    env.finished(id);
+}
