@@ -2,9 +2,9 @@
 //!
 //! The policy is ours, the layout is `tabled`'s: every column starts at its natural width
 //! (display columns, so CJK and emoji line up); when the row is too wide, the widest free-text
-//! column is cut (with `…`) a column at a time, down to its minimum; when that is not enough,
-//! the lowest-value droppable column is left out and the fitting starts again. A row is never
-//! split over two lines: newlines and other control characters in a cell become spaces, and at
+//! column is cut (with `…`; a path at its start) a column at a time, down to its minimum;
+//! when that is not enough, the lowest-value droppable column is left out and the fitting
+//! starts again. A row is never split over two lines: newlines and other control characters in a cell become spaces, and at
 //! absurdly small widths the whole table is cut. `tabled` lays the cells out, measures them
 //! (ANSI-aware, so coloured status words keep their alignment) and cuts them.
 
@@ -27,6 +27,8 @@ pub struct Column {
     drop: Option<u8>,
     /// Its cells are status words, coloured on a terminal.
     status: bool,
+    /// Its cells are paths, cut at the start.
+    path: bool,
 }
 
 impl Column {
@@ -37,6 +39,7 @@ impl Column {
             min: None,
             drop: None,
             status: false,
+            path: false,
         }
     }
 
@@ -54,6 +57,11 @@ impl Column {
             drop: Some(rank),
             ..self
         }
+    }
+
+    /// A path: cut at its start (`…/claude-3fa9c2d1.log`), where it says least.
+    pub const fn path(self) -> Self {
+        Column { path: true, ..self }
     }
 
     /// Its cells hold status words (coloured when colour is on).
@@ -114,10 +122,11 @@ impl Table {
         );
         for row in &self.rows {
             b.push_record(shown.iter().map(|&i| {
-                if self.columns[i].status {
-                    crate::style::statuses(&row[i], color)
-                } else {
-                    row[i].clone()
+                let col = &self.columns[i];
+                match plan[i] {
+                    _ if col.status => crate::style::statuses(&row[i], color),
+                    Some(w) if col.path => truncate_start(&row[i], w),
+                    _ => row[i].clone(),
                 }
             }));
         }
@@ -130,6 +139,7 @@ impl Table {
         for (pos, &i) in shown.iter().enumerate() {
             if let Some(w) = plan[i]
                 && w < natural[i]
+                && !self.columns[i].path
             {
                 t.with(Modify::new(Columns::one(pos)).with(Width::truncate(w).suffix("…")));
             }
@@ -219,6 +229,25 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// Cuts `s` to at most `max` display columns from the start, beginning with `…` when cut.
+pub fn truncate_start(s: &str, max: usize) -> String {
+    let s = one_line(s);
+    if s.width() <= max {
+        return s;
+    }
+    let mut tail = Vec::new();
+    let mut w = 0;
+    for c in s.chars().rev() {
+        let cw = c.width().unwrap_or(0);
+        if w + cw + 1 > max {
+            break;
+        }
+        w += cw;
+        tail.push(c);
+    }
+    std::iter::once('…').chain(tail.into_iter().rev()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +288,26 @@ mod tests {
         assert!(out.contains("20251204-143000-weather"), "{out}");
         let out = sample().render_with(Some(20), false);
         assert!(out.lines().all(|l| l.width() <= 20), "{out}");
+    }
+
+    #[test]
+    fn paths_are_cut_at_the_start() {
+        assert_eq!(
+            truncate_start(".agents/logs/abc/fake-1.log", 12),
+            "…/fake-1.log"
+        );
+        assert_eq!(truncate_start("short", 12), "short");
+        let mut t = Table::new(&[Column::keep("RUN"), Column::cut("LOG", 8).path()]);
+        t.row(vec![
+            "3fa9c2d1".into(),
+            ".agents/logs/a-long-stem/fake-3fa9c2d1.log".into(),
+        ]);
+        let out = t.render_with(Some(40), false);
+        assert!(out.lines().all(|l| l.width() <= 40), "{out}");
+        assert!(
+            out.contains("…") && out.contains("/fake-3fa9c2d1.log"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -216,7 +216,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     if target.is_none() {
         columns.push(Column::cut("SESSION", 20));
     }
-    columns.push(Column::cut("LOG", 16).drop(1));
+    columns.push(Column::cut("LOG", 16).path().drop(1));
     let mut t = Table::new(&columns);
     for r in &shown {
         let v = RunView::new(r, now);

@@ -305,7 +305,7 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
         );
         // The log path is cut to fit the terminal (`--json` and `sessions logs` have it whole).
         let log = match crate::style::width() {
-            Some(w) => crate::table::truncate(&log, w.saturating_sub(head.width()).max(16)),
+            Some(w) => crate::table::truncate_start(&log, w.saturating_sub(head.width()).max(16)),
             None => log,
         };
         println!(

@@ -299,7 +299,10 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         |used: usize| crate::style::width().map_or(usize::MAX, |w| w.saturating_sub(used).max(16));
     let cut = |s: &str, used: usize| crate::table::truncate(s, room(used));
     println!("{}", cut(&o.title, 0));
-    println!("  file      {}", cut(&display, 12));
+    println!(
+        "  file      {}",
+        crate::table::truncate_start(&display, room(12))
+    );
     let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
     println!(
