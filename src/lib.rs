@@ -17,5 +17,6 @@ pub mod runs;
 pub mod session;
 pub mod store;
 pub mod table;
+pub mod terminal;
 pub mod validation;
 pub mod write;

@@ -1,15 +1,29 @@
 //! Safe writes of session files. Writers are serialised by an advisory lock under
-//! `.agents/state/locks/`; under the lock the file is re-read and the edit re-applied, so a
-//! change made since the command first looked (by an editor or another agent) is kept, never
-//! overwritten. The new text goes to a temp file in the same directory, is fsynced, renamed
-//! over the old one and the directory fsynced: a crash leaves the old or the new file, never a
-//! torn one. Leftover temp files of killed writers are removed under the lock.
+//! `.agents/state/locks/` (keyed by the file actually written, so a symlink and its target
+//! share one lock); under the lock the file is re-read and the edit re-applied, so a change
+//! made since the command first looked (by an editor or another agent) is kept, never
+//! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
+//! place, and the directory fsynced: a crash leaves the old or the new file, never a torn one.
+//! Leftover temp files of killed writers are removed under the lock.
+//!
+//! Editors do not take our lock, and `rename(2)` is not conditional: between our last look at
+//! the file and the rename an editor may save. So on Linux the new file is put in place with
+//! `renameat2(RENAME_EXCHANGE)`, which swaps it with whatever is at the path in one step and
+//! leaves that displaced file at the temp name. If the displaced file is not the text the edit
+//! was applied to, someone saved in the window: the edit is re-applied to *their* text and
+//! swapped in again, until what comes out is what we put there. Every version that was ever at
+//! the path is therefore either ours or read back and kept. Elsewhere (or on a file system
+//! without the exchange) a plain rename after a re-read is the fallback.
+//!
+//! Only files inside the repository's `.agents/sessions/` are written (a symlink there is
+//! written through to its target, which must be inside the repository); a read-only file is
+//! refused, never silently replaced.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::session::edit::EditError;
@@ -22,8 +36,15 @@ static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(30_000);
 pub fn set_lock_timeout(timeout: Duration) {
     LOCK_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
 }
-/// How often the edit is re-applied when the file keeps changing under us.
+/// How often the edit is re-applied when the file keeps changing before we swap.
 const MAX_ATTEMPTS: usize = 8;
+/// How often a displaced save is merged before giving up (an editor saving non-stop).
+const MAX_MERGES: usize = 64;
+/// A file modified more recently than this may still be being written in place by an
+/// editor (truncate, then write); it is read once it has been quiet this long.
+const QUIET: Duration = Duration::from_millis(20);
+/// The longest we wait for a file to become quiet.
+const QUIET_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -38,56 +59,197 @@ pub fn edit_file(
     path: &Path,
     mut edit: impl FnMut(&str) -> Result<Option<String>, EditError>,
 ) -> Result<Outcome> {
-    if path.is_symlink() && !repo.contains(path) {
-        return Err(Error::Usage(format!(
-            "{} is a symlink leading outside the repository; refusing to write through it",
-            repo.display(path)
-        )));
-    }
+    let target = writable_target(repo, path)?;
+    let path = target.as_path();
     let first = store::read_session(path)?;
     // Fail fast, before waiting for a lock, when the edit cannot apply at all.
-    edit(&first).map_err(|e| edit_error(repo, path, e))?;
+    if edit(&first)
+        .map_err(|e| edit_error(repo, path, e))?
+        .is_none()
+    {
+        return Ok(Outcome::Unchanged);
+    }
+    refuse_read_only(repo, path)?;
     let _lock = Lock::acquire(repo, path)?;
     remove_stale_temps(path);
-    let mut seen = first.clone();
-    for _ in 0..MAX_ATTEMPTS {
-        let current = store::read_session(path)?;
-        let new = match edit(&current) {
-            Ok(Some(new)) => new,
-            Ok(None) => return Ok(Outcome::Unchanged),
-            Err(e) if current != first => {
+    // A save displaced by our swap that is not yet merged: kept on disk until its text is in
+    // place, and left there (named in the error) if this command fails before that.
+    let mut held = None;
+    write_locked(repo, path, &first, &mut edit, &mut held).map_err(|e| match held.take() {
+        Some(tmp) => {
+            let kept = keep_displaced(tmp, path);
+            Error::Check(format!(
+                "{e}\nAnother program saved {} while this command wrote it; that save is kept in {}: compare it with the file and copy back what is missing",
+                repo.display(path),
+                kept.map_or_else(|| "a temp file".into(), |p| repo.display(&p))
+            ))
+        }
+        None => e,
+    })
+}
+
+fn write_locked(
+    repo: &Repo,
+    path: &Path,
+    first: &str,
+    edit: &mut impl FnMut(&str) -> Result<Option<String>, EditError>,
+    held: &mut Option<tempfile::NamedTempFile>,
+) -> Result<Outcome> {
+    // `at_path`: what we believe is at the path now. `base`: the newest text written by
+    // someone else, which our edit applies to. They differ only after a displaced save.
+    let mut at_path = store::read_session(path)?;
+    let mut base = at_path.clone();
+    let mut attempts = 0;
+    let mut merges = 0;
+    loop {
+        let (want, failure) = match edit(&base) {
+            Ok(Some(new)) => (new, None),
+            Ok(None) => (base.clone(), None),
+            Err(e) => (base.clone(), Some(e)),
+        };
+        if want == at_path {
+            *held = None;
+            return finish(repo, path, first, base, want, failure);
+        }
+        let tmp = write_temp(path, &want)?;
+        test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
+        // An editor does not take our lock: if it saved meanwhile, start from its text (which
+        // replaced anything of ours that was there).
+        let now = store::read_session(path)?;
+        if now != at_path {
+            *held = None;
+            attempts += 1;
+            if attempts >= MAX_ATTEMPTS {
                 return Err(Error::Check(format!(
-                    "{} changed while this command ran, and the edit no longer applies: {e}\nWhat changed:\n{}",
-                    repo.display(path),
-                    diff(&first, &current)
+                    "{} kept changing while this command tried to write it ({MAX_ATTEMPTS} attempts); try again",
+                    repo.display(path)
                 )));
             }
-            Err(e) => return Err(edit_error(repo, path, e)),
-        };
-        seen = current;
-        let tmp = write_temp(path, &new)?;
-        test_pause();
-        // An editor does not take our lock: if it saved meanwhile, apply the edit again.
-        if store::read_session(path)? != seen {
-            let _ = fs::remove_file(tmp.path());
+            (at_path, base) = (now.clone(), now);
             continue;
         }
-        tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
+        test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
+        let displaced = match swap_in(&tmp, path)? {
+            Swap::Exchanged => read_quiet(tmp.path())?,
+            // A plain rename cannot show what it replaced: the re-read above is all we have.
+            Swap::Renamed => {
+                sync_dir(path);
+                *held = None;
+                return finish(repo, path, first, base, want, failure);
+            }
+        };
         sync_dir(path);
-        return Ok(Outcome::Written {
-            before: seen,
-            after: new,
-        });
+        if displaced == at_path {
+            *held = None;
+            drop(tmp); // removes the displaced old version
+            return finish(repo, path, first, base, want, failure);
+        }
+        // Someone saved between our last look and the swap. Their text is at the temp name
+        // and ours (built on older text) at the path: merge onto theirs and swap again.
+        merges += 1;
+        *held = Some(tmp);
+        if merges > MAX_MERGES {
+            return Err(Error::Check(format!(
+                "{} kept being saved by another program while this command wrote it ({MAX_MERGES} merges)",
+                repo.display(path)
+            )));
+        }
+        (at_path, base) = (want, displaced);
     }
-    Err(Error::Check(format!(
-        "{} kept changing while this command tried to write it ({MAX_ATTEMPTS} attempts); try again",
-        repo.display(path)
-    )))
-    .inspect_err(|_| drop(seen))
+}
+
+fn finish(
+    repo: &Repo,
+    path: &Path,
+    first: &str,
+    base: String,
+    want: String,
+    failure: Option<EditError>,
+) -> Result<Outcome> {
+    match failure {
+        Some(e) if base != first => Err(Error::Check(format!(
+            "{} changed while this command ran, and the edit no longer applies: {e}\nWhat changed:\n{}",
+            repo.display(path),
+            diff(first, &base)
+        ))),
+        Some(e) => Err(edit_error(repo, path, e)),
+        None if want == base => Ok(Outcome::Unchanged),
+        None => Ok(Outcome::Written {
+            before: base,
+            after: want,
+        }),
+    }
+}
+/// Moves a displaced save that could not be merged to `<name>.saved-<pid>` beside the file,
+/// where the next writer's temp-file cleanup does not remove it.
+fn keep_displaced(tmp: tempfile::NamedTempFile, path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let dest = path.with_file_name(format!("{name}.saved-{}", std::process::id()));
+    tmp.persist_noclobber(&dest).ok()?;
+    Some(dest)
 }
 
 fn edit_error(repo: &Repo, path: &Path, e: EditError) -> Error {
     Error::Check(format!("{}: {e}", repo.display(path)))
+}
+
+/// The file a write to `path` really changes, after checking it may be written: the named
+/// path must be inside the repository's `.agents/sessions/` (another repository's files are
+/// edited with `sessions -C <it>`, so that its own lock serialises the writers), and a
+/// symlink there is followed to its target, which must be inside the repository.
+fn writable_target(repo: &Repo, path: &Path) -> Result<PathBuf> {
+    let sessions = fs::canonicalize(repo.require_sessions_dir()?)
+        .map_err(|e| Error::read(&repo.sessions_dir(), e))?;
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let named = match (fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        (Err(e), _) => return Err(Error::read(path, e)),
+        (Ok(_), None) => {
+            return Err(Error::Usage(format!(
+                "{} is not a session file",
+                path.display()
+            )));
+        }
+    };
+    if !named.starts_with(&sessions) {
+        return Err(Error::Usage(format!(
+            "{} is outside this repository's {}; sessions writes only session files there (for another repository's session, run `sessions -C <that repository> …`)",
+            path.display(),
+            repo.display(&repo.sessions_dir())
+        )));
+    }
+    if !path.is_symlink() {
+        return Ok(named);
+    }
+    let root = fs::canonicalize(&repo.root).map_err(|e| Error::read(&repo.root, e))?;
+    match fs::canonicalize(path) {
+        Ok(target) if target.starts_with(&root) => Ok(target),
+        Ok(_) => Err(Error::Usage(format!(
+            "{} is a symlink leading outside the repository; refusing to write through it",
+            repo.display(path)
+        ))),
+        Err(e) => Err(Error::Usage(format!(
+            "{} is a symlink to a file that cannot be opened ({e}); fix or remove the link",
+            repo.display(path)
+        ))),
+    }
+}
+
+/// A file with no write permission is the owner's way of saying "leave it": respect it
+/// (root could write it anyway).
+fn refuse_read_only(repo: &Repo, path: &Path) -> Result<()> {
+    let meta = fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if meta.permissions().readonly() {
+        return Err(Error::Usage(format!(
+            "{} is read-only; make it writable (`chmod u+w {}`) to change it, or leave it as it is",
+            repo.display(path),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A unified diff of `before` → `after`, for messages and `--dry-run`.
@@ -99,7 +261,20 @@ pub fn diff(before: &str, after: &str) -> String {
         .to_string()
 }
 
-/// Writes `text` to a new temp file next to `path` (same permissions), fsynced.
+/// A write error, in plain words when the disk is full.
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    if matches!(e.raw_os_error(), Some(libc_enospc) if libc_enospc == nix::libc::ENOSPC || libc_enospc == nix::libc::EDQUOT)
+    {
+        return Error::Usage(format!(
+            "cannot write {}: no space left on the device ({e}); the file is unchanged: free some space and run the command again",
+            path.display()
+        ));
+    }
+    Error::write(path, e)
+}
+
+/// Writes `text` to a new temp file next to `path` (same permissions), fsynced. On failure
+/// the temp file is removed.
 fn write_temp(path: &Path, text: &str) -> Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -110,20 +285,75 @@ fn write_temp(path: &Path, text: &str) -> Result<tempfile::NamedTempFile> {
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| Error::write(path, e))?;
+        .map_err(|e| write_error(path, e))?;
     if let Ok(meta) = fs::metadata(path) {
         let _ = fs::set_permissions(tmp.path(), meta.permissions());
     }
     tmp.write_all(text.as_bytes())
         .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::write(path, e))?;
+        .map_err(|e| write_error(path, e))?;
     Ok(tmp)
+}
+
+enum Swap {
+    /// The temp file and the path traded places: the temp name holds the displaced file.
+    Exchanged,
+    /// The temp file was renamed over the path (no exchange here).
+    Renamed,
+}
+
+/// Puts the temp file at `path`, by an atomic exchange where the system has one.
+fn swap_in(tmp: &tempfile::NamedTempFile, path: &Path) -> Result<Swap> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        match renameat2(
+            AT_FDCWD,
+            tmp.path(),
+            AT_FDCWD,
+            path,
+            RenameFlags::RENAME_EXCHANGE,
+        ) {
+            Ok(()) => return Ok(Swap::Exchanged),
+            // The file was removed meanwhile: do not bring it back.
+            Err(Errno::ENOENT) => {
+                return Err(Error::Check(format!(
+                    "{} was removed while this command wrote it; nothing was written",
+                    path.display()
+                )));
+            }
+            // No exchange on this file system: fall back to a rename.
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(write_error(path, std::io::Error::from(e))),
+        }
+    }
+    fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
+    Ok(Swap::Renamed)
+}
+
+/// Reads a file once nothing has modified it for [`QUIET`], so an editor that writes in place
+/// (truncate, then write) is read after it finished, not half-way.
+fn read_quiet(path: &Path) -> Result<String> {
+    let deadline = Instant::now() + QUIET_LIMIT;
+    while Instant::now() < deadline {
+        let fresh = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age < QUIET);
+        if !fresh {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    store::read_session(path)
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = write_temp(path, text)?;
-    tmp.persist(path).map_err(|e| Error::write(path, e.error))?;
+    tmp.persist(path).map_err(|e| write_error(path, e.error))?;
     sync_dir(path);
     Ok(())
 }
@@ -154,18 +384,18 @@ fn remove_stale_temps(path: &Path) {
     }
 }
 
-/// Test seam: `SESSIONS_TEST_WRITE_DELAY_MS` pauses between preparing and renaming, so tests
-/// can change the file in that window (the editor-race test).
-fn test_pause() {
-    if let Some(ms) =
-        std::env::var_os("SESSIONS_TEST_WRITE_DELAY_MS").and_then(|v| v.to_str()?.parse().ok())
-    {
+/// Test seams: `SESSIONS_TEST_WRITE_DELAY_MS` pauses between preparing the temp file and the
+/// last re-read, `SESSIONS_TEST_SWAP_DELAY_MS` between that re-read and the swap, so tests
+/// can change the file in either window (the editor-race tests).
+fn test_pause(var: &str) {
+    if let Some(ms) = std::env::var_os(var).and_then(|v| v.to_str()?.parse().ok()) {
         std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
 /// An exclusive advisory lock (flock) on `.agents/state/locks/<file>.lock`, released on drop
-/// or when the process dies.
+/// or when the process dies. The holder writes its pid into the file, so a writer that times
+/// out can say who holds it.
 pub struct Lock {
     file: File,
 }
@@ -176,9 +406,10 @@ impl Lock {
         if let Some(dir) = lock_path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         }
-        let file = fs::OpenOptions::new()
+        let mut file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::write(&lock_path, e))?;
@@ -186,21 +417,68 @@ impl Lock {
         let timeout = Duration::from_millis(LOCK_TIMEOUT_MS.load(Ordering::Relaxed));
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Lock { file }),
+                Ok(()) => {
+                    // Who holds it, for the message of a writer that times out. Best effort.
+                    let _ = file
+                        .set_len(0)
+                        .and_then(|()| write!(file, "{}\n", std::process::id()));
+                    return Ok(Lock { file });
+                }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Usage(format!(
-                        "another sessions process has held the lock on {} for {:.1}s; if none is running, delete {}",
-                        repo.display(path),
-                        timeout.as_secs_f64(),
-                        repo.display(&lock_path)
+                    return Err(Error::Usage(timeout_message(
+                        repo, path, &lock_path, timeout,
                     )));
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(Error::write(&lock_path, e)),
             }
         }
+    }
+}
+
+/// Says who holds the lock and what to do. Never "delete the lock file": an flock lock goes
+/// away with its holder, and deleting the file would let a second writer in beside it.
+fn timeout_message(repo: &Repo, path: &Path, lock_path: &Path, timeout: Duration) -> String {
+    let head = format!(
+        "another process has held the lock on {} for {:.1}s",
+        repo.display(path),
+        timeout.as_secs_f64()
+    );
+    let pid = fs::read_to_string(lock_path)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|&p| p > 0);
+    let alive = |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+    match pid {
+        Some(pid) if alive(pid) => {
+            let what = fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .map(|c| {
+                    let words: Vec<String> = c
+                        .split(|&b| b == 0)
+                        .filter(|w| !w.is_empty())
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect();
+                    crate::terminal::line(&words.join(" ")).into_owned()
+                })
+                .filter(|c| !c.is_empty())
+                .map(|c| format!(": `{}`", crate::table::truncate(&c, 80)))
+                .unwrap_or_default();
+            format!(
+                "{head}: pid {pid}, still running{what}. Wait for it to finish and try again, or stop it (`kill {pid}`); the lock is released the moment it exits. Do not delete {}: that would let two writers in at once",
+                repo.display(lock_path)
+            )
+        }
+        Some(pid) => format!(
+            "{head}. Its file names pid {pid}, which is no longer running, so the lock is held by a process that has not written its pid yet or inherited the lock (a child of pid {pid}?): find it with `fuser {}` and let it finish. Do not delete the lock file: that would let two writers in at once",
+            lock_path.display()
+        ),
+        None => format!(
+            "{head}; find the holder with `fuser {}` and let it finish. Do not delete the lock file: the lock is released when its holder exits, and deleting it would let two writers in at once",
+            lock_path.display()
+        ),
     }
 }
 

@@ -205,11 +205,21 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             ))
         }
         Op::Push { path, entry } => push(&doc, path, entry),
-        Op::SetSection { name, text } => set_section(&doc, name, text),
-        Op::AppendSection { name, text } => append_section(&doc, name, text),
+        Op::SetSection { name, text } => {
+            guard_unclosed(&doc, name, false)?;
+            set_section(&doc, name, text)
+        }
+        Op::AppendSection { name, text } => match guard_unclosed(&doc, name, true)? {
+            Some(closed) => append_section(&Document::parse(&closed), name, text)
+                .map(|r| r.or(Some(closed))),
+            None => append_section(&doc, name, text),
+        },
         Op::EnsureSection { name } => match doc.section(name) {
             Some(_) => Ok(None),
-            None => Ok(Some(insert_section(&doc, name, ""))),
+            None => {
+                guard_unclosed(&doc, name, false)?;
+                Ok(Some(insert_section(&doc, name, "")))
+            }
         },
         Op::Check { item, checked } => check(&doc, item, *checked),
         Op::PromoteHeading { name } => {
@@ -233,8 +243,45 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
                 at.format("%Y-%m-%d %H:%M"),
                 normalize(message.trim_end(), le)
             );
-            append_section(&doc, "Session Log", &entry)
+            match guard_unclosed(&doc, "Session Log", true)? {
+                Some(closed) => append_section(&Document::parse(&closed), "Session Log", &entry)
+                    .map(|r| r.or(Some(closed))),
+                None => append_section(&doc, "Session Log", &entry),
+            }
         }
+    }
+}
+
+/// A code fence (or HTML comment) left open at the end of the file hides everything after it,
+/// so text written there would be invisible. When the open fence is in the section being
+/// appended to (`append`: the usual case, a log entry that pasted output without closing it),
+/// it is closed visibly with a fence line at the end of the section's content, and the new
+/// text goes after it; the text with the fence closed is returned. When the section is before
+/// the opening, nothing needs doing. Anything else is refused with where the block opens —
+/// replacing such a section's body would delete everything the block hides.
+fn guard_unclosed(doc: &Document, name: &str, append: bool) -> Result<Option<String>, EditError> {
+    let Some(open) = super::document::unclosed_at(doc.src, doc.body_start) else {
+        return Ok(None);
+    };
+    let section = doc.section(name).or_else(|| doc.section_loose(name));
+    let line = doc.position(open.offset).0;
+    match section {
+        Some(s) if s.body.end <= open.line_start => Ok(None),
+        // Replacing the body would delete everything the open block hides: refused below.
+        Some(s) if s.body.contains(&open.line_start) && append && open.closer.is_some() => {
+            let le = doc.line_ending.as_str();
+            let end = content_end(doc, &s.body);
+            let closer = open.closer.as_deref().unwrap_or("```");
+            let mut with = format!("{le}{closer}");
+            if end == doc.src.len() {
+                with.push_str(le);
+            }
+            Ok(splice(doc.src, end..end, &with))
+        }
+        _ => Err(EditError::BadInput(format!(
+            "line {line} opens {} that is never closed, so everything after it (`## {name}` included) is hidden from Markdown readers; close it first (`sessions validate` points at it)",
+            open.what()
+        ))),
     }
 }
 
@@ -634,7 +681,10 @@ fn set_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>,
     if section.is_some_and(|s| section_text(doc.text(&s.body)) == content) {
         return Ok(None);
     }
+    // The text as given, for line numbers, and as it will stand in the file: trimming can
+    // expose a heading (`##\u{a0}` is text, `##` after the trim is a heading).
     check_no_sections(text)?;
+    check_no_sections(&content)?;
     let Some(section) = section else {
         return Ok(Some(insert_section(doc, name, &content)));
     };
@@ -651,6 +701,7 @@ fn append_section(doc: &Document, name: &str, text: &str) -> Result<Option<Strin
     check_no_sections(text)?;
     let le = doc.line_ending.as_str();
     let content = normalize(section_text(text), le);
+    check_no_sections(&content)?;
     if content.trim().is_empty() {
         return Ok(None);
     }
