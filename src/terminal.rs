@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn escapes_are_shown_not_obeyed() {
         assert_eq!(line("a\x1b]52;c;aGk=\x07b"), "a\\e]52;c;aGk=^Gb");
-        assert_eq!(line("x\x1b[2Jy\u{9b}z\u{202e}"), "x\\e[2Jy<U+009B>z<U+202E>");
+        assert_eq!(
+            line("x\x1b[2Jy\u{9b}z\u{202e}"),
+            "x\\e[2Jy<U+009B>z<U+202E>"
+        );
         assert_eq!(line("t\tab\nnl\u{7f}"), "t ab nl^?");
         assert_eq!(text("a\r\nb\rc\n"), "a\r\nb^Mc\n");
         assert!(matches!(text("plain ü 🚀\n"), Cow::Borrowed(_)));

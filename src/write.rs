@@ -263,10 +263,13 @@ pub fn diff(before: &str, after: &str) -> String {
 
 /// A write error, in plain words when the disk is full.
 fn write_error(path: &Path, e: std::io::Error) -> Error {
-    if matches!(e.raw_os_error(), Some(libc_enospc) if libc_enospc == nix::libc::ENOSPC || libc_enospc == nix::libc::EDQUOT)
-    {
+    let full = matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    ) || matches!(e.raw_os_error(), Some(n) if n == nix::libc::ENOSPC || n == nix::libc::EDQUOT);
+    if full {
         return Error::Usage(format!(
-            "cannot write {}: no space left on the device ({e}); the file is unchanged: free some space and run the command again",
+            "cannot write {}: no space left on the device; the file is unchanged: free some space and run the command again",
             path.display()
         ));
     }
@@ -414,7 +417,12 @@ impl Lock {
             .open(&lock_path)
             .map_err(|e| Error::write(&lock_path, e))?;
         let start = Instant::now();
-        let timeout = Duration::from_millis(LOCK_TIMEOUT_MS.load(Ordering::Relaxed));
+        // Test seam: `SESSIONS_TEST_LOCK_TIMEOUT_MS` shortens the wait (the lock-timeout test).
+        let ms = std::env::var("SESSIONS_TEST_LOCK_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| LOCK_TIMEOUT_MS.load(Ordering::Relaxed));
+        let timeout = Duration::from_millis(ms);
         loop {
             match file.try_lock() {
                 Ok(()) => {

@@ -12,6 +12,7 @@ use crate::session::Document;
 use crate::session::document::{checklist, content_lines};
 use crate::session::yaml::Node;
 use crate::store;
+use crate::terminal::{self, line};
 use crate::validation::validate_file;
 
 #[derive(Serialize)]
@@ -61,7 +62,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&active).unwrap_or_default()
+            terminal::json(serde_json::to_string_pretty(&active).unwrap_or_default())
         );
         return Ok(0);
     }
@@ -73,9 +74,9 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
             let mine = active.remove(pos);
             println!(
                 "This conversation: \"{}\" ({}), {}, updated {} ago\n",
-                mine.title,
-                ctx.show_path(&path),
-                mine.status,
+                line(&mine.title),
+                line(&ctx.show_path(&path)),
+                line(&mine.status),
                 mine.age(ctx.now)
             );
             active.insert(0, mine);
@@ -166,29 +167,33 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         diagnostics,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        println!(
+            "{}",
+            terminal::json(serde_json::to_string_pretty(&d).unwrap_or_default())
+        );
         return Ok(0);
     }
     let o = &d.overview;
-    println!("{}", o.title);
-    println!("  file      {display}");
+    println!("{}", line(&o.title));
+    println!("  file      {}", line(&display));
     let stale = if o.stale { "  (stale)" } else { "" };
     println!(
         "  status    {}, updated {} ago{stale}",
-        o.status,
+        line(&o.status),
         o.age(ctx.now)
     );
-    println!("  created   {}", o.created.as_deref().unwrap_or("?"));
+    println!("  created   {}", line(o.created.as_deref().unwrap_or("?")));
     println!(
         "  task      {}",
-        o.current_task.as_deref().unwrap_or("(none)")
+        line(o.current_task.as_deref().unwrap_or("(none)"))
     );
     if let Some(issue) = &d.linear_issue {
         println!(
-            "  issue     {issue}{}",
+            "  issue     {}{}",
+            line(issue),
             d.linear_url
                 .as_ref()
-                .map(|u| format!("  {u}"))
+                .map(|u| format!("  {}", line(u)))
                 .unwrap_or_default()
         );
     }
@@ -210,18 +215,23 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             1 => "1 line".to_string(),
             n => format!("{n} lines"),
         };
-        println!("  {:<22} {size}{check}", s.name);
+        println!("  {:<22} {size}{check}", line(&s.name));
     }
     if !d.spawned_agents.is_empty() {
         println!("\nAgents ({})", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            println!("  {:<16} {:<12} {}", a.agent, a.status, a.task);
+            println!(
+                "  {:<16} {:<12} {}",
+                line(&a.agent),
+                line(&a.status),
+                line(&a.task)
+            );
             if let Some(s) = &a.summary {
                 println!(
                     "  {:<16} {:<12} ↳ {}",
                     "",
                     "",
-                    crate::table::truncate(s, 80)
+                    crate::table::truncate(&line(s), 80)
                 );
             }
         }
@@ -242,7 +252,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
                 diag.column,
                 diag.severity.as_str(),
                 diag.rule,
-                diag.message
+                line(&diag.message)
             );
         }
     }

@@ -210,8 +210,9 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             set_section(&doc, name, text)
         }
         Op::AppendSection { name, text } => match guard_unclosed(&doc, name, true)? {
-            Some(closed) => append_section(&Document::parse(&closed), name, text)
-                .map(|r| r.or(Some(closed))),
+            Some(closed) => {
+                append_section(&Document::parse(&closed), name, text).map(|r| r.or(Some(closed)))
+            }
             None => append_section(&doc, name, text),
         },
         Op::EnsureSection { name } => match doc.section(name) {

@@ -619,7 +619,9 @@ fn lone_marker(at: usize, marker: &str) -> Finding {
     Finding::new(
         &CONFLICT_MARKER,
         at,
-        format!("a Git conflict marker `{marker}` is left here from a merge: resolve the conflict and delete the marker line"),
+        format!(
+            "a Git conflict marker `{marker}` is left here from a merge: resolve the conflict and delete the marker line"
+        ),
     )
 }
 
@@ -689,7 +691,8 @@ mod tests {
 
     #[test]
     fn unclosed_fence_in_the_log_is_pointed_at() {
-        let src = format!("{GOOD}\n## Session Log\n\n### 2025-12-04 15:00 - [a]\nsee:\n  ```sh\nls\n");
+        let src =
+            format!("{GOOD}\n## Session Log\n\n### 2025-12-04 15:00 - [a]\nsee:\n  ```sh\nls\n");
         let doc = Document::parse(&src);
         let f = check(&doc, None, Utc::now());
         assert_eq!(f.len(), 1, "{f:?}");
@@ -708,7 +711,13 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule.id, "conflict-marker");
         assert_eq!(doc.position(f[0].offset.unwrap()), (15, 1));
-        assert!(ids(&GOOD.replace("## Next Steps\n", "## Next Steps\n>>>>>>> theirs\n"), "x").contains(&"conflict-marker"));
+        assert!(
+            ids(
+                &GOOD.replace("## Next Steps\n", "## Next Steps\n>>>>>>> theirs\n"),
+                "x"
+            )
+            .contains(&"conflict-marker")
+        );
     }
 
     #[test]
