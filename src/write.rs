@@ -9,11 +9,14 @@
 //! Editors do not take our lock, and `rename(2)` is not conditional: between our last look at
 //! the file and the rename an editor may save. So on Linux the new file is put in place with
 //! `renameat2(RENAME_EXCHANGE)`, which swaps it with whatever is at the path in one step and
-//! leaves that displaced file at the temp name. If the displaced file is not the text the edit
-//! was applied to, someone saved in the window: the edit is re-applied to *their* text and
-//! swapped in again, until what comes out is what we put there. Every version that was ever at
-//! the path is therefore either ours or read back and kept. Elsewhere (or on a file system
-//! without the exchange) a plain rename after a re-read is the fallback.
+//! leaves that displaced file at the temp name, where we read it at once. If it is not the
+//! text the edit was applied to, someone saved in the window: a second exchange puts their
+//! file back (our version was at the path for microseconds) and the edit is re-applied to
+//! their text. So a save by rename is never lost. An editor writing in place (truncate, then
+//! write) is read only once the file has been quiet for a few milliseconds, so no edit is
+//! built on half a file, and a swap that displaced a file being written puts it back. Left
+//! open: an editor stalled longer than that between truncating and writing. Elsewhere (or on
+//! a file system without the exchange) a plain rename after a re-read is the fallback.
 //!
 //! Only files inside the repository's `.agents/sessions/` are written (a symlink there is
 //! written through to its target, which must be inside the repository); a read-only file is
@@ -36,15 +39,13 @@ static LOCK_TIMEOUT_MS: AtomicU64 = AtomicU64::new(30_000);
 pub fn set_lock_timeout(timeout: Duration) {
     LOCK_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
 }
-/// How often the edit is re-applied when the file keeps changing before we swap.
-const MAX_ATTEMPTS: usize = 8;
-/// How often a displaced save is merged before giving up (an editor saving non-stop).
-const MAX_MERGES: usize = 64;
+/// How often the edit is re-applied when the file keeps changing under us.
+const MAX_ATTEMPTS: usize = 32;
 /// A file modified more recently than this may still be being written in place by an
 /// editor (truncate, then write); it is read once it has been quiet this long.
-const QUIET: Duration = Duration::from_millis(20);
+const QUIET: Duration = Duration::from_millis(5);
 /// The longest we wait for a file to become quiet.
-const QUIET_LIMIT: Duration = Duration::from_secs(2);
+const QUIET_LIMIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -61,132 +62,106 @@ pub fn edit_file(
 ) -> Result<Outcome> {
     let target = writable_target(repo, path)?;
     let path = target.as_path();
-    let first = store::read_session(path)?;
-    // Fail fast, before waiting for a lock, when the edit cannot apply at all.
-    if edit(&first)
-        .map_err(|e| edit_error(repo, path, e))?
-        .is_none()
-    {
+    let mut first = read_quiet(path)?;
+    // Fail fast, before waiting for a lock, when the edit cannot apply at all — unless the
+    // text changes in a moment (an editor still writing it in place).
+    let applies = match edit(&first) {
+        Err(e) => match settled_change(path, &first)? {
+            Some(later) => {
+                first = later;
+                edit(&first)
+            }
+            None => Err(e),
+        },
+        ok => ok,
+    };
+    if applies.map_err(|e| edit_error(repo, path, e))?.is_none() {
         return Ok(Outcome::Unchanged);
     }
     refuse_read_only(repo, path)?;
     let _lock = Lock::acquire(repo, path)?;
     remove_stale_temps(path);
-    // A save displaced by our swap that is not yet merged: kept on disk until its text is in
-    // place, and left there (named in the error) if this command fails before that.
-    let mut held = None;
-    write_locked(repo, path, &first, &mut edit, &mut held).map_err(|e| match held.take() {
-        Some(tmp) => {
-            let kept = keep_displaced(tmp, path);
-            Error::Check(format!(
-                "{e}\nAnother program saved {} while this command wrote it; that save is kept in {}: compare it with the file and copy back what is missing",
-                repo.display(path),
-                kept.map_or_else(|| "a temp file".into(), |p| repo.display(&p))
-            ))
-        }
-        None => e,
-    })
-}
-
-fn write_locked(
-    repo: &Repo,
-    path: &Path,
-    first: &str,
-    edit: &mut impl FnMut(&str) -> Result<Option<String>, EditError>,
-    held: &mut Option<tempfile::NamedTempFile>,
-) -> Result<Outcome> {
-    // `at_path`: what we believe is at the path now. `base`: the newest text written by
-    // someone else, which our edit applies to. They differ only after a displaced save.
-    let mut at_path = store::read_session(path)?;
-    let mut base = at_path.clone();
-    let mut attempts = 0;
-    let mut merges = 0;
-    loop {
-        let (want, failure) = match edit(&base) {
-            Ok(Some(new)) => (new, None),
-            Ok(None) => (base.clone(), None),
-            Err(e) => (base.clone(), Some(e)),
-        };
-        if want == at_path {
-            *held = None;
-            return finish(repo, path, first, base, want, failure);
-        }
-        let tmp = write_temp(path, &want)?;
-        test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
-        // An editor does not take our lock: if it saved meanwhile, start from its text (which
-        // replaced anything of ours that was there).
-        let now = store::read_session(path)?;
-        if now != at_path {
-            *held = None;
-            attempts += 1;
-            if attempts >= MAX_ATTEMPTS {
+    for _ in 0..MAX_ATTEMPTS {
+        let base = read_quiet(path)?;
+        let new = match edit(&base) {
+            Ok(Some(new)) => new,
+            Ok(None) => return Ok(Outcome::Unchanged),
+            Err(_) if settled_change(path, &base)?.is_some() => continue,
+            Err(e) if base != first => {
                 return Err(Error::Check(format!(
-                    "{} kept changing while this command tried to write it ({MAX_ATTEMPTS} attempts); try again",
-                    repo.display(path)
+                    "{} changed while this command ran, and the edit no longer applies: {e}\nWhat changed:\n{}",
+                    repo.display(path),
+                    diff(&first, &base)
                 )));
             }
-            (at_path, base) = (now.clone(), now);
+            Err(e) => return Err(edit_error(repo, path, e)),
+        };
+        let tmp = write_temp(path, &new)?;
+        test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
+        // An editor does not take our lock: if it saved meanwhile, apply the edit again.
+        if read_quiet(path)? != base {
             continue;
         }
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
-        let displaced = match swap_in(&tmp, path)? {
-            Swap::Exchanged => read_quiet(tmp.path())?,
-            // A plain rename cannot show what it replaced: the re-read above is all we have.
-            Swap::Renamed => {
-                sync_dir(path);
-                *held = None;
-                return finish(repo, path, first, base, want, failure);
+        match swap_in(&tmp, path)? {
+            Swap::Renamed => {}
+            Swap::Exchanged => {
+                if !displaced_is(&tmp, &base)? {
+                    swap_back(repo, &tmp, path)?;
+                    continue;
+                }
             }
-        };
+        }
         sync_dir(path);
-        if displaced == at_path {
-            *held = None;
-            drop(tmp); // removes the displaced old version
-            return finish(repo, path, first, base, want, failure);
-        }
-        // Someone saved between our last look and the swap. Their text is at the temp name
-        // and ours (built on older text) at the path: merge onto theirs and swap again.
-        merges += 1;
-        *held = Some(tmp);
-        if merges > MAX_MERGES {
-            return Err(Error::Check(format!(
-                "{} kept being saved by another program while this command wrote it ({MAX_MERGES} merges)",
-                repo.display(path)
-            )));
-        }
-        (at_path, base) = (want, displaced);
+        return Ok(Outcome::Written {
+            before: base,
+            after: new,
+        });
     }
+    Err(Error::Check(format!(
+        "{} kept changing while this command tried to write it ({MAX_ATTEMPTS} attempts); try again",
+        repo.display(path)
+    )))
 }
 
-fn finish(
-    repo: &Repo,
-    path: &Path,
-    first: &str,
-    base: String,
-    want: String,
-    failure: Option<EditError>,
-) -> Result<Outcome> {
-    match failure {
-        Some(e) if base != first => Err(Error::Check(format!(
-            "{} changed while this command ran, and the edit no longer applies: {e}\nWhat changed:\n{}",
-            repo.display(path),
-            diff(first, &base)
-        ))),
-        Some(e) => Err(edit_error(repo, path, e)),
-        None if want == base => Ok(Outcome::Unchanged),
-        None => Ok(Outcome::Written {
-            before: base,
-            after: want,
-        }),
+/// Whether the file our swap displaced (now at the temp name) is the text the edit was
+/// applied to. Read at once, so that if it is not, our version is at the path for as short a
+/// time as possible; a displaced file written very recently is read again once quiet, in case
+/// an editor writing in place was still at it.
+fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
+    if store::read_session(tmp.path())? != base {
+        return Ok(false);
     }
+    if modified_within(tmp.path(), QUIET) {
+        return Ok(read_quiet(tmp.path())? == base);
+    }
+    Ok(true)
 }
-/// Moves a displaced save that could not be merged to `<name>.saved-<pid>` beside the file,
-/// where the next writer's temp-file cleanup does not remove it.
-fn keep_displaced(tmp: tempfile::NamedTempFile, path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?.to_string_lossy().into_owned();
-    let dest = path.with_file_name(format!("{name}.saved-{}", std::process::id()));
-    tmp.persist_noclobber(&dest).ok()?;
-    Some(dest)
+
+/// Someone saved between our last look and the swap: put their file back at the path (a
+/// second exchange) and leave ours at the temp name, to be removed. If yet another save
+/// replaced ours in that instant, it is put back instead and the one before it is kept beside
+/// the file, named in the error: nothing is thrown away.
+fn swap_back(repo: &Repo, tmp: &tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let ours = tmp.as_file().metadata().map_err(|e| Error::read(path, e))?.ino();
+    exchange(tmp.path(), path)?;
+    let back = fs::symlink_metadata(tmp.path()).map_err(|e| Error::read(path, e))?;
+    if back.ino() == ours {
+        return Ok(()); // dropping `tmp` removes our version
+    }
+    exchange(tmp.path(), path)?;
+    let kept = path.with_file_name(format!(
+        "{}.saved-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    fs::rename(tmp.path(), &kept).map_err(|e| write_error(&kept, e))?;
+    Err(Error::Check(format!(
+        "{} was saved twice by another program while this command wrote it; the newer save is in place and the one before it is kept in {}: compare them, then run the command again",
+        repo.display(path),
+        repo.display(&kept)
+    )))
 }
 
 fn edit_error(repo: &Repo, path: &Path, e: EditError) -> Error {
@@ -307,48 +282,82 @@ enum Swap {
 
 /// Puts the temp file at `path`, by an atomic exchange where the system has one.
 fn swap_in(tmp: &tempfile::NamedTempFile, path: &Path) -> Result<Swap> {
+    match exchange(tmp.path(), path) {
+        Ok(()) => Ok(Swap::Exchanged),
+        Err(Exchange::Unsupported) => {
+            fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
+            Ok(Swap::Renamed)
+        }
+        Err(Exchange::Failed(e)) => Err(e),
+    }
+}
+
+enum Exchange {
+    /// No exchange on this system or file system.
+    Unsupported,
+    Failed(Error),
+}
+
+impl From<Exchange> for Error {
+    fn from(e: Exchange) -> Error {
+        match e {
+            Exchange::Unsupported => Error::Usage("this file system cannot exchange files".into()),
+            Exchange::Failed(e) => e,
+        }
+    }
+}
+
+/// `renameat2(RENAME_EXCHANGE)`: `a` and `b` trade places in one step.
+fn exchange(a: &Path, b: &Path) -> std::result::Result<(), Exchange> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use nix::errno::Errno;
         use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-        match renameat2(
-            AT_FDCWD,
-            tmp.path(),
-            AT_FDCWD,
-            path,
-            RenameFlags::RENAME_EXCHANGE,
-        ) {
-            Ok(()) => return Ok(Swap::Exchanged),
+        match renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE) {
+            Ok(()) => Ok(()),
             // The file was removed meanwhile: do not bring it back.
-            Err(Errno::ENOENT) => {
-                return Err(Error::Check(format!(
-                    "{} was removed while this command wrote it; nothing was written",
-                    path.display()
-                )));
-            }
-            // No exchange on this file system: fall back to a rename.
-            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
-            Err(e) => return Err(write_error(path, std::io::Error::from(e))),
+            Err(Errno::ENOENT) => Err(Exchange::Failed(Error::Check(format!(
+                "{} was removed while this command wrote it; nothing was written",
+                b.display()
+            )))),
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => Err(Exchange::Unsupported),
+            Err(e) => Err(Exchange::Failed(write_error(b, std::io::Error::from(e)))),
         }
     }
-    fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
-    Ok(Swap::Renamed)
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = (a, b);
+        Err(Exchange::Unsupported)
+    }
+}
+
+/// The file's text a little later, if it is not `text` any more: an edit that fails on a file
+/// being written in place is tried again on the finished text rather than refused.
+fn settled_change(path: &Path, text: &str) -> Result<Option<String>> {
+    std::thread::sleep(QUIET * 4);
+    let later = read_quiet(path)?;
+    Ok((later != text).then_some(later))
+}
+
+fn modified_within(path: &Path, d: Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age < d)
 }
 
 /// Reads a file once nothing has modified it for [`QUIET`], so an editor that writes in place
-/// (truncate, then write) is read after it finished, not half-way.
+/// (truncate, then write) is read after it finished, not half-way: an edit is never built on
+/// half a file. This costs at most [`QUIET`] right after a change, nothing otherwise. An
+/// editor that stalls longer than that between truncating and writing is the one case left.
 fn read_quiet(path: &Path) -> Result<String> {
     let deadline = Instant::now() + QUIET_LIMIT;
-    while Instant::now() < deadline {
-        let fresh = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .is_some_and(|age| age < QUIET);
-        if !fresh {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    // An empty session file is an editor between truncating and writing, or a mistake:
+    // either way worth a short wait.
+    let empty = |p: &Path| fs::metadata(p).is_ok_and(|m| m.len() == 0);
+    while Instant::now() < deadline && (modified_within(path, QUIET) || empty(path)) {
+        std::thread::sleep(Duration::from_millis(1));
     }
     store::read_session(path)
 }
