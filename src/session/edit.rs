@@ -185,6 +185,13 @@ fn splice(src: &str, range: Range<usize>, with: &str) -> Option<String> {
 }
 
 fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
+    if let Op::SetSection { name, .. }
+    | Op::AppendSection { name, .. }
+    | Op::EnsureSection { name }
+    | Op::PromoteHeading { name } = op
+    {
+        check_section_name(name)?;
+    }
     let doc = Document::parse(src);
     match op {
         Op::Set { path, value } => set(&doc, path, value),
@@ -251,6 +258,22 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             }
         }
     }
+}
+
+/// A section name must read back as itself from its `## name` heading (not blank, no line
+/// breaks, no edge spaces, no closing `#`s), or every later lookup would miss it and add it
+/// again.
+fn check_section_name(name: &str) -> Result<(), EditError> {
+    let heading = format!("## {name}\n");
+    let heads = super::document::scan_headings(&heading, 0);
+    let round_trips = matches!(heads.as_slice(), [h] if h.level == 2 && &heading[h.text.clone()] == name);
+    if round_trips && !name.chars().any(char::is_control) {
+        return Ok(());
+    }
+    Err(EditError::BadInput(format!(
+        "`{}` cannot be a section name: use words without line breaks, edge spaces or trailing `#`",
+        name.escape_debug()
+    )))
 }
 
 /// A code fence (or HTML comment) left open at the end of the file hides everything after it,
