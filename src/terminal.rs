@@ -67,7 +67,7 @@ fn render(s: &str, multiline: bool) -> Cow<'_, str> {
         match c {
             '\n' | '\t' if multiline => out.push(c),
             '\r' if multiline && bytes.get(i + 1) == Some(&b'\n') => out.push(c),
-            '\n' | '\r' | '\t' => out.push(' '),
+            '\n' | '\r' | '\t' if !multiline => out.push(' '),
             '\u{1b}' => out.push_str("\\e"),
             '\u{7f}' => out.push_str("^?"),
             c if (c as u32) < 0x20 => {

@@ -697,7 +697,7 @@ mod tests {
         let f = check(&doc, None, Utc::now());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule.id, "unclosed-fence");
-        assert_eq!(doc.position(f[0].offset.unwrap()), (22, 3));
+        assert_eq!(doc.position(f[0].offset.unwrap()), (20, 3));
     }
 
     #[test]
@@ -710,7 +710,7 @@ mod tests {
         let f = check(&doc, None, Utc::now());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].rule.id, "conflict-marker");
-        assert_eq!(doc.position(f[0].offset.unwrap()), (15, 1));
+        assert_eq!(doc.position(f[0].offset.unwrap()), (14, 1));
         assert!(
             ids(
                 &GOOD.replace("## Next Steps\n", "## Next Steps\n>>>>>>> theirs\n"),
