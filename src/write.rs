@@ -144,7 +144,11 @@ fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
 /// the file, named in the error: nothing is thrown away.
 fn swap_back(repo: &Repo, tmp: &tempfile::NamedTempFile, path: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let ours = tmp.as_file().metadata().map_err(|e| Error::read(path, e))?.ino();
+    let ours = tmp
+        .as_file()
+        .metadata()
+        .map_err(|e| Error::read(path, e))?
+        .ino();
     exchange(tmp.path(), path)?;
     let back = fs::symlink_metadata(tmp.path()).map_err(|e| Error::read(path, e))?;
     if back.ino() == ours {
@@ -438,7 +442,7 @@ impl Lock {
                     // Who holds it, for the message of a writer that times out. Best effort.
                     let _ = file
                         .set_len(0)
-                        .and_then(|()| write!(file, "{}\n", std::process::id()));
+                        .and_then(|()| writeln!(file, "{}", std::process::id()));
                     return Ok(Lock { file });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {

@@ -436,10 +436,7 @@ fn editor_stress(writer_rounds: usize, in_place: bool) -> (usize, Vec<usize>) {
                             .unwrap();
                         if !out.status.success() {
                             failed += 1;
-                            eprintln!(
-                                "{args:?}: {}",
-                                String::from_utf8_lossy(&out.stderr).trim()
-                            );
+                            eprintln!("{args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
                         }
                     }
                     failed
@@ -481,7 +478,10 @@ fn editor_stress_long() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let (runs, rounds) = (env("SESSIONS_STRESS_RUNS", 10), env("SESSIONS_STRESS_ROUNDS", 25));
+    let (runs, rounds) = (
+        env("SESSIONS_STRESS_RUNS", 10),
+        env("SESSIONS_STRESS_ROUNDS", 25),
+    );
     let mut total = (0, 0);
     for run in 0..runs {
         for in_place in [false, true] {

@@ -85,7 +85,11 @@ fn op() -> impl Strategy<Value = Op> {
                 Seg::Index(i),
                 Seg::Key("status".into()),
             ],
-            value: Scalar::Plain(if v.is_empty() { "x".into() } else { "completed".into() }),
+            value: Scalar::Plain(if v.is_empty() {
+                "x".into()
+            } else {
+                "completed".into()
+            }),
         }),
         (section_name(), body_text()).prop_map(|(name, text)| Op::SetSection { name, text }),
         (section_name(), body_text()).prop_map(|(name, text)| Op::AppendSection { name, text }),
@@ -94,7 +98,11 @@ fn op() -> impl Strategy<Value = Op> {
         (tricky_string(), any::<bool>()).prop_map(|(item, checked)| Op::Check { item, checked }),
         (tricky_string(), body_text()).prop_map(|(actor, message)| Op::Log {
             at: now(),
-            actor: if actor.trim().is_empty() { "a".into() } else { actor.replace(['\n', '\r'], " ") },
+            actor: if actor.trim().is_empty() {
+                "a".into()
+            } else {
+                actor.replace(['\n', '\r'], " ")
+            },
             message,
         }),
         (tricky_string(), tricky_string()).prop_map(|(agent, task)| Op::Push {
@@ -202,7 +210,10 @@ fn exercise(src: &str, ops: &[Op]) -> Result<(), TestCaseError> {
             );
         }
         if yaml_before {
-            prop_assert!(after_doc.yaml().is_some(), "{op:?} broke the frontmatter:\n{out}");
+            prop_assert!(
+                after_doc.yaml().is_some(),
+                "{op:?} broke the frontmatter:\n{out}"
+            );
         }
         let after = sections(&after_doc);
         // (Case-insensitively: `PromoteHeading` may change a heading's case, by design.)

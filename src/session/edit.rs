@@ -266,7 +266,8 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
 fn check_section_name(name: &str) -> Result<(), EditError> {
     let heading = format!("## {name}\n");
     let heads = super::document::scan_headings(&heading, 0);
-    let round_trips = matches!(heads.as_slice(), [h] if h.level == 2 && &heading[h.text.clone()] == name);
+    let round_trips =
+        matches!(heads.as_slice(), [h] if h.level == 2 && &heading[h.text.clone()] == name);
     if round_trips && !name.chars().any(char::is_control) {
         return Ok(());
     }
