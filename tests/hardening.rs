@@ -3,6 +3,7 @@
 //! person's terminal; a full disk; odd clocks; Git conflict markers.
 
 mod common;
+mod watch_support;
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
@@ -386,6 +387,55 @@ fn json_keeps_the_exact_text_escaped() {
     }
     let v = repo.run(&["status", "weather", "--json"]).json();
     assert_eq!(v["title"], EVIL_TITLE);
+}
+
+#[test]
+fn watch_lines_show_escapes_and_watch_json_keeps_them_exact() {
+    let repo = TestRepo::init();
+    let mut lines = watch_support::Watcher::start(repo.root(), &["watch"]);
+    lines.expect("the ready line", |l| l.starts_with("watching "));
+    let mut json = watch_support::Watcher::start(repo.root(), &["watch", "--json"]);
+    json.expect("the ready event", |l| l.contains("\"watching\""));
+    evil_session(&repo);
+    let line = lines.expect("session-created", |l| l.contains(" session-created "));
+    assert!(line.contains("Evil\\e]52;c;cm0gLXJmIH4=^G\\e[2J"), "{line}");
+    assert!(!line.chars().any(char::is_control), "{line:?}");
+    let event = json.expect("session-created", |l| l.contains("session-created"));
+    assert!(
+        !event.chars().any(|c| c.is_control() || c == '\u{9b}'),
+        "{event:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(v["title"], EVIL_TITLE);
+}
+
+/// `show` on a terminal (a pty from util-linux `script`): the sections' escapes are shown.
+#[test]
+fn show_on_a_terminal_shows_escapes_visibly() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: `script` is not installed; the pty test of `show` did not run");
+        return;
+    }
+    let repo = TestRepo::init();
+    evil_session(&repo);
+    let bin = assert_cmd::cargo::cargo_bin("sessions");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} show weather", bin.display()),
+            "/dev/null",
+        ])
+        .current_dir(repo.root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("state \\e[31mred^G"), "{text:?}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
 }
 
 #[test]
