@@ -4,25 +4,33 @@
 //! comment left open that was not open before, no `##` section lost, no frontmatter broken
 //! that parsed before, and an idempotent op applied twice changes nothing the second time.
 //!
-//! `SESSIONS_FUZZ_CASES` sets the number of cases per target (default 256, a few seconds);
-//! see `docs/fuzzing.md` for the long run.
+//! `SESSIONS_FUZZ_CASES` sets the number of cases per target (default 256 from a fixed seed,
+//! a few seconds); `SESSIONS_FUZZ_SEED` replays a seed. See `docs/fuzzing.md`.
 
 mod edit_support;
 
 use chrono::{DateTime, Utc};
 use edit_support::{session_file, tricky_string};
 use proptest::prelude::*;
+use proptest::test_runner::RngSeed;
 use sessions::session::document::unclosed_at;
 use sessions::session::edit::{Op, Scalar, Seg, apply, key_path};
 use sessions::session::{Document, fix, rules};
 
+/// The short run (no `SESSIONS_FUZZ_CASES`) uses a fixed seed, so `cargo test` is
+/// deterministic; a long run explores from a random seed (or `SESSIONS_FUZZ_SEED`), printed on
+/// failure by proptest.
 fn config() -> ProptestConfig {
-    let cases = std::env::var("SESSIONS_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let cases = env("SESSIONS_FUZZ_CASES");
+    let rng_seed = match (env("SESSIONS_FUZZ_SEED"), cases) {
+        (Some(seed), _) => RngSeed::Fixed(seed),
+        (None, Some(_)) => RngSeed::Random,
+        (None, None) => RngSeed::Fixed(0x5e55_1015),
+    };
     ProptestConfig {
-        cases,
+        cases: cases.map_or(256, |c| c as u32),
+        rng_seed,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
