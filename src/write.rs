@@ -176,7 +176,7 @@ fn edit_error(repo: &Repo, path: &Path, e: EditError) -> Error {
 /// path must be inside the repository's `.agents/sessions/` (another repository's files are
 /// edited with `sessions -C <it>`, so that its own lock serialises the writers), and a
 /// symlink there is followed to its target, which must be inside the repository.
-fn writable_target(repo: &Repo, path: &Path) -> Result<PathBuf> {
+pub fn writable_target(repo: &Repo, path: &Path) -> Result<PathBuf> {
     let sessions = fs::canonicalize(repo.require_sessions_dir()?)
         .map_err(|e| Error::read(&repo.sessions_dir(), e))?;
     let parent = path

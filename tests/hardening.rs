@@ -72,6 +72,11 @@ fn writing_commands_refuse_a_path_outside_the_sessions_directory() {
         let out = repo.run(&["update", reference, "--state", "nope"]);
         out.code(2);
     }
+    for args in [&["delete", "--yes"][..], &["close", "--yes"]] {
+        let mut argv = args.to_vec();
+        argv.insert(1, outside.to_str().unwrap());
+        repo.run(&argv).code(2);
+    }
     assert_eq!(fs::read_to_string(&outside).unwrap(), VALID);
     assert_eq!(fs::read_to_string(&inside_repo).unwrap(), VALID);
     // Read-only commands still take any path (CI validates files wherever they are).
