@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+#[path = "../outside/mod.rs"]
+mod outside;
+#[allow(unused_imports)]
+pub use outside::{Sealed, shared_corpus, skip_note};
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +18,7 @@ use serde_json::Value;
 
 /// How long a test waits for a background run to reach a state. Generous: a loaded 2-core
 /// machine running the suite in parallel can be slow to schedule a fresh supervisor.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 pub struct Repo {
     pub dir: tempfile::TempDir,
@@ -24,9 +29,11 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// `sessions init` + `sessions new "weather fallback"`.
+    /// A `.git/` marker, `sessions init` + `sessions new "weather fallback"`. The marker keeps
+    /// the repository from being found further up (a stray `/tmp/.agents` would capture it).
     pub fn new() -> Repo {
         let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
         let tmux_dir = tempfile::Builder::new()
             .prefix("tx")
             .tempdir_in("/tmp")
@@ -51,6 +58,7 @@ impl Repo {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sessions"));
+        c.sealed();
         c.args(args)
             .current_dir(self.root())
             .env("SESSIONS_ACTOR", "tester")
