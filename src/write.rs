@@ -13,9 +13,10 @@
 //! text the edit was applied to, someone saved in the window: a second exchange puts their
 //! file back (our version was at the path for microseconds) and the edit is re-applied to
 //! their text. So a save by rename is never lost. An editor writing in place (truncate, then
-//! write) is read only once the file has been quiet for a few milliseconds, so no edit is
-//! built on half a file, and a swap that displaced a file being written puts it back. Left
-//! open: an editor stalled longer than that between truncating and writing. Elsewhere (or on
+//! write) is read only once the file has been quiet for a few milliseconds (and an empty file
+//! once it has text, up to half a second), so no edit is built on half a file, and a swap
+//! that displaced a file being written puts it back. Left open: an editor that writes the
+//! file in several pieces and stalls between them for longer than that. Elsewhere (or on
 //! a file system without the exchange) a plain rename after a re-read is the fallback.
 //!
 //! Only files inside the repository's `.agents/sessions/` are written (a symlink there is
@@ -46,6 +47,8 @@ const MAX_ATTEMPTS: usize = 32;
 const QUIET: Duration = Duration::from_millis(5);
 /// The longest we wait for a file to become quiet.
 const QUIET_LIMIT: Duration = Duration::from_millis(100);
+/// The longest we wait for an empty file to get its text.
+const EMPTY_LIMIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -353,14 +356,24 @@ fn modified_within(path: &Path, d: Duration) -> bool {
 
 /// Reads a file once nothing has modified it for [`QUIET`], so an editor that writes in place
 /// (truncate, then write) is read after it finished, not half-way: an edit is never built on
-/// half a file. This costs at most [`QUIET`] right after a change, nothing otherwise. An
-/// editor that stalls longer than that between truncating and writing is the one case left.
+/// half a file. This costs at most [`QUIET`] right after a change (up to [`EMPTY_LIMIT`] for
+/// an empty file), nothing otherwise. An editor that writes a file in several pieces and
+/// stalls between them for longer than [`QUIET`] is the one case left.
 fn read_quiet(path: &Path) -> Result<String> {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
-    // either way worth a short wait.
+    // either way worth a wait (longer: an empty file is never a valid session).
     let empty = |p: &Path| fs::metadata(p).is_ok_and(|m| m.len() == 0);
-    while Instant::now() < deadline && (modified_within(path, QUIET) || empty(path)) {
+    let empty_deadline = Instant::now() + EMPTY_LIMIT;
+    loop {
+        let wait = if empty(path) {
+            Instant::now() < empty_deadline
+        } else {
+            Instant::now() < deadline && modified_within(path, QUIET)
+        };
+        if !wait {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(1));
     }
     store::read_session(path)
