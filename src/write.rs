@@ -105,11 +105,14 @@ pub fn edit_file(
         if read_quiet(path)? != base {
             continue;
         }
+        let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
         match swap_in(&tmp, path)? {
             Swap::Renamed => {}
             Swap::Exchanged => {
-                if !displaced_is(&tmp, &base)? {
+                // One `lstat` first: a save in the window almost always shows as another inode,
+                // size or mtime, and is put back after two system calls instead of a read.
+                if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
@@ -344,6 +347,13 @@ fn settled_change(path: &Path, text: &str) -> Result<Option<String>> {
     std::thread::sleep(QUIET * 4);
     let later = read_quiet(path)?;
     Ok((later != text).then_some(later))
+}
+
+/// What identifies a version of a file without reading it: inode, size and mtime.
+fn identity(path: &Path) -> Option<(u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(path).ok()?;
+    Some((m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
 }
 
 fn modified_within(path: &Path, d: Duration) -> bool {
