@@ -2,6 +2,9 @@
 //! repository, FIFOs; text that smuggles in structure; escape sequences meant for the
 //! person's terminal; a full disk; odd clocks; Git conflict markers.
 
+// Both helpers include `tests/outside/`; the two copies are harmless here.
+#![allow(clippy::duplicate_mod)]
+
 mod common;
 mod watch_support;
 
