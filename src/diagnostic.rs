@@ -225,24 +225,30 @@ fn write_human<W: Write>(out: &mut W, d: &Diagnostic) -> io::Result<()> {
     writeln!(
         out,
         "{head}{label}[{}]{head:#}{bold}: {}{bold:#}",
-        d.rule, d.message
+        d.rule,
+        crate::terminal::line(&d.message)
     )?;
     let num = d.line.to_string();
     let pad = " ".repeat(num.len());
     writeln!(
         out,
         "{pad}{blue}-->{blue:#} {}:{}:{}",
-        d.path, d.line, d.column
+        crate::terminal::line(&d.path),
+        d.line,
+        d.column
     )?;
     if !d.source_line.is_empty() {
-        let shown: String = d
+        let raw: String = d
             .source_line
             .chars()
             .take(200)
             .collect::<String>()
             .replace('\t', " ");
-        let before: String = shown.chars().take(d.column - 1).collect();
-        let width = shown
+        // Control characters are shown visibly (see `terminal.rs`), before and under the caret.
+        let shown = crate::terminal::line(&raw);
+        let before =
+            crate::terminal::line(&raw.chars().take(d.column - 1).collect::<String>()).into_owned();
+        let width = raw
             .chars()
             .skip(d.column - 1)
             .take_while(|c| !c.is_whitespace())

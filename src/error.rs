@@ -23,6 +23,8 @@ pub enum Error {
     },
     #[error("{} is not valid UTF-8 (first bad byte at offset {offset}); fix its encoding in an editor", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{} is {kind}, not a regular file; sessions does not open it (remove it or replace it with a session file)", path.display())]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("{} is {size} bytes, over the {limit}-byte limit for session files; trim it", path.display())]
     TooLarge {
         path: PathBuf,

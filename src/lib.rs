@@ -18,5 +18,6 @@ pub mod session;
 pub mod store;
 pub mod style;
 pub mod table;
+pub mod terminal;
 pub mod validation;
 pub mod write;

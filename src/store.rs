@@ -11,6 +11,31 @@ use crate::session::Document;
 /// Session files are small; anything larger is refused before it is read into memory.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
+/// What a look at the sessions directory found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Session files, sorted by name.
+    pub files: Vec<PathBuf>,
+    /// `*.md` entries that are not regular files, with what they are ("a FIFO").
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+/// What a non-regular file is, in words.
+pub fn kind_of(t: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub root: PathBuf,
@@ -61,23 +86,47 @@ impl Repo {
         }
     }
 
-    /// Session files (`*.md`, not hidden) in the sessions directory, sorted by name.
+    /// Session files (`*.md`, not hidden) in the sessions directory, sorted by name. Entries
+    /// that are not regular files (FIFOs, sockets, devices, links to them) are left out: see
+    /// [`Repo::scan_sessions`] for what was skipped.
     pub fn session_files(&self) -> Result<Vec<PathBuf>> {
+        Ok(self.scan_sessions()?.files)
+    }
+
+    /// The sessions directory's `*.md` entries: regular files (and symlinks to them, or
+    /// dangling ones, which fail when read) and, apart, what is skipped and why. Only file
+    /// types are looked at (`lstat`/`stat`); nothing is opened, so a FIFO cannot hang a listing.
+    pub fn scan_sessions(&self) -> Result<Scan> {
         let dir = self.require_sessions_dir()?;
         let entries = fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.to_string_lossy();
-                name.ends_with(".md")
-                    && !name.starts_with('.')
-                    && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
-            })
-            .map(|e| e.path())
-            .collect();
-        files.sort();
-        Ok(files)
+        let mut scan = Scan::default();
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if !name.ends_with(".md") || name.starts_with('.') {
+                continue;
+            }
+            let Ok(t) = e.file_type() else { continue };
+            let t = if t.is_symlink() {
+                match fs::metadata(e.path()) {
+                    Ok(m) => m.file_type(),
+                    Err(_) => {
+                        scan.files.push(e.path());
+                        continue;
+                    }
+                }
+            } else {
+                t
+            };
+            if t.is_file() {
+                scan.files.push(e.path());
+            } else if !t.is_dir() {
+                scan.skipped.push((e.path(), kind_of(&t)));
+            }
+        }
+        scan.files.sort();
+        scan.skipped.sort();
+        Ok(scan)
     }
 
     /// Whether `path` (after following symlinks) lies inside the repository.
@@ -181,11 +230,26 @@ pub fn read_session(path: &Path) -> Result<String> {
     })
 }
 
-/// Reads `path` into `buf` (cleared first), refusing files over [`MAX_FILE_BYTES`].
+/// Reads `path` into `buf` (cleared first), refusing files over [`MAX_FILE_BYTES`] and
+/// anything that is not a regular file. The file is opened non-blocking and checked with
+/// `fstat` before any read, so a FIFO (even behind a symlink, even swapped in after a listing
+/// looked) is refused at once instead of hanging.
 pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     buf.clear();
-    let file = fs::File::open(path).map_err(|e| Error::read(path, e))?;
-    let size = file.metadata().map_err(|e| Error::read(path, e))?.len();
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::read(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::read(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta.file_type()),
+        });
+    }
+    let size = meta.len();
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),

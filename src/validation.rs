@@ -45,6 +45,14 @@ pub fn validate_file(
                 ),
             );
         }
+        Err(Error::NotRegular { kind, .. }) => {
+            return file_level(
+                &rules::NOT_REGULAR,
+                format!(
+                    "this is {kind}, not a regular file; sessions does not open it: remove it or replace it with a session file"
+                ),
+            );
+        }
         Err(e) => return Err(e),
     }
     let text = match std::str::from_utf8(buf) {

@@ -17,6 +17,7 @@ use crate::store;
 
 pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
     let path = super::session_path(ctx, args.session.as_deref())?;
+    crate::write::writable_target(&ctx.repo, &path)?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let title = doc
@@ -100,6 +101,7 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
 
 pub fn delete(ctx: &Ctx, args: DeleteArgs) -> Result<u8> {
     let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    crate::write::writable_target(&ctx.repo, &path)?;
     refuse_if_running(ctx, &path, args.force)?;
     if !confirm(args.yes, &format!("Delete {}?", ctx.show_path(&path)))? {
         println!("Kept {}.", ctx.show_path(&path));

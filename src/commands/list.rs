@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::overview::{self, Overview};
 use crate::session::rules::SESSION_STATUSES;
 use crate::table::{Column, Table};
+use crate::terminal;
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     for s in &args.status {
@@ -16,6 +17,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         }
     }
     let config = ctx.config()?;
+    for (path, kind) in ctx.repo.scan_sessions()?.skipped {
+        eprintln!(
+            "sessions: skipped {}: it is {kind}, not a regular file",
+            terminal::line(&ctx.show_path(&path))
+        );
+    }
     let mut sessions = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?;
     sessions.retain(|o| {
         if !args.status.is_empty() {
@@ -31,7 +38,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&sessions).unwrap_or_default()
+            terminal::json(serde_json::to_string_pretty(&sessions).unwrap_or_default())
         );
         return Ok(0);
     }
@@ -66,13 +73,14 @@ pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
         } else {
             format!("{}/{}", o.agents.running, o.agents.total)
         };
+        let line = |s: &str| terminal::line(s).into_owned();
         t.row(vec![
-            o.status.clone(),
+            line(&o.status),
             age,
-            o.title.clone(),
-            o.current_task.clone().unwrap_or_default(),
+            line(&o.title),
+            line(o.current_task.as_deref().unwrap_or_default()),
             agents,
-            o.id.clone(),
+            line(&o.id),
         ]);
     }
     t.render()

@@ -1,6 +1,6 @@
 //! `sessions show`: print a session file, or one section's body.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use super::Ctx;
 use crate::cli::ShowArgs;
@@ -37,6 +37,13 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         }
     };
     let mut stdout = std::io::stdout().lock();
+    // On a terminal, control characters are shown, not obeyed; piped, the bytes are exact
+    // (`sessions show X > copy.md` copies the file).
+    let out = if stdout.is_terminal() {
+        crate::terminal::text(out)
+    } else {
+        std::borrow::Cow::Borrowed(out)
+    };
     stdout
         .write_all(out.as_bytes())
         .map_err(|e| Error::write(std::path::Path::new("<stdout>"), e))?;

@@ -13,6 +13,7 @@ use crate::session::Document;
 use crate::session::document::{checklist, content_lines};
 use crate::session::yaml::Node;
 use crate::store;
+use crate::terminal::{self, line};
 use crate::validation::validate_file;
 
 #[derive(Serialize)]
@@ -149,7 +150,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&items).unwrap_or_default()
+            terminal::json(serde_json::to_string_pretty(&items).unwrap_or_default())
         );
         return Ok(0);
     }
@@ -168,14 +169,17 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
                         let mine = active.remove(pos);
                         println!(
                             "This conversation: \"{}\" ({}), {}, updated {} ago",
-                            mine.title,
-                            ctx.show_path(&path),
-                            mine.status,
+                            line(&mine.title),
+                            line(&ctx.show_path(&path)),
+                            line(&mine.status),
                             mine.age(ctx.now)
                         );
                         active.insert(0, mine);
                     }
-                    None => println!("This conversation: {} (not active)", ctx.show_path(&path)),
+                    None => println!(
+                        "This conversation: {} (not active)",
+                        line(&ctx.show_path(&path))
+                    ),
                 }
                 println!(
                     "  conversation {} (found from {how}{via})\n",
@@ -184,7 +188,8 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
             }
             (None, Some(b)) => println!(
                 "This conversation ({}, found from {how}) was bound to {}, which no longer exists; bind it again with `sessions resume SESSION`.\n",
-                h.conversation.id, b.session
+                h.conversation.id,
+                line(&b.session)
             ),
             _ => println!(
                 "This conversation ({}, found from {how}) is not bound to a session; bind it with `sessions resume SESSION` or `sessions new \"…\"`.\n",
@@ -290,28 +295,32 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         diagnostics,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default());
+        println!(
+            "{}",
+            terminal::json(serde_json::to_string_pretty(&d).unwrap_or_default())
+        );
         return Ok(0);
     }
     let o = &d.overview;
-    // The free text is cut to fit the terminal (whole in `--json`).
+    // The free text is cut to fit the terminal (whole in `--json`); control characters are
+    // shown, not obeyed.
     let room =
         |used: usize| crate::style::width().map_or(usize::MAX, |w| w.saturating_sub(used).max(16));
-    let cut = |s: &str, used: usize| crate::table::truncate(s, room(used));
+    let cut = |s: &str, used: usize| crate::table::truncate(&line(s), room(used));
     println!("{}", cut(&o.title, 0));
     println!(
         "  file      {}",
-        crate::table::truncate_start(&display, room(12))
+        crate::table::truncate_start(&line(&display), room(12))
     );
     let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
     println!(
         "  status    {}, updated {} ago{}",
-        crate::style::statuses(&o.status, color),
+        crate::style::statuses(&line(&o.status), color),
         o.age(ctx.now),
         crate::style::statuses(stale, color)
     );
-    println!("  created   {}", o.created.as_deref().unwrap_or("?"));
+    println!("  created   {}", line(o.created.as_deref().unwrap_or("?")));
     if let Some(h) = this_conversation(ctx)
         && h.session.as_deref() == Some(o.path.as_str())
     {
@@ -327,10 +336,11 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     );
     if let Some(issue) = &d.linear_issue {
         println!(
-            "  issue     {issue}{}",
+            "  issue     {}{}",
+            line(issue),
             d.linear_url
                 .as_ref()
-                .map(|u| format!("  {u}"))
+                .map(|u| format!("  {}", line(u)))
                 .unwrap_or_default()
         );
     }
@@ -352,7 +362,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             1 => "1 line".to_string(),
             n => format!("{n} lines"),
         };
-        println!("  {:<22} {size}{check}", s.name);
+        println!("  {:<22} {size}{check}", line(&s.name));
     }
     if !d.spawned_agents.is_empty() {
         let t = &d.agent_totals;
@@ -361,15 +371,15 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             .unwrap_or_default();
         println!("\nAgents ({}){total}", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            let status = crate::style::statuses(&format!("{:<12}", a.status), color);
+            let status = crate::style::statuses(&format!("{:<12}", line(&a.status)), color);
             let task = cut(&a.task, 32);
-            println!("  {:<16} {status} {task}", a.agent);
+            println!("  {:<16} {status} {task}", line(&a.agent));
             if let Some(s) = &a.summary {
                 println!(
                     "  {:<16} {:<12} ↳ {}",
                     "",
                     "",
-                    crate::table::truncate(s, room(34).min(80))
+                    crate::table::truncate(&line(s), room(34).min(80))
                 );
             }
             if let Some(u) = usage_text(a.cost_usd, a.tokens, a.turns) {
@@ -393,7 +403,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
                 diag.column,
                 diag.severity.as_str(),
                 diag.rule,
-                diag.message
+                line(&diag.message)
             );
         }
     }

@@ -114,7 +114,13 @@ fn fix_all(ctx: &Ctx, files: &[PathBuf], dry_run: bool) {
 /// `archive/`), or the repository's sessions directory.
 fn collect(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if paths.is_empty() {
-        return ctx.repo.session_files();
+        // Non-regular entries (a FIFO named `x.md`) are checked too: they get a
+        // `not-regular-file` diagnostic without ever being opened for a blocking read.
+        let scan = ctx.repo.scan_sessions()?;
+        let mut files = scan.files;
+        files.extend(scan.skipped.into_iter().map(|(p, _)| p));
+        files.sort();
+        return Ok(files);
     }
     let mut files = Vec::new();
     for p in paths {

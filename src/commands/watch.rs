@@ -162,10 +162,12 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
         let events = diff(&snap, &next);
         if !events.is_empty() {
             match mode {
-                Mode::Json => events.iter().for_each(|e| drop(writeln!(out, "{e}"))),
-                Mode::Lines => events
-                    .iter()
-                    .for_each(|e| drop(writeln!(out, "{}", line(e)))),
+                Mode::Json => events.iter().for_each(|e| {
+                    drop(writeln!(out, "{}", crate::terminal::json(e.to_string())));
+                }),
+                Mode::Lines => events.iter().for_each(|e| {
+                    drop(writeln!(out, "{}", crate::terminal::line(&line(e))));
+                }),
                 Mode::Table => draw(&ctx, &next, &mut out),
             }
             let _ = out.flush();
@@ -464,11 +466,12 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
             None => "✓".to_string(),
             Some(d) => format!("✗ {}:{} {}", d.line, d.column, d.rule),
         };
+        let clean = |s: &str| crate::terminal::line(s).into_owned();
         t.row(vec![
-            o.status.clone(),
+            clean(&o.status),
             age,
-            o.title.clone(),
-            o.current_task.clone().unwrap_or_default(),
+            clean(&o.title),
+            clean(o.current_task.as_deref().unwrap_or_default()),
             agents,
             valid,
         ]);

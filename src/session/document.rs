@@ -368,34 +368,69 @@ pub fn prose_lines(
         .filter(move |&(start, end, _)| state.is_prose(&src.as_bytes()[start..end]))
 }
 
-/// The first code fence or HTML comment/block in `text` that is still open at its end, as
-/// (1-based line, what it is). Inserted text must not leave one open: it would hide every
-/// heading after it.
-pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
+/// A code fence or HTML comment/block still open at the end of the text: it hides every
+/// heading (and every entry appended) after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclosed {
+    /// Byte offset of the opening ``` / ~~~ / `<`.
+    pub offset: usize,
+    /// Start of the opening line.
+    pub line_start: usize,
+    /// `Some(closing line)` for a fence (e.g. "```", indented for a list item); `None` for HTML.
+    pub closer: Option<String>,
+}
+
+impl Unclosed {
+    pub fn what(&self) -> &'static str {
+        if self.closer.is_some() {
+            "a code fence"
+        } else {
+            "an HTML comment or block"
+        }
+    }
+}
+
+/// The first fence or HTML comment/block opened at or after `from` that is still open at the
+/// end of `src`.
+pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
     let mut state = BlockState {
         prev_blank: true,
         ..BlockState::default()
     };
     let mut opened = None;
-    for (n, (start, end, _)) in lines(text, 0).enumerate() {
-        let was_open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
-        state.is_prose(&text.as_bytes()[start..end]);
-        let open = state.fence.is_some() || matches!(state.html, Some(HtmlEnd::Contains(_)));
+    for (start, end, _) in lines(src, from) {
+        let was_open = state.open();
+        let line = &src.as_bytes()[start..end];
+        state.is_prose(line);
+        let open = state.open();
         if open && !was_open {
-            opened = Some((
-                n + 1,
-                if state.fence.is_some() {
-                    "a code fence"
-                } else {
-                    "an HTML comment or block"
-                },
-            ));
+            let closer = state.fence.as_ref().map(|f| {
+                let indent = " ".repeat(state.fence_container.unwrap_or(0));
+                format!("{indent}{}", (f.ch as char).to_string().repeat(f.len))
+            });
+            let mark = match &closer {
+                Some(_) => state.fence.as_ref().map_or(b'`', |f| f.ch),
+                None => b'<',
+            };
+            let at = line.iter().position(|&b| b == mark).unwrap_or(0);
+            opened = Some(Unclosed {
+                offset: start + at,
+                line_start: start,
+                closer,
+            });
         }
         if !open {
             opened = None;
         }
     }
     opened
+}
+
+/// The first code fence or HTML comment/block in `text` that is still open at its end, as
+/// (1-based line, what it is). Inserted text must not leave one open: it would hide every
+/// heading after it.
+pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
+    unclosed_at(text, 0).map(|u| (position(text, u.line_start).0, u.what()))
 }
 
 /// How an open HTML block ends (CommonMark §4.6).
@@ -421,6 +456,11 @@ struct BlockState {
 }
 
 impl BlockState {
+    /// Inside a fence or an HTML block that only a marker ends (not a blank line).
+    fn open(&self) -> bool {
+        self.fence.is_some() || matches!(self.html, Some(HtmlEnd::Contains(_)))
+    }
+
     fn is_prose(&mut self, line: &[u8]) -> bool {
         let blank = line.iter().all(|b| b.is_ascii_whitespace());
         let prose = self.classify(line, blank);

@@ -149,9 +149,21 @@ pub enum EditError {
 /// Applies `ops` to `src` and, when anything changed, bumps `session.last_updated` to `now`.
 /// Returns `None` when nothing would change (the file must then not be written).
 pub fn apply(src: &str, ops: &[Op], now: DateTime<Utc>) -> Result<Option<String>, EditError> {
+    // YAML and CommonMark both take a lone `\r` as a line break; our spans do not. Rather
+    // than edit such a file at the wrong place, refuse it.
+    if let Some(at) = lone_cr(src) {
+        let line = src[..at].matches('\n').count() + 1;
+        return Err(EditError::Invalid(format!(
+            "line {line} has a carriage return (\\r) that is not followed by a line feed; convert the file to LF or CRLF line endings"
+        )));
+    }
+    // Every change stamps `last_updated`, so the frontmatter must be editable first (and an
+    // op cannot make it so by accident, e.g. a `---` line closing an unclosed block).
+    root(&Document::parse_frontmatter(src))?;
     let mut text = src.to_string();
     for op in ops {
         if let Some(next) = apply_one(&text, op)? {
+            keeps_structure(&text, &next)?;
             text = next;
         }
     }
@@ -185,6 +197,13 @@ fn splice(src: &str, range: Range<usize>, with: &str) -> Option<String> {
 }
 
 fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
+    if let Op::SetSection { name, .. }
+    | Op::AppendSection { name, .. }
+    | Op::EnsureSection { name }
+    | Op::PromoteHeading { name } = op
+    {
+        check_section_name(name)?;
+    }
     let doc = Document::parse(src);
     match op {
         Op::Set { path, value } => set(&doc, path, value),
@@ -205,11 +224,23 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             ))
         }
         Op::Push { path, entry } => push(&doc, path, entry),
-        Op::SetSection { name, text } => set_section(&doc, name, text),
-        Op::AppendSection { name, text } => append_section(&doc, name, text),
+        Op::SetSection { name, text } => {
+            guard_unclosed(&doc, name, target(&doc, name), false)?;
+            set_section(&doc, name, text)
+        }
+        Op::AppendSection { name, text } => {
+            match guard_unclosed(&doc, name, target(&doc, name), true)? {
+                Some(closed) => append_section(&Document::parse(&closed), name, text)
+                    .map(|r| r.or(Some(closed))),
+                None => append_section(&doc, name, text),
+            }
+        }
         Op::EnsureSection { name } => match doc.section(name) {
             Some(_) => Ok(None),
-            None => Ok(Some(insert_section(&doc, name, ""))),
+            None => {
+                guard_unclosed(&doc, name, None, false)?;
+                Ok(Some(insert_section(&doc, name, "")))
+            }
         },
         Op::Check { item, checked } => check(&doc, item, *checked),
         Op::PromoteHeading { name } => {
@@ -233,8 +264,73 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
                 at.format("%Y-%m-%d %H:%M"),
                 normalize(message.trim_end(), le)
             );
-            append_section(&doc, "Session Log", &entry)
+            match guard_unclosed(&doc, "Session Log", target(&doc, "Session Log"), true)? {
+                Some(closed) => append_section(&Document::parse(&closed), "Session Log", &entry)
+                    .map(|r| r.or(Some(closed))),
+                None => append_section(&doc, "Session Log", &entry),
+            }
         }
+    }
+}
+
+/// A section name must read back as itself from its `## name` heading (not blank, no line
+/// breaks, no edge spaces, no closing `#`s), or every later lookup would miss it and add it
+/// again.
+fn check_section_name(name: &str) -> Result<(), EditError> {
+    let heading = format!("## {name}\n");
+    let heads = super::document::scan_headings(&heading, 0);
+    let round_trips =
+        matches!(heads.as_slice(), [h] if h.level == 2 && &heading[h.text.clone()] == name);
+    if round_trips && !name.chars().any(char::is_control) {
+        return Ok(());
+    }
+    Err(EditError::BadInput(format!(
+        "`{}` cannot be a section name: use words without line breaks, edge spaces or trailing `#`",
+        name.escape_debug()
+    )))
+}
+
+/// The existing section an op on `name` edits, as `set_section` and `append_section` find it.
+fn target<'d>(doc: &'d Document, name: &str) -> Option<&'d super::document::Section> {
+    doc.section(name).or_else(|| doc.section_loose(name))
+}
+
+/// A code fence (or HTML comment) left open at the end of the file hides everything after it,
+/// so text written there would be invisible. When the open fence is in the section being
+/// appended to (`append`: the usual case, a log entry that pasted output without closing it),
+/// it is closed visibly with a fence line at the end of the section's content, and the new
+/// text goes after it; the text with the fence closed is returned. When the section is before
+/// the opening, nothing needs doing. Anything else is refused with where the block opens —
+/// replacing such a section's body would delete everything the block hides.
+fn guard_unclosed(
+    doc: &Document,
+    name: &str,
+    section: Option<&super::document::Section>,
+    append: bool,
+) -> Result<Option<String>, EditError> {
+    let Some(open) = super::document::unclosed_at(doc.src, doc.body_start) else {
+        return Ok(None);
+    };
+    // `section`: the one the op edits, `None` when it inserts a new one (which would land
+    // after the opening, or at least cannot be shown not to).
+    let line = doc.position(open.offset).0;
+    match section {
+        Some(s) if s.body.end <= open.line_start => Ok(None),
+        // Replacing the body would delete everything the open block hides: refused below.
+        Some(s) if s.body.contains(&open.line_start) && append && open.closer.is_some() => {
+            let le = doc.line_ending.as_str();
+            let end = content_end(doc, &s.body);
+            let closer = open.closer.as_deref().unwrap_or("```");
+            let mut with = format!("{le}{closer}");
+            if end == doc.src.len() {
+                with.push_str(le);
+            }
+            Ok(splice(doc.src, end..end, &with))
+        }
+        _ => Err(EditError::BadInput(format!(
+            "line {line} opens {} that is never closed, so everything after it (`## {name}` included) is hidden from Markdown readers; close it first (`sessions validate` points at it)",
+            open.what()
+        ))),
     }
 }
 
@@ -564,9 +660,47 @@ fn push(
     }
 }
 
-/// Converts a text's line endings to the file's.
+/// What every edit must leave as it was: no code fence or HTML comment left open that was not
+/// open before (it would hide the rest of the file), and no `#`/`##` heading hidden. Text can
+/// do either depending on where it lands (an indented ```` ``` ```` continues a list item above it
+/// and opens a fence there), so the result is checked, not only the text.
+fn keeps_structure(before: &str, after: &str) -> Result<(), EditError> {
+    let (a, b) = (Document::parse(before), Document::parse(after));
+    if super::document::unclosed_at(before, a.body_start).is_none()
+        && let Some(open) = super::document::unclosed_at(after, b.body_start)
+    {
+        return Err(EditError::BadInput(format!(
+            "the text would open {} at line {} that nothing closes, hiding the rest of the file; close it in the text",
+            open.what(),
+            b.position(open.offset).0
+        )));
+    }
+    let top = |d: &Document<'_>| -> Vec<String> {
+        d.headings
+            .iter()
+            .filter(|h| h.level <= 2)
+            .map(|h| d.text(&h.text).to_string())
+            .collect()
+    };
+    let (was, now) = (top(&a), top(&b));
+    let mut rest = now.iter();
+    // (Ignoring case: `PromoteHeading` may fix a heading's case.)
+    if !was.iter().all(|h| rest.any(|n| n.eq_ignore_ascii_case(h))) {
+        return Err(EditError::BadInput(
+            "the text would hide a heading after it (an HTML block left open?); close it in the text".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The offset of the first `\r` not followed by `\n`.
+fn lone_cr(s: &str) -> Option<usize> {
+    memchr::memchr_iter(b'\r', s.as_bytes()).find(|&i| s.as_bytes().get(i + 1) != Some(&b'\n'))
+}
+
+/// Converts a text's line endings (LF, CRLF, or a lone CR) to the file's.
 fn normalize(text: &str, le: &str) -> String {
-    let lf = text.replace("\r\n", "\n");
+    let lf = text.replace("\r\n", "\n").replace('\r', "\n");
     if le == "\n" { lf } else { lf.replace('\n', le) }
 }
 
@@ -629,12 +763,16 @@ fn section_body(content: &str, at_eof: bool, le: &str) -> String {
 
 fn set_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>, EditError> {
     let le = doc.line_ending.as_str();
-    let content = normalize(section_text(text), le);
+    let normalized = normalize(text, le);
+    let content = section_text(&normalized).to_string();
     let section = doc.section(name).or_else(|| doc.section_loose(name));
     if section.is_some_and(|s| section_text(doc.text(&s.body)) == content) {
         return Ok(None);
     }
+    // The text as given, for line numbers, and as it will stand in the file: trimming can
+    // expose a heading (`##\u{a0}` is text, `##` after the trim is a heading).
     check_no_sections(text)?;
+    check_no_sections(&content)?;
     let Some(section) = section else {
         return Ok(Some(insert_section(doc, name, &content)));
     };
@@ -650,7 +788,9 @@ fn set_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>,
 fn append_section(doc: &Document, name: &str, text: &str) -> Result<Option<String>, EditError> {
     check_no_sections(text)?;
     let le = doc.line_ending.as_str();
-    let content = normalize(section_text(text), le);
+    let normalized = normalize(text, le);
+    let content = section_text(&normalized).to_string();
+    check_no_sections(&content)?;
     if content.trim().is_empty() {
         return Ok(None);
     }
@@ -680,7 +820,26 @@ fn append_section(doc: &Document, name: &str, text: &str) -> Result<Option<Strin
     if end == doc.src.len() {
         with.push_str(le);
     }
-    Ok(splice(doc.src, end..end, &with))
+    // HTML blocks such as `<div>` run until a blank line: text ending in one, right above the
+    // next heading, would swallow that heading. A blank line after the text ends the block.
+    let headings = |t: &str| {
+        super::document::scan_headings(t, doc.body_start)
+            .iter()
+            .filter(|h| h.level <= 2)
+            .count()
+    };
+    let wanted = headings(doc.src);
+    let out = splice(doc.src, end..end, &with);
+    if out.as_deref().is_none_or(|o| headings(o) >= wanted) {
+        return Ok(out);
+    }
+    with.push_str(le);
+    match splice(doc.src, end..end, &with) {
+        Some(o) if headings(&o) >= wanted => Ok(Some(o)),
+        _ => Err(EditError::BadInput(
+            "the text would hide the headings after it (an HTML block left open?); close it".into(),
+        )),
+    }
 }
 
 /// Inserts `## name` with `content` before the next section in template order (custom

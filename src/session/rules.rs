@@ -42,6 +42,7 @@ rules! {
     NOT_UTF8 = "not-utf8", Error, "The file is not valid UTF-8.";
     EMPTY_FILE = "empty-file", Error, "The file is empty.";
     TOO_LARGE = "too-large", Error, "The file is too large to be a session file.";
+    NOT_REGULAR = "not-regular-file", Error, "A session file is a regular file, not a FIFO, socket or device.";
     OUTSIDE_REPO = "outside-repository", Error, "The path is a symlink that leads outside the repository.";
     NAME_FORMAT = "name-format", Error, "File names are YYYYMMDD-HHMMSS-<slug>.md in UTC with a lower-case kebab slug.";
     NAME_ISSUE_KEY = "name-issue-key", Error, "An issue key belongs in linear_issue, not in the file name.";
@@ -61,6 +62,9 @@ rules! {
     URL = "url", Error, "linear_url is an http(s) URL.";
     SECTION_MISSING = "section-missing", Error, "Context, Current State and Next Steps are level-2 sections.";
     SECTION_DUPLICATE = "section-duplicate", Error, "A required section appears once.";
+    UNCLOSED_FENCE = "unclosed-fence", Error, "A code fence is closed: an open one hides the rest of the file.";
+    UNCLOSED_HTML = "unclosed-html", Error, "An HTML comment or block is closed: an open one hides the rest of the file.";
+    CONFLICT_MARKER = "conflict-marker", Error, "The file holds Git conflict markers from an unfinished merge.";
 }
 
 pub const REQUIRED_SECTIONS: [&str; 3] = ["Context", "Current State", "Next Steps"];
@@ -171,6 +175,8 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
         },
     }
     check_sections(doc, &mut out);
+    check_unclosed(doc, &mut out);
+    check_conflict_markers(doc.src, &mut out);
     out.sort_by_key(|f| f.offset.map_or(0, |o| o + 1));
     out
 }
@@ -523,6 +529,102 @@ fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
     }
 }
 
+/// A fence or HTML comment left open hides everything after it: headings, and every entry
+/// a tool appends.
+fn check_unclosed(doc: &Document, out: &mut Vec<Finding>) {
+    let Some(u) = super::document::unclosed_at(doc.src, doc.body_start) else {
+        return;
+    };
+    let (rule, message) = match &u.closer {
+        Some(closer) => (
+            &UNCLOSED_FENCE,
+            format!(
+                "this code fence is never closed, so everything after it is shown as code (headings and log entries too): add a `{}` line where the code ends",
+                closer.trim_start()
+            ),
+        ),
+        None => (
+            &UNCLOSED_HTML,
+            "this HTML comment or block is never closed, so everything after it is hidden: close it (`-->` for a comment) where it should end".to_string(),
+        ),
+    };
+    out.push(Finding::new(rule, u.offset, message));
+}
+
+/// Which Git conflict marker a line is: `<<<<<<<`, `|||||||`, `=======` or `>>>>>>>` — exactly
+/// seven characters, then the end of the line or a space (and, for `=======`, nothing else).
+fn conflict_marker(line: &str) -> Option<u8> {
+    let b = line.as_bytes();
+    let ch = *b.first()?;
+    if !matches!(ch, b'<' | b'|' | b'=' | b'>') || b.len() < 7 || b[..7].iter().any(|&x| x != ch) {
+        return None;
+    }
+    let rest = &line[7..];
+    let ok = if ch == b'=' {
+        rest.trim().is_empty()
+    } else {
+        rest.is_empty() || rest.starts_with([' ', '\t'])
+    };
+    ok.then_some(ch)
+}
+
+/// Git conflict markers: a `<<<<<<<` … `=======` … `>>>>>>>` block is reported at its first
+/// line; a lone `<<<<<<< ref` or `>>>>>>> ref` (half of a conflict resolved by hand) too. A
+/// lone `=======` is not reported: in Markdown it underlines a heading.
+fn check_conflict_markers(src: &str, out: &mut Vec<Finding>) {
+    if memchr::memmem::find(src.as_bytes(), b"<<<<<<<").is_none()
+        && memchr::memmem::find(src.as_bytes(), b">>>>>>>").is_none()
+    {
+        return;
+    }
+    let mut open: Option<(usize, usize, bool)> = None; // (offset, line, saw =======)
+    for (n, (start, end, _)) in super::document::lines(src, 0).enumerate() {
+        let line = &src[start..end];
+        match conflict_marker(line) {
+            Some(b'<') => {
+                if let Some((at, _, _)) = open.replace((start, n + 1, false)) {
+                    out.push(lone_marker(at, "<<<<<<<"));
+                }
+            }
+            Some(b'=') => {
+                if let Some(o) = open.as_mut() {
+                    o.2 = true;
+                }
+            }
+            Some(b'>') => match open.take() {
+                Some((at, first, true)) => out.push(Finding::new(
+                    &CONFLICT_MARKER,
+                    at,
+                    format!(
+                        "an unresolved Git conflict (lines {first}–{}: `<<<<<<<`, `=======`, `>>>>>>>`): keep the text that is right, then delete the three marker lines",
+                        n + 1
+                    ),
+                )),
+                Some((at, _, false)) => out.push(lone_marker(at, "<<<<<<<")),
+                None if line.len() > 8 => out.push(lone_marker(start, ">>>>>>>")),
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    if let Some((at, _, _)) = open
+        && src[at..].len() > 8
+        && src.as_bytes()[at + 7] == b' '
+    {
+        out.push(lone_marker(at, "<<<<<<<"));
+    }
+}
+
+fn lone_marker(at: usize, marker: &str) -> Finding {
+    Finding::new(
+        &CONFLICT_MARKER,
+        at,
+        format!(
+            "a Git conflict marker `{marker}` is left here from a merge: resolve the conflict and delete the marker line"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,6 +687,37 @@ mod tests {
             f[0].message
         );
         assert_eq!(doc.position(f[0].offset.unwrap()).0, 13);
+    }
+
+    #[test]
+    fn unclosed_fence_in_the_log_is_pointed_at() {
+        let src =
+            format!("{GOOD}\n## Session Log\n\n### 2025-12-04 15:00 - [a]\nsee:\n  ```sh\nls\n");
+        let doc = Document::parse(&src);
+        let f = check(&doc, None, Utc::now());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule.id, "unclosed-fence");
+        assert_eq!(doc.position(f[0].offset.unwrap()), (20, 3));
+    }
+
+    #[test]
+    fn conflict_markers_are_errors_but_a_setext_underline_is_not() {
+        let src = GOOD.replace(
+            "## Current State\n",
+            "## Current State\n<<<<<<< HEAD\nmine\n=======\ntheirs\n>>>>>>> agent\n\nTitle\n=======\n",
+        );
+        let doc = Document::parse(&src);
+        let f = check(&doc, None, Utc::now());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule.id, "conflict-marker");
+        assert_eq!(doc.position(f[0].offset.unwrap()), (14, 1));
+        assert!(
+            ids(
+                &GOOD.replace("## Next Steps\n", "## Next Steps\n>>>>>>> theirs\n"),
+                "x"
+            )
+            .contains(&"conflict-marker")
+        );
     }
 
     #[test]

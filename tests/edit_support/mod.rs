@@ -139,6 +139,17 @@ pub fn section_text() -> impl Strategy<Value = String> {
                 joined
             }
         })
+        // Trailing whitespace (`#\u{a0}`) trimmed off the last line can leave a heading, which
+        // the engine refuses (issue 11.5): such texts are tested in `tests/hardening.rs`.
+        .prop_filter("trimming leaves no heading", |t| {
+            !structural_line(
+                t.trim_end()
+                    .rsplit('\n')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('\r'),
+            ) || structural_line(t.rsplit('\n').next().unwrap_or("").trim_end_matches('\r'))
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
