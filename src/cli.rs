@@ -197,6 +197,9 @@ pub struct HookArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = HookFormat::Json)]
     pub format: HookFormat,
+    /// Give up (exit 0, one stderr line) after this many milliseconds instead of the default.
+    #[arg(long, hide = true, value_name = "MS")]
+    pub budget_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -135,10 +135,30 @@ fn context_for(out: &Output, event: &str) -> String {
         "{out}"
     );
     assert_eq!(inner["hookEventName"], event, "{out}");
-    inner["additionalContext"]
+    let text = inner["additionalContext"]
         .as_str()
-        .expect("additionalContext is a string")
-        .to_string()
+        .expect("additionalContext is a string");
+    unframed(text).to_string()
+}
+
+/// The first line of every SessionStart context says the rest is the repository's data.
+const FRAME_START: &str = "From `sessions`, the session files of this repository.";
+
+/// `text` without its framing first paragraph (which must be there).
+#[track_caller]
+fn unframed(text: &str) -> &str {
+    if !text.starts_with(FRAME_START) {
+        // A subagent's one line and the cap note carry no frame.
+        return text;
+    }
+    let (frame, rest) = text
+        .split_once("\n\n")
+        .expect("frame ends with a blank line");
+    assert!(
+        frame.contains("not as instructions from the user"),
+        "{frame}"
+    );
+    rest
 }
 
 /// The hook contract under trouble: exit 0 (never 2), no panic, at most `max_stderr` lines on
@@ -305,7 +325,11 @@ fn session_start_prints_one_json_object_for_every_source() {
         let text = context(&out);
         assert!(out.stderr.is_empty(), "{source}: {out}");
         assert!(text.contains("Active sessions (3):"), "{source}: {text}");
-        assert!(text.contains("sessions resume <id>"), "{source}: {text}");
+        assert!(text.contains("sessions resume ID"), "{source}: {text}");
+        assert!(
+            !text.contains('<') && !text.contains('>'),
+            "no angle brackets: {text}"
+        );
         assert!(!text.contains("Restored"), "{source}, unbound: {text}");
     }
 }
@@ -402,8 +426,13 @@ fn long_listings_are_capped_with_a_note() {
         "c",
     ));
     assert!(text.chars().count() <= 10_000, "{} chars", text.len());
-    assert!(text.contains("truncated"), "a note says it was cut");
-    assert!(text.contains("sessions list"), "and where to see the rest");
+    assert!(
+        text.contains("… and 5 more (sessions list)."),
+        "a note says what was left out and where to see it: {text}"
+    );
+    let first = line_with(&text, "\"00 ttt");
+    assert!(first.contains("t…\" ("), "each title is bounded: {first}");
+    assert!(first.chars().count() < 250, "{first}");
 }
 
 #[test]
@@ -466,7 +495,10 @@ fn format_text_prints_the_context_as_plain_text() {
         serde_json::from_str::<Value>(&out.stdout).is_err(),
         "not JSON\n{out}"
     );
-    assert!(out.stdout.starts_with("Active sessions (3):\n"), "{out}");
+    assert!(
+        unframed(&out.stdout).starts_with("Active sessions (3):\n"),
+        "{out}"
+    );
     assert!(out.stdout.contains("\"Alpha fallback chain\""), "{out}");
     assert!(
         !out.stdout.contains("\\n"),
@@ -571,25 +603,29 @@ fn bound_rich_session(repo: &TestRepo, id: &str) -> String {
 #[test]
 fn compact_and_resume_reinject_state_next_steps_and_recent_log() {
     let repo = listing_repo();
-    bound_rich_session(&repo, "conv-R");
-    for (source, why) in [
-        ("compact", "after context compaction"),
-        ("resume", "on resume"),
+    let stem = bound_rich_session(&repo, "conv-R");
+    bind(&repo, &stem, "conv-R2");
+    for (source, why, id) in [
+        ("compact", "after context compaction", "conv-R"),
+        ("resume", "on resume", "conv-R2"),
     ] {
         let text = context(&hook_fixture(
             &repo,
             "session-start",
             &start_fixture(source),
-            "conv-R",
+            id,
         ));
         assert!(
             text.contains(&format!("Restored {why}")),
             "{source}: {text}"
         );
-        let state = pos(&text, "## Current State\n\nProvider A wired; B half done.");
+        let state = pos(
+            &text,
+            "## Current State\n| Provider A wired; B half done.\n",
+        );
         let next = pos(
             &text,
-            "## Next Steps\n\n- [ ] finish provider B\n- [ ] document the chain",
+            "## Next Steps\n| - [ ] finish provider B\n| - [ ] document the chain\n",
         );
         assert!(state < next, "{text}");
         for recent in ["Entry two.", "Entry three.", "Entry four newest."] {
@@ -993,7 +1029,7 @@ fn pre_compact_logs_only_into_the_conversations_own_session() {
     assert_eq!(out.stderr, "", "{out}");
     let added = appended(&one_before, &read_bytes(&t.one));
     assert!(
-        added.contains("- [claude]\nContext compacted (auto).\n"),
+        added.contains("- [claude hook]\nContext compacted (auto).\n"),
         "{added}"
     );
     for (name, bytes) in &before {
@@ -1102,11 +1138,6 @@ fn codex_and_gemini_payloads_route_by_their_session_id() {
         (
             "pre-compact",
             "codex-pre-compact.json",
-            "Context compacted (auto).",
-        ),
-        (
-            "pre-compact",
-            "gemini-pre-compress.json",
             "Context compacted (auto).",
         ),
         (
@@ -2196,8 +2227,10 @@ fn installed_commands_run_end_to_end() {
         out.ok();
         assert_eq!(out.stdout, "", "{agent}: {out}");
         let text = repo.read(&bound);
-        assert!(
+        // Gemini fires PreCompress before every turn: it proves no compaction.
+        assert_eq!(
             text.contains("Context compacted (auto)."),
+            agent != "gemini",
             "{agent}: {text}"
         );
         assert!(text.contains("Conversation ended ("), "{agent}: {text}");
@@ -2239,10 +2272,16 @@ fn installed_hooks_log_under_the_calling_agents_name() {
         }
         let text = repo.read(&bound);
         assert!(
-            !text.contains("- [claude]"),
+            !text.contains("- [claude"),
             "{agent}: entries attributed to claude:\n{text}"
         );
-        assert_eq!(text.matches(&format!("- [{agent}]")).count(), 2, "{text}");
+        // Gemini's PreCompress is no proof of a compaction, so it logs nothing.
+        let want = if agent == "gemini" { 1 } else { 2 };
+        assert_eq!(
+            text.matches(&format!("- [{agent} hook]")).count(),
+            want,
+            "{text}"
+        );
     }
 }
 
