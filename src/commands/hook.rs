@@ -13,7 +13,9 @@ use super::Ctx;
 use crate::binding;
 use crate::cli::{HookArgs, HookEvent, HookFormat};
 use crate::error::Result;
-use crate::hooks::context::{clean_line, fingerprint, hook_actor, is_bookkeeping, quote_block};
+use crate::hooks::context::{
+    clean_line, fingerprint, hook_actor, is_bookkeeping, quote_block, strip_comments,
+};
 use crate::hooks::memo::{Injected, Memo, PendingCompaction};
 use crate::hooks::stdin::{StdinLimits, Stop, read_with_deadline};
 use crate::hooks::{Agent, HookInput, SessionStartOutput, StartSource, cap_context};
@@ -274,7 +276,7 @@ fn bound_context(ctx: &Ctx, input: &HookInput, agent: Agent, path: &Path) -> Res
         let block = restored_block(&doc, &text);
         if remembered(ctx, input, agent, &shown, &block) {
             out.push_str(&format!(
-                "\nIts Current State, Next Steps and recent log are unchanged since they were last shown in this conversation ({why}: nothing new to restore).\n"
+                "\nNothing to restore {why}: its Current State, Next Steps and log are as last shown in this conversation.\n"
             ));
         } else {
             out.push_str(&format!("\nRestored {why} from the session file:\n{block}"));
@@ -291,17 +293,28 @@ fn restored_block(doc: &Document, text: &str) -> String {
     let mut out = String::new();
     for name in ["Current State", "Next Steps"] {
         if let Some(s) = doc.section(name) {
-            out.push_str(&format!(
-                "\n## {name}\n{}",
-                quote_block(doc.text(&s.body), MAX_SECTION_LINES, MAX_SECTION_CHARS)
-            ));
+            let body = quote_block(
+                &strip_comments(doc.text(&s.body)),
+                MAX_SECTION_LINES,
+                MAX_SECTION_CHARS,
+            );
+            let body = if body.is_empty() {
+                "(empty)\n".to_string()
+            } else {
+                body
+            };
+            out.push_str(&format!("\n## {name}\n{body}"));
         }
     }
     let entries = recent_entries(doc, text, RECENT_LOG_ENTRIES);
     if !entries.is_empty() {
         out.push_str("\n## Recent log\n");
         for entry in entries {
-            out.push_str(&quote_block(entry, MAX_ENTRY_LINES, MAX_ENTRY_CHARS));
+            out.push_str(&quote_block(
+                &strip_comments(entry),
+                MAX_ENTRY_LINES,
+                MAX_ENTRY_CHARS,
+            ));
         }
     }
     out

@@ -111,6 +111,22 @@ pub fn quote_block(text: &str, max_lines: usize, max_chars: usize) -> String {
     out
 }
 
+/// `text` without HTML comments (`<!-- … -->`, an unclosed one runs to the end): the
+/// template's guidance comments are not state, and Gemini would show their brackets escaped.
+pub fn strip_comments(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = match rest[start + 4..].find("-->") {
+            Some(end) => &rest[start + 4 + end + 3..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
 /// At most `max` characters; a cut ends in `…`.
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -158,6 +174,13 @@ mod tests {
         let q = quote_block(&many, 100, 40);
         assert!(q.chars().count() <= 80, "{q}");
         assert!(q.contains("more line(s)"), "{q}");
+    }
+
+    #[test]
+    fn comments_are_stripped() {
+        assert_eq!(strip_comments("a<!-- x -->b<!--y\n-->c"), "abc");
+        assert_eq!(strip_comments("a <!-- open"), "a ");
+        assert_eq!(strip_comments("no comment"), "no comment");
     }
 
     #[test]
