@@ -226,6 +226,14 @@ pub struct HooksInstallArgs {
     /// Print the diff and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also add a short block telling the agent when to update its session (CLAUDE.md,
+    /// AGENTS.md or GEMINI.md, between `sessions:begin`/`sessions:end` marker lines). Asked on
+    /// a terminal when neither this nor --no-instructions is given.
+    #[arg(long, conflicts_with = "no_instructions")]
+    pub instructions: bool,
+    /// Leave the agent's instructions file alone (uninstall: keep our block in it).
+    #[arg(long)]
+    pub no_instructions: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2294,3 +2294,254 @@ fn binding_rel(id: &str) -> String {
         .display()
         .to_string()
 }
+
+// ---------------------------------------------------------------------------------------------
+// hooks install --instructions: teaching the agent when to write
+
+const BEGIN: &str = "<!-- sessions:begin -->";
+const END: &str = "<!-- sessions:end -->";
+
+#[test]
+fn instructions_block_is_added_once_and_removed_to_the_byte() {
+    for (agent, file) in [
+        ("claude", "CLAUDE.md"),
+        ("codex", "AGENTS.md"),
+        ("gemini", "GEMINI.md"),
+    ] {
+        let repo = TestRepo::init();
+        // The person's own file: a BOM, CRLF endings and no final line break.
+        let original = "\u{feff}# Project notes\r\n\r\nUse tabs.\r\nNo final newline".as_bytes();
+        repo.write(file, original);
+        let out = run(
+            &repo,
+            &["hooks", "install", "--agent", agent, "--instructions"],
+        );
+        out.ok();
+        assert!(
+            out.stdout
+                .contains(&format!("added the agent instructions to {file}")),
+            "{out}"
+        );
+        let installed = read_bytes(&repo.path(file));
+        assert!(
+            installed.starts_with(original),
+            "{agent}: the person's bytes come first"
+        );
+        let text = String::from_utf8(installed.clone()).unwrap();
+        let block = &text[pos(&text, BEGIN)..];
+        assert!(block.trim_end().ends_with(END), "{text}");
+        assert!(
+            !block.replace("\r\n", "").contains('\n'),
+            "CRLF kept: {block:?}"
+        );
+        for command in [
+            "`sessions log \"",
+            "`sessions update --state \"",
+            "--next \"",
+            "`sessions new \"",
+            "`sessions resume ID`",
+        ] {
+            assert!(block.contains(command), "{agent}: `{command}` in\n{block}");
+        }
+        assert!(block.contains("After each significant step"), "{block}");
+        assert!(block.contains("before you stop or hand off"), "{block}");
+
+        // A second run changes no byte (and does not rewrite the file).
+        let mtime = age_mtime(&repo.path(file));
+        let again = run(
+            &repo,
+            &["hooks", "install", "--agent", agent, "--instructions"],
+        );
+        again.ok();
+        assert!(
+            again
+                .stdout
+                .contains(&format!("{file} is already up to date")),
+            "{again}"
+        );
+        assert_eq!(read_bytes(&repo.path(file)), installed);
+        assert_eq!(
+            fs::metadata(repo.path(file)).unwrap().modified().unwrap(),
+            mtime
+        );
+
+        // Uninstall gives back exactly the person's file.
+        let out = run(&repo, &["hooks", "uninstall", "--agent", agent]);
+        out.ok();
+        assert!(
+            out.stdout
+                .contains(&format!("removed the agent instructions from {file}")),
+            "{out}"
+        );
+        assert_eq!(read_bytes(&repo.path(file)), original, "{agent}");
+    }
+}
+
+#[test]
+fn instructions_in_a_new_file_and_text_after_the_block_survive() {
+    let repo = TestRepo::init();
+    run(&repo, &["hooks", "install", "--instructions"]).ok();
+    let text = repo.read("CLAUDE.md");
+    assert!(
+        text.starts_with(BEGIN) && text.ends_with(&format!("{END}\n")),
+        "{text}"
+    );
+    // The person writes after the block; an update leaves that alone.
+    repo.write("CLAUDE.md", format!("{text}\n## Mine\nkeep me\n"));
+    run(&repo, &["hooks", "install", "--instructions"]).ok();
+    assert!(repo.read("CLAUDE.md").ends_with("\n## Mine\nkeep me\n"));
+    run(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(repo.read("CLAUDE.md"), "\n## Mine\nkeep me\n");
+    // A file that held only our block is removed with it.
+    let repo = TestRepo::init();
+    run(
+        &repo,
+        &["hooks", "install", "--agent", "gemini", "--instructions"],
+    )
+    .ok();
+    run(&repo, &["hooks", "uninstall", "--agent", "gemini"]).ok();
+    assert!(!repo.path("GEMINI.md").exists());
+}
+
+#[test]
+fn instructions_dry_run_shows_the_diff_and_writes_nothing() {
+    let repo = TestRepo::init();
+    repo.write("AGENTS.md", "# Agents\n");
+    let out = run(
+        &repo,
+        &[
+            "hooks",
+            "install",
+            "--agent",
+            "codex",
+            "--instructions",
+            "--dry-run",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stdout.contains("+++ AGENTS.md") || out.stdout.contains("AGENTS.md"),
+        "{out}"
+    );
+    assert!(out.stdout.contains(&format!("+{BEGIN}")), "{out}");
+    assert!(
+        out.stdout.contains("+- After each significant step"),
+        "{out}"
+    );
+    assert_eq!(repo.read("AGENTS.md"), "# Agents\n");
+    assert!(!repo.path(".codex").exists());
+}
+
+#[test]
+fn without_instructions_the_file_is_untouched_and_the_flag_is_named() {
+    let repo = TestRepo::init();
+    let out = run(&repo, &["hooks", "install"]);
+    out.ok();
+    assert!(!repo.path("CLAUDE.md").exists());
+    assert!(out.stdout.contains("--instructions"), "{out}");
+    let out = run(&repo, &["hooks", "install", "--no-instructions"]);
+    assert!(!out.stdout.contains("--instructions`"), "{out}");
+    // An unclosed block is refused, the file untouched.
+    repo.write("CLAUDE.md", format!("mine\n{BEGIN}\nhalf\n"));
+    let out = run(&repo, &["hooks", "install", "--instructions"]);
+    out.code(2);
+    assert!(out.stderr.contains("sessions:end"), "{out}");
+    assert_eq!(repo.read("CLAUDE.md"), format!("mine\n{BEGIN}\nhalf\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// hooks install: will the agent find `sessions`?
+
+/// `sessions hooks install ARGS` with PATH and HOME under the test's control.
+fn install_with_path(repo: &TestRepo, args: &[&str], path: &str, home: &Path) -> Output {
+    let mut cmd = sessions_in(repo, repo.root());
+    cmd.args(["hooks", "install"])
+        .args(args)
+        .env("PATH", path)
+        .env("HOME", home)
+        .env_remove("BASH_ENV")
+        .env_remove("ENV");
+    common::run(&mut cmd)
+}
+
+fn bin_dir() -> String {
+    Path::new(BIN).parent().unwrap().display().to_string()
+}
+
+fn have_bash() -> bool {
+    Command::new("bash")
+        .args(["-c", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn install_warns_loudly_when_sessions_is_not_on_path() {
+    let repo = TestRepo::init();
+    let home = tempfile::tempdir().unwrap();
+    for agent in ["claude", "codex", "gemini"] {
+        let out = install_with_path(&repo, &["--agent", agent], "/usr/bin:/bin", home.path());
+        out.ok();
+        assert!(
+            out.stderr.contains("warning: `sessions` is not on PATH"),
+            "{agent}: {out}"
+        );
+        assert!(out.stderr.contains("command not found"), "{out}");
+        assert!(out.stderr.contains(BIN), "the fix names this binary: {out}");
+        let on_path = format!("{}:/usr/bin:/bin", bin_dir());
+        let out = install_with_path(&repo, &["--agent", agent], &on_path, home.path());
+        assert!(!out.stderr.contains("is not on PATH"), "{agent}: {out}");
+    }
+}
+
+#[test]
+fn codex_install_checks_the_login_shell_path() {
+    if !have_bash() {
+        eprintln!("skipped: no bash on this machine");
+        return;
+    }
+    let repo = TestRepo::init();
+    let home = tempfile::tempdir().unwrap();
+    // On our PATH, but a login shell's profile does not put it there.
+    fs::write(home.path().join(".profile"), "PATH=/usr/bin:/bin\n").unwrap();
+    fs::write(home.path().join(".bash_profile"), ". \"$HOME/.profile\"\n").unwrap();
+    let on_path = format!("{}:/usr/bin:/bin", bin_dir());
+    let out = install_with_path(&repo, &["--agent", "codex"], &on_path, home.path());
+    out.ok();
+    assert!(!out.stderr.contains("is not on PATH,"), "{out}");
+    assert!(out.stderr.contains("bash -lc"), "{out}");
+    assert!(out.stderr.contains("~/.profile"), "{out}");
+    assert!(
+        out.stderr.contains(&bin_dir()),
+        "the fix names the directory: {out}"
+    );
+    // The profile puts it on PATH: no warning.
+    fs::write(
+        home.path().join(".profile"),
+        format!("PATH={}:/usr/bin:/bin\n", bin_dir()),
+    )
+    .unwrap();
+    let out = install_with_path(&repo, &["--agent", "codex"], &on_path, home.path());
+    assert!(!out.stderr.contains("bash -lc"), "{out}");
+    // Claude's tools do not run under a login shell: no such check.
+    fs::write(home.path().join(".profile"), "PATH=/usr/bin:/bin\n").unwrap();
+    let out = install_with_path(&repo, &["--agent", "claude"], &on_path, home.path());
+    assert!(!out.stderr.contains("bash -lc"), "{out}");
+}
+
+#[test]
+fn codex_install_says_headless_exec_skips_unapproved_hooks() {
+    let repo = TestRepo::init();
+    let out = run(&repo, &["hooks", "install", "--agent", "codex"]);
+    out.ok();
+    let said = out.stdout.replace('\n', " ");
+    assert!(
+        said.contains("`codex exec` skips unapproved hooks without a word"),
+        "{out}"
+    );
+    assert!(said.contains("`/hooks` view"), "{out}");
+    assert!(
+        said.contains("codex exec --dangerously-bypass-hook-trust"),
+        "{out}"
+    );
+}

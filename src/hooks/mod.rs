@@ -7,6 +7,7 @@
 
 pub mod context;
 pub mod install;
+pub mod instructions;
 pub mod memo;
 pub mod protocol;
 pub mod stdin;
