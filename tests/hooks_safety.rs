@@ -694,3 +694,65 @@ fn fifty_conversations_hooks_at_once_all_land_in_their_own_session() {
         .collect();
     assert!(stray.is_empty(), "no temp or torn files left: {stray:?}");
 }
+
+#[test]
+fn fifty_conversations_sharing_five_sessions_lose_no_entry() {
+    const N: usize = 50;
+    const SESSIONS: usize = 5;
+    let repo = TestRepo::init();
+    let paths: Vec<String> = (0..SESSIONS)
+        .map(|s| new_bound(&repo, &format!("Shared work {s}"), &format!("conv-{s:02}")))
+        .collect();
+    for i in SESSIONS..N {
+        let stem = Path::new(&paths[i % SESSIONS]).file_stem().unwrap();
+        run(
+            &repo,
+            &[
+                "resume",
+                stem.to_str().unwrap(),
+                "--conversation",
+                &format!("conv-{i:02}"),
+            ],
+        )
+        .ok();
+    }
+    let mut children = Vec::new();
+    for (event, file) in [
+        ("pre-compact", "claude-pre-compact-manual.json"),
+        ("session-end", "claude-session-end-other.json"),
+    ] {
+        for i in 0..N {
+            let mut child = spawn_hook(event, &[]);
+            let mut pipe = child.stdin.take().unwrap();
+            pipe.write_all(payload(file, repo.root(), &format!("conv-{i:02}")).as_bytes())
+                .unwrap();
+            drop(pipe);
+            children.push((event, i, child));
+        }
+    }
+    for (event, i, child) in children {
+        let out = finish(child, event);
+        out.ok().no_panic();
+        let trouble: Vec<_> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("sessions: "))
+            .collect();
+        assert!(trouble.is_empty(), "{event} {i}\n{out}");
+    }
+    for path in &paths {
+        let text = repo.read(path);
+        let per = N / SESSIONS;
+        assert_eq!(
+            text.matches("Context compacted (manual).").count(),
+            per,
+            "{path}:\n{text}"
+        );
+        assert_eq!(
+            text.matches("Conversation ended (other).").count(),
+            per,
+            "{path}:\n{text}"
+        );
+        run(&repo, &["validate", path]).ok();
+    }
+}
