@@ -2545,3 +2545,62 @@ fn codex_install_says_headless_exec_skips_unapproved_hooks() {
         "{out}"
     );
 }
+
+/// Runs `sessions hooks install` on a pseudo-terminal (util-linux `script`) answering `answer`.
+fn install_on_a_terminal(repo: &TestRepo, answer: &str) -> Option<String> {
+    use std::io::Write;
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &format!("{BIN} hooks install"), "/dev/null"])
+        .current_dir(repo.root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for var in AGENT_VARS {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd.spawn().ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("install on a terminal hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    Some(out)
+}
+
+#[test]
+fn on_a_terminal_install_asks_before_adding_instructions() {
+    let have_script = Command::new("script")
+        .args(["-qec", "true", "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_script {
+        eprintln!("skipped: no util-linux `script` to make a terminal");
+        return;
+    }
+    let repo = TestRepo::init();
+    let out = install_on_a_terminal(&repo, "n\n").unwrap();
+    assert!(
+        out.contains("telling the agent when to update its session? [y/N]"),
+        "{out}"
+    );
+    assert!(!repo.path("CLAUDE.md").exists(), "{out}");
+    let out = install_on_a_terminal(&repo, "y\n").unwrap();
+    assert!(
+        out.contains("added the agent instructions to CLAUDE.md"),
+        "{out}"
+    );
+    assert!(repo.read("CLAUDE.md").starts_with(BEGIN));
+}
