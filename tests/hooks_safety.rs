@@ -756,3 +756,52 @@ fn fifty_conversations_sharing_five_sessions_lose_no_entry() {
         run(&repo, &["validate", path]).ok();
     }
 }
+
+#[test]
+fn the_whole_context_stays_under_the_cap_with_the_bound_session_intact() {
+    let repo = TestRepo::init();
+    hostile_session(&repo, "conv-big");
+    for i in 0..20 {
+        let title = format!("Listed work {i:02} {}", "w".repeat(300));
+        let task = "t".repeat(400);
+        run(
+            &repo,
+            &[
+                "new",
+                &format!("listed {i:02}"),
+                "--title",
+                &title,
+                "--task",
+                &task,
+            ],
+        )
+        .ok();
+    }
+    for file in [
+        "claude-session-start-compact.json",
+        "claude-session-start-startup.json",
+    ] {
+        let text = context(&hook(
+            "session-start",
+            &[],
+            &payload(file, repo.root(), "conv-big"),
+        ));
+        assert!(
+            text.chars().count() <= 10_000,
+            "{file}: {} chars",
+            text.chars().count()
+        );
+        assert!(
+            text.contains("This conversation works in the session \"Evil"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Keep its Current State and Next Steps true"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Listed work 00"),
+            "{file}: the listing follows: {text}"
+        );
+    }
+}
