@@ -94,6 +94,8 @@ fn budget(event: &HookEvent, args: &HookArgs) -> Duration {
 fn start_watchdog(name: &'static str, budget: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(budget);
+        // An answer being written is finished first: never leave half a JSON object.
+        let _stdout = std::io::stdout().lock();
         eprintln!(
             "sessions hook {name}: gave up after {} ms (something in the repository blocked it); nothing injected",
             budget.as_millis()
