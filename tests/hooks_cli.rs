@@ -1478,11 +1478,14 @@ fn a_deleted_bound_session_is_treated_as_unbound() {
 fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
     use std::io::BufRead;
     fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    use std::os::unix::process::CommandExt;
     let mut child = Command::new("flock")
         .arg("-x")
         .arg(lock)
         .args(["-c", &format!("echo locked; exec sleep {secs}")])
         .stdout(Stdio::piped())
+        // Its own process group, so `release_lock` ends flock and its sleep together.
+        .process_group(0)
         .spawn()
         .expect("flock(1) is installed");
     let mut line = String::new();
@@ -1491,6 +1494,13 @@ fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
         .unwrap();
     assert_eq!(line, "locked\n");
     child
+}
+
+/// Ends a [`hold_lock`] holder (flock and the command it runs) and reaps it.
+fn release_lock(mut holder: std::process::Child) {
+    let group = nix::unistd::Pid::from_raw(holder.id() as i32);
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    let _ = holder.wait();
 }
 
 #[test]
@@ -1503,27 +1513,23 @@ fn a_held_lock_does_not_hold_up_the_hook() {
         .to_str()
         .unwrap()
         .to_string();
-    let mut holder = hold_lock(&repo.path(&format!(".agents/state/locks/{name}.lock")), 3);
+    // Held for longer than every hook below waits (3 s for each writing hook): the hooks give
+    // up their edit, exit 0 and say why; the holder is then killed.
+    let holder = hold_lock(&repo.path(&format!(".agents/state/locks/{name}.lock")), 60);
     let before = snapshot(&repo);
     for (event, file) in [
         ("pre-compact", "claude-pre-compact-auto.json"),
         ("session-end", "claude-session-end.json"),
         ("session-start", "claude-session-start-compact.json"),
     ] {
-        let started = Instant::now();
         let out = hook_fixture(&repo, event, file, "conv-K");
-        let took = started.elapsed();
         survives(&out, 1);
-        assert!(
-            took < Duration::from_millis(1500),
-            "{event} took {took:?}\n{out}"
-        );
         if event != "session-start" {
             assert!(out.stderr.contains("lock"), "says why\n{out}");
         }
     }
     assert_eq!(snapshot(&repo), before, "nothing written without the lock");
-    holder.wait().unwrap();
+    release_lock(holder);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,8 +40,6 @@ const FRAME: &str = "From `sessions`, the session files of this repository. Titl
 
 /// Runs a hook; always returns exit code 0.
 pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
-    // A hook must answer quickly: never wait long for another writer's lock.
-    crate::write::set_lock_timeout(Duration::from_millis(800));
     let (name, args) = match &event {
         HookEvent::SessionStart(a) => ("session-start", a),
         HookEvent::SubagentStart(a) => ("subagent-start", a),
@@ -49,6 +47,7 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
         HookEvent::PreCompact(a) => ("pre-compact", a),
     };
     start_watchdog(name, budget(&event, args));
+    crate::write::set_lock_timeout(lock_wait(&event));
     // Without the hook's JSON we cannot know the conversation or its directory: inject
     // nothing rather than guess.
     let input = match read_input() {
@@ -86,6 +85,17 @@ fn budget(event: &HookEvent, args: &HookArgs) -> Duration {
     match event {
         HookEvent::SessionEnd(_) => Duration::from_millis(4_500),
         _ => Duration::from_secs(9),
+    }
+}
+
+/// How long a hook waits for another writer's lock before it gives up its edit (one stderr
+/// line). Only PreCompact and SessionEnd write as a rule; their budgets leave room for a queue
+/// of writers on a busy machine (many conversations ending at once) without losing an entry,
+/// and the wait stays well inside the timeouts `hooks install` writes.
+fn lock_wait(event: &HookEvent) -> Duration {
+    match event {
+        HookEvent::PreCompact(_) | HookEvent::SessionEnd(_) => Duration::from_secs(3),
+        _ => Duration::from_millis(800),
     }
 }
 
@@ -194,7 +204,7 @@ fn session_start(ctx: &Ctx, input: &HookInput, args: &HookArgs) -> Result<()> {
         }
     }
     if ctx.repo.sessions_dir().is_dir() {
-        match listing(ctx, bound.as_deref()) {
+        match listing_once(ctx, input, args.agent, bound.as_deref()) {
             Ok(t) => text.push_str(&t),
             Err(e) => eprintln!("sessions hook session-start: {e}"),
         }
@@ -354,19 +364,25 @@ fn recent_entries<'t>(doc: &Document, text: &'t str, n: usize) -> Vec<&'t str> {
     entries
 }
 
-/// Whether this conversation was last given exactly `block` from `session`; records it when
-/// not. Claude keeps every earlier SessionStart context in the transcript, through resume and
-/// compaction alike; Codex keeps them on resume (its compaction rewrites the history, so there
-/// the block is always restored).
+/// Whether the conversation still holds the contexts of its earlier starts. Claude keeps
+/// every SessionStart context in the transcript, through resume and compaction alike; the
+/// others keep them on resume (Codex's compaction rewrites its history, so after it
+/// everything is given again).
+fn transcript_holds_earlier(input: &HookInput, agent: Agent) -> bool {
+    match input.start_source() {
+        Some(StartSource::Resume) => true,
+        Some(StartSource::Compact) => agent == Agent::Claude,
+        _ => false,
+    }
+}
+
+/// Whether this conversation was last given exactly `block` from `session` and still holds
+/// it; records it when not.
 fn remembered(ctx: &Ctx, input: &HookInput, agent: Agent, session: &str, block: &str) -> bool {
     let Some(id) = input.session_id.as_deref() else {
         return false;
     };
-    let holds_earlier = match input.start_source() {
-        Some(StartSource::Resume) => true,
-        Some(StartSource::Compact) => agent == Agent::Claude,
-        _ => false,
-    };
+    let holds_earlier = transcript_holds_earlier(input, agent);
     let mut memo = Memo::load(&ctx.repo, id);
     let now = Injected {
         session: session.to_string(),
@@ -388,7 +404,38 @@ fn quoted_title(title: &str) -> String {
     format!("\"{}\"", clean_line(title, MAX_TITLE).replace('"', "'"))
 }
 
-fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<String> {
+/// The listing, or in a bound conversation that already holds the same listing (resume,
+/// compaction) one line saying so.
+fn listing_once(
+    ctx: &Ctx,
+    input: &HookInput,
+    agent: Agent,
+    bound: Option<&Path>,
+) -> Result<String> {
+    let (text, key, count) = listing(ctx, bound)?;
+    let (Some(_), Some(id)) = (bound, input.session_id.as_deref()) else {
+        return Ok(text);
+    };
+    let holds_earlier = transcript_holds_earlier(input, agent);
+    let mut memo = Memo::load(&ctx.repo, id);
+    let key = fingerprint(&key);
+    if holds_earlier && memo.listed.as_deref() == Some(key.as_str()) {
+        return Ok(format!(
+            "Other active sessions: {count}, as last listed in this conversation (sessions list shows them).\n"
+        ));
+    }
+    if memo.listed.as_deref() != Some(key.as_str()) {
+        memo.listed = Some(key);
+        if let Err(e) = memo.save(&ctx.repo) {
+            eprintln!("sessions hook session-start: {e}");
+        }
+    }
+    Ok(text)
+}
+
+/// The active sessions other than the bound one: the text, the same facts without the ages
+/// (what makes two listings "the same"), and how many there are.
+fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<(String, String, usize)> {
     let config = ctx.config()?;
     let mut active: Vec<Overview> = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?
         .into_iter()
@@ -400,11 +447,12 @@ fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<String> {
     }
     super::list::sort(&mut active, crate::cli::SortKey::Status);
     let mut out = String::new();
+    let mut key = String::new();
     if active.is_empty() {
         if bound.is_none() {
             out.push_str("No active sessions in .agents/sessions/. To track this work: sessions new \"what you are doing\"\n");
         }
-        return Ok(out);
+        return Ok((out.clone(), out, 0));
     }
     out.push_str(&format!("Active sessions ({}):\n", active.len()));
     for o in active.iter().take(MAX_LISTED) {
@@ -418,6 +466,10 @@ fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<String> {
         if o.agents.running > 0 {
             facts.push(format!("{} agent(s) running", o.agents.running));
         }
+        key.push_str(&format!(
+            "{}\0{}\0{}\0{}\0{}\0{:?}\n",
+            o.title, o.id, o.status, o.stale, o.agents.running, o.current_task
+        ));
         out.push_str(&format!(
             "- {} ({}) — {}\n",
             quoted_title(&o.title),
@@ -435,7 +487,7 @@ fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<String> {
         ));
     }
     out.push_str("Continue one with sessions resume ID, or start one with sessions new \"what you are doing\".\n");
-    Ok(out)
+    Ok((out, key, active.len()))
 }
 
 /// Whether this PreCompact proves a compaction: Gemini fires PreCompress (`trigger: auto`)

@@ -1,8 +1,8 @@
 //! What the hooks remember about one conversation between events, under
 //! `.agents/state/hooks/` (git-ignored machine bookkeeping, never session data):
 //!
-//! - the fingerprint of the session state last injected, so a resume or compaction does not
-//!   repeat a block the transcript already holds;
+//! - the fingerprints of the session state and of the listing last injected, so a resume or
+//!   compaction does not repeat a block the transcript already holds;
 //! - a PreCompact that is not proof of a compaction (Gemini fires PreCompress on every turn),
 //!   kept as a marker until a SessionStart with `source=compact` confirms it.
 //!
@@ -22,6 +22,9 @@ pub struct Memo {
     /// Fingerprint of the last re-injected session block, and the file it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub injected: Option<Injected>,
+    /// Fingerprint of the last listing of other sessions shown to a bound conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<String>,
     /// A PreCompact/PreCompress not yet confirmed by a compaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_compaction: Option<PendingCompaction>,
@@ -69,7 +72,7 @@ impl Memo {
     /// Writes the memo (or removes it when empty); failures are returned for one stderr line.
     pub fn save(&self, repo: &Repo) -> crate::error::Result<()> {
         let path = memo_path(repo, &self.conversation);
-        if self.injected.is_none() && self.pending_compaction.is_none() {
+        if self.injected.is_none() && self.listed.is_none() && self.pending_compaction.is_none() {
             return match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     Err(crate::error::Error::write(&path, e))

@@ -25,7 +25,7 @@ pub struct StdinLimits {
 impl Default for StdinLimits {
     fn default() -> Self {
         StdinLimits {
-            first_byte: Duration::from_millis(1000),
+            first_byte: Duration::from_millis(2000),
             after_first_byte: Duration::from_millis(500),
             max_bytes: 4 * 1024 * 1024,
         }
