@@ -545,12 +545,17 @@ fn a_bound_conversation_leads_the_context_with_its_session() {
     let repo = listing_repo();
     let path = new_bound(&repo, "Zulu bound work", "conv-A");
     assert!(repo.path(&binding_rel("conv-A")).is_file());
+    let stem = Path::new(&path).file_stem().unwrap().to_str().unwrap();
     for source in SOURCES {
+        // A conversation of its own per source: one that already holds the listing is not
+        // given it again (see `a_bound_conversation_is_not_given_the_same_listing_twice`).
+        let id = format!("conv-A-{source}");
+        bind(&repo, stem, &id);
         let text = context(&hook_fixture(
             &repo,
             "session-start",
             &start_fixture(source),
-            "conv-A",
+            &id,
         ));
         assert!(
             text.starts_with(&format!(
@@ -578,6 +583,40 @@ fn a_bound_conversation_leads_the_context_with_its_session() {
         text.contains("\"Zulu bound work\""),
         "listed as any other: {text}"
     );
+}
+
+#[test]
+fn a_bound_conversation_is_not_given_the_same_listing_twice() {
+    let repo = listing_repo();
+    new_bound(&repo, "Zulu bound work", "conv-L");
+    let start = |source: &str| {
+        context(&hook_fixture(
+            &repo,
+            "session-start",
+            &start_fixture(source),
+            "conv-L",
+        ))
+    };
+    assert!(start("startup").contains("Alpha fallback chain"));
+    for source in ["resume", "compact"] {
+        let text = start(source);
+        assert!(!text.contains("Alpha fallback chain"), "{source}: {text}");
+        assert!(
+            text.contains("Other active sessions: 3, as last listed in this conversation"),
+            "{source}: {text}"
+        );
+    }
+    // A new fact about another session is news.
+    run(
+        &repo,
+        &["update", "alpha-fallback", "--task", "Wire provider C"],
+    )
+    .ok();
+    assert!(start("resume").contains("Wire provider C"));
+    // `clear` and `fork` start a fresh context: listed in full.
+    for source in ["clear", "fork"] {
+        assert!(start(source).contains("Alpha fallback chain"), "{source}");
+    }
 }
 
 fn bound_rich_session(repo: &TestRepo, id: &str) -> String {
