@@ -11,9 +11,9 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use common::{Output, TestRepo, ago, name_for};
+use common::{Output, Sealed, TestRepo, ago, name_for};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hooks");
@@ -760,7 +760,11 @@ fn exported_conversation_id_is_shell_quoted() {
         ". '{}' && printf %s \"$SESSIONS_CONVERSATION_ID\"",
         env_file.display()
     );
-    let sh = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let sh = Command::new("sh")
+        .sealed()
+        .args(["-c", &script])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&sh.stdout), id);
 }
 
@@ -1517,14 +1521,14 @@ fn a_deleted_bound_session_is_treated_as_unbound() {
 fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
     use std::io::BufRead;
     fs::create_dir_all(lock.parent().unwrap()).unwrap();
-    use std::os::unix::process::CommandExt;
+    // --no-fork: the holder is the one process the test kills, and nothing it started keeps
+    // the lock (or the test's output pipe) open after that.
     let mut child = Command::new("flock")
-        .arg("-x")
+        .args(["-x", "--no-fork"])
         .arg(lock)
         .args(["-c", &format!("echo locked; exec sleep {secs}")])
         .stdout(Stdio::piped())
-        // Its own process group, so `release_lock` ends flock and its sleep together.
-        .process_group(0)
+        .stderr(Stdio::null())
         .spawn()
         .expect("flock(1) is installed");
     let mut line = String::new();
@@ -1533,13 +1537,6 @@ fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
         .unwrap();
     assert_eq!(line, "locked\n");
     child
-}
-
-/// Ends a [`hold_lock`] holder (flock and the command it runs) and reaps it.
-fn release_lock(mut holder: std::process::Child) {
-    let group = nix::unistd::Pid::from_raw(holder.id() as i32);
-    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-    let _ = holder.wait();
 }
 
 #[test]
@@ -1552,9 +1549,9 @@ fn a_held_lock_does_not_hold_up_the_hook() {
         .to_str()
         .unwrap()
         .to_string();
-    // Held for longer than every hook below waits (3 s for each writing hook): the hooks give
-    // up their edit, exit 0 and say why; the holder is then killed.
-    let holder = hold_lock(&repo.path(&format!(".agents/state/locks/{name}.lock")), 60);
+    // Held until the hooks are done: a hook that waited for the lock would hang (and fail at
+    // the harness's hang guard) instead of giving up within its budget.
+    let mut holder = hold_lock(&repo.path(&format!(".agents/state/locks/{name}.lock")), 600);
     let before = snapshot(&repo);
     for (event, file) in [
         ("pre-compact", "claude-pre-compact-auto.json"),
@@ -1568,7 +1565,8 @@ fn a_held_lock_does_not_hold_up_the_hook() {
         }
     }
     assert_eq!(snapshot(&repo), before, "nothing written without the lock");
-    release_lock(holder);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1600,6 +1598,7 @@ fn git(dir: &Path, args: &[&str]) {
 /// `sessions ARGS` in `dir` (not a TestRepo).
 fn sessions_at(dir: &Path, args: &[&str]) -> Output {
     let mut cmd = assert_cmd::Command::new(BIN);
+    cmd.sealed();
     cmd.current_dir(dir).args(args).env("NO_COLOR", "1");
     for var in AGENT_VARS {
         cmd.env_remove(var);
@@ -1610,6 +1609,7 @@ fn sessions_at(dir: &Path, args: &[&str]) -> Output {
 fn hook_at(event: &str, stdin: String) -> Output {
     let away = elsewhere();
     let mut cmd = assert_cmd::Command::new(BIN);
+    cmd.sealed();
     cmd.current_dir(away.path())
         .args(["hook", event])
         .write_stdin(stdin)
@@ -2185,6 +2185,7 @@ fn installed_command(v: &Value, event: &str) -> Command {
     let mut words = cmd.split_whitespace();
     assert_eq!(words.next(), Some("sessions"));
     let mut c = Command::new(BIN);
+    c.sealed();
     c.args(words);
     for var in AGENT_VARS {
         c.env_remove(var);
@@ -2599,10 +2600,8 @@ fn install_on_a_terminal(repo: &TestRepo, answer: &str) -> Option<String> {
         .current_dir(repo.root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for var in AGENT_VARS {
-        cmd.env_remove(var);
-    }
+        .stderr(Stdio::null())
+        .sealed();
     let mut child = cmd.spawn().ok()?;
     child
         .stdin
@@ -2610,9 +2609,11 @@ fn install_on_a_terminal(repo: &TestRepo, answer: &str) -> Option<String> {
         .unwrap()
         .write_all(answer.as_bytes())
         .unwrap();
-    let start = Instant::now();
+    // Bounded: 3,000 polls of 20 ms.
+    let mut polls = 0;
     while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
+        polls += 1;
+        if polls > 3_000 {
             let _ = child.kill();
             panic!("install on a terminal hung");
         }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Output, TestRepo};
+use common::{Output, Sealed, TestRepo};
 use serde_json::Value;
 
 const REAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hooks/real");
@@ -47,16 +47,8 @@ fn command(dir: &Path, args: &[&str]) -> Command {
     cmd.current_dir(dir)
         .args(args)
         .env("NO_COLOR", "1")
-        .env("TZ", "UTC");
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if ["SESSIONS_", "CLAUDE_", "CODEX_", "GEMINI_"]
-            .iter()
-            .any(|p| k.starts_with(p))
-        {
-            cmd.env_remove(k);
-        }
-    }
+        .env("TZ", "UTC")
+        .sealed();
     cmd
 }
 
