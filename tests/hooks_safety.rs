@@ -275,6 +275,26 @@ fn a_link_to_a_fifo_never_hangs_a_hook() {
     assert!(out.stderr.lines().count() <= 1, "{out}");
 }
 
+#[test]
+fn a_fifo_for_a_config_never_hangs_a_hook() {
+    let repo = TestRepo::init();
+    new_bound(&repo, "Configured work", "conv-cfg");
+    fs::remove_file(repo.path(".agents/config.yaml")).unwrap();
+    mkfifo(&repo.path(".agents/config.yaml"));
+    let out = hook(
+        "session-start",
+        &[],
+        &payload("claude-session-start-compact.json", repo.root(), "conv-cfg"),
+    );
+    assert!(
+        context(&out).contains("\"Configured work\""),
+        "the bound session still arrives\n{out}"
+    );
+    assert!(!out.stderr.contains("gave up"), "it did not block\n{out}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out}");
+    assert!(out.stderr.contains("config.yaml"), "{out}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Repository text reaching the model
 
