@@ -85,10 +85,11 @@ fn readme_rows_show_only_real_flags_and_every_hook_subcommand() {
             );
         }
         for word in form.split(|c: char| c.is_whitespace() || "[]|=".contains(c)) {
-            if let Some(flag) = word.strip_prefix("--") {
-                if !flag.is_empty() && !longs.iter().any(|l| l == flag) {
-                    problems.push(format!("`{name}` has no flag --{flag} (row: {form})"));
-                }
+            if let Some(flag) = word.strip_prefix("--")
+                && !flag.is_empty()
+                && !longs.iter().any(|l| l == flag)
+            {
+                problems.push(format!("`{name}` has no flag --{flag} (row: {form})"));
             }
         }
         let subs = visible(cmd);

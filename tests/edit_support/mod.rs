@@ -8,7 +8,7 @@
 #[path = "../outside/mod.rs"]
 mod outside;
 #[allow(unused_imports)]
-pub use outside::{Sealed, shared_corpus};
+pub use outside::{Sealed, shared_corpus, skip_note};
 
 use std::collections::BTreeSet;
 use std::fs;

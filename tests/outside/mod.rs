@@ -21,12 +21,26 @@ pub fn shared_corpus(sub: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "note: skipped: the shared corpus is not at {} (a fresh clone has none; set SHARED_DIR)",
+        skip_note(&format!(
+            "the shared corpus is not at {} (a fresh clone has none; set SHARED_DIR)",
             dir.display()
-        );
+        ));
         None
     }
+}
+
+/// Tells the person running the suite that a test skipped, and why. Written to the real
+/// standard error, past the test harness's capture, so the note shows even when the test passes.
+pub fn skip_note(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "note: {} skipped: {why}", current_test());
+}
+
+fn current_test() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
 }
 
 /// Prefixes of the variables `sessions` or the agent clients read.

@@ -7,7 +7,7 @@
 #[path = "../outside/mod.rs"]
 mod outside;
 #[allow(unused_imports)]
-pub use outside::{Sealed, shared_corpus};
+pub use outside::{Sealed, shared_corpus, skip_note};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
