@@ -4,6 +4,12 @@
 //! line on stderr and exit 0 (exit 2 would block the agent). They read the hook JSON from
 //! stdin and route writes to the session bound to *this* conversation, never to a guess.
 //! Subagents share the parent's conversation id: they get at most the parent's file path.
+//!
+//! Whatever the harness or the repository does, a hook answers within its budget: stdin is
+//! read with deadlines (`hooks::stdin`), a watchdog ends a hook that something else blocks,
+//! and only regular files are opened. Repository text reaches the model cleaned, bounded and
+//! framed as data (`hooks::context`); what the conversation already holds is not repeated, and
+//! a compaction is logged only when one happened (`hooks::memo`). See `docs/hooks.md`.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
