@@ -221,6 +221,9 @@ pub struct HookArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = HookFormat::Json)]
     pub format: HookFormat,
+    /// Give up (exit 0, one stderr line) after this many milliseconds instead of the default.
+    #[arg(long, hide = true, value_name = "MS")]
+    pub budget_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +250,14 @@ pub struct HooksInstallArgs {
     /// Print the diff and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also add a short block telling the agent when to update its session (CLAUDE.md,
+    /// AGENTS.md or GEMINI.md, between `sessions:begin`/`sessions:end` marker lines). Asked on
+    /// a terminal when neither this nor --no-instructions is given.
+    #[arg(long, conflicts_with = "no_instructions")]
+    pub instructions: bool,
+    /// Leave the agent's instructions file alone (uninstall: keep our block in it).
+    #[arg(long)]
+    pub no_instructions: bool,
 }
 
 #[derive(Debug, Args)]

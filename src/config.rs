@@ -43,6 +43,15 @@ impl Default for Config {
 impl Config {
     /// Loads the config at `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Config> {
+        // Opening a FIFO (or a device) for reading would block: look before opening.
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            return Err(Error::Usage(format!(
+                "{} is not a regular file; replace it with the YAML config (or remove it for the defaults)",
+                path.display()
+            )));
+        }
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text).map_err(|(offset, msg)| {
                 let (line, col) = position(&text, offset);

@@ -94,10 +94,19 @@ fn context(out: &Output) -> String {
         return String::new();
     }
     let v: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON object");
-    v["hookSpecificOutput"]["additionalContext"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    unframed(
+        v["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+}
+
+/// A context without the paragraph that frames it as repository data (see hooks_safety.rs).
+fn unframed(text: &str) -> String {
+    match text.strip_prefix("From `sessions`, the session files of this repository.") {
+        Some(rest) => rest.split_once("\n\n").map_or("", |(_, r)| r).to_string(),
+        None => text.to_string(),
+    }
 }
 
 /// The binding file of `id`, parsed (None when unbound).
@@ -641,9 +650,11 @@ fn clear_in_the_same_process_carries_the_binding_to_the_new_conversation() {
     assert_eq!(b["session"], session_rel(&repo, "beta"));
     assert_eq!(b["via"], "clear");
     let ctx: Value = serde_json::from_str(&repo.read("out2.json")).unwrap();
-    let ctx = ctx["hookSpecificOutput"]["additionalContext"]
-        .as_str()
-        .unwrap();
+    let ctx = unframed(
+        ctx["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap(),
+    );
     assert!(
         ctx.starts_with("This conversation works in the session \"Beta work\""),
         "{ctx}"
@@ -819,15 +830,16 @@ fn codex_and_gemini_transcripts_bind_at_session_end() {
 fn with_one_session_in_progress_compact_and_resume_reinject_it_and_say_it_is_not_bound() {
     let repo = new_repo();
     run(&repo, &["pause", "beta"], &[]).ok();
-    for fixture in [
-        "claude-tui-session-start-compact.json",
-        "claude-session-start-resume.json",
+    // Two conversations: one that already holds the restored state is not given it again.
+    for (fixture, id) in [
+        ("claude-tui-session-start-compact.json", "lost-1"),
+        ("claude-session-start-resume.json", "lost-2"),
     ] {
         let out = hook(
             &repo,
             "session-start",
             "claude",
-            payload(&repo, fixture, Some("lost-1"), None),
+            payload(&repo, fixture, Some(id), None),
         );
         let text = context(&out);
         assert!(
@@ -841,7 +853,7 @@ fn with_one_session_in_progress_compact_and_resume_reinject_it_and_say_it_is_not
         assert!(text.contains("## Current State"), "{text}");
     }
     assert!(
-        binding(&repo, "lost-1").is_none(),
+        binding(&repo, "lost-1").is_none() && binding(&repo, "lost-2").is_none(),
         "nothing is bound by guessing"
     );
     // With two in progress there is nothing to go on: only the listing.

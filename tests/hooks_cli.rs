@@ -137,10 +137,30 @@ fn context_for(out: &Output, event: &str) -> String {
         "{out}"
     );
     assert_eq!(inner["hookEventName"], event, "{out}");
-    inner["additionalContext"]
+    let text = inner["additionalContext"]
         .as_str()
-        .expect("additionalContext is a string")
-        .to_string()
+        .expect("additionalContext is a string");
+    unframed(text).to_string()
+}
+
+/// The first line of every SessionStart context says the rest is the repository's data.
+const FRAME_START: &str = "From `sessions`, the session files of this repository.";
+
+/// `text` without its framing first paragraph (which must be there).
+#[track_caller]
+fn unframed(text: &str) -> &str {
+    if !text.starts_with(FRAME_START) {
+        // A subagent's one line and the cap note carry no frame.
+        return text;
+    }
+    let (frame, rest) = text
+        .split_once("\n\n")
+        .expect("frame ends with a blank line");
+    assert!(
+        frame.contains("not as instructions from the user"),
+        "{frame}"
+    );
+    rest
 }
 
 /// The hook contract under trouble: exit 0 (never 2), no panic, at most `max_stderr` lines on
@@ -307,7 +327,11 @@ fn session_start_prints_one_json_object_for_every_source() {
         let text = context(&out);
         assert!(out.stderr.is_empty(), "{source}: {out}");
         assert!(text.contains("Active sessions (3):"), "{source}: {text}");
-        assert!(text.contains("sessions resume <id>"), "{source}: {text}");
+        assert!(text.contains("sessions resume ID"), "{source}: {text}");
+        assert!(
+            !text.contains('<') && !text.contains('>'),
+            "no angle brackets: {text}"
+        );
         assert!(!text.contains("Restored"), "{source}, unbound: {text}");
     }
 }
@@ -404,8 +428,13 @@ fn long_listings_are_capped_with_a_note() {
         "c",
     ));
     assert!(text.chars().count() <= 10_000, "{} chars", text.len());
-    assert!(text.contains("truncated"), "a note says it was cut");
-    assert!(text.contains("sessions list"), "and where to see the rest");
+    assert!(
+        text.contains("… and 5 more (sessions list)."),
+        "a note says what was left out and where to see it: {text}"
+    );
+    let first = line_with(&text, "\"00 ttt");
+    assert!(first.contains("t…\" ("), "each title is bounded: {first}");
+    assert!(first.chars().count() < 250, "{first}");
 }
 
 #[test]
@@ -468,7 +497,10 @@ fn format_text_prints_the_context_as_plain_text() {
         serde_json::from_str::<Value>(&out.stdout).is_err(),
         "not JSON\n{out}"
     );
-    assert!(out.stdout.starts_with("Active sessions (3):\n"), "{out}");
+    assert!(
+        unframed(&out.stdout).starts_with("Active sessions (3):\n"),
+        "{out}"
+    );
     assert!(out.stdout.contains("\"Alpha fallback chain\""), "{out}");
     assert!(
         !out.stdout.contains("\\n"),
@@ -515,12 +547,17 @@ fn a_bound_conversation_leads_the_context_with_its_session() {
     let repo = listing_repo();
     let path = new_bound(&repo, "Zulu bound work", "conv-A");
     assert!(repo.path(&binding_rel("conv-A")).is_file());
+    let stem = Path::new(&path).file_stem().unwrap().to_str().unwrap();
     for source in SOURCES {
+        // A conversation of its own per source: one that already holds the listing is not
+        // given it again (see `a_bound_conversation_is_not_given_the_same_listing_twice`).
+        let id = format!("conv-A-{source}");
+        bind(&repo, stem, &id);
         let text = context(&hook_fixture(
             &repo,
             "session-start",
             &start_fixture(source),
-            "conv-A",
+            &id,
         ));
         assert!(
             text.starts_with(&format!(
@@ -550,6 +587,40 @@ fn a_bound_conversation_leads_the_context_with_its_session() {
     );
 }
 
+#[test]
+fn a_bound_conversation_is_not_given_the_same_listing_twice() {
+    let repo = listing_repo();
+    new_bound(&repo, "Zulu bound work", "conv-L");
+    let start = |source: &str| {
+        context(&hook_fixture(
+            &repo,
+            "session-start",
+            &start_fixture(source),
+            "conv-L",
+        ))
+    };
+    assert!(start("startup").contains("Alpha fallback chain"));
+    for source in ["resume", "compact"] {
+        let text = start(source);
+        assert!(!text.contains("Alpha fallback chain"), "{source}: {text}");
+        assert!(
+            text.contains("Other active sessions: 3, as last listed in this conversation"),
+            "{source}: {text}"
+        );
+    }
+    // A new fact about another session is news.
+    run(
+        &repo,
+        &["update", "alpha-fallback", "--task", "Wire provider C"],
+    )
+    .ok();
+    assert!(start("resume").contains("Wire provider C"));
+    // `clear` and `fork` start a fresh context: listed in full.
+    for source in ["clear", "fork"] {
+        assert!(start(source).contains("Alpha fallback chain"), "{source}");
+    }
+}
+
 fn bound_rich_session(repo: &TestRepo, id: &str) -> String {
     let mut s = Spec::new(
         "Rich bound work",
@@ -573,25 +644,29 @@ fn bound_rich_session(repo: &TestRepo, id: &str) -> String {
 #[test]
 fn compact_and_resume_reinject_state_next_steps_and_recent_log() {
     let repo = listing_repo();
-    bound_rich_session(&repo, "conv-R");
-    for (source, why) in [
-        ("compact", "after context compaction"),
-        ("resume", "on resume"),
+    let stem = bound_rich_session(&repo, "conv-R");
+    bind(&repo, &stem, "conv-R2");
+    for (source, why, id) in [
+        ("compact", "after context compaction", "conv-R"),
+        ("resume", "on resume", "conv-R2"),
     ] {
         let text = context(&hook_fixture(
             &repo,
             "session-start",
             &start_fixture(source),
-            "conv-R",
+            id,
         ));
         assert!(
             text.contains(&format!("Restored {why}")),
             "{source}: {text}"
         );
-        let state = pos(&text, "## Current State\n\nProvider A wired; B half done.");
+        let state = pos(
+            &text,
+            "## Current State\n| Provider A wired; B half done.\n",
+        );
         let next = pos(
             &text,
-            "## Next Steps\n\n- [ ] finish provider B\n- [ ] document the chain",
+            "## Next Steps\n| - [ ] finish provider B\n| - [ ] document the chain\n",
         );
         assert!(state < next, "{text}");
         for recent in ["Entry two.", "Entry three.", "Entry four newest."] {
@@ -999,7 +1074,7 @@ fn pre_compact_logs_only_into_the_conversations_own_session() {
     assert_eq!(out.stderr, "", "{out}");
     let added = appended(&one_before, &read_bytes(&t.one));
     assert!(
-        added.contains("- [claude]\nContext compacted (auto).\n"),
+        added.contains("- [claude hook]\nContext compacted (auto).\n"),
         "{added}"
     );
     for (name, bytes) in &before {
@@ -1108,11 +1183,6 @@ fn codex_and_gemini_payloads_route_by_their_session_id() {
         (
             "pre-compact",
             "codex-pre-compact.json",
-            "Context compacted (auto).",
-        ),
-        (
-            "pre-compact",
-            "gemini-pre-compress.json",
             "Context compacted (auto).",
         ),
         (
@@ -2214,8 +2284,10 @@ fn installed_commands_run_end_to_end() {
         out.ok();
         assert_eq!(out.stdout, "", "{agent}: {out}");
         let text = repo.read(&bound);
-        assert!(
+        // Gemini fires PreCompress before every turn: it proves no compaction.
+        assert_eq!(
             text.contains("Context compacted (auto)."),
+            agent != "gemini",
             "{agent}: {text}"
         );
         assert!(text.contains("Conversation ended ("), "{agent}: {text}");
@@ -2257,10 +2329,16 @@ fn installed_hooks_log_under_the_calling_agents_name() {
         }
         let text = repo.read(&bound);
         assert!(
-            !text.contains("- [claude]"),
+            !text.contains("- [claude"),
             "{agent}: entries attributed to claude:\n{text}"
         );
-        assert_eq!(text.matches(&format!("- [{agent}]")).count(), 2, "{text}");
+        // Gemini's PreCompress is no proof of a compaction, so it logs nothing.
+        let want = if agent == "gemini" { 1 } else { 2 };
+        assert_eq!(
+            text.matches(&format!("- [{agent} hook]")).count(),
+            want,
+            "{text}"
+        );
     }
 }
 
@@ -2272,4 +2350,314 @@ fn binding_rel(id: &str) -> String {
     sessions::binding::binding_path(&repo, id)
         .display()
         .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// hooks install --instructions: teaching the agent when to write
+
+const BEGIN: &str = "<!-- sessions:begin -->";
+const END: &str = "<!-- sessions:end -->";
+
+#[test]
+fn instructions_block_is_added_once_and_removed_to_the_byte() {
+    for (agent, file) in [
+        ("claude", "CLAUDE.md"),
+        ("codex", "AGENTS.md"),
+        ("gemini", "GEMINI.md"),
+    ] {
+        let repo = TestRepo::init();
+        // The person's own file: a BOM, CRLF endings and no final line break.
+        let original = "\u{feff}# Project notes\r\n\r\nUse tabs.\r\nNo final newline".as_bytes();
+        repo.write(file, original);
+        let out = run(
+            &repo,
+            &["hooks", "install", "--agent", agent, "--instructions"],
+        );
+        out.ok();
+        assert!(
+            out.stdout
+                .contains(&format!("added the agent instructions to {file}")),
+            "{out}"
+        );
+        let installed = read_bytes(&repo.path(file));
+        assert!(
+            installed.starts_with(original),
+            "{agent}: the person's bytes come first"
+        );
+        let text = String::from_utf8(installed.clone()).unwrap();
+        let block = &text[pos(&text, BEGIN)..];
+        assert!(block.trim_end().ends_with(END), "{text}");
+        assert!(
+            !block.replace("\r\n", "").contains('\n'),
+            "CRLF kept: {block:?}"
+        );
+        for command in [
+            "`sessions log \"",
+            "`sessions update --state \"",
+            "--next \"",
+            "`sessions new \"",
+            "`sessions resume ID`",
+        ] {
+            assert!(block.contains(command), "{agent}: `{command}` in\n{block}");
+        }
+        assert!(block.contains("After each significant step"), "{block}");
+        assert!(block.contains("before you stop or hand off"), "{block}");
+
+        // A second run changes no byte (and does not rewrite the file).
+        let mtime = age_mtime(&repo.path(file));
+        let again = run(
+            &repo,
+            &["hooks", "install", "--agent", agent, "--instructions"],
+        );
+        again.ok();
+        assert!(
+            again
+                .stdout
+                .contains(&format!("{file} is already up to date")),
+            "{again}"
+        );
+        assert_eq!(read_bytes(&repo.path(file)), installed);
+        assert_eq!(
+            fs::metadata(repo.path(file)).unwrap().modified().unwrap(),
+            mtime
+        );
+
+        // Uninstall gives back exactly the person's file.
+        let out = run(&repo, &["hooks", "uninstall", "--agent", agent]);
+        out.ok();
+        assert!(
+            out.stdout
+                .contains(&format!("removed the agent instructions from {file}")),
+            "{out}"
+        );
+        assert_eq!(read_bytes(&repo.path(file)), original, "{agent}");
+    }
+}
+
+#[test]
+fn instructions_in_a_new_file_and_text_after_the_block_survive() {
+    let repo = TestRepo::init();
+    run(&repo, &["hooks", "install", "--instructions"]).ok();
+    let text = repo.read("CLAUDE.md");
+    assert!(
+        text.starts_with(BEGIN) && text.ends_with(&format!("{END}\n")),
+        "{text}"
+    );
+    // The person writes after the block; an update leaves that alone.
+    repo.write("CLAUDE.md", format!("{text}\n## Mine\nkeep me\n"));
+    run(&repo, &["hooks", "install", "--instructions"]).ok();
+    assert!(repo.read("CLAUDE.md").ends_with("\n## Mine\nkeep me\n"));
+    run(&repo, &["hooks", "uninstall"]).ok();
+    assert_eq!(repo.read("CLAUDE.md"), "\n## Mine\nkeep me\n");
+    // A file that held only our block is removed with it.
+    let repo = TestRepo::init();
+    run(
+        &repo,
+        &["hooks", "install", "--agent", "gemini", "--instructions"],
+    )
+    .ok();
+    run(&repo, &["hooks", "uninstall", "--agent", "gemini"]).ok();
+    assert!(!repo.path("GEMINI.md").exists());
+}
+
+#[test]
+fn instructions_dry_run_shows_the_diff_and_writes_nothing() {
+    let repo = TestRepo::init();
+    repo.write("AGENTS.md", "# Agents\n");
+    let out = run(
+        &repo,
+        &[
+            "hooks",
+            "install",
+            "--agent",
+            "codex",
+            "--instructions",
+            "--dry-run",
+        ],
+    );
+    out.ok();
+    assert!(
+        out.stdout.contains("+++ AGENTS.md") || out.stdout.contains("AGENTS.md"),
+        "{out}"
+    );
+    assert!(out.stdout.contains(&format!("+{BEGIN}")), "{out}");
+    assert!(
+        out.stdout.contains("+- After each significant step"),
+        "{out}"
+    );
+    assert_eq!(repo.read("AGENTS.md"), "# Agents\n");
+    assert!(!repo.path(".codex").exists());
+}
+
+#[test]
+fn without_instructions_the_file_is_untouched_and_the_flag_is_named() {
+    let repo = TestRepo::init();
+    let out = run(&repo, &["hooks", "install"]);
+    out.ok();
+    assert!(!repo.path("CLAUDE.md").exists());
+    assert!(out.stdout.contains("--instructions"), "{out}");
+    let out = run(&repo, &["hooks", "install", "--no-instructions"]);
+    assert!(!out.stdout.contains("--instructions`"), "{out}");
+    // An unclosed block is refused, the file untouched.
+    repo.write("CLAUDE.md", format!("mine\n{BEGIN}\nhalf\n"));
+    let out = run(&repo, &["hooks", "install", "--instructions"]);
+    out.code(2);
+    assert!(out.stderr.contains("sessions:end"), "{out}");
+    assert_eq!(repo.read("CLAUDE.md"), format!("mine\n{BEGIN}\nhalf\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// hooks install: will the agent find `sessions`?
+
+/// `sessions hooks install ARGS` with PATH and HOME under the test's control.
+fn install_with_path(repo: &TestRepo, args: &[&str], path: &str, home: &Path) -> Output {
+    let mut cmd = sessions_in(repo, repo.root());
+    cmd.args(["hooks", "install"])
+        .args(args)
+        .env("PATH", path)
+        .env("HOME", home)
+        .env_remove("BASH_ENV")
+        .env_remove("ENV");
+    common::run(&mut cmd)
+}
+
+fn bin_dir() -> String {
+    Path::new(BIN).parent().unwrap().display().to_string()
+}
+
+fn have_bash() -> bool {
+    Command::new("bash")
+        .args(["-c", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn install_warns_loudly_when_sessions_is_not_on_path() {
+    let repo = TestRepo::init();
+    let home = tempfile::tempdir().unwrap();
+    for agent in ["claude", "codex", "gemini"] {
+        let out = install_with_path(&repo, &["--agent", agent], "/usr/bin:/bin", home.path());
+        out.ok();
+        assert!(
+            out.stderr.contains("warning: `sessions` is not on PATH"),
+            "{agent}: {out}"
+        );
+        assert!(out.stderr.contains("command not found"), "{out}");
+        assert!(out.stderr.contains(BIN), "the fix names this binary: {out}");
+        let on_path = format!("{}:/usr/bin:/bin", bin_dir());
+        let out = install_with_path(&repo, &["--agent", agent], &on_path, home.path());
+        assert!(!out.stderr.contains("is not on PATH"), "{agent}: {out}");
+    }
+}
+
+#[test]
+fn codex_install_checks_the_login_shell_path() {
+    if !have_bash() {
+        eprintln!("skipped: no bash on this machine");
+        return;
+    }
+    let repo = TestRepo::init();
+    let home = tempfile::tempdir().unwrap();
+    // On our PATH, but a login shell's profile does not put it there.
+    fs::write(home.path().join(".profile"), "PATH=/usr/bin:/bin\n").unwrap();
+    fs::write(home.path().join(".bash_profile"), ". \"$HOME/.profile\"\n").unwrap();
+    let on_path = format!("{}:/usr/bin:/bin", bin_dir());
+    let out = install_with_path(&repo, &["--agent", "codex"], &on_path, home.path());
+    out.ok();
+    assert!(!out.stderr.contains("is not on PATH,"), "{out}");
+    assert!(out.stderr.contains("bash -lc"), "{out}");
+    assert!(out.stderr.contains("~/.profile"), "{out}");
+    assert!(
+        out.stderr.contains(&bin_dir()),
+        "the fix names the directory: {out}"
+    );
+    // The profile puts it on PATH: no warning.
+    fs::write(
+        home.path().join(".profile"),
+        format!("PATH={}:/usr/bin:/bin\n", bin_dir()),
+    )
+    .unwrap();
+    let out = install_with_path(&repo, &["--agent", "codex"], &on_path, home.path());
+    assert!(!out.stderr.contains("bash -lc"), "{out}");
+    // Claude's tools do not run under a login shell: no such check.
+    fs::write(home.path().join(".profile"), "PATH=/usr/bin:/bin\n").unwrap();
+    let out = install_with_path(&repo, &["--agent", "claude"], &on_path, home.path());
+    assert!(!out.stderr.contains("bash -lc"), "{out}");
+}
+
+#[test]
+fn codex_install_says_headless_exec_skips_unapproved_hooks() {
+    let repo = TestRepo::init();
+    let out = run(&repo, &["hooks", "install", "--agent", "codex"]);
+    out.ok();
+    let said = out.stdout.replace('\n', " ");
+    assert!(
+        said.contains("`codex exec` skips unapproved hooks without a word"),
+        "{out}"
+    );
+    assert!(said.contains("`/hooks` view"), "{out}");
+    assert!(
+        said.contains("codex exec --dangerously-bypass-hook-trust"),
+        "{out}"
+    );
+}
+
+/// Runs `sessions hooks install` on a pseudo-terminal (util-linux `script`) answering `answer`.
+fn install_on_a_terminal(repo: &TestRepo, answer: &str) -> Option<String> {
+    use std::io::Write;
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &format!("{BIN} hooks install"), "/dev/null"])
+        .current_dir(repo.root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .sealed();
+    let mut child = cmd.spawn().ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    // Bounded: 3,000 polls of 20 ms.
+    let mut polls = 0;
+    while child.try_wait().unwrap().is_none() {
+        polls += 1;
+        if polls > 3_000 {
+            let _ = child.kill();
+            panic!("install on a terminal hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    Some(out)
+}
+
+#[test]
+fn on_a_terminal_install_asks_before_adding_instructions() {
+    let have_script = Command::new("script")
+        .args(["-qec", "true", "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_script {
+        eprintln!("skipped: no util-linux `script` to make a terminal");
+        return;
+    }
+    let repo = TestRepo::init();
+    let out = install_on_a_terminal(&repo, "n\n").unwrap();
+    assert!(
+        out.contains("telling the agent when to update its session? [y/N]"),
+        "{out}"
+    );
+    assert!(!repo.path("CLAUDE.md").exists(), "{out}");
+    let out = install_on_a_terminal(&repo, "y\n").unwrap();
+    assert!(
+        out.contains("added the agent instructions to CLAUDE.md"),
+        "{out}"
+    );
+    assert!(repo.read("CLAUDE.md").starts_with(BEGIN));
 }

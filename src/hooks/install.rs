@@ -119,7 +119,10 @@ pub fn notes(agent: Agent) -> &'static str {
         Agent::Codex => {
             "Codex does not run project hooks until you approve them: start Codex here, open \
              the `/hooks` view and trust each `sessions hook` entry. Approval is per hook \
-             definition, so approve again after an install that changed one. Codex caps \
+             definition, so approve again after an install that changed one. Headless \
+             `codex exec` skips unapproved hooks without a word (nothing on stdout, stderr or \
+             in its JSON): approve them once in the interactive `/hooks` view, or run \
+             `codex exec --dangerously-bypass-hook-trust` for runs you trust. Codex caps \
              SessionEnd hooks at 3 seconds."
         }
         Agent::Gemini => {
@@ -186,6 +189,14 @@ pub enum InstallError {
     },
 
     #[error(
+        "{}: a `<!-- sessions:begin -->` line has no `<!-- sessions:end -->` after it, so the \
+         file was left untouched; remove the half block (or add the end line) and run the \
+         command again",
+        path.display()
+    )]
+    UnclosedBlock { path: PathBuf },
+
+    #[error(
         "{} changed on disk after it was read, so nothing was written; run the command again",
         path.display()
     )]
@@ -244,7 +255,7 @@ impl Plan {
     /// fsync, rename), creating the parent directory. Writes nothing and
     /// returns `Ok(false)` when `!changed`. Refuses, writing nothing, if the
     /// file no longer holds `before`. A symlinked settings file is written
-    /// through (its target is replaced, the link kept).
+    /// through (its target is replaced, the link kept). An empty `after` removes the file.
     pub fn apply(&self) -> Result<bool, InstallError> {
         if !self.changed {
             return Ok(false);
@@ -270,6 +281,11 @@ impl Plan {
             path: self.path.clone(),
             source,
         };
+        // Removing everything we added from a file we created leaves nothing worth keeping.
+        if self.after.is_empty() {
+            fs::remove_file(&target).map_err(write_err)?;
+            return Ok(true);
+        }
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

@@ -5,8 +5,12 @@
 //! Wire facts (field names, timeout units, event names) follow
 //! `shared/HOOKS.md`; keep the two in step.
 
+pub mod context;
 pub mod install;
+pub mod instructions;
+pub mod memo;
 pub mod protocol;
+pub mod stdin;
 
 pub use install::{
     DesiredHook, InstallError, Plan, desired_hooks, notes, plan_install, plan_uninstall,
