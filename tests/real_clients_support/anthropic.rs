@@ -4,6 +4,7 @@
 //! 404, which the client tolerates.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
@@ -74,11 +75,15 @@ pub fn responder(f: impl Fn(&Recorded, &Value) -> Reply + Send + Sync + 'static)
     })
 }
 
+/// Claude Code groups a transcript by message id (compaction needs two groups or more), so
+/// every reply gets its own.
 fn message_start() -> (&'static str, Value) {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = format!("msg_mock_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     (
         "message_start",
         json!({"type": "message_start", "message": {
-            "id": "msg_mock", "type": "message", "role": "assistant", "model": "claude-mock",
+            "id": id, "type": "message", "role": "assistant", "model": "claude-mock",
             "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": {"input_tokens": 100, "output_tokens": 1}}}),
     )

@@ -76,14 +76,18 @@ fn chunk(part: Value) -> Reply {
 }
 
 fn parts(req: &Value) -> impl Iterator<Item = (&str, &Value)> {
-    req["contents"].as_array().into_iter().flatten().flat_map(|c| {
-        let role = c["role"].as_str().unwrap_or("");
-        c["parts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(move |p| (role, p))
-    })
+    req["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| {
+            let role = c["role"].as_str().unwrap_or("");
+            c["parts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |p| (role, p))
+        })
 }
 
 pub fn function_response_ids(req: &Value) -> Vec<String> {

@@ -77,11 +77,7 @@ pub struct MockServer {
 impl MockServer {
     pub fn start(responder: Responder) -> MockServer {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server
-            .server_addr()
-            .to_ip()
-            .expect("an IP listener")
-            .port();
+        let port = server.server_addr().to_ip().expect("an IP listener").port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let responder = Arc::new(Mutex::new(responder));
         let stop = Arc::new(AtomicBool::new(false));
@@ -177,7 +173,9 @@ fn serve(
             Reply::Json(status, v) => {
                 request.respond(response(status, "application/json", v.to_string()))
             }
-            Reply::Status(status) => request.respond(response(status, "application/json", "{}".into())),
+            Reply::Status(status) => {
+                request.respond(response(status, "application/json", "{}".into()))
+            }
         };
     }
 }

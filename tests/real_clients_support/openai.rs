@@ -47,9 +47,11 @@ impl Script {
             .filter(|id| id.starts_with(&self.prefix))
             .count();
         let item = match self.commands.get(done) {
-            Some(cmd) => json!({"type": "function_call", "id": format!("fc_{}_{done}", self.prefix),
+            Some(cmd) => {
+                json!({"type": "function_call", "id": format!("fc_{}_{done}", self.prefix),
                 "call_id": format!("{}_{done}", self.prefix), "name": "exec_command",
-                "arguments": json!({"cmd": cmd}).to_string()}),
+                "arguments": json!({"cmd": cmd}).to_string()})
+            }
             None => message(&self.text),
         };
         response(&[item], self.input_tokens)
