@@ -329,7 +329,7 @@ fn claude_subagent_cannot_steal_the_binding() {
     let system = claude_system_text(&world);
     assert!(
         system.contains(&format!("({weather})"))
-            && !system.contains(&format!("works in the session \"sub work\"")),
+            && !system.contains("works in the session \"sub work\""),
         "the parent is no longer bound to its own session:\n{system}"
     );
 }
@@ -460,5 +460,461 @@ fn claude_spawned_run_records_id_summary_cost_and_resumes_bound() {
     assert!(
         system.contains("Restored on resume") && system.contains(&path),
         "resuming the spawned conversation did not re-inject its session:\n{system}"
+    );
+}
+
+// ---------------------------------------------------------------- Codex CLI
+
+/// `codex exec` headless: JSONL out, project hooks run without the `/hooks` approval (which
+/// `codex exec` would otherwise skip silently), no git check (the repo has no commits).
+fn codex_args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["exec"];
+    args.extend_from_slice(head);
+    args.extend_from_slice(&[
+        "--json",
+        "--dangerously-bypass-hook-trust",
+        "--skip-git-repo-check",
+    ]);
+    args.extend_from_slice(tail);
+    args
+}
+
+fn codex_thread_id(run: &real_clients_support::Run) -> String {
+    run.json_lines()
+        .iter()
+        .find(|l| l["type"] == "thread.started")
+        .and_then(|l| l["thread_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no thread.started line\n{run}"))
+}
+
+fn codex_developer_text(world: &World) -> String {
+    world
+        .bodies("/v1/responses")
+        .iter()
+        .flat_map(openai::developer_texts)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+#[test]
+fn codex_session_start_context_is_a_developer_message() {
+    let Some(world) = World::new(
+        Client::Codex,
+        "codex_session_start_context",
+        openai::Script::text("t", "Nothing to do.").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    world.client(&codex_args(&[], &["hello"])).ok();
+    let dev = codex_developer_text(&world);
+    assert!(
+        dev.contains("Active sessions (1)") && dev.contains(&stem(&path)),
+        "the listing did not reach the model as a developer message:\n{dev}\nrequests:\n{}",
+        world.server.summary()
+    );
+}
+
+/// Bound from outside (`sessions resume X --conversation THREAD`), `codex exec resume THREAD`
+/// fires SessionStart(resume) and the bound session's state reaches the model.
+#[test]
+fn codex_resume_reinjects_the_bound_session() {
+    let Some(world) = World::new(
+        Client::Codex,
+        "codex_resume_reinjects",
+        openai::Script::text("t", "First turn.").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    let id = stem(&path);
+    let thread = codex_thread_id(&world.client(&codex_args(&[], &["start"])).ok());
+    world
+        .sessions(&["resume", &id, "--conversation", &thread])
+        .ok();
+    world
+        .sessions(&[
+            "update",
+            &id,
+            "--state",
+            "Provider B answers; retries still missing",
+        ])
+        .ok();
+    world.server.clear();
+    world
+        .client(&codex_args(&["resume"], &[&thread, "continue"]))
+        .ok();
+    let dev = codex_developer_text(&world);
+    assert!(
+        dev.contains("Restored on resume")
+            && dev.contains("Provider B answers; retries still missing"),
+        "the bound session was not re-injected on resume:\n{dev}"
+    );
+}
+
+/// Auto compaction (`model_auto_compact_token_limit` below what the mock reports): PreCompact
+/// (auto) logs it, SessionStart(compact) puts the state back in front of the model.
+#[test]
+fn codex_auto_compaction_reinjects_the_bound_session() {
+    let Some(world) = World::new(
+        Client::Codex,
+        "codex_auto_compaction_reinjects",
+        openai::Script::text("t", "First turn.").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    let id = stem(&path);
+    let thread = codex_thread_id(&world.client(&codex_args(&[], &["start"])).ok());
+    world
+        .sessions(&["resume", &id, "--conversation", &thread])
+        .ok();
+    world
+        .sessions(&["update", &id, "--state", "Cache layer designed, not built"])
+        .ok();
+    world.server.clear();
+    world.server.set_responder(
+        openai::Script::text("c", "Summary: weather work.")
+            .exec("echo one")
+            .input_tokens(50_000)
+            .responder(),
+    );
+    let run = world
+        .client(&codex_args(
+            &["resume"],
+            &[
+                "-c",
+                "model_auto_compact_token_limit=2000",
+                &thread,
+                "keep going",
+            ],
+        ))
+        .ok();
+    let text = world.read(&path);
+    assert!(
+        text.contains("Context compacted (auto)"),
+        "PreCompact did not log an auto compaction:\n{text}\n{run}\nrequests:\n{}",
+        world.server.summary()
+    );
+    let dev = codex_developer_text(&world);
+    assert!(
+        dev.contains("after context compaction") && dev.contains("Cache layer designed, not built"),
+        "the state was not re-injected after compaction:\n{dev}\nrequests:\n{}",
+        world.server.summary()
+    );
+}
+
+/// Codex's shell tool sees `CODEX_THREAD_ID`, not our variable: `sessions resume X` then
+/// `sessions log "…"` from inside must bind and land in that file.
+#[test]
+#[ignore = "needs CODEX_THREAD_ID binding and commands without SESSION (helper binding)"]
+fn codex_tool_log_without_session_lands_in_the_bound_file() {
+    let Some(world) = World::new(
+        Client::Codex,
+        "codex_tool_log_without_session",
+        openai::Script::text("t", "ok").responder(),
+    ) else {
+        return;
+    };
+    let weather = world.new_session("weather fallback");
+    let billing = world.new_session("billing cleanup");
+    world.server.set_responder(
+        openai::Script::text("b", "Logged.")
+            .exec(&format!("sessions resume {}", stem(&billing)))
+            .exec("sessions log \"Dropped the legacy invoice table\"; echo exit=$?")
+            .responder(),
+    );
+    world
+        .client(&codex_args(&[], &["log the billing progress"]))
+        .ok();
+    let out = world
+        .bodies("/v1/responses")
+        .iter()
+        .rev()
+        .find_map(|b| openai::call_output(b, "b_1"))
+        .unwrap_or_else(|| panic!("no output for the log call\n{}", world.server.summary()));
+    assert!(
+        out.contains("exit=0"),
+        "sessions log failed in the tool:\n{out}"
+    );
+    assert!(
+        world
+            .read(&billing)
+            .contains("Dropped the legacy invoice table"),
+        "the entry is not in the bound file:\n{}",
+        world.read(&billing)
+    );
+    assert!(!world.read(&weather).contains("legacy invoice"));
+}
+
+/// `spawn --agent codex` with the template `init` writes: the run records the thread id from
+/// `thread.started`, the summary from the final agent_message, the tokens from
+/// `turn.completed`; the thread is bound, so `codex exec resume` re-injects the session.
+#[test]
+#[ignore = "needs default templates and output readers (helper agent-output), spawned agents born bound (helper binding)"]
+fn codex_spawned_run_records_id_summary_tokens_and_resumes_bound() {
+    let Some(world) = World::new(
+        Client::Codex,
+        "codex_spawned_run",
+        openai::Script::text("t", "Wired provider C.\nSUMMARY: provider C wired").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    let id = stem(&path);
+    let record = spawn_and_wait(&world, &id, "codex", "wire provider C");
+    let log = world.read(record["log"].as_str().expect("log path"));
+    let thread = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["type"] == "thread.started")
+        .and_then(|l| l["thread_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no thread.started in the log:\n{log}"));
+    assert_eq!(record["conversation_id"], json!(thread), "{record:#}");
+    assert_eq!(record["summary"], json!("provider C wired"), "{record:#}");
+    assert!(
+        record["tokens"]["input"].as_u64().is_some_and(|t| t > 0),
+        "{record:#}"
+    );
+
+    world.server.clear();
+    world
+        .server
+        .set_responder(openai::Script::text("r", "Resumed.").responder());
+    world
+        .client(&codex_args(&["resume"], &[&thread, "continue"]))
+        .ok();
+    let dev = codex_developer_text(&world);
+    assert!(
+        dev.contains("Restored on resume") && dev.contains(&path),
+        "resuming the spawned thread did not re-inject its session:\n{dev}"
+    );
+}
+
+// ---------------------------------------------------------------- Gemini CLI
+
+/// Gemini headless: stream-json, a fixed model (the default `auto` first asks a router model
+/// through `:generateContent`), shell tools approved.
+fn gemini_args<'a>(prompt: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "-p",
+        prompt,
+        "-o",
+        "stream-json",
+        "-m",
+        "gemini-2.5-flash",
+        "--approval-mode",
+        "yolo",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn gemini_user_text(world: &World) -> String {
+    world
+        .bodies(":streamGenerateContent")
+        .iter()
+        .flat_map(gemini::user_texts)
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
+/// Everything the mock received, for checks that no request may fail.
+fn all_bodies(world: &World) -> String {
+    world
+        .server
+        .requests()
+        .iter()
+        .map(|r| r.body.clone())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn gemini_session_start_context_reaches_the_model_in_hook_context() {
+    let Some(world) = World::new(
+        Client::Gemini,
+        "gemini_session_start_context",
+        gemini::Script::text("t", "Nothing to do.").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    world.client(&gemini_args("hello", &[])).ok();
+    let user = gemini_user_text(&world);
+    let context = user
+        .split("<hook_context>")
+        .nth(1)
+        .and_then(|rest| rest.split("</hook_context>").next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no <hook_context> in the request:\n{user}\n{}",
+                world.server.summary()
+            )
+        });
+    assert!(
+        context.contains("Active sessions (1)") && context.contains(&stem(&path)),
+        "the listing is not in <hook_context>:\n{user}"
+    );
+}
+
+/// Gemini HTML-escapes `<`/`>` inside `<hook_context>`: nothing we inject may contain them.
+#[test]
+#[ignore = "needs hook text without angle brackets (helper hooks)"]
+fn gemini_gets_no_escaped_angle_brackets() {
+    let Some(world) = World::new(
+        Client::Gemini,
+        "gemini_gets_no_escaped_angle_brackets",
+        gemini::Script::text("t", "Nothing to do.").responder(),
+    ) else {
+        return;
+    };
+    world.new_session("weather fallback");
+    world.client(&gemini_args("hello", &[])).ok();
+    let conversation = "7f0c9a52-3d2e-4c1b-9a7e-2b9d4f1e6a10";
+    let path = world.new_session("billing cleanup");
+    world
+        .sessions(&["resume", &stem(&path), "--conversation", conversation])
+        .ok();
+    world
+        .client(&gemini_args("again", &["--session-id", conversation]))
+        .ok();
+    let sent = all_bodies(&world);
+    assert!(
+        sent.contains("<hook_context>"),
+        "{}",
+        world.server.summary()
+    );
+    for escaped in ["&lt;", "&gt;"] {
+        let at = sent.find(escaped);
+        assert!(
+            at.is_none(),
+            "`{escaped}` reached Gemini: …{}…",
+            &sent[at.unwrap().saturating_sub(200)..(at.unwrap() + 50).min(sent.len())]
+        );
+    }
+}
+
+/// Bound from outside, `gemini -r ID -p` fires SessionStart(resume) and the state reaches
+/// the model inside `<hook_context>`.
+#[test]
+fn gemini_resume_reinjects_the_bound_session() {
+    let Some(world) = World::new(
+        Client::Gemini,
+        "gemini_resume_reinjects",
+        gemini::Script::text("t", "First turn.").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    let id = stem(&path);
+    let conversation = "3b8e1f6a-9c4d-4e2a-8f1b-5d7c9e0a2b4c";
+    world
+        .client(&gemini_args("start", &["--session-id", conversation]))
+        .ok();
+    world
+        .sessions(&["resume", &id, "--conversation", conversation])
+        .ok();
+    world
+        .sessions(&[
+            "update",
+            &id,
+            "--state",
+            "Provider B answers; retries still missing",
+        ])
+        .ok();
+    world.server.clear();
+    world
+        .client(&gemini_args("continue", &["-r", conversation]))
+        .ok();
+    let user = gemini_user_text(&world);
+    assert!(
+        user.contains("Provider B answers; retries still missing") && user.contains(&path),
+        "the bound session was not re-injected on resume:\n{user}"
+    );
+}
+
+/// Gemini's shell tool sees no conversation id at all: the binding must come from the
+/// process tree, so `sessions resume X` then `sessions log "…"` from the tool land in X.
+#[test]
+#[ignore = "needs process-tree binding and commands without SESSION (helper binding)"]
+fn gemini_tool_log_without_session_lands_in_the_bound_file() {
+    let Some(world) = World::new(
+        Client::Gemini,
+        "gemini_tool_log_without_session",
+        gemini::Script::text("t", "ok").responder(),
+    ) else {
+        return;
+    };
+    let weather = world.new_session("weather fallback");
+    let billing = world.new_session("billing cleanup");
+    world.server.set_responder(
+        gemini::Script::text("b", "Logged.")
+            .shell(&format!("sessions resume {}", stem(&billing)))
+            .shell("sessions log \"Dropped the legacy invoice table\"; echo exit=$?")
+            .responder(),
+    );
+    world
+        .client(&gemini_args("log the billing progress", &[]))
+        .ok();
+    let out = world
+        .bodies(":streamGenerateContent")
+        .iter()
+        .rev()
+        .find_map(|b| gemini::function_response(b, "b_1"))
+        .unwrap_or_else(|| panic!("no output for the log call\n{}", world.server.summary()));
+    assert!(
+        out.contains("exit=0"),
+        "sessions log failed in the tool:\n{out}"
+    );
+    assert!(
+        world
+            .read(&billing)
+            .contains("Dropped the legacy invoice table"),
+        "the entry is not in the bound file:\n{}",
+        world.read(&billing)
+    );
+    assert!(!world.read(&weather).contains("legacy invoice"));
+}
+
+/// `spawn --agent gemini` with the template `init` writes: `--session-id` pre-assigns the id
+/// (the recorded one is Gemini's own), the summary comes from the assistant `message` events,
+/// tokens from `result.stats`; `gemini -r ID` re-injects the session.
+#[test]
+#[ignore = "needs default templates and output readers (helper agent-output), spawned agents born bound (helper binding)"]
+fn gemini_spawned_run_records_id_summary_tokens_and_resumes_bound() {
+    let Some(world) = World::new(
+        Client::Gemini,
+        "gemini_spawned_run",
+        gemini::Script::text("t", "Wired provider C.\nSUMMARY: provider C wired").responder(),
+    ) else {
+        return;
+    };
+    let path = world.new_session("weather fallback");
+    let id = stem(&path);
+    let record = spawn_and_wait(&world, &id, "gemini", "wire provider C");
+    let log = world.read(record["log"].as_str().expect("log path"));
+    let own = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["type"] == "init")
+        .and_then(|l| l["session_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no init event in the log:\n{log}"));
+    assert_eq!(record["conversation_id"], json!(own), "{record:#}");
+    assert_eq!(record["summary"], json!("provider C wired"), "{record:#}");
+    assert!(
+        record["tokens"]["input"].as_u64().is_some_and(|t| t > 0),
+        "{record:#}"
+    );
+
+    world.server.clear();
+    world
+        .server
+        .set_responder(gemini::Script::text("r", "Resumed.").responder());
+    world.client(&gemini_args("continue", &["-r", &own])).ok();
+    let user = gemini_user_text(&world);
+    assert!(
+        user.contains("Restored on resume") && user.contains(&path),
+        "resuming the spawned conversation did not re-inject its session:\n{user}"
     );
 }

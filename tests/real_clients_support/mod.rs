@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub use mock::{MockServer, Recorded, Reply};
+pub use mock::{MockServer, Recorded};
 
 /// One client run's deadline: generous, as CI shares 2 cores with the rest of the suite.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(150);

@@ -10,6 +10,14 @@ use serde_json::{Value, json};
 
 use super::mock::{Recorded, Reply, Responder, sse};
 
+/// How Codex 0.171 opens the user message that carries a compaction summary into the new
+/// history.
+pub const COMPACTED_HANDOFF: &str = "Another language model started to solve this problem";
+
+/// How Codex 0.171's local compaction request (the last user message) begins; the reply's
+/// text becomes the summary.
+pub const COMPACTION_PROMPT: &str = "You are performing a CONTEXT CHECKPOINT COMPACTION";
+
 /// Each `exec_command` call in turn, then a final text (see `anthropic::Script`).
 #[derive(Clone)]
 pub struct Script {
@@ -42,6 +50,14 @@ impl Script {
     }
 
     pub fn reply(&self, req: &Value) -> Reply {
+        // After a compaction the earlier calls and their outputs are gone from the history:
+        // what remains is Codex's handoff note, so the script is over.
+        if user_texts(req)
+            .iter()
+            .any(|t| t.starts_with(COMPACTED_HANDOFF))
+        {
+            return response(&[message(&self.text)], self.input_tokens);
+        }
         let done = call_output_ids(req)
             .iter()
             .filter(|id| id.starts_with(&self.prefix))
@@ -122,6 +138,20 @@ pub fn call_output(req: &Value, call_id: &str) -> Option<String> {
 pub fn developer_texts(req: &Value) -> Vec<String> {
     items(req)
         .filter(|i| i["type"] == "message" && i["role"] == "developer")
+        .flat_map(|i| {
+            i["content"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["text"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+pub fn user_texts(req: &Value) -> Vec<String> {
+    items(req)
+        .filter(|i| i["type"] == "message" && i["role"] == "user")
         .flat_map(|i| {
             i["content"]
                 .as_array()
