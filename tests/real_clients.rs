@@ -719,15 +719,28 @@ fn gemini_user_text(world: &World) -> String {
         .join("\n---\n")
 }
 
-/// Everything the mock received, for checks that no request may fail.
+/// Every string in every JSON body the mock received (decoded, so quotes and newlines read as
+/// the model reads them), for checks over everything that was sent.
 fn all_bodies(world: &World) -> String {
-    world
-        .server
-        .requests()
-        .iter()
-        .map(|r| r.body.clone())
-        .collect::<Vec<_>>()
-        .join("\n")
+    fn strings(v: &Value, out: &mut String) {
+        match v {
+            Value::String(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    for r in world.server.requests() {
+        match r.json() {
+            Some(v) => strings(&v, &mut out),
+            None => out.push_str(&r.body),
+        }
+    }
+    out
 }
 
 #[test]
