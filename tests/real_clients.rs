@@ -377,17 +377,24 @@ fn agent_record(world: &World, session: &str, agent: &str) -> Value {
         .unwrap_or_else(|| panic!("no {agent} run in agents --json:\n{}", out.stdout))
 }
 
-/// Spawns `agent` on `session` with the default template `init` wrote and waits for it.
+/// Spawns `agent` on `session` with the default template `init` wrote and waits (polling
+/// `agents --json`, bounded) until the run has ended; returns its record.
 fn spawn_and_wait(world: &World, session: &str, agent: &str, task: &str) -> Value {
     world
         .sessions(&["spawn", session, "--agent", agent, "--task", task])
         .ok();
-    let wait = world.sessions(&["wait", session, "--timeout", "140s"]);
-    let record = agent_record(world, session, agent);
+    let deadline = std::time::Instant::now() + real_clients_support::CLIENT_TIMEOUT;
+    let record = loop {
+        let record = agent_record(world, session, agent);
+        if record["status"] != "running" || std::time::Instant::now() >= deadline {
+            break record;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
     assert_eq!(
-        wait.code,
-        0,
-        "the spawned {agent} run did not complete\n{wait}\nrecord: {record:#}\nlog:\n{}\nrequests:\n{}",
+        record["status"],
+        "completed",
+        "the spawned {agent} run did not complete\nrecord: {record:#}\nlog:\n{}\nrequests:\n{}",
         record["log"]
             .as_str()
             .map(|l| world.read(l))

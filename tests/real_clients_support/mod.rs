@@ -244,12 +244,15 @@ impl World {
                 );
             }
             Client::Codex => {
+                // The default workspace-write sandbox keeps `.agents/` (like `.git/`) read-only
+                // for the agent's tools, session files included, unless it is a writable root.
                 write(
                     &home.join(".codex/config.toml"),
                     &format!(
                         "model = \"mock-model\"\nmodel_provider = \"mock\"\n\
                          [model_providers.mock]\nname = \"mock\"\nbase_url = \"{}/v1\"\n\
                          env_key = \"MOCK_API_KEY\"\nwire_api = \"responses\"\n\
+                         [sandbox_workspace_write]\nwritable_roots = [\"{repo}/.agents\"]\n\
                          [projects.\"{repo}\"]\ntrust_level = \"trusted\"\n",
                         self.server.url()
                     ),
@@ -280,7 +283,11 @@ impl World {
     pub fn command(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
         let node_dir = which("node").and_then(|n| n.parent().map(Path::to_path_buf));
-        let mut path = vec![self.sessions_bin().parent().unwrap().to_path_buf()];
+        // The clients' launchers too, for the agent templates `spawn` runs by name.
+        let mut path = vec![
+            self.sessions_bin().parent().unwrap().to_path_buf(),
+            clients_dir().join("node_modules/.bin"),
+        ];
         path.extend(node_dir);
         path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
         cmd.env_clear()
