@@ -337,7 +337,7 @@ fn claude_subagent_cannot_steal_the_binding() {
 /// Claude fires PreCompact before it checks whether there is anything to compact; a refused
 /// compaction ("Not enough messages to compact.") must not be logged as one.
 #[test]
-#[ignore = "needs truthful compaction logs (helper hooks)"]
+#[ignore = "needs Claude's PreCompact confirmed by SessionStart(compact) before it is logged (helper hooks)"]
 fn claude_refused_compaction_is_not_logged() {
     let Some(world) = World::new(
         Client::Claude,
@@ -1056,4 +1056,86 @@ fn gemini_instructions_block_reaches_the_model() {
         "`{line}` did not reach the model\n{}",
         world.server.summary()
     );
+}
+
+// ---------------------------------------------------------------- the harness itself
+// These run without any client, so a fresh clone still checks the mocks the suite relies on.
+
+/// A raw HTTP/1.1 POST to the mock, read to the end of the response.
+fn post(url: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the mock");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).expect("read the response");
+    out
+}
+
+#[test]
+fn mock_server_records_requests_and_answers_with_sse() {
+    let server = real_clients_support::MockServer::start(
+        anthropic::Script::text("t", "hi there").responder(),
+    );
+    let answer = post(
+        server.url(),
+        "/v1/messages?beta=true",
+        r#"{"messages":[],"tools":[{"name":"Bash"}]}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("text/event-stream"), "{answer}");
+    assert!(answer.contains("event: message_stop"), "{answer}");
+    assert!(answer.contains(r#""text":"hi there""#), "{answer}");
+    let missing = post(server.url(), "/v1/other", "{}");
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let got = server.requests();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[0].path(), "/v1/messages");
+    assert_eq!(got[0].json().unwrap()["tools"][0]["name"], "Bash");
+    assert_eq!(got[0].header("content-type"), Some("application/json"));
+}
+
+/// Each script calls its tools in turn, counting only results for its own ids, then answers.
+#[test]
+fn mock_scripts_step_through_their_tool_calls() {
+    let reply_text = |r: real_clients_support::mock::Reply| match r {
+        real_clients_support::mock::Reply::Sse(s) => s,
+        _ => panic!("not SSE"),
+    };
+    let claude = anthropic::Script::text("a", "done").bash("sessions log x");
+    let first = reply_text(claude.reply(&json!({"messages": [{"role": "user", "content": "go"}]})));
+    assert!(
+        first.contains(r#""id":"a_0""#) && first.contains("sessions log x"),
+        "{first}"
+    );
+    let old = json!({"messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "old_0", "content": "x"}]}]});
+    assert!(reply_text(claude.reply(&old)).contains("tool_use"));
+    let after = json!({"messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "a_0", "content": "ok"}]}]});
+    assert!(reply_text(claude.reply(&after)).contains(r#""text":"done""#));
+
+    let codex = openai::Script::text("c", "done").exec("true");
+    assert!(reply_text(codex.reply(&json!({"input": []}))).contains(r#""call_id":"c_0""#));
+    let after =
+        json!({"input": [{"type": "function_call_output", "call_id": "c_0", "output": "ok"}]});
+    assert!(reply_text(codex.reply(&after)).contains(r#""text":"done""#));
+    let compacted = json!({"input": [{"type": "message", "role": "user", "content": [
+        {"type": "input_text", "text": format!("{} …", openai::COMPACTED_HANDOFF)}]}]});
+    assert!(reply_text(codex.reply(&compacted)).contains(r#""text":"done""#));
+
+    let gem = gemini::Script::text("g", "done").shell("true");
+    assert!(reply_text(gem.reply(&json!({"contents": []}))).contains("run_shell_command"));
+    let after = json!({"contents": [{"role": "user", "parts": [
+        {"functionResponse": {"id": "g_0", "name": "run_shell_command", "response": {}}}]}]});
+    assert!(reply_text(gem.reply(&after)).contains(r#""text":"done""#));
 }
