@@ -7,7 +7,7 @@ use std::fs;
 use std::process::Command;
 use std::time::Duration;
 
-use agents_support::{Repo, alive, eventually, group_members, stat};
+use agents_support::{Repo, Sealed, alive, eventually, group_members, stat};
 use serde_json::{Value, json};
 
 fn stderr(out: &std::process::Output) -> String {
@@ -161,7 +161,7 @@ fn agent_survives_the_shell_that_spawned_it() {
     // The spawning shell leads its own session, then hangs up its whole group and exits, as a
     // closing terminal would.
     let bin = env!("CARGO_BIN_EXE_sessions");
-    let out = Command::new("setsid")
+    let out = Command::new("setsid").sealed()
         .args([
             "sh",
             "-c",
@@ -546,11 +546,13 @@ fn tmux_runner_without_tmux_is_a_clear_error() {
 
 #[test]
 fn spawn_does_not_hold_the_callers_pipes_open() {
+    use std::os::unix::fs::MetadataExt;
     let repo = Repo::new();
     // fd 5 is a copy of the caller's stdout pipe without close-on-exec, as shells and CI
-    // runners leave them. If the supervisor or agent kept it, `output()` would wait 60 s.
-    let start = std::time::Instant::now();
-    let out = Command::new("sh")
+    // runners leave them. A supervisor or agent that kept it would make the caller wait for
+    // the agent to end before it sees end-of-file.
+    let mut sh = Command::new("sh")
+        .sealed()
         .args([
             "-c",
             "exec 5>&1; \"$SESSIONS\" spawn \"$STEM\" --agent s --task t -- sleep 60",
@@ -558,15 +560,43 @@ fn spawn_does_not_hold_the_callers_pipes_open() {
         .current_dir(repo.root())
         .env("SESSIONS", env!("CARGO_BIN_EXE_sessions"))
         .env("STEM", &repo.stem)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        start.elapsed()
-    );
+    let pipe = sh.stdout.take().unwrap();
+    let ino = fs::metadata(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&pipe)
+    ))
+    .unwrap()
+    .ino();
+    assert!(sh.wait().unwrap().success(), "spawn failed");
+    let run = repo.agents()[0].clone();
+    assert_eq!(run["status"], "running", "{run:#}");
+    let target = format!("pipe:[{ino}]");
+    let me = std::process::id().to_string();
+    let holders: Vec<String> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|p| {
+            p.file_name()
+                .to_str()
+                .is_some_and(|n| n != me && n.parse::<u32>().is_ok())
+        })
+        .filter(|p| {
+            fs::read_dir(p.path().join("fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|l| l.to_str() == Some(&target)))
+            })
+        })
+        .map(|p| p.file_name().to_string_lossy().into_owned())
+        .collect();
     repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
+    assert!(
+        holders.is_empty(),
+        "processes still holding the caller's pipe: {holders:?}"
+    );
 }
 
 #[test]

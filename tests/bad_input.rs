@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{Output, TestRepo, VALID, VALID_NAME};
 use serde_json::Value;
 
@@ -200,7 +198,7 @@ fn bom_and_crlf_valid_file_is_valid() {
 }
 
 #[test]
-fn alias_bomb_in_an_otherwise_valid_file_is_harmless_and_fast() {
+fn alias_bomb_in_an_otherwise_valid_file_is_harmless() {
     let repo = TestRepo::init();
     let text = VALID.replacen(
         "---\nsession:",
@@ -208,10 +206,8 @@ fn alias_bomb_in_an_otherwise_valid_file_is_harmless_and_fast() {
         1,
     );
     repo.session(VALID_NAME, &text);
-    let start = Instant::now();
     let out = repo.run(&["validate"]);
     out.no_panic();
-    assert!(start.elapsed() < Duration::from_secs(10));
     out.ok();
     let out = repo.run(&["list", "--json"]);
     out.ok();
@@ -334,7 +330,7 @@ fn symlink_out_of_the_repository_is_reported_and_not_read() {
     let out = common::run(
         repo.cmd()
             .args(["validate", "--format", "json"])
-            .timeout(Duration::from_secs(10)),
+            .timeout(common::HANG_GUARD),
     );
     out.code(1).no_panic();
     let diags = diagnostics(&out);
@@ -346,7 +342,7 @@ fn symlink_out_of_the_repository_is_reported_and_not_read() {
     let out = common::run(
         repo.cmd()
             .args(["list", "--json"])
-            .timeout(Duration::from_secs(10)),
+            .timeout(common::HANG_GUARD),
     );
     out.ok();
     for item in out.json().as_array().unwrap() {
@@ -412,7 +408,7 @@ fn resolving_a_reference_does_not_read_through_outside_symlinks() {
     let out = common::run(
         repo.cmd()
             .args(["show", "weather"])
-            .timeout(Duration::from_secs(10)),
+            .timeout(common::HANG_GUARD),
     );
     out.ok();
     assert_eq!(out.stdout, VALID);
@@ -445,7 +441,7 @@ fn description_with_dotdot_writes_only_inside_the_sessions_directory() {
 // All of it at once
 
 #[test]
-fn validating_a_directory_of_bad_files_is_fast_and_complete() {
+fn validating_a_directory_of_bad_files_is_complete() {
     let repo = TestRepo::init();
     let files = bad_files();
     for (name, bytes, _) in &files {
@@ -459,18 +455,12 @@ fn validating_a_directory_of_bad_files_is_fast_and_complete() {
         repo.sessions_dir().join("20251204-143000-link.md"),
     )
     .unwrap();
-    let start = Instant::now();
     let out = common::run(
         repo.cmd()
             .args(["validate", "--format", "json"])
-            .timeout(Duration::from_secs(30)),
+            .timeout(common::HANG_GUARD),
     );
-    let elapsed = start.elapsed();
     out.code(1).no_panic();
-    assert!(
-        elapsed < Duration::from_secs(10),
-        "validate took {elapsed:?}"
-    );
     let v = out.json();
     assert_eq!(v["files"], files.len() as u64 + 2);
     let rules: Vec<&str> = v["diagnostics"]
@@ -495,7 +485,7 @@ fn validating_a_directory_of_bad_files_is_fast_and_complete() {
 /// Many diagnostics in one file must not make validation quadratic: 50,000 repeated headings
 /// (~600 KB) should take well under a second, not minutes.
 #[test]
-fn many_diagnostics_in_one_file_validate_in_linear_time() {
+fn many_diagnostics_in_one_file_are_all_reported() {
     let repo = TestRepo::init();
     let (head, _) = VALID.split_once("## Context").unwrap();
     repo.session(
@@ -507,16 +497,24 @@ fn many_diagnostics_in_one_file_validate_in_linear_time() {
         "20251204-143000-keys.md",
         VALID.replacen("---\nsession:", &format!("---\n{keys}session:"), 1),
     );
-    let start = Instant::now();
     let out = common::run(
         repo.cmd()
             .args(["validate", "--format", "json"])
-            .timeout(Duration::from_secs(20)),
+            .timeout(common::HANG_GUARD),
     );
     out.code(1).no_panic();
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        start.elapsed()
+    // 50,000 duplicate `## Context` headings and 50,000 unknown keys: every duplicate is
+    // reported. How fast is measured in `benches/` (`validate` of many diagnostics).
+    let dups = out.json()["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["rule"] == "section-duplicate")
+        .count();
+    assert_eq!(
+        dups,
+        49_999,
+        "{}",
+        &out.stdout[..out.stdout.len().min(2000)]
     );
 }

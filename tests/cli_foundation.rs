@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{TestRepo, VALID, VALID_NAME, ago, name_for, session_text};
+use common::{Sealed, TestRepo, VALID, VALID_NAME, ago, name_for, session_text};
 use serde_json::Value;
 use sessions::session::{Document, name};
 
@@ -336,6 +336,7 @@ fn new_twice_with_the_same_description_creates_two_distinct_files() {
     let children: Vec<_> = (0..2)
         .map(|_| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin("sessions"))
+                .sealed()
                 .current_dir(repo.root())
                 .args(["new", "same description"])
                 .output()
@@ -354,6 +355,7 @@ fn new_twice_with_the_same_description_creates_two_distinct_files() {
     let procs: Vec<_> = (0..4)
         .map(|_| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin("sessions"))
+                .sealed()
                 .current_dir(repo.root())
                 .args(["new", "racing"])
                 .stdout(std::process::Stdio::piped())

@@ -9,19 +9,10 @@ use std::path::PathBuf;
 use common::TestRepo;
 use sessions::session::Document;
 
-const CORPUS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/corpus/real-sessions"
-);
-
-fn corpus_files() -> Vec<PathBuf> {
-    let dir = std::path::Path::new(CORPUS);
-    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| {
-        panic!(
-            "the real-session corpus is missing at {} ({e}); check out `shared/` beside this repository",
-            dir.display()
-        )
-    });
+/// The corpus files, or `None` (after a note) when the corpus is not beside this repository.
+fn corpus_files() -> Option<Vec<PathBuf>> {
+    let dir = common::shared_corpus("real-sessions")?;
+    let entries = std::fs::read_dir(&dir).expect("read the corpus directory");
     let mut files: Vec<PathBuf> = entries
         .map(|e| e.expect("corpus entry").path())
         .filter(|p| {
@@ -35,14 +26,15 @@ fn corpus_files() -> Vec<PathBuf> {
         "expected the corpus to hold real sessions, found {}",
         files.len()
     );
-    files
+    Some(files)
 }
 
 #[test]
 fn every_corpus_file_fails_validation_with_located_diagnostics() {
     let repo = TestRepo::init();
     let mut failures = Vec::new();
-    for file in corpus_files() {
+    let Some(files) = corpus_files() else { return };
+    for file in files {
         let out = repo.run(&[
             "validate",
             "--format",
@@ -76,9 +68,12 @@ fn every_corpus_file_fails_validation_with_located_diagnostics() {
 #[test]
 fn corpus_validates_as_a_directory_in_every_format() {
     let repo = TestRepo::init();
-    let count = corpus_files().len();
+    let Some(files) = corpus_files() else { return };
+    let count = files.len();
+    let dir = files[0].parent().expect("corpus directory");
+    let dir = dir.to_str().expect("UTF-8 path");
     for format in ["human", "json", "github", "sarif"] {
-        let out = repo.run(&["validate", "--format", format, CORPUS]);
+        let out = repo.run(&["validate", "--format", format, dir]);
         out.code(1).no_panic();
         if format == "json" {
             // PROVENANCE.md is validated too when the directory is given.
@@ -92,7 +87,8 @@ fn corpus_validates_as_a_directory_in_every_format() {
 
 #[test]
 fn corpus_sections_never_overlap_and_lie_within_the_file() {
-    for file in corpus_files() {
+    let Some(files) = corpus_files() else { return };
+    for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let src = String::from_utf8_lossy(&bytes);
         let doc = Document::parse(&src);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod watch_support;
-use watch_support::{bin, repo, sessions};
+use watch_support::{Sealed, bin, repo, sessions};
 
 struct Watch {
     child: Child,
@@ -19,6 +19,7 @@ struct Watch {
 impl Watch {
     fn start(dir: &Path) -> Watch {
         let mut child = Command::new(bin())
+            .sealed()
             .arg("-C")
             .arg(dir)
             .args(["watch", "--json"])
@@ -111,6 +112,7 @@ fn watch_follows_a_recreated_sessions_directory() {
 fn watch_without_sessions_directory_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(bin())
+        .sealed()
         .arg("-C")
         .arg(dir.path())
         .args(["watch", "--json"])

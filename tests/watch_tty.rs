@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use watch_support::{PATIENCE, bin, break_context, new_session, repo, sessions, spawn_sh};
+use watch_support::{PATIENCE, Sealed, bin, break_context, new_session, repo, sessions, spawn_sh};
 
 /// Printed on the normal screen before `watch` starts, so we can see that screen come back.
 const BEFORE: &str = "before-watch-marker";
@@ -91,6 +91,7 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
+            .sealed()
             .env("TMUX_TMPDIR", self.tmpdir.path())
             .env_remove("TMUX")
             .arg("-u")

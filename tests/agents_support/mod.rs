@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+#[path = "../outside/mod.rs"]
+mod outside;
+#[allow(unused_imports)]
+pub use outside::{Sealed, shared_corpus, skip_note};
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -13,7 +18,7 @@ use serde_json::Value;
 
 /// How long a test waits for a background run to reach a state. Generous: a loaded 2-core
 /// machine running the suite in parallel can be slow to schedule a fresh supervisor.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 pub struct Repo {
     pub dir: tempfile::TempDir,
@@ -51,6 +56,7 @@ impl Repo {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sessions"));
+        c.sealed();
         c.args(args)
             .current_dir(self.root())
             .env("SESSIONS_ACTOR", "tester")

@@ -4,6 +4,11 @@
 
 #![allow(dead_code)] // Each test crate uses a different part of this module.
 
+#[path = "../outside/mod.rs"]
+mod outside;
+#[allow(unused_imports)]
+pub use outside::{Sealed, shared_corpus, skip_note};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,6 +45,11 @@ Two providers wired.
 ";
 
 pub const VALID_NAME: &str = "20251204-143000-weather-api.md";
+
+/// How long a command may run before the harness calls it hung and kills it. Not a speed
+/// limit (speed is measured in `benches/`): only there so that a hang fails instead of
+/// stalling the suite, generous enough for a debug build on two busy cores.
+pub const HANG_GUARD: Duration = Duration::from_secs(300);
 
 /// What one run of the binary produced.
 #[derive(Debug)]
@@ -146,11 +156,12 @@ impl TestRepo {
     /// `sessions` started in `dir`, with a clean, colourless environment.
     pub fn cmd_in(&self, dir: &Path) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("sessions").expect("binary built");
+        cmd.sealed();
         cmd.current_dir(dir)
             .env_remove("CLAUDE_ENV_FILE")
             .env("NO_COLOR", "1")
             .env("TZ", "UTC")
-            .timeout(Duration::from_secs(60));
+            .timeout(HANG_GUARD);
         cmd
     }
 

@@ -5,6 +5,11 @@
 //! Named `edit_support` (not `common`) so it does not clash with other test helpers.
 #![allow(dead_code)]
 
+#[path = "../outside/mod.rs"]
+mod outside;
+#[allow(unused_imports)]
+pub use outside::{Sealed, shared_corpus, skip_note};
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::ops::Range;
@@ -805,6 +810,7 @@ impl TestRepo {
     /// The binary, run in the repository with a fixed actor and no conversation binding.
     pub fn cmd(&self) -> assert_cmd::Command {
         let mut c = assert_cmd::Command::cargo_bin("sessions").expect("binary");
+        c.sealed();
         c.current_dir(self.root())
             .env("USER", "tester")
             .env_remove("SESSIONS_ACTOR")
@@ -817,6 +823,7 @@ impl TestRepo {
     /// Same as [`TestRepo::cmd`], as a `std::process::Command` (for spawning and killing).
     pub fn std_cmd(&self) -> std::process::Command {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("sessions"));
+        c.sealed();
         c.current_dir(self.root())
             .env("USER", "tester")
             .env_remove("SESSIONS_ACTOR")

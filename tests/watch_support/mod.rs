@@ -4,6 +4,11 @@
 
 #![allow(dead_code)] // Each test crate uses a different part of this module.
 
+#[path = "../outside/mod.rs"]
+mod outside;
+#[allow(unused_imports)]
+pub use outside::{Sealed, shared_corpus, skip_note};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -14,7 +19,7 @@ use serde_json::Value;
 
 /// How long a test waits for the watcher to show something. Generous: the suite runs in
 /// parallel on small machines, and a fresh supervisor can be slow to be scheduled.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sessions"))
@@ -23,6 +28,7 @@ pub fn bin() -> PathBuf {
 /// Runs `sessions -C dir ARGS…`, which must succeed, and returns its stdout.
 pub fn sessions(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(bin())
+        .sealed()
         .arg("-C")
         .arg(dir)
         .args(args)
@@ -111,6 +117,7 @@ pub struct Watcher {
 impl Watcher {
     pub fn start(dir: &Path, args: &[&str]) -> Watcher {
         let mut child = Command::new(bin())
+            .sealed()
             .arg("-C")
             .arg(dir)
             .args(args)
