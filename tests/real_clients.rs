@@ -66,11 +66,7 @@ fn claude_system_text(world: &World) -> String {
 #[test]
 fn claude_session_start_context_reaches_the_model() {
     let script = anthropic::Script::text("t", "Nothing to do.");
-    let Some(world) = World::new(
-        Client::Claude,
-        "claude_session_start_context",
-        script.responder(),
-    ) else {
+    let Some(world) = World::new(Client::Claude, script.responder()) else {
         return;
     };
     let path = world.new_session("weather fallback");
@@ -91,7 +87,6 @@ fn claude_session_start_context_reaches_the_model() {
 fn claude_resume_reinjects_the_bound_session() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_resume_reinjects",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -140,7 +135,6 @@ fn claude_resume_reinjects_the_bound_session() {
 fn claude_compact_reinjects_the_bound_session() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_compact_reinjects",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -223,7 +217,6 @@ fn claude_tool_output(world: &World, prefix: &str, n: usize) -> String {
 fn claude_tool_log_without_session_lands_in_the_bound_file() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_tool_log_without_session",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -261,7 +254,6 @@ fn claude_tool_log_without_session_lands_in_the_bound_file() {
 fn claude_subagent_cannot_steal_the_binding() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_subagent_cannot_steal_the_binding",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -341,7 +333,6 @@ fn claude_subagent_cannot_steal_the_binding() {
 fn claude_refused_compaction_is_not_logged() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_refused_compaction_is_not_logged",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -412,7 +403,6 @@ fn spawn_and_wait(world: &World, session: &str, agent: &str, task: &str) -> Valu
 fn claude_spawned_run_records_id_summary_cost_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_spawned_run",
         anthropic::Script::text("t", "Wired provider C.\nSUMMARY: provider C wired").responder(),
     ) else {
         return;
@@ -507,7 +497,6 @@ fn codex_developer_text(world: &World) -> String {
 fn codex_session_start_context_is_a_developer_message() {
     let Some(world) = World::new(
         Client::Codex,
-        "codex_session_start_context",
         openai::Script::text("t", "Nothing to do.").responder(),
     ) else {
         return;
@@ -528,7 +517,6 @@ fn codex_session_start_context_is_a_developer_message() {
 fn codex_resume_reinjects_the_bound_session() {
     let Some(world) = World::new(
         Client::Codex,
-        "codex_resume_reinjects",
         openai::Script::text("t", "First turn.").responder(),
     ) else {
         return;
@@ -565,7 +553,6 @@ fn codex_resume_reinjects_the_bound_session() {
 fn codex_auto_compaction_reinjects_the_bound_session() {
     let Some(world) = World::new(
         Client::Codex,
-        "codex_auto_compaction_reinjects",
         openai::Script::text("t", "First turn.").responder(),
     ) else {
         return;
@@ -616,11 +603,7 @@ fn codex_auto_compaction_reinjects_the_bound_session() {
 #[test]
 #[ignore = "needs CODEX_THREAD_ID binding and commands without SESSION (helper binding)"]
 fn codex_tool_log_without_session_lands_in_the_bound_file() {
-    let Some(world) = World::new(
-        Client::Codex,
-        "codex_tool_log_without_session",
-        openai::Script::text("t", "ok").responder(),
-    ) else {
+    let Some(world) = World::new(Client::Codex, openai::Script::text("t", "ok").responder()) else {
         return;
     };
     let weather = world.new_session("weather fallback");
@@ -662,7 +645,6 @@ fn codex_tool_log_without_session_lands_in_the_bound_file() {
 fn codex_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Codex,
-        "codex_spawned_run",
         openai::Script::text("t", "Wired provider C.\nSUMMARY: provider C wired").responder(),
     ) else {
         return;
@@ -754,7 +736,6 @@ fn all_bodies(world: &World) -> String {
 fn gemini_session_start_context_reaches_the_model_in_hook_context() {
     let Some(world) = World::new(
         Client::Gemini,
-        "gemini_session_start_context",
         gemini::Script::text("t", "Nothing to do.").responder(),
     ) else {
         return;
@@ -784,7 +765,6 @@ fn gemini_session_start_context_reaches_the_model_in_hook_context() {
 fn gemini_gets_no_escaped_angle_brackets() {
     let Some(world) = World::new(
         Client::Gemini,
-        "gemini_gets_no_escaped_angle_brackets",
         gemini::Script::text("t", "Nothing to do.").responder(),
     ) else {
         return;
@@ -821,7 +801,6 @@ fn gemini_gets_no_escaped_angle_brackets() {
 fn gemini_resume_reinjects_the_bound_session() {
     let Some(world) = World::new(
         Client::Gemini,
-        "gemini_resume_reinjects",
         gemini::Script::text("t", "First turn.").responder(),
     ) else {
         return;
@@ -859,11 +838,8 @@ fn gemini_resume_reinjects_the_bound_session() {
 #[test]
 #[ignore = "needs process-tree binding and commands without SESSION (helper binding)"]
 fn gemini_tool_log_without_session_lands_in_the_bound_file() {
-    let Some(world) = World::new(
-        Client::Gemini,
-        "gemini_tool_log_without_session",
-        gemini::Script::text("t", "ok").responder(),
-    ) else {
+    let Some(world) = World::new(Client::Gemini, gemini::Script::text("t", "ok").responder())
+    else {
         return;
     };
     let weather = world.new_session("weather fallback");
@@ -905,7 +881,6 @@ fn gemini_tool_log_without_session_lands_in_the_bound_file() {
 fn gemini_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Gemini,
-        "gemini_spawned_run",
         gemini::Script::text("t", "Wired provider C.\nSUMMARY: provider C wired").responder(),
     ) else {
         return;
@@ -944,11 +919,8 @@ fn gemini_spawned_run_records_id_summary_tokens_and_resumes_bound() {
 #[test]
 #[ignore = "needs truthful compaction logs (helper hooks)"]
 fn gemini_turn_without_compression_logs_no_compaction() {
-    let Some(world) = World::new(
-        Client::Gemini,
-        "gemini_turn_without_compression_logs_no_compaction",
-        gemini::Script::text("t", "ok").responder(),
-    ) else {
+    let Some(world) = World::new(Client::Gemini, gemini::Script::text("t", "ok").responder())
+    else {
         return;
     };
     let path = world.new_session("weather fallback");
@@ -1003,7 +975,6 @@ fn install_instructions(world: &World) -> String {
 fn claude_instructions_block_reaches_the_model() {
     let Some(world) = World::new(
         Client::Claude,
-        "claude_instructions_block",
         anthropic::Script::text("t", "ok").responder(),
     ) else {
         return;
@@ -1021,11 +992,7 @@ fn claude_instructions_block_reaches_the_model() {
 #[test]
 #[ignore = "needs hooks install --instructions (helper hooks)"]
 fn codex_instructions_block_reaches_the_model() {
-    let Some(world) = World::new(
-        Client::Codex,
-        "codex_instructions_block",
-        openai::Script::text("t", "ok").responder(),
-    ) else {
+    let Some(world) = World::new(Client::Codex, openai::Script::text("t", "ok").responder()) else {
         return;
     };
     let line = install_instructions(&world);
@@ -1041,11 +1008,8 @@ fn codex_instructions_block_reaches_the_model() {
 #[test]
 #[ignore = "needs hooks install --instructions (helper hooks)"]
 fn gemini_instructions_block_reaches_the_model() {
-    let Some(world) = World::new(
-        Client::Gemini,
-        "gemini_instructions_block",
-        gemini::Script::text("t", "ok").responder(),
-    ) else {
+    let Some(world) = World::new(Client::Gemini, gemini::Script::text("t", "ok").responder())
+    else {
         return;
     };
     let line = install_instructions(&world);

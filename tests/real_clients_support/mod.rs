@@ -14,6 +14,10 @@ pub mod gemini;
 pub mod mock;
 pub mod openai;
 
+#[path = "../outside/mod.rs"]
+mod outside;
+use outside::skip_note;
+
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -58,18 +62,18 @@ pub fn clients_dir() -> PathBuf {
 }
 
 /// The client's launcher, or `None` (with a note on stderr) when it or node is missing.
-pub fn find_client(client: Client, test: &str) -> Option<PathBuf> {
+pub fn find_client(client: Client) -> Option<PathBuf> {
     let bin = clients_dir().join("node_modules/.bin").join(client.name());
     if !bin.exists() {
-        eprintln!(
-            "SKIPPED {test}: {} not installed at {} (run .ci/install-clients)",
+        skip_note(&format!(
+            "{} is not installed at {} (run .ci/install-clients)",
             client.name(),
             bin.display()
-        );
+        ));
         return None;
     }
     if which("node").is_none() {
-        eprintln!("SKIPPED {test}: node is not on PATH");
+        skip_note("node is not on PATH");
         return None;
     }
     Some(bin)
@@ -186,8 +190,8 @@ pub struct World {
 
 impl World {
     /// `None` (the test skips) when the client is not installed.
-    pub fn new(client: Client, test: &str, responder: mock::Responder) -> Option<World> {
-        let bin = find_client(client, test)?;
+    pub fn new(client: Client, responder: mock::Responder) -> Option<World> {
+        let bin = find_client(client)?;
         let dir = tempfile::Builder::new()
             .prefix("sessions-real-")
             .tempdir()
