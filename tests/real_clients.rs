@@ -247,6 +247,49 @@ fn claude_tool_log_without_session_lands_in_the_bound_file() {
     assert!(!world.read(&weather).contains("legacy invoice"));
 }
 
+/// `sessions new` run by the agent binds the (unbound) conversation to the new file, so the
+/// agent's next `sessions log` without SESSION lands there.
+#[test]
+#[ignore = "needs commands without SESSION (helper binding)"]
+fn claude_tool_new_binds_and_log_follows() {
+    let Some(world) = World::new(
+        Client::Claude,
+        anthropic::Script::text("t", "ok").responder(),
+    ) else {
+        return;
+    };
+    let weather = world.new_session("weather fallback");
+    world.server.set_responder(
+        anthropic::Script::text("n", "Started.")
+            .bash("sessions new \"billing cleanup\"")
+            .bash("sessions log \"Listed the invoice tables\"; echo exit=$?")
+            .responder(),
+    );
+    world
+        .client(&claude_args("start the billing work", &[]))
+        .ok();
+    let out = claude_tool_output(&world, "n", 1);
+    assert!(
+        out.contains("exit=0"),
+        "sessions log failed in the tool:\n{out}"
+    );
+    let listed = world.sessions(&["list", "--json"]).ok();
+    let billing = serde_json::from_str::<Value>(&listed.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["title"] == "billing cleanup")
+        .and_then(|s| s["path"].as_str().map(str::to_owned))
+        .expect("the agent created its session");
+    assert!(
+        world.read(&billing).contains("Listed the invoice tables"),
+        "{}",
+        world.read(&billing)
+    );
+    assert!(!world.read(&weather).contains("invoice"));
+}
+
 /// A subagent's Bash has the parent's environment: its `sessions new "sub work"` must not
 /// rebind the parent, so the parent's SessionEnd still logs into the parent's file.
 #[test]
@@ -508,6 +551,32 @@ fn codex_session_start_context_is_a_developer_message() {
         dev.contains("Active sessions (1)") && dev.contains(&stem(&path)),
         "the listing did not reach the model as a developer message:\n{dev}\nrequests:\n{}",
         world.server.summary()
+    );
+}
+
+/// The quirk `hooks install --agent codex` warns about: without approval (Codex's `/hooks`
+/// view) or `--dangerously-bypass-hook-trust`, `codex exec` skips the project hooks and says
+/// nothing. If a new Codex version changes this, the install note and docs/clients.md must too.
+#[test]
+fn codex_exec_skips_unapproved_project_hooks_silently() {
+    let Some(world) = World::new(Client::Codex, openai::Script::text("t", "ok").responder()) else {
+        return;
+    };
+    world.new_session("weather fallback");
+    let run = world
+        .client(&["exec", "--json", "--skip-git-repo-check", "hello"])
+        .ok();
+    let dev = codex_developer_text(&world);
+    assert!(
+        !dev.contains("Active sessions"),
+        "unapproved hooks ran:\n{dev}"
+    );
+    assert!(!dev.is_empty(), "no request reached the mock\n{run}");
+    assert!(
+        !format!("{}{}", run.stdout, run.stderr)
+            .to_lowercase()
+            .contains("hook"),
+        "Codex now mentions the skipped hooks:\n{run}"
     );
 }
 
