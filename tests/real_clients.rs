@@ -401,8 +401,7 @@ fn claude_refused_compaction_is_not_logged() {
     );
 }
 
-/// The `spawned_agents` entry of `session` for `agent` (the frontmatter, via `show --json`
-/// is not a thing: read it from `agents --json`).
+/// The latest run of `agent` on `session`, as `agents --json` reports it.
 fn agent_record(world: &World, session: &str, agent: &str) -> Value {
     let out = world.sessions(&["agents", session, "--json"]).ok();
     let all: Value = serde_json::from_str(&out.stdout).expect("agents --json");
@@ -480,6 +479,10 @@ fn claude_spawned_run_records_id_summary_cost_and_resumes_bound() {
         text.contains(&format!("conversation_id: \"{sent}\""))
             || text.contains(&format!("conversation_id: {sent}")),
         "{text}"
+    );
+    assert!(
+        text.contains("cost_usd: "),
+        "no cost in the spawned_agents entry:\n{text}"
     );
 
     // The spawned conversation's own SessionStart told it who it is.
