@@ -566,6 +566,11 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let (mut reader, writer) = std::io::pipe().at(&log_path)?;
     let writer2 = writer.try_clone().at(&log_path)?;
     let mut cmd = Command::new(&rec.argv[0]);
+    // The spawning conversation's ids must not leak into the agent: they would win over the
+    // agent's own and route its `sessions` commands to the parent's session.
+    for var in crate::binding::CONVERSATION_VARS {
+        cmd.env_remove(var);
+    }
     cmd.args(&rec.argv[1..])
         .current_dir(&rec.cwd)
         .envs(agent_env(rec))

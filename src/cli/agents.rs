@@ -58,8 +58,9 @@ pub enum RunnerArg {
 
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// The agent to launch, as named in .agents/config.yaml (repeatable: several at once).
     #[arg(long, short, value_name = "NAME", required = true)]
     pub agent: Vec<String>,
@@ -84,7 +85,8 @@ pub struct SpawnArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// Only this session's runs (all of them).
+    /// Only this session's runs (all of them). Default inside a bound conversation: its
+    /// session's runs; elsewhere (or with --all) every session's.
     pub session: Option<String>,
     /// Also runs that ended more than 24 hours ago.
     #[arg(long, short)]
@@ -97,9 +99,10 @@ pub struct AgentsArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID (default: the session's newest run).
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID (default: the session's newest run). Inside a
+    /// bound conversation SESSION may be left out: `:AGENT`, `:RUN_ID`, or nothing.
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
     /// Keep printing new output until the agent exits.
     #[arg(long, short)]
     pub follow: bool,
@@ -110,9 +113,10 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID.
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID. Inside a bound conversation SESSION may be
+    /// left out: `:AGENT`, `:RUN_ID`, or nothing.
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
     /// Stop every matching running agent (needed when several match).
     #[arg(long)]
     pub all: bool,
@@ -136,9 +140,10 @@ pub struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID of a run started with --runner tmux.
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID of a run started with --runner tmux (SESSION
+    /// may be left out inside a bound conversation).
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -69,11 +69,28 @@ impl RunView {
 }
 
 pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
-    let target = args
-        .session
-        .as_deref()
-        .map(|s| Target::parse(ctx, s))
-        .transpose()?;
+    // Without SESSION: the bound session's runs inside a bound conversation (unless --all),
+    // every session's elsewhere.
+    let bound = match &args.session {
+        None if !args.all => super::conversation(ctx)
+            .and_then(|c| crate::binding::lookup(&ctx.repo, &c.id))
+            .is_some(),
+        _ => false,
+    };
+    let target = match (&args.session, bound) {
+        (Some(s), _) => Some(Target::parse(ctx, Some(s))?),
+        (None, true) => Some(Target::parse(ctx, None)?),
+        (None, false) => None,
+    };
+    if bound
+        && let Some(t) = &target
+        && !args.json
+    {
+        eprintln!(
+            "(runs of {}, the session this conversation is bound to; --all lists every session's)",
+            t.stem
+        );
+    }
     let runs = match &target {
         Some(t) => Runs::load_session(&ctx.repo, &t.stem),
         None => Runs::load(&ctx.repo),
@@ -161,7 +178,8 @@ pub fn runtime(secs: f64) -> String {
 
 /// `SESSION`, `SESSION:AGENT` or `SESSION:RUN_ID` (a unique prefix of at least 4 characters
 /// works too). A session whose file was deleted is still found by its exact stem while it has
-/// run records.
+/// run records. Inside a bound conversation the SESSION may be left out: nothing, `:AGENT` or
+/// `:RUN_ID` mean the bound session (a bare word is always a SESSION).
 #[derive(Debug)]
 pub struct Target {
     pub stem: String,
@@ -171,7 +189,25 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn parse(ctx: &Ctx, text: &str) -> Result<Target> {
+    pub fn parse(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
+        let Some(text) = text else {
+            let path = super::session_path(ctx, None)?;
+            return Ok(Target {
+                stem: super::stem(&path),
+                selector: None,
+                text: super::stem(&path),
+            });
+        };
+        if let Some(selector) = text.strip_prefix(':')
+            && !selector.is_empty()
+        {
+            let stem = super::stem(&super::session_path(ctx, None)?);
+            return Ok(Target {
+                text: format!("{stem}:{selector}"),
+                stem,
+                selector: Some(selector.to_string()),
+            });
+        }
         let with = |stem: String, selector: Option<&str>| Target {
             stem,
             selector: selector.map(str::to_owned),

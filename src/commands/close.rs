@@ -16,7 +16,7 @@ use crate::session::name::slugify;
 use crate::store;
 
 pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let title = doc

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 const WRITE_BACK_WAIT: Duration = Duration::from_secs(10);
 
 pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
-    let target = Target::parse(ctx, &args.target)?;
+    let target = Target::parse(ctx, args.target.as_deref())?;
     let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
     let matching = target.select(&runs)?;
     let active: Vec<&(PathBuf, RunRecord)> = matching

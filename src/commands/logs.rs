@@ -11,7 +11,7 @@ use crate::cli::LogsArgs;
 use crate::error::{Error, Result};
 
 pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
-    let target = Target::parse(ctx, &args.target)?;
+    let target = Target::parse(ctx, args.target.as_deref())?;
     let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
     let chosen = target.select(&runs)?;
     let Some((rec_path, rec)) = chosen.last().copied() else {

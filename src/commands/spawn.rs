@@ -46,7 +46,7 @@ struct Started {
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
-    let path = store::absolute(&ctx.repo.resolve(&args.session, &ctx.cwd)?);
+    let path = store::absolute(&super::session_path(ctx, args.session.as_deref())?);
     if args.task.trim().is_empty() {
         return Err(Error::Usage(
             "--task is empty; say what the agent should do".into(),

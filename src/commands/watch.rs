@@ -156,6 +156,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             repo: ctx.repo.clone(),
             cwd: ctx.cwd.clone(),
             now: Utc::now(),
+            conversation: ctx.conversation.clone(),
         };
         let next = snapshot(&ctx)?;
         let events = diff(&snap, &next);
