@@ -213,7 +213,6 @@ fn claude_tool_output(world: &World, prefix: &str, n: usize) -> String {
 /// `sessions log "…"` without a SESSION, run by the agent's Bash tool after it bound the
 /// conversation, lands in the bound file and nowhere else.
 #[test]
-#[ignore = "needs commands without SESSION (helper binding)"]
 fn claude_tool_log_without_session_lands_in_the_bound_file() {
     let Some(world) = World::new(
         Client::Claude,
@@ -250,7 +249,6 @@ fn claude_tool_log_without_session_lands_in_the_bound_file() {
 /// `sessions new` run by the agent binds the (unbound) conversation to the new file, so the
 /// agent's next `sessions log` without SESSION lands there.
 #[test]
-#[ignore = "needs commands without SESSION (helper binding)"]
 fn claude_tool_new_binds_and_log_follows() {
     let Some(world) = World::new(
         Client::Claude,
@@ -293,7 +291,6 @@ fn claude_tool_new_binds_and_log_follows() {
 /// A subagent's Bash has the parent's environment: its `sessions new "sub work"` must not
 /// rebind the parent, so the parent's SessionEnd still logs into the parent's file.
 #[test]
-#[ignore = "needs subagent binding rules (helper binding)"]
 fn claude_subagent_cannot_steal_the_binding() {
     let Some(world) = World::new(
         Client::Claude,
@@ -441,7 +438,7 @@ fn spawn_and_wait(world: &World, session: &str, agent: &str, task: &str) -> Valu
 /// conversation id, the SUMMARY line, the cost; the conversation is bound to the session from
 /// its first hook, and `claude --resume` of it re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output), spawned agents born bound (helper binding)"]
+#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn claude_spawned_run_records_id_summary_cost_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Claude,
@@ -673,7 +670,6 @@ fn codex_auto_compaction_reinjects_the_bound_session() {
 /// Codex's shell tool sees `CODEX_THREAD_ID`, not our variable: `sessions resume X` then
 /// `sessions log "…"` from inside must bind and land in that file.
 #[test]
-#[ignore = "needs CODEX_THREAD_ID binding and commands without SESSION (helper binding)"]
 fn codex_tool_log_without_session_lands_in_the_bound_file() {
     let Some(world) = World::new(Client::Codex, openai::Script::text("t", "ok").responder()) else {
         return;
@@ -713,7 +709,7 @@ fn codex_tool_log_without_session_lands_in_the_bound_file() {
 /// `thread.started`, the summary from the final agent_message, the tokens from
 /// `turn.completed`; the thread is bound, so `codex exec resume` re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output), spawned agents born bound (helper binding)"]
+#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn codex_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Codex,
@@ -908,7 +904,6 @@ fn gemini_resume_reinjects_the_bound_session() {
 /// Gemini's shell tool sees no conversation id at all: the binding must come from the
 /// process tree, so `sessions resume X` then `sessions log "…"` from the tool land in X.
 #[test]
-#[ignore = "needs process-tree binding and commands without SESSION (helper binding)"]
 fn gemini_tool_log_without_session_lands_in_the_bound_file() {
     let Some(world) = World::new(Client::Gemini, gemini::Script::text("t", "ok").responder())
     else {
@@ -949,7 +944,7 @@ fn gemini_tool_log_without_session_lands_in_the_bound_file() {
 /// (the recorded one is Gemini's own), the summary comes from the assistant `message` events,
 /// tokens from `result.stats`; `gemini -r ID` re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output), spawned agents born bound (helper binding)"]
+#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn gemini_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Gemini,
