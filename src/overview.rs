@@ -146,8 +146,16 @@ pub fn load_all(
             let text = (!p.is_symlink() || repo.contains(p))
                 .then(|| crate::store::read_session(p).ok())
                 .flatten();
+            // Entries without a run record here (a fresh clone): lost ones are settled.
+            let (text, orphans) = match text {
+                Some(t) => {
+                    let (t, o) = crate::agents::sync::check_entries(repo, p, t);
+                    (Some(t), o)
+                }
+                None => (None, Vec::new()),
+            };
             let mut o = Overview::new(p, repo.display(p), text.as_deref(), now, stale_after);
-            runs.correct(&mut o);
+            runs.correct_with(&mut o, &orphans);
             o
         })
         .collect())

@@ -30,7 +30,11 @@ pub const LOGS_HELP: &str = "\
 Examples:
   sessions logs weather              the newest run's log
   sessions logs weather:claude -f    follow claude's newest run until it ends
-  sessions logs weather:3fa9c2d1 -n 50";
+  sessions logs weather:3fa9c2d1 -n 50
+
+With -f, the follow ends with the run's outcome on stderr ([run 3fa9c2d1 failed, exit 3])
+and exits 0 if the run completed, 1 if it failed, was lost or was cancelled (2: usage or
+environment error). Without -f, printing the log exits 0 whatever the run did.";
 
 pub const KILL_HELP: &str = "\
 Examples:
@@ -38,7 +42,9 @@ Examples:
   sessions kill weather:claude       claude's running runs
   sessions kill weather --all --grace 30s
 
-Exit code 1 when nothing matched or a process survived SIGKILL.";
+Says on stderr what it is doing while it waits out the grace period, and on stdout
+which processes it stopped ('(detached)': outside the agent's process group, e.g. a setsid
+helper). Exit code 1 when nothing matched or a process survived SIGKILL.";
 
 pub const PRUNE_HELP: &str = "\
 Examples:

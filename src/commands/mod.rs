@@ -243,8 +243,18 @@ pub fn bind_conversation(
 /// How many of the session's background agents are running right now (run records
 /// reconciled with the live processes; the file's statuses when there are none).
 pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
+    Ok(agents_of(ctx, path)?.0)
+}
+
+/// The running count of [`running_agents`] and the file's entries without a run record here
+/// (see `agents::sync::check_entries`; lost ones are settled on the way).
+pub fn agents_of(
+    ctx: &Ctx,
+    path: &std::path::Path,
+) -> Result<(usize, Vec<crate::agents::sync::Orphan>)> {
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem(path));
     let text = crate::store::read_session(path)?;
+    let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, path, text);
     let mut o = crate::overview::Overview::new(
         path,
         String::new(),
@@ -252,8 +262,8 @@ pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
         ctx.now,
         std::time::Duration::MAX,
     );
-    runs.correct(&mut o);
-    Ok(o.agents.running)
+    runs.correct_with(&mut o, &orphans);
+    Ok((o.agents.running, orphans))
 }
 
 /// A session file's stem, which names its runs and logs.

@@ -184,6 +184,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
     let text = store::read_session(&path)?;
+    let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, &path, text);
     let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
     let mut overview = Overview::new(
@@ -193,7 +194,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         ctx.now,
         config.stale_after,
     );
-    runs.correct(&mut overview);
+    runs.correct_with(&mut overview, &orphans);
     let sections: Vec<SectionInfo> = doc
         .sections
         .iter()
