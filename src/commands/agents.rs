@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agents::output::Tokens;
 use crate::agents::record::{RunRecord, Runner};
 use crate::agents::sync::{self, Orphan, OrphanState, Runs};
 use crate::cli::AgentsArgs;
@@ -41,6 +42,11 @@ pub struct RunView {
     pub signal: Option<String>,
     pub conversation_id: Option<String>,
     pub runner: Runner,
+    /// US dollars, as the agent reported them (Claude Code).
+    pub cost_usd: Option<f64>,
+    /// `{input, output}`, as the agent reported them.
+    pub tokens: Option<Tokens>,
+    pub turns: Option<u64>,
 }
 
 impl RunView {
@@ -66,6 +72,9 @@ impl RunView {
             }),
             conversation_id: r.conversation_id.clone(),
             runner: r.runner,
+            cost_usd: r.cost_usd,
+            tokens: r.tokens,
+            turns: r.turns,
         }
     }
 }
@@ -94,6 +103,9 @@ impl RunView {
             signal: None,
             conversation_id: o.conversation_id.clone(),
             runner: Runner::Process,
+            cost_usd: None,
+            tokens: None,
+            turns: None,
         }
     }
 }

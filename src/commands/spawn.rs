@@ -20,6 +20,7 @@ use crate::agents::supervise::{LaunchSpec, Prepared, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
+use crate::binding::BoundRun;
 use crate::cli::{RunnerArg, SpawnArgs};
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
@@ -38,7 +39,8 @@ struct Started {
     session: String,
     agent: String,
     run_id: String,
-    conversation_id: String,
+    /// `null` until the agent names it (Codex), when the command does not pre-assign it.
+    conversation_id: Option<String>,
     status: &'static str,
     pid: Option<u32>,
     supervisor_pid: Option<u32>,
@@ -89,6 +91,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
+    bind_conversations(ctx, &entries, &path);
 
     let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
@@ -165,6 +168,12 @@ fn plan(
     let stem = super::stem(session);
     let run_id = record::new_run_id();
     let conversation_id = uuid::Uuid::new_v4().to_string();
+    // The id is the agent's only when the command hands it over (`--session-id
+    // {conversation_id}`); otherwise the agent picks its own and its output names it.
+    let preassigned = command
+        .iter()
+        .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
+        .any(|a| a.contains("{conversation_id}"));
     let session_file = session.strip_prefix(&cwd).map_or_else(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
@@ -196,7 +205,7 @@ fn plan(
         supervisor.to_vec(),
     );
     spec.session_file = Some(session.to_path_buf());
-    spec.conversation_id = Some(conversation_id.clone());
+    spec.conversation_id = preassigned.then(|| conversation_id.clone());
     spec.env = def
         .map(|d| {
             d.env
@@ -215,12 +224,35 @@ fn plan(
         agent: name.to_string(),
         task: args.task.clone(),
         run_id,
-        conversation_id,
+        conversation_id: preassigned.then_some(conversation_id),
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
         host: crate::agents::supervise::host_name(),
     };
     Ok(Plan { spec, entry })
+}
+
+/// Spawned agents are born bound: each pre-assigned conversation is bound to the session
+/// before its agent starts, so the agent's first hook already knows it (a Codex thread is
+/// bound by the supervisor once its id appears in the output).
+fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
+    for e in entries {
+        let Some(id) = &e.conversation_id else {
+            continue;
+        };
+        let run = BoundRun {
+            agent: e.agent.clone(),
+            run_id: e.run_id.clone(),
+            task: e.task.clone(),
+        };
+        let now = crate::session::edit::timestamp(ctx.now);
+        if let Err(err) = crate::binding::bind_run(&ctx.repo, id, session, run, &now) {
+            eprintln!(
+                "sessions: warning: run {}: cannot bind its conversation: {err}",
+                e.run_id
+            );
+        }
+    }
 }
 
 fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
@@ -241,7 +273,7 @@ fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
         session: rec.session.clone(),
         agent: rec.agent.clone(),
         run_id: rec.id.clone(),
-        conversation_id: entry.conversation_id.clone(),
+        conversation_id: rec.conversation_id.clone(),
         status: rec.status.session_status(),
         pid: rec.pid,
         supervisor_pid: rec.supervisor_pid,
