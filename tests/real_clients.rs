@@ -438,7 +438,6 @@ fn spawn_and_wait(world: &World, session: &str, agent: &str, task: &str) -> Valu
 /// conversation id, the SUMMARY line, the cost; the conversation is bound to the session from
 /// its first hook, and `claude --resume` of it re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn claude_spawned_run_records_id_summary_cost_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Claude,
@@ -709,7 +708,6 @@ fn codex_tool_log_without_session_lands_in_the_bound_file() {
 /// `thread.started`, the summary from the final agent_message, the tokens from
 /// `turn.completed`; the thread is bound, so `codex exec resume` re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn codex_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Codex,
@@ -944,7 +942,6 @@ fn gemini_tool_log_without_session_lands_in_the_bound_file() {
 /// (the recorded one is Gemini's own), the summary comes from the assistant `message` events,
 /// tokens from `result.stats`; `gemini -r ID` re-injects the session.
 #[test]
-#[ignore = "needs default templates and output readers (helper agent-output)"]
 fn gemini_spawned_run_records_id_summary_tokens_and_resumes_bound() {
     let Some(world) = World::new(
         Client::Gemini,
