@@ -14,7 +14,7 @@ use crate::agents::sync::{self, Orphan, OrphanState, Runs};
 use crate::cli::AgentsArgs;
 use crate::error::{Error, Result};
 use crate::session::edit::timestamp;
-use crate::table::Table;
+use crate::table::{Column, Table};
 
 /// Without `--all` or a session, runs that ended longer ago than this are not listed.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
@@ -203,18 +203,20 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         );
         return Ok(0);
     }
+    // Cut first: the log path and the session (widest first); left out first: the pid, the
+    // log path (`sessions logs` finds it), then the exit code.
     let mut columns = vec![
-        ("RUN", 8),
-        ("AGENT", 16),
-        ("STATUS", 14),
-        ("PID", 8),
-        ("RUNTIME", 8),
-        ("EXIT", 8),
+        Column::keep("RUN"),
+        Column::cut("AGENT", 12),
+        Column::keep("STATUS").status(),
+        Column::keep("PID").drop(0),
+        Column::keep("RUNTIME"),
+        Column::keep("EXIT").drop(2),
     ];
     if target.is_none() {
-        columns.push(("SESSION", 40));
+        columns.push(Column::cut("SESSION", 20));
     }
-    columns.push(("LOG", 200));
+    columns.push(Column::cut("LOG", 16).path().drop(1));
     let mut t = Table::new(&columns);
     for r in &shown {
         let v = RunView::new(r, now);

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
 use crate::agents::record::{self, RunRecord, Runner};
@@ -298,16 +299,45 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
             .pid
             .map_or_else(|| "starting".into(), |p| format!("pid {p}"));
         let log = ctx.show_path(&ctx.repo.root.join(&s.log));
-        println!(
-            "started {}  run {}  {pid}  {}  log {log}",
+        let head = format!(
+            "started {}  run {}  {pid}  {}  log ",
             s.agent, s.run_id, s.status
+        );
+        // The log path is cut to fit the terminal (`--json` and `sessions logs` have it whole).
+        let log = match crate::style::width() {
+            Some(w) => crate::table::truncate_start(&log, w.saturating_sub(head.width()).max(16)),
+            None => log,
+        };
+        println!(
+            "{}",
+            crate::style::statuses(&format!("{head}{log}"), crate::style::color())
         );
     }
     if let Some(run) = last {
-        println!(
-            "\nFollow: sessions logs {stem}:{run} -f   List: sessions agents {stem}   Stop: sessions kill {stem}:{run}"
-        );
+        let name = short_name(ctx, &stem);
+        println!("\nFollow: sessions logs {name}:{run} -f");
+        println!("List:   sessions agents {name}");
+        println!("Stop:   sessions kill {name}:{run}");
     }
+}
+
+/// The shortest way to name the session `stem` in a hint: the first words of its slug that
+/// name it alone (`fix-login` for `20251204-143000-fix-login-timeout`), else its stem.
+fn short_name(ctx: &Ctx, stem: &str) -> String {
+    let file = format!("{stem}.md");
+    let Ok(name) = crate::session::name::parse(&file) else {
+        return stem.to_string();
+    };
+    let words: Vec<&str> = name.slug.split('-').collect();
+    (1..=words.len())
+        .map(|k| words[..k].join("-"))
+        .filter(|c| c.len() >= 4)
+        .find(|c| {
+            ctx.repo
+                .resolve(c, &ctx.cwd)
+                .is_ok_and(|p| super::stem(&p) == stem)
+        })
+        .unwrap_or_else(|| stem.to_string())
 }
 
 /// The hidden `__supervise` subcommand: supervise one run, then write its outcome back.

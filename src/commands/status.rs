@@ -294,13 +294,22 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         return Ok(0);
     }
     let o = &d.overview;
-    println!("{}", o.title);
-    println!("  file      {display}");
+    // The free text is cut to fit the terminal (whole in `--json`).
+    let room =
+        |used: usize| crate::style::width().map_or(usize::MAX, |w| w.saturating_sub(used).max(16));
+    let cut = |s: &str, used: usize| crate::table::truncate(s, room(used));
+    println!("{}", cut(&o.title, 0));
+    println!(
+        "  file      {}",
+        crate::table::truncate_start(&display, room(12))
+    );
+    let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
     println!(
-        "  status    {}, updated {} ago{stale}",
-        o.status,
-        o.age(ctx.now)
+        "  status    {}, updated {} ago{}",
+        crate::style::statuses(&o.status, color),
+        o.age(ctx.now),
+        crate::style::statuses(stale, color)
     );
     println!("  created   {}", o.created.as_deref().unwrap_or("?"));
     if let Some(h) = this_conversation(ctx)
@@ -314,7 +323,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     }
     println!(
         "  task      {}",
-        o.current_task.as_deref().unwrap_or("(none)")
+        cut(o.current_task.as_deref().unwrap_or("(none)"), 12)
     );
     if let Some(issue) = &d.linear_issue {
         println!(
@@ -352,13 +361,15 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             .unwrap_or_default();
         println!("\nAgents ({}){total}", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            println!("  {:<16} {:<12} {}", a.agent, a.status, a.task);
+            let status = crate::style::statuses(&format!("{:<12}", a.status), color);
+            let task = cut(&a.task, 32);
+            println!("  {:<16} {status} {task}", a.agent);
             if let Some(s) = &a.summary {
                 println!(
                     "  {:<16} {:<12} ↳ {}",
                     "",
                     "",
-                    crate::table::truncate(s, 80)
+                    crate::table::truncate(s, room(34).min(80))
                 );
             }
             if let Some(u) = usage_text(a.cost_usd, a.tokens, a.turns) {
