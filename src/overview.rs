@@ -1,7 +1,7 @@
 //! The few facts listings show about a session (SPEC §8 `list --json`), computed from the file.
 //! `list`, `status`, the SessionStart hook and `watch` all use this one view.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -138,17 +138,35 @@ pub fn load_all(
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> crate::error::Result<Vec<Overview>> {
+    use rayon::prelude::*;
     let files = repo.session_files()?;
     let runs = crate::agents::sync::Runs::load_live(repo);
-    Ok(files
-        .iter()
-        .map(|p| {
-            let text = (!p.is_symlink() || repo.contains(p))
-                .then(|| crate::store::read_session(p).ok())
-                .flatten();
-            let mut o = Overview::new(p, repo.display(p), text.as_deref(), now, stale_after);
-            runs.correct(&mut o);
-            o
-        })
-        .collect())
+    let one = |p: &PathBuf| {
+        let mut o = read(repo, p, now, stale_after);
+        runs.correct(&mut o);
+        o
+    };
+    // Threads pay from a few dozen files on; below that their start-up costs more.
+    Ok(if files.len() >= PARALLEL_FROM {
+        files.par_iter().map(one).collect()
+    } else {
+        files.iter().map(one).collect()
+    })
+}
+
+/// From this many files on, [`load_all`] reads them on every core.
+const PARALLEL_FROM: usize = 64;
+
+/// The overview of one session file, from its head only (the frontmatter: the body is never
+/// read). A symlink out of the repository is not read through (listed as `unreadable`).
+pub fn read(
+    repo: &crate::store::Repo,
+    path: &Path,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> Overview {
+    let text = (!path.is_symlink() || repo.contains(path))
+        .then(|| crate::store::read_head(path).ok())
+        .flatten();
+    Overview::new(path, repo.display(path), text.as_deref(), now, stale_after)
 }
