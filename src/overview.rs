@@ -82,10 +82,16 @@ impl Overview {
             .and_then(|s| parse_timestamp(s).ok())
             .or(o.created_at);
         o.agents = agent_counts(doc.value(&["orchestration", "spawned_agents"]));
-        o.stale = o.status != "completed"
-            && o.updated_at
-                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+        o.restale(now, stale_after);
         o
+    }
+
+    /// Sets `stale` as of `now`: not completed and not updated for longer than `stale_after`.
+    pub fn restale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
+        self.stale = self.status != "completed"
+            && self
+                .updated_at
+                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
     }
 
     pub fn is_active(&self) -> bool {

@@ -302,6 +302,7 @@ fn a_bad_byte_in_the_body_is_listed_from_the_frontmatter_and_refused_elsewhere()
     assert_eq!(out.json()[0]["status"], "in_progress");
     assert_eq!(out.json()[0]["title"], "Weather API fallback");
     for args in [["show", VALID_NAME], ["status", VALID_NAME]] {
+        let args = &args[..];
         let out = repo.run(args);
         out.code(2).no_panic();
         assert!(out.stderr.contains("UTF-8"), "{args:?}: {out}");

@@ -6,7 +6,7 @@
 //! the thread sleeps until the OS reports a change (or, on a terminal, once a minute so ages
 //! and stale markers stay true).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
@@ -35,8 +35,32 @@ const MAX_BATCH: Duration = Duration::from_millis(120);
 const TICK: Duration = Duration::from_secs(60);
 
 enum Msg {
-    Changed,
+    /// Something changed: the paths the event names (none: look at everything).
+    Changed(Vec<PathBuf>),
     Quit,
+}
+
+/// What changed in one batch: the paths events named, or everything (the first look, a
+/// queue overflow, a directory created or removed, the periodic refresh).
+#[derive(Default)]
+struct Changes {
+    all: bool,
+    paths: HashSet<PathBuf>,
+}
+
+impl Changes {
+    fn everything() -> Changes {
+        Changes {
+            all: true,
+            ..Changes::default()
+        }
+    }
+    fn add(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            self.all = true;
+        }
+        self.paths.extend(paths);
+    }
 }
 
 #[derive(Clone)]
@@ -78,6 +102,10 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             if matches!(ev.kind, EventKind::Access(_)) {
                 return;
             }
+            if ev.need_rescan() {
+                let _ = tx.send(Msg::Changed(Vec::new()));
+                return;
+            }
             let relevant = ev.paths.iter().any(|p| {
                 let name = p
                     .file_name()
@@ -88,7 +116,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
                     || p.components().any(|c| c.as_os_str() == "locks"))
             });
             if relevant {
-                let _ = tx.send(Msg::Changed);
+                let _ = tx.send(Msg::Changed(ev.paths));
             }
         }
     })
@@ -114,7 +142,8 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
         Mode::Lines
     };
     ensure_watches(ctx, &mut watcher, &mut watched);
-    let mut snap = snapshot(ctx)?;
+    let mut tracker = Tracker::default();
+    let mut snap = tracker.snapshot(ctx, &Changes::everything(), None)?;
     let mut out = std::io::stdout().lock();
     match mode {
         Mode::Json => {
@@ -140,16 +169,27 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             Mode::Table => rx.recv_timeout(TICK),
             _ => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
-        match msg {
+        let msg = match msg {
             Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                draw(ctx, &snapshot(ctx)?, &mut out);
+                let ctx = Ctx {
+                    repo: ctx.repo.clone(),
+                    cwd: ctx.cwd.clone(),
+                    now: Utc::now(),
+                };
+                let now = tracker.snapshot(&ctx, &Changes::everything(), Some(&snap))?;
+                draw(&ctx, &now, &mut out);
                 continue;
             }
-            Ok(Msg::Changed) => {}
-        }
-        if settle(&rx) {
+            Ok(Msg::Changed(paths)) => paths,
+        };
+        let mut changes = Changes::default();
+        changes.add(msg);
+        if settle(&rx, &mut changes) {
             break;
+        }
+        if !watched {
+            changes.all = true;
         }
         ensure_watches(ctx, &mut watcher, &mut watched);
         let ctx = Ctx {
@@ -157,7 +197,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             cwd: ctx.cwd.clone(),
             now: Utc::now(),
         };
-        let next = snapshot(&ctx)?;
+        let next = tracker.snapshot(&ctx, &changes, Some(&snap))?;
         let events = diff(&snap, &next);
         if !events.is_empty() {
             match mode {
@@ -187,8 +227,8 @@ enum Mode {
 
 /// Lets a burst of changes settle before one look: waits for a quiet gap of [`DEBOUNCE`], but
 /// never longer than [`MAX_BATCH`] in all, so a stream of changes cannot hold events back.
-/// Returns whether Ctrl-C arrived meanwhile.
-fn settle(rx: &mpsc::Receiver<Msg>) -> bool {
+/// Collects what changed into `changes`; returns whether Ctrl-C arrived meanwhile.
+fn settle(rx: &mpsc::Receiver<Msg>, changes: &mut Changes) -> bool {
     let deadline = std::time::Instant::now() + MAX_BATCH;
     loop {
         let left = deadline
@@ -199,7 +239,7 @@ fn settle(rx: &mpsc::Receiver<Msg>) -> bool {
         }
         match rx.recv_timeout(left) {
             Ok(Msg::Quit) => return true,
-            Ok(Msg::Changed) => {}
+            Ok(Msg::Changed(paths)) => changes.add(paths),
             Err(mpsc::RecvTimeoutError::Timeout) => return false,
             Err(mpsc::RecvTimeoutError::Disconnected) => return true,
         }
@@ -221,27 +261,144 @@ fn ensure_watches(ctx: &Ctx, watcher: &mut impl Watcher, watched: &mut bool) {
     }
 }
 
-fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
-    let config = ctx.config()?;
-    let mut snap = Snapshot::default();
-    let files = ctx.repo.session_files().unwrap_or_default();
-    let runs = crate::agents::sync::Runs::load(&ctx.repo);
-    let mut buf = Vec::new();
-    for path in files {
-        let display = ctx.repo.display(&path);
+/// What one session file said when it was last read: parsed once, kept until the file changes.
+struct Parsed {
+    /// `lstat` and `stat` facts at the read; a full look re-reads the file when they differ.
+    key: Option<FileKey>,
+    /// Modified so shortly before it was read that a later write could keep every fact of
+    /// `key` (same size, same coarse mtime): a full look never trusts the key of such an entry.
+    racy: bool,
+    /// As read, before runs correct its agent counts and with `stale` as of the read.
+    overview: Overview,
+    linear_issue: Option<String>,
+    hash: u64,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Size, times and inode of the link and of its target (the same file for a regular file).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileKey([i64; 10]);
+
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let l = fs::symlink_metadata(path).ok()?;
+    let t = fs::metadata(path).ok();
+    let t = t.as_ref().unwrap_or(&l);
+    Some(FileKey([
+        l.ino() as i64,
+        l.mtime(),
+        l.mtime_nsec(),
+        l.ctime_nsec(),
+        t.ino() as i64,
+        t.dev() as i64,
+        t.size() as i64,
+        t.mtime(),
+        t.mtime_nsec(),
+        t.ctime(),
+    ]))
+}
+
+/// What `watch` knows about the session files between two looks. A change re-reads only the
+/// paths its events name (and the sessions of runs that changed), so the work per change does
+/// not grow with the number of sessions; a full look (start, queue overflow, a directory
+/// event, the terminal's minute tick) lists the directory and re-reads only files whose
+/// `stat` facts changed or were racy.
+#[derive(Default)]
+struct Tracker {
+    files: HashMap<PathBuf, Parsed>,
+    buf: Vec<u8>,
+}
+
+impl Tracker {
+    fn snapshot(&mut self, ctx: &Ctx, changes: &Changes, old: Option<&Snapshot>) -> Result<Snapshot> {
+        let config = ctx.config()?;
+        let runs = crate::agents::sync::Runs::load(&ctx.repo);
+        let views = runs::views(&runs);
+        let dir = ctx.repo.sessions_dir();
+        // A run that started or finished may have just been written into its session file.
+        let mut dirty: HashSet<PathBuf> = views
+            .iter()
+            .filter(|r| old.is_none_or(|o| o.runs.get(&r.run_id) != Some(*r)))
+            .map(|r| dir.join(format!("{}.md", r.session)))
+            .collect();
+        let mut all = changes.all || old.is_none();
+        for p in &changes.paths {
+            if p.parent() == Some(dir.as_path()) {
+                dirty.insert(p.clone());
+            } else if dir.starts_with(p) || p.starts_with(&dir) {
+                // The sessions directory itself, an ancestor, or something below a file.
+                all = true;
+            }
+        }
+        if all {
+            let files = ctx.repo.session_files().unwrap_or_default();
+            let listed: HashSet<&PathBuf> = files.iter().collect();
+            self.files.retain(|p, _| listed.contains(p));
+            for path in &files {
+                let key = file_key(path);
+                let fresh = self
+                    .files
+                    .get(path)
+                    .is_some_and(|e| !e.racy && e.key.is_some() && e.key == key);
+                if !fresh {
+                    self.read(ctx, path, config.stale_after);
+                }
+            }
+        } else {
+            for path in &dirty {
+                if is_session_file(path) {
+                    self.read(ctx, path, config.stale_after);
+                } else {
+                    self.files.remove(path);
+                }
+            }
+        }
+        let mut snap = Snapshot::default();
+        for p in self.files.values() {
+            let mut overview = p.overview.clone();
+            overview.restale(ctx.now, config.stale_after);
+            runs.correct(&mut overview);
+            snap.sessions.insert(
+                overview.id.clone(),
+                SessionSnap {
+                    overview,
+                    linear_issue: p.linear_issue.clone(),
+                    hash: p.hash,
+                    diagnostics: p.diagnostics.clone(),
+                },
+            );
+        }
+        for r in views {
+            snap.runs.insert(r.run_id.clone(), r);
+        }
+        Ok(snap)
+    }
+
+    /// Reads, validates and parses one file (once), replacing what was known about it.
+    fn read(&mut self, ctx: &Ctx, path: &Path, stale_after: Duration) {
+        let read_at = std::time::SystemTime::now();
+        let key = file_key(path);
+        let display = ctx.repo.display(path);
+        let buf = &mut self.buf;
+        // A file refused before it is read must not be judged by the previous file's bytes.
+        buf.clear();
         let diagnostics =
-            validate_file(Some(&ctx.repo), &path, &display, &mut buf, ctx.now).unwrap_or_default();
-        let text = std::str::from_utf8(&buf).ok();
+            validate_file(Some(&ctx.repo), path, &display, buf, ctx.now).unwrap_or_default();
+        let text = std::str::from_utf8(buf).ok();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         buf.hash(&mut hasher);
-        let mut overview = Overview::new(&path, display, text, ctx.now, config.stale_after);
-        runs.correct(&mut overview);
+        let overview = Overview::new(path, display, text, ctx.now, stale_after);
         let linear_issue = text
-            .map(crate::session::Document::parse)
+            .map(crate::session::Document::parse_frontmatter)
             .and_then(|d| d.str_value(&["session", "linear_issue"]).map(str::to_owned));
-        snap.sessions.insert(
-            overview.id.clone(),
-            SessionSnap {
+        let racy = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_or(true, |m| m + RACY > read_at);
+        self.files.insert(
+            path.to_path_buf(),
+            Parsed {
+                key,
+                racy,
                 overview,
                 linear_issue,
                 hash: hasher.finish(),
@@ -249,10 +406,27 @@ fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
             },
         );
     }
-    for r in runs::views(&runs) {
-        snap.runs.insert(r.run_id.clone(), r);
+}
+
+/// How close to a read a modification time must be for the read not to prove the file
+/// unchanged since (file systems keep times as coarsely as 1 s; 2 s covers them all).
+const RACY: Duration = Duration::from_secs(2);
+
+/// Whether the sessions directory listing would show `path` (named by an event): a `*.md`
+/// name, not hidden, a regular file or a symlink to one (or dangling, which reads fail on).
+fn is_session_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if !name.ends_with(".md") || name.starts_with('.') {
+        return false;
     }
-    Ok(snap)
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => true,
+        Ok(m) if m.file_type().is_symlink() => fs::metadata(path).map_or(true, |t| t.is_file()),
+        _ => false,
+    }
 }
 
 fn session_json(s: &SessionSnap) -> Value {
@@ -579,8 +753,8 @@ fn follow_logs(
         let _ = out.flush();
         match rx.recv() {
             Ok(Msg::Quit) | Err(_) => return Ok(0),
-            Ok(Msg::Changed) => {
-                if settle(rx) {
+            Ok(Msg::Changed(_)) => {
+                if settle(rx, &mut Changes::default()) {
                     return Ok(0);
                 }
             }
