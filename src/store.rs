@@ -202,8 +202,8 @@ fn sort_by_name(files: &mut [PathBuf]) {
 fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
     let text = read_head(path).ok()?;
     if let Some(needle) = needle {
-        let verbatim = !needle.contains(|c: char| c.is_whitespace() || c == '\'')
-            && !text.contains('\\');
+        let verbatim =
+            !needle.contains(|c: char| c.is_whitespace() || c == '\'') && !text.contains('\\');
         if verbatim && !text.to_lowercase().contains(needle) {
             return None;
         }

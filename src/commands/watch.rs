@@ -268,6 +268,9 @@ struct Parsed {
     /// Modified so shortly before it was read that a later write could keep every fact of
     /// `key` (same size, same coarse mtime): a full look never trusts the key of such an entry.
     racy: bool,
+    /// A symlink: its target can change without an event naming the link, so it is read
+    /// again on every look.
+    link: bool,
     /// As read, before runs correct its agent counts and with `stale` as of the read.
     overview: Overview,
     linear_issue: Option<String>,
@@ -277,7 +280,7 @@ struct Parsed {
 
 /// Size, times and inode of the link and of its target (the same file for a regular file).
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct FileKey([i64; 10]);
+struct FileKey([i64; 12]);
 
 fn file_key(path: &Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
@@ -288,6 +291,7 @@ fn file_key(path: &Path) -> Option<FileKey> {
         l.ino() as i64,
         l.mtime(),
         l.mtime_nsec(),
+        l.ctime(),
         l.ctime_nsec(),
         t.ino() as i64,
         t.dev() as i64,
@@ -295,6 +299,7 @@ fn file_key(path: &Path) -> Option<FileKey> {
         t.mtime(),
         t.mtime_nsec(),
         t.ctime(),
+        t.ctime_nsec(),
     ]))
 }
 
@@ -310,7 +315,12 @@ struct Tracker {
 }
 
 impl Tracker {
-    fn snapshot(&mut self, ctx: &Ctx, changes: &Changes, old: Option<&Snapshot>) -> Result<Snapshot> {
+    fn snapshot(
+        &mut self,
+        ctx: &Ctx,
+        changes: &Changes,
+        old: Option<&Snapshot>,
+    ) -> Result<Snapshot> {
         let config = ctx.config()?;
         let runs = crate::agents::sync::Runs::load(&ctx.repo);
         let views = runs::views(&runs);
@@ -321,6 +331,12 @@ impl Tracker {
             .filter(|r| old.is_none_or(|o| o.runs.get(&r.run_id) != Some(*r)))
             .map(|r| dir.join(format!("{}.md", r.session)))
             .collect();
+        dirty.extend(
+            self.files
+                .iter()
+                .filter(|(_, p)| p.link)
+                .map(|(path, _)| path.clone()),
+        );
         let mut all = changes.all || old.is_none();
         for p in &changes.paths {
             if p.parent() == Some(dir.as_path()) {
@@ -339,7 +355,7 @@ impl Tracker {
                 let fresh = self
                     .files
                     .get(path)
-                    .is_some_and(|e| !e.racy && e.key.is_some() && e.key == key);
+                    .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
                 if !fresh {
                     self.read(ctx, path, config.stale_after);
                 }
@@ -399,6 +415,7 @@ impl Tracker {
             Parsed {
                 key,
                 racy,
+                link: path.is_symlink(),
                 overview,
                 linear_issue,
                 hash: hasher.finish(),
@@ -757,6 +774,156 @@ fn follow_logs(
                 if settle(rx, &mut Changes::default()) {
                     return Ok(0);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Everything a snapshot says about the sessions, comparable.
+    fn facts(s: &Snapshot) -> Vec<String> {
+        s.sessions
+            .iter()
+            .map(|(id, x)| {
+                format!(
+                    "{id} {} {:?} {} {}",
+                    serde_json::to_string(&x.overview).unwrap_or_default(),
+                    x.linear_issue,
+                    x.hash,
+                    serde_json::to_string(&x.diagnostics).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    const STATUSES: [&str; 3] = ["in_progress", "paused", "completed"];
+
+    fn text(variant: usize) -> Vec<u8> {
+        let status = STATUSES[variant % 3];
+        let title = ["Alpha", "Bravo", "Gamma"][variant / 3 % 3];
+        match variant % 7 {
+            5 => b"---\nsession: [oops\n---\n".to_vec(),
+            6 => b"---\nsession:\n  title: bad\n---\n\xff".to_vec(),
+            _ => format!(
+                "---\nsession:\n  title: {title}\n  status: {status}\n  created: \"2025-12-04T14:30:00Z\"\n  last_updated: \"2025-12-04T15:10:00Z\"\n  linear_issue: L-{variant}\n---\n# Session: {title}\n\n## Next Steps\n\n- go\n"
+            )
+            .into_bytes(),
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Write(usize, usize),
+        /// Same size, different bytes, the old modification time put back: only `ctime` and
+        /// the content tell.
+        Sneak(usize),
+        Delete(usize),
+        Rename(usize, usize),
+        Symlink(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..4usize, 0..21usize).prop_map(|(f, v)| Op::Write(f, v)),
+            (0..4usize).prop_map(Op::Sneak),
+            (0..4usize).prop_map(Op::Delete),
+            (0..4usize, 0..4usize).prop_map(|(a, b)| Op::Rename(a, b)),
+            (0..4usize, 0..4usize).prop_map(|(a, b)| Op::Symlink(a, b)),
+        ]
+    }
+
+    fn name(dir: &Path, i: usize) -> PathBuf {
+        dir.join(format!("2025120{i}-143000-s{i}.md"))
+    }
+
+    /// Old modification times, so nothing is racy and a full look has to trust `stat`.
+    fn age(path: &Path) {
+        let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        if let Ok(f) = fs::OpenOptions::new().append(true).open(path) {
+            let _ = f.set_modified(old);
+        }
+    }
+
+    /// Applies `op`; returns the paths an event would name.
+    fn apply(dir: &Path, op: &Op) -> Vec<PathBuf> {
+        match *op {
+            Op::Write(f, v) => {
+                let p = name(dir, f);
+                let _ = fs::remove_file(&p);
+                fs::write(&p, text(v)).unwrap();
+                age(&p);
+                vec![p]
+            }
+            Op::Sneak(f) => {
+                let p = name(dir, f);
+                if let Ok(mut bytes) = fs::read(&p)
+                    && let Some(b) = bytes.iter_mut().find(|b| b.is_ascii_lowercase())
+                {
+                    *b = if *b == b'z' { b'a' } else { *b + 1 };
+                    let mtime = fs::metadata(&p).and_then(|m| m.modified()).unwrap();
+                    fs::write(&p, bytes).unwrap();
+                    let f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+                    f.set_modified(mtime).unwrap();
+                }
+                // Written through a symlink, the event names the file written: the target.
+                let target = fs::read_link(&p).map(|t| dir.join(t));
+                [Ok(p), target].into_iter().flatten().collect()
+            }
+            Op::Delete(f) => {
+                let p = name(dir, f);
+                let _ = fs::remove_file(&p);
+                vec![p]
+            }
+            Op::Rename(a, b) => {
+                let (pa, pb) = (name(dir, a), name(dir, b));
+                let _ = fs::rename(&pa, &pb);
+                vec![pa, pb]
+            }
+            Op::Symlink(a, b) => {
+                let (pa, pb) = (name(dir, a), name(dir, b));
+                if a != b {
+                    let _ = fs::remove_file(&pa);
+                    let _ = std::os::unix::fs::symlink(pb.file_name().unwrap(), &pa);
+                }
+                vec![pa]
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// After every change, the incremental look (told the paths events name) and a full
+        /// look by a tracker never told anything (edits behind its back, same size and mtime
+        /// included) both equal a fresh read of everything: no stale fact survives.
+        #[test]
+        fn incremental_and_keyed_looks_equal_a_fresh_read(ops in proptest::collection::vec(op(), 1..14)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path();
+            fs::create_dir_all(root.join(".agents/sessions")).unwrap();
+            let dir = root.join(".agents/sessions");
+            let ctx = Ctx {
+                repo: crate::store::Repo { root: root.to_path_buf() },
+                cwd: root.to_path_buf(),
+                now: Utc::now(),
+            };
+            let (mut told, mut blind) = (Tracker::default(), Tracker::default());
+            let mut snap = told.snapshot(&ctx, &Changes::everything(), None).unwrap();
+            let mut blind_snap = blind.snapshot(&ctx, &Changes::everything(), None).unwrap();
+            for op in &ops {
+                let mut changes = Changes::default();
+                changes.add(apply(&dir, op));
+                let fresh = Tracker::default().snapshot(&ctx, &Changes::everything(), None).unwrap();
+                let next = told.snapshot(&ctx, &changes, Some(&snap)).unwrap();
+                prop_assert_eq!(facts(&next), facts(&fresh), "told, after {:?}", op);
+                let blind_next = blind.snapshot(&ctx, &Changes::everything(), Some(&blind_snap)).unwrap();
+                prop_assert_eq!(facts(&blind_next), facts(&fresh), "blind, after {:?}", op);
+                snap = next;
+                blind_snap = blind_next;
             }
         }
     }

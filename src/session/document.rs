@@ -269,7 +269,11 @@ pub fn frontmatter_extent(prefix: &[u8], at_eof: bool) -> Option<usize> {
     if !at_eof && prefix.len() < BOM.len() && BOM.starts_with(prefix) {
         return None;
     }
-    let start = if prefix.starts_with(BOM) { BOM.len() } else { 0 };
+    let start = if prefix.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
     // Complete lines from `from`, as (line without its ending, next line start).
     let line = |from: usize| -> Option<Option<(&[u8], usize)>> {
         if from >= prefix.len() {
@@ -284,7 +288,11 @@ pub fn frontmatter_extent(prefix: &[u8], at_eof: bool) -> Option<usize> {
         Some(Some((text.strip_suffix(b"\r").unwrap_or(text), next)))
     };
     let delimiter = |l: &[u8], marks: &[&[u8]]| {
-        let end = l.len() - l.iter().rev().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let end = l.len()
+            - l.iter()
+                .rev()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
         marks.contains(&&l[..end])
     };
     let Some((first, mut next)) = line(start)? else {
