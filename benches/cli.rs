@@ -1307,16 +1307,6 @@ fn scale(b: &mut Bench) -> Result<Report> {
     let truth = true_path();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    let mut spread = |name: &str, s: &Samples| {
-        let mut v = s.wall.clone();
-        v.sort_by(f64::total_cmp);
-        notes.push(format!(
-            "{name}: median {:.1} ms, min–max {:.1}–{:.1} ms",
-            median(&v),
-            v[0],
-            v[v.len() - 1]
-        ));
-    };
     for (n, target) in [(small, 10.0), (large, 100.0)] {
         let corpus = b.corpus(n)?;
         let input = corpus.root.join("hook.json");
@@ -1390,8 +1380,13 @@ fn scale(b: &mut Bench) -> Result<Report> {
             .against("`true`", base, Compare::Diff)
             .target(Target::Diff(target)),
         );
-        spread(&format!("hook, {} sessions", thousands(n)), &samples[0]);
         spread(
+            &mut notes,
+            &format!("hook, {} sessions", thousands(n)),
+            &samples[0],
+        );
+        spread(
+            &mut notes,
             &format!("`true` ({} sessions run)", thousands(n)),
             &samples[1],
         );
@@ -1405,7 +1400,7 @@ fn scale(b: &mut Bench) -> Result<Report> {
                 .against("`true`", base, Compare::Diff)
                 .target(Target::Diff(15.0)),
             );
-            spread("list --json", &samples[2]);
+            spread(&mut notes, "list --json", &samples[2]);
         } else {
             let path = median(&samples[2].wall);
             rows.push(
@@ -1426,9 +1421,9 @@ fn scale(b: &mut Bench) -> Result<Report> {
                 .against("`true`", base, Compare::Diff)
                 .target(Target::Diff(60.0)),
             );
-            spread("show by path", &samples[2]);
-            spread("show by stem", &samples[3]);
-            spread("show by substring", &samples[4]);
+            spread(&mut notes, "show by path", &samples[2]);
+            spread(&mut notes, "show by stem", &samples[3]);
+            spread(&mut notes, "show by substring", &samples[4]);
         }
     }
 
@@ -1462,7 +1457,7 @@ fn scale(b: &mut Bench) -> Result<Report> {
         .target(Target::Ratio(1.5)),
     );
     notes.push(format!(
-        "watch: each change appends a line to one file, 150 ms apart; CPU per change is utime+stime of the watch process over all changes / changes (10 ms ticks: {:.2} vs {:.2} ms)",
+        "watch: each change appends a line to one file, 150 ms apart; CPU per change is the watch process's on-CPU time (schedstat, else 10 ms ticks) over all changes / changes: {:.3} vs {:.3} ms",
         cpu, base_cpu
     ));
 
@@ -1540,14 +1535,26 @@ fn scale(b: &mut Bench) -> Result<Report> {
             .against("`dd conv=fsync` of the file", dd_median, Compare::Ratio)
             .target(Target::Ratio(2.0)),
     );
-    spread("update 1 MB", &samples[0]);
-    spread("log 1 MB", &samples[1]);
-    spread("dd conv=fsync 1 MB", &samples[2]);
+    spread(&mut notes, "update 1 MB", &samples[0]);
+    spread(&mut notes, "log 1 MB", &samples[1]);
+    spread(&mut notes, "dd conv=fsync 1 MB", &samples[2]);
     notes.push(
         "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are in `benches/agents.rs`"
             .into(),
     );
     Ok(Report::new(rows, notes))
+}
+
+/// Adds "name: median, min–max" of `s`'s wall times to `notes`.
+fn spread(notes: &mut Vec<String>, name: &str, s: &Samples) {
+    let mut v = s.wall.clone();
+    v.sort_by(f64::total_cmp);
+    notes.push(format!(
+        "{name}: median {:.1} ms, min–max {:.1}–{:.1} ms",
+        median(&v),
+        v[0],
+        v[v.len() - 1]
+    ));
 }
 
 /// Write → `session-updated` latencies (ms) of `changes` appends in a running `watch --json`
@@ -1561,7 +1568,7 @@ fn watch_changes(bin: &Path, corpus: &Corpus, changes: usize) -> Result<(Vec<f64
     let mut cpu0 = 0.0;
     for i in 0..changes + 2 {
         if i == 2 {
-            cpu0 = proc_cpu_ms(pid)?;
+            cpu0 = cpu_ms(pid)?;
         }
         let k = (i * 7919) % corpus.names.len();
         let path = corpus.dir.join(&corpus.names[k]);
@@ -1578,8 +1585,17 @@ fn watch_changes(bin: &Path, corpus: &Corpus, changes: usize) -> Result<(Vec<f64
         }
         std::thread::sleep(Duration::from_millis(150));
     }
-    let cpu = (proc_cpu_ms(pid)? - cpu0) / changes as f64;
+    let cpu = (cpu_ms(pid)? - cpu0) / changes as f64;
     Ok((latency, cpu))
+}
+
+/// On-CPU time of `pid` in ms: from schedstat (ns) when the kernel has it, else from
+/// `/proc/<pid>/stat` (10 ms ticks).
+fn cpu_ms(pid: u32) -> Result<f64> {
+    match proc_sched_ms(pid) {
+        Some(ms) => Ok(ms),
+        None => proc_cpu_ms(pid),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
