@@ -961,9 +961,45 @@ fn hook(b: &mut Bench) -> Result<Report> {
                 .against("`true`", median(&samples[1].wall), Compare::Diff)
                 .target(Target::Diff(target)),
         );
+        if n == 0 {
+            // What recording the agent process (binding/proctree.rs) adds to every hook.
+            let plain = with_stdin(
+                &b.bin,
+                vec!["hook".into(), "session-start".into()],
+                &root,
+                Some(&input),
+            );
+            let off = Case {
+                name: "hook session-start, SESSIONS_PROCESS_TREE=off",
+                commands: Box::new(move || {
+                    let mut cmds = plain();
+                    for c in &mut cmds {
+                        c.env("SESSIONS_PROCESS_TREE", "off");
+                    }
+                    cmds
+                }),
+                ok: &[0],
+            };
+            let off = measure(&[off], runs, 10)?;
+            rows.push(
+                Row::new(
+                    "0 sessions, recording the agent process",
+                    Unit::Ms,
+                    &samples[0].wall,
+                )
+                .against(
+                    "SESSIONS_PROCESS_TREE=off",
+                    median(&off[0].wall),
+                    Compare::Diff,
+                )
+                .target(Target::Diff(1.0)),
+            );
+        }
     }
-    let notes =
-        vec!["stdin is a recorded SessionStart(startup) payload; output to /dev/null".to_string()];
+    let notes = vec![
+        "stdin is a recorded SessionStart(startup) payload; output to /dev/null".to_string(),
+        "the bench process is the hook's parent, so the process-tree rows record it (unchanged after the first run)".to_string(),
+    ];
     Ok(Report::new(rows, notes))
 }
 

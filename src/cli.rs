@@ -10,11 +10,22 @@ mod agents;
 pub use agents::*;
 
 const AFTER_HELP: &str = "\
-A SESSION is a path, a file stem, or any unique part of a stem or title.
+A SESSION is a path, a file stem, or any unique part of a stem or title. Inside an agent
+conversation bound to a session (`sessions status` says which), SESSION may be omitted.
 Exit codes: 0 ok, 1 a check failed (validation, handoff readiness, ambiguous reference),
 2 usage or environment error.
 
 Start with:  sessions init && sessions new \"fix the login timeout\"";
+
+const LOG_HELP: &str = "\
+Examples:
+  sessions log weather \"Provider B wired\"   into the session `weather` names
+  sessions log \"Provider B wired\"           into the session this conversation is bound to
+  make test 2>&1 | sessions log weather -     the entry from standard input
+
+One argument is always the MESSAGE; two are SESSION and MESSAGE, and then SESSION must name a
+session: a typo is an error, never a message. A single argument that is exactly a session's
+file stem is refused too (the message is missing).";
 
 /// Coordinate people and AI coding agents through Markdown session files.
 ///
@@ -27,6 +38,12 @@ pub struct Cli {
     /// Run as if started in DIR.
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
+
+    /// The agent conversation this command runs in (default: $SESSIONS_CONVERSATION_ID,
+    /// $CLAUDE_CODE_SESSION_ID, $CODEX_THREAD_ID, $GEMINI_SESSION_ID, else the agent process
+    /// a hook recorded among this command's ancestors).
+    #[arg(long, global = true, value_name = "ID")]
+    pub conversation: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -71,6 +88,7 @@ pub enum Command {
     Update(Box<UpdateArgs>),
 
     /// Append a timestamped entry to `## Session Log` (created if missing).
+    #[command(override_usage = "sessions log [SESSION] <MESSAGE> [--actor NAME]", after_help = LOG_HELP)]
     Log(LogArgs),
 
     /// Set a session's status to paused.
@@ -175,6 +193,8 @@ pub enum HookEvent {
     SessionStart(HookArgs),
     /// SubagentStart: tell a subagent which session file its parent works in (no listing).
     SubagentStart(HookArgs),
+    /// SubagentStop: the subagent is done; `new` and `resume` may rebind the parent again.
+    SubagentStop(HookArgs),
     /// SessionEnd: stamp last_updated, log the end, report leftovers on stderr.
     SessionEnd(HookArgs),
     /// PreCompact (Gemini: PreCompress): log the compaction so SessionStart can re-inject.
@@ -244,9 +264,10 @@ pub struct NewArgs {
     /// Print the result as JSON ({path, id, title}).
     #[arg(long)]
     pub json: bool,
-    /// The agent conversation to bind to the new session (default: from the hook environment).
-    #[arg(long, value_name = "ID")]
-    pub conversation: Option<String>,
+    /// Bind this conversation to the new file even when it is already bound to another
+    /// session or a subagent is running in it.
+    #[arg(long)]
+    pub bind: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -290,8 +311,9 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// Print only this section's body (e.g. "Next Steps"; case-insensitive).
     #[arg(long, short, value_name = "NAME")]
     pub section: Option<String>,
@@ -322,8 +344,9 @@ pub struct ValidateArgs {
 /// TEXT arguments: `-` reads standard input.
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// New status: in_progress, paused or completed.
     #[arg(long)]
     pub status: Option<String>,
@@ -378,11 +401,12 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
-    /// The entry text (`-` reads standard input).
-    #[arg(allow_hyphen_values = true)]
-    pub message: String,
+    /// The MESSAGE, or with a second argument the SESSION.
+    #[arg(value_name = "SESSION|MESSAGE", allow_hyphen_values = true)]
+    pub first: String,
+    /// The MESSAGE, when the first argument is the SESSION (`-` reads standard input).
+    #[arg(value_name = "MESSAGE", allow_hyphen_values = true)]
+    pub second: Option<String>,
     /// Who writes the entry (default: $SESSIONS_ACTOR, else $USER).
     #[arg(long)]
     pub actor: Option<String>,
@@ -390,8 +414,9 @@ pub struct LogArgs {
 
 #[derive(Debug, Args)]
 pub struct PauseArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// Why it is paused (added to the Session Log).
     #[arg(long)]
     pub reason: Option<String>,
@@ -399,17 +424,19 @@ pub struct PauseArgs {
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
-    /// The agent conversation to bind (default: from the hook environment).
-    #[arg(long, value_name = "ID")]
-    pub conversation: Option<String>,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
+    /// Rebind this conversation even while a subagent is running in it.
+    #[arg(long)]
+    pub bind: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct HandoffArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// The agent or person taking over.
     #[arg(long, value_name = "AGENT")]
     pub to: Option<String>,
@@ -420,8 +447,9 @@ pub struct HandoffArgs {
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long, short)]
     pub yes: bool,

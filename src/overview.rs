@@ -147,11 +147,7 @@ pub fn load_all(
     use rayon::prelude::*;
     let files = repo.session_files()?;
     let runs = crate::agents::sync::Runs::load_live(repo);
-    let one = |p: &PathBuf| {
-        let mut o = read(repo, p, now, stale_after);
-        runs.correct(&mut o);
-        o
-    };
+    let one = |p: &PathBuf| read(repo, &runs, p, now, stale_after);
     // Threads pay from a few dozen files on; below that their start-up costs more.
     Ok(if files.len() >= PARALLEL_FROM {
         files.par_iter().map(one).collect()
@@ -164,9 +160,11 @@ pub fn load_all(
 const PARALLEL_FROM: usize = 64;
 
 /// The overview of one session file, from its head only (the frontmatter: the body is never
-/// read). A symlink out of the repository is not read through (listed as `unreadable`).
-pub fn read(
+/// read), with running counts corrected by `runs`. A symlink out of the repository is not
+/// read through (listed as `unreadable`).
+fn read(
     repo: &crate::store::Repo,
+    runs: &crate::agents::sync::Runs,
     path: &Path,
     now: DateTime<Utc>,
     stale_after: Duration,
@@ -174,5 +172,17 @@ pub fn read(
     let text = (!path.is_symlink() || repo.contains(path))
         .then(|| crate::store::read_head(path).ok())
         .flatten();
-    Overview::new(path, repo.display(path), text.as_deref(), now, stale_after)
+    // Entries without a run record here (a fresh clone): lost ones are settled. Only a head
+    // that names a `run_id` can have such entries (without a `\` there are no YAML escapes,
+    // so the key is spelled out), which spares the other files a second YAML parse.
+    let (text, orphans) = match text {
+        Some(t) if t.contains("run_id") || t.contains('\\') => {
+            let (t, o) = crate::agents::sync::check_entries(repo, path, t);
+            (Some(t), o)
+        }
+        other => (other, Vec::new()),
+    };
+    let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
+    runs.correct_with(&mut o, &orphans);
+    o
 }

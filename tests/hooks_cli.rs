@@ -21,11 +21,13 @@ const BIN: &str = env!("CARGO_BIN_EXE_sessions");
 const CREATED: &str = "2025-01-01T00:00:00Z";
 
 /// Environment that would leak a real agent's conversation or project into a test.
-const AGENT_VARS: [&str; 5] = [
+const AGENT_VARS: [&str; 7] = [
     "CLAUDE_ENV_FILE",
     "CLAUDE_PROJECT_DIR",
     "GEMINI_PROJECT_DIR",
     "SESSIONS_CONVERSATION_ID",
+    "CLAUDE_CODE_SESSION_ID",
+    "CODEX_THREAD_ID",
     "GEMINI_SESSION_ID",
 ];
 
@@ -1722,6 +1724,7 @@ fn install_creates_missing_claude_settings_with_second_timeouts() {
         triples(&[
             ("SessionStart", "sessions hook session-start", 10),
             ("SubagentStart", "sessions hook subagent-start", 10),
+            ("SubagentStop", "sessions hook subagent-stop", 10),
             ("SessionEnd", "sessions hook session-end", 5),
             ("PreCompact", "sessions hook pre-compact", 10),
         ])
@@ -1813,7 +1816,7 @@ fn install_keeps_user_hooks_and_custom_keys_in_order() {
         start[0], user["hooks"]["SessionStart"][0],
         "user group first, intact"
     );
-    assert_eq!(ours(&v).len(), 4, "{v:#}");
+    assert_eq!(ours(&v).len(), 5, "{v:#}");
 }
 
 /// Sets `path`'s mtime well in the past so a rewrite would show.
@@ -1896,7 +1899,7 @@ fn local_writes_settings_local_json_only() {
     assert_eq!(repo.read(".claude/settings.json"), USER_SETTINGS);
     assert_eq!(
         ours(&settings(&repo, ".claude/settings.local.json")).len(),
-        4
+        5
     );
 
     for agent in ["codex", "gemini"] {
@@ -2022,6 +2025,11 @@ fn codex_gets_hooks_json_and_the_trust_gate_note() {
             (
                 "SubagentStart",
                 "sessions hook subagent-start --agent codex",
+                10
+            ),
+            (
+                "SubagentStop",
+                "sessions hook subagent-stop --agent codex",
                 10
             ),
             ("SessionEnd", "sessions hook session-end --agent codex", 3),

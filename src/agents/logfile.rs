@@ -197,6 +197,7 @@ pub fn follow(
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let stopping = stop();
+        let before = pos;
         pos += copy_available(&mut file, &mut buf, out)?;
         if let Ok(m) = fs::metadata(path) {
             if (m.dev(), m.ino()) != id {
@@ -230,7 +231,11 @@ pub fn follow(
         if stopping {
             return Ok(());
         }
-        std::thread::sleep(FOLLOW_POLL);
+        // While output flows, look again at once: a fast writer rotates the log every few
+        // hundred milliseconds, and what rotates away between two looks is gone for us.
+        if pos == before {
+            std::thread::sleep(FOLLOW_POLL);
+        }
     }
 }
 

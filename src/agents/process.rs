@@ -115,6 +115,224 @@ pub fn group_alive(pgid: i32) -> bool {
     }
 }
 
+/// Every live (non-zombie) process: `(pid, stat)`, from one pass over `/proc`.
+pub fn snapshot() -> Vec<(u32, ProcStat)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .filter(|(_, s)| !state_is_dead(s.state))
+        .collect()
+}
+
+/// Live descendants of `root` in a [`snapshot`] (not `root` itself), parents before children.
+pub fn descendants(snap: &[(u32, ProcStat)], root: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, s) in snap {
+            if s.ppid == parent as i32 && *pid != root && !out.contains(pid) {
+                out.push(*pid);
+                frontier.push(*pid);
+            }
+        }
+    }
+    out
+}
+
+/// Live processes whose environment (as they were started) holds every `KEY=value` of
+/// `vars`: how a run's processes are found after they left its process group and lost their
+/// supervisor. Processes of other users are unreadable and never match.
+pub fn with_env(snap: &[(u32, ProcStat)], vars: &[(&str, &str)]) -> Vec<u32> {
+    let wanted: Vec<Vec<u8>> = vars
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect();
+    snap.iter()
+        .map(|(pid, _)| *pid)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                let entries: Vec<&[u8]> = env.split(|&b| b == 0).collect();
+                wanted.iter().all(|w| entries.contains(&w.as_slice()))
+            })
+        })
+        .collect()
+}
+
+/// This process and its ancestors: never ours to kill, whatever their environment says (a
+/// `sessions kill` run by the agent itself).
+pub fn self_and_ancestors() -> Vec<u32> {
+    let mut out = vec![std::process::id()];
+    let mut pid = std::process::id();
+    while let Some(s) = proc_stat(pid) {
+        if s.ppid <= 1 || out.contains(&(s.ppid as u32)) {
+            break;
+        }
+        pid = s.ppid as u32;
+        out.push(pid);
+    }
+    out
+}
+
+/// The command name of `pid` (`/proc/<pid>/comm`), or `?`.
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim_end().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// One process a kill signalled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Killed {
+    pub pid: u32,
+    pub comm: String,
+    /// Outside the run's process group (e.g. started with `setsid`): found as a descendant
+    /// of the supervisor (a child subreaper) or by the run's environment.
+    pub detached: bool,
+}
+
+/// What a kill is doing, for the person waiting on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillStep {
+    /// SIGTERM sent to these processes; waiting up to the grace period.
+    Terminating { pids: Vec<u32>, grace: Duration },
+    /// Still alive after the grace period: SIGKILL now.
+    Killing { pids: Vec<u32> },
+}
+
+/// What [`kill_processes`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillReport {
+    pub outcome: KillOutcome,
+    /// Every process signalled, in the order found.
+    pub processes: Vec<Killed>,
+}
+
+/// Stop a run's processes: the process group `pgid` and whatever `find` reports (it is asked
+/// again while waiting, so processes started meanwhile are caught too). SIGTERM (+ SIGCONT)
+/// to all, wait up to `grace`, SIGKILL the rest and confirm (up to 3 s). Never signals this
+/// process or its ancestors, pid 1, or our own process group.
+pub fn kill_processes(
+    pgid: Option<i32>,
+    find: &dyn Fn() -> Vec<u32>,
+    grace: Duration,
+    progress: &dyn Fn(KillStep),
+) -> KillReport {
+    let own_group = nix::unistd::getpgrp().as_raw();
+    let group = pgid.filter(|&g| g > 1 && g != own_group);
+    if pgid.is_some() && group.is_none() && find().is_empty() {
+        return KillReport {
+            outcome: KillOutcome::Refused,
+            processes: Vec::new(),
+        };
+    }
+    let spared = self_and_ancestors();
+    let current = || -> Vec<u32> {
+        let mut pids = group.map(group_members).unwrap_or_default();
+        for pid in find() {
+            if !pids.contains(&pid) {
+                pids.push(pid);
+            }
+        }
+        pids.retain(|p| *p > 1 && !spared.contains(p));
+        pids
+    };
+    let mut processes: Vec<Killed> = Vec::new();
+    let note = |processes: &mut Vec<Killed>, pids: &[u32]| {
+        for &pid in pids {
+            if !processes.iter().any(|k| k.pid == pid) {
+                let detached = proc_stat(pid).is_some_and(|s| Some(s.pgrp) != group);
+                processes.push(Killed {
+                    pid,
+                    comm: comm(pid),
+                    detached,
+                });
+            }
+        }
+    };
+    let signal_all = |pids: &[u32], sig: Signal| -> bool {
+        let mut denied = false;
+        if let Some(g) = group
+            && killpg(Pid::from_raw(g), sig) == Err(Errno::EPERM)
+        {
+            denied = true;
+        }
+        for &pid in pids {
+            if Some(pid as i32) == group {
+                continue;
+            }
+            if nix::sys::signal::kill(Pid::from_raw(pid as i32), sig) == Err(Errno::EPERM) {
+                denied = true;
+            }
+        }
+        denied
+    };
+    let first = current();
+    if first.is_empty() {
+        return KillReport {
+            outcome: KillOutcome::NotRunning,
+            processes,
+        };
+    }
+    note(&mut processes, &first);
+    let mut denied = signal_all(&first, Signal::SIGTERM);
+    signal_all(&first, Signal::SIGCONT);
+    progress(KillStep::Terminating {
+        pids: first.clone(),
+        grace,
+    });
+    let deadline = Instant::now() + grace;
+    loop {
+        let left = current();
+        if left.is_empty() {
+            return KillReport {
+                outcome: KillOutcome::Terminated,
+                processes,
+            };
+        }
+        let new: Vec<u32> = left
+            .iter()
+            .copied()
+            .filter(|p| !processes.iter().any(|k| k.pid == *p))
+            .collect();
+        if !new.is_empty() {
+            note(&mut processes, &new);
+            denied |= signal_all(&new, Signal::SIGTERM);
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        sleep(SCAN_POLL);
+    }
+    let left = current();
+    note(&mut processes, &left);
+    progress(KillStep::Killing { pids: left.clone() });
+    denied |= signal_all(&left, Signal::SIGKILL);
+    let deadline = Instant::now() + KILL_CONFIRM;
+    loop {
+        let left = current();
+        if left.is_empty() {
+            return KillReport {
+                outcome: KillOutcome::Killed,
+                processes,
+            };
+        }
+        if Instant::now() >= deadline {
+            let outcome = if denied {
+                KillOutcome::PermissionDenied
+            } else {
+                KillOutcome::Survived(left)
+            };
+            return KillReport { outcome, processes };
+        }
+        note(&mut processes, &left);
+        denied |= signal_all(&left, Signal::SIGKILL);
+        sleep(SCAN_POLL);
+    }
+}
+
 /// What [`kill_group`] achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillOutcome {
@@ -143,6 +361,8 @@ impl KillOutcome {
 }
 
 const POLL: Duration = Duration::from_millis(20);
+/// Polling interval of [`kill_processes`], which scans `/proc` each time.
+const SCAN_POLL: Duration = Duration::from_millis(100);
 const KILL_CONFIRM: Duration = Duration::from_secs(3);
 
 fn wait_group_gone(pgid: i32, within: Duration) -> bool {

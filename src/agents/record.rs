@@ -18,6 +18,9 @@ pub const RECORD_VERSION: u32 = 1;
 /// supervisor records itself within milliseconds of `launch`).
 pub const STARTING_GRACE: Duration = Duration::from_secs(30);
 
+/// Reason of a run whose `spawn` was killed before a supervisor took it over.
+pub const INTERRUPTED: &str = "spawn was interrupted before the agent started";
+
 /// Lifecycle of a run. `Lost` is shown as `failed (lost)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -108,6 +111,15 @@ pub struct RunRecord {
     pub tmux_session: Option<String>,
     /// argv prefix that re-enters the supervisor (`[exe, "<hidden subcommand>"]`).
     pub supervisor_argv: Vec<String>,
+    /// Host name of the machine that launched the run (runs are only visible there).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The `sessions spawn` process that wrote this record, until a supervisor takes over: a
+    /// record with no supervisor whose spawner is gone was interrupted before the agent ran.
+    #[serde(default)]
+    pub spawner_pid: Option<u32>,
+    #[serde(default)]
+    pub spawner_start: Option<u64>,
     #[serde(default)]
     pub supervisor_pid: Option<u32>,
     #[serde(default)]
@@ -386,7 +398,10 @@ fn load_dir(dir: &Path, report: &mut LoadReport) {
 ///
 /// * supervisor alive (pid + start time) → unchanged: it will record the outcome, even if the
 ///   agent already exited.
-/// * no supervisor recorded yet → unchanged during [`STARTING_GRACE`], then lost.
+/// * no supervisor recorded yet, and the `spawn` that wrote the record is gone → `Failed`
+///   (interrupted before the agent started; a supervisor that turns up later sees the settled
+///   record and does not start the agent).
+/// * no supervisor recorded yet otherwise → unchanged during [`STARTING_GRACE`], then lost.
 /// * supervisor gone, agent alive → still running (reason notes the missing supervisor).
 /// * supervisor and agent gone → `Lost` (reason `lost`), or `Cancelled` if a kill was asked.
 ///
@@ -396,6 +411,17 @@ pub fn reconcile(rec: &mut RunRecord) -> bool {
         return false;
     }
     if rec.supervisor_pid.is_none() {
+        if rec.spawner_pid.is_some() && !is_alive_opt(rec.spawner_pid, rec.spawner_start) {
+            rec.status = if rec.cancel_requested {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
+            rec.reason = Some(INTERRUPTED.to_string());
+            rec.summary.get_or_insert_with(|| INTERRUPTED.to_string());
+            rec.ended_at = Some(Utc::now());
+            return true;
+        }
         let age = Utc::now().signed_duration_since(rec.started_at);
         if age.to_std().map(|a| a < STARTING_GRACE).unwrap_or(true) {
             return false;
@@ -539,6 +565,9 @@ pub(crate) mod tests {
             runner: Runner::Process,
             tmux_session: None,
             supervisor_argv: vec!["/bin/false".into()],
+            host: None,
+            spawner_pid: None,
+            spawner_start: None,
             supervisor_pid: None,
             supervisor_start: None,
             pid: None,

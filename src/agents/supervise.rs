@@ -25,7 +25,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -35,7 +35,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use super::logfile::{self, LogWriter};
-use super::process::{self, KillOutcome, is_alive_opt, proc_start_time, proc_stat};
+use super::process::{
+    self, KillOutcome, KillReport, KillStep, is_alive_opt, proc_start_time, proc_stat,
+};
 use super::record::{self, RECORD_VERSION, RunRecord, RunStatus, Runner};
 use super::summary::Summarizer;
 use super::{Error, IoContext, Result};
@@ -177,16 +179,45 @@ pub fn find_program(name: &str, cwd: &Path) -> Option<PathBuf> {
     })
 }
 
-/// Start a run: write its record (`starting`), create its log, start the detached supervisor
-/// and return without waiting (the agent is started by the supervisor a moment later; the
-/// returned record is `starting` with the supervisor's pid and start time).
-/// [`Launched::wait_started`] waits for the agent, without polling: the supervisor reports on
-/// a pipe (fd named by [`READY_FD_ENV`]) once the agent's pid is recorded, and closes it
-/// unwritten when it could not start the agent.
-///
-/// Fails early, before anything is written, if the agent's program is not found on `PATH`
-/// or (`--runner tmux`) tmux is not installed.
+/// This machine's host name (recorded with every run: a run is only visible where it runs).
+pub fn host_name() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+}
+
+/// Why the agent's program cannot be started, if it cannot: "`claude` not found on PATH".
+pub fn missing_program(program: &str, cwd: &Path) -> Option<String> {
+    if find_program(program, cwd).is_some() {
+        return None;
+    }
+    Some(if program.contains('/') {
+        format!("`{program}` is not an executable file")
+    } else {
+        format!("`{program}` not found on PATH")
+    })
+}
+
+/// A run whose record (the intent) and empty log exist, but whose supervisor is not started
+/// yet. See `docs/runs.md` for why the record comes first.
+#[derive(Debug)]
+pub struct Prepared {
+    pub record: RunRecord,
+    /// The record's path.
+    pub path: PathBuf,
+}
+
+/// Start a run: [`prepare`] it, then [`Prepared::start`] it.
 pub fn launch(spec: LaunchSpec) -> Result<Launched> {
+    Ok(prepare(spec)?.start())
+}
+
+/// Write the run's record (`starting`, naming this process as its spawner) and create its
+/// empty log, so that whatever happens next — this process killed, the supervisor killed,
+/// the agent missing — there is a record to reconcile and the log a session file links
+/// exists. Fails, writing nothing, on an invalid spec.
+pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
     validate_stem(&spec.session)?;
     if spec.argv.is_empty() {
         return Err(Error::Invalid("empty agent command".into()));
@@ -194,23 +225,12 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
     if spec.supervisor_argv.is_empty() {
         return Err(Error::Invalid("empty supervisor command".into()));
     }
-    if find_program(&spec.argv[0], &spec.cwd).is_none() {
-        return Err(Error::Spawn {
-            what: format!("agent `{}`", spec.argv[0]),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "command not found (or not executable)",
-            ),
-        });
-    }
-    if spec.runner == Runner::Tmux && find_program("tmux", &spec.cwd).is_none() {
-        return Err(Error::TmuxMissing);
-    }
     let id = spec.run_id.clone().unwrap_or_else(record::new_run_id);
     if id.is_empty() || sanitize(&id) != id {
         return Err(Error::Invalid(format!("invalid run id {id:?}")));
     }
     let log = spec.log_rel_path(&id);
+    let me = std::process::id();
     let rec = RunRecord {
         version: RECORD_VERSION,
         id: id.clone(),
@@ -230,6 +250,9 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         tmux_session: (spec.runner == Runner::Tmux)
             .then(|| format!("{}-{id}", sanitize(&spec.session))),
         supervisor_argv: spec.supervisor_argv,
+        host: host_name(),
+        spawner_pid: Some(me),
+        spawner_start: proc_start_time(me),
         supervisor_pid: None,
         supervisor_start: None,
         pid: None,
@@ -245,6 +268,10 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         cancel_requested: false,
         written_back: false,
     };
+    let path = rec.path_in(&spec.state_dir);
+    if path.exists() {
+        return Err(Error::Invalid(format!("run {id} already exists")));
+    }
     let log_path = rec.log_path();
     if let Some(dir) = log_path.parent() {
         fs::create_dir_all(dir).at(dir)?;
@@ -254,72 +281,97 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
         .append(true)
         .open(&log_path)
         .at(&log_path)?;
-    let path = rec.path_in(&spec.state_dir);
-    if path.exists() {
-        return Err(Error::Invalid(format!("run {id} already exists")));
-    }
     record::mark_live(&path)?;
     record::save(&path, &rec)?;
+    Ok(Prepared { record: rec, path })
+}
 
-    // Both ends are close-on-exec; only the supervisor's copy of the write end is kept open
-    // across its exec (see pre_exec).
-    let (ready_r, ready_w) = std::io::pipe().at(&path)?;
-    let ready_fd = ready_w.as_raw_fd();
-    let mut cmd = Command::new(&rec.supervisor_argv[0]);
-    cmd.args(&rec.supervisor_argv[1..])
-        .arg(&path)
-        .current_dir(&rec.root)
-        .env(READY_FD_ENV, ready_fd.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
-    // `ready_fd` is open in the child (forked with all our fds).
-    unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )
-            .map_err(std::io::Error::from)?;
-            Ok(())
+impl Prepared {
+    /// Remove the record, its marker and its (empty) log: for a spawn that gives up before
+    /// anything about the run reached a session file.
+    pub fn abandon(self) {
+        let _ = record::update(&self.path, |r| {
+            r.status = RunStatus::Cancelled;
+            r.written_back = true;
         });
+        let _ = record::remove(&self.path, &self.record);
+        let _ = fs::remove_file(self.record.log_path());
     }
-    let spawned = cmd.spawn();
-    drop(cmd);
-    drop(ready_w);
-    match spawned {
-        Ok(child) => {
-            let (pid, start) = (child.id(), proc_start_time(child.id()));
-            // Not waited for: see the module docs.
-            drop(child);
-            // Persist the supervisor's identity now, so a supervisor that dies before its
-            // first save is seen as lost at once (it also records itself; same values).
-            let (saved, _) = record::update(&path, |r| {
-                if r.supervisor_pid.is_none() {
-                    r.supervisor_pid = Some(pid);
-                    r.supervisor_start = start;
-                }
-            })?;
-            Ok(Launched {
-                record: saved,
-                path,
-                ready: ready_r,
-            })
-        }
-        Err(source) => {
-            let reason = format!("cannot start supervisor: {source}");
-            let _ = record::update(&path, |r| {
-                r.status = RunStatus::Failed;
-                r.reason = Some(reason);
-                r.ended_at = Some(Utc::now());
+
+    /// Start the detached supervisor and return without waiting (the agent is started by the
+    /// supervisor a moment later). [`Launched::wait_started`] waits for the agent, without
+    /// polling: the supervisor reports on a pipe (fd named by [`READY_FD_ENV`]) once the
+    /// agent's pid is recorded, and closes it unwritten when it could not start the agent.
+    ///
+    /// When the agent cannot be started at all (its program is not on `PATH`, tmux is missing
+    /// for `--runner tmux`, the supervisor cannot be started), the record is settled `failed`
+    /// with the reason, a `[sessions]` line says it in the log, and the returned run has no
+    /// readiness pipe.
+    pub fn start(self) -> Launched {
+        let Prepared { record: rec, path } = self;
+        let unstartable = missing_program(&rec.argv[0], &rec.cwd)
+            .map(|why| format!("cannot start agent: {why}"))
+            .or_else(|| {
+                (rec.runner == Runner::Tmux && find_program("tmux", &rec.cwd).is_none())
+                    .then(|| Error::TmuxMissing.to_string())
             });
-            Err(Error::Spawn {
-                what: "supervisor".into(),
-                source,
-            })
+        if let Some(why) = unstartable {
+            return Launched::failed(&path, rec, why);
+        }
+        // Both ends are close-on-exec; only the supervisor's copy of the write end is kept
+        // open across its exec (see pre_exec).
+        let (ready_r, ready_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+        };
+        let ready_fd = ready_w.as_raw_fd();
+        let mut cmd = Command::new(&rec.supervisor_argv[0]);
+        cmd.args(&rec.supervisor_argv[1..])
+            .arg(&path)
+            .current_dir(&rec.root)
+            .env(READY_FD_ENV, ready_fd.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
+        // `ready_fd` is open in the child (forked with all our fds).
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let spawned = cmd.spawn();
+        drop(cmd);
+        drop(ready_w);
+        match spawned {
+            Ok(child) => {
+                let (pid, start) = (child.id(), proc_start_time(child.id()));
+                // Not waited for: see the module docs.
+                drop(child);
+                // Persist the supervisor's identity now, so a supervisor that dies before its
+                // first save is seen as lost at once (it also records itself; same values).
+                let saved = record::update(&path, |r| {
+                    if r.supervisor_pid.is_none() && r.status.is_active() {
+                        r.supervisor_pid = Some(pid);
+                        r.supervisor_start = start;
+                    }
+                })
+                .map(|(r, _)| r)
+                .unwrap_or(rec);
+                Launched {
+                    record: saved,
+                    path,
+                    ready: Some(ready_r),
+                }
+            }
+            Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
         }
     }
 }
@@ -327,24 +379,50 @@ pub fn launch(spec: LaunchSpec) -> Result<Launched> {
 /// Names the fd on which a supervisor reports that the agent has started (internal).
 pub const READY_FD_ENV: &str = "SESSIONS_SUPERVISOR_READY_FD";
 
-/// A run just launched: its record (as of the launch) and the read end of the readiness pipe.
+/// A run just launched: its record (as of the launch) and the read end of the readiness pipe
+/// (none when the run could not be started: its record is settled `failed` already).
 #[derive(Debug)]
 pub struct Launched {
     pub record: RunRecord,
     /// The record's path.
     pub path: PathBuf,
-    ready: std::io::PipeReader,
+    ready: Option<std::io::PipeReader>,
 }
 
 impl Launched {
+    /// Settle a run that cannot start: `failed` with `why`, said in its log too.
+    fn failed(path: &Path, rec: RunRecord, why: String) -> Launched {
+        append_note(&rec, &why);
+        let record = record::update(path, |r| {
+            r.status = if r.cancel_requested {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
+            r.reason = Some(why.clone());
+            r.summary.get_or_insert_with(|| why.clone());
+            r.ended_at = Some(Utc::now());
+        })
+        .map(|(r, _)| r)
+        .unwrap_or(rec);
+        Launched {
+            record,
+            path: path.to_path_buf(),
+            ready: None,
+        }
+    }
+
     /// Waits, at most `timeout`, until the supervisor has started the agent and recorded its
     /// pid — or failed to, or died — and returns the record as it is then.
     pub fn wait_started(self, timeout: Duration) -> RunRecord {
         let Launched {
             record,
             path,
-            mut ready,
+            ready,
         } = self;
+        let Some(mut ready) = ready else {
+            return record;
+        };
         let (tx, rx) = mpsc::channel();
         // A blocking read in a thread: woken the moment the supervisor writes or exits.
         std::thread::spawn(move || {
@@ -438,7 +516,32 @@ where
 {
     let ready = take_ready_fd();
     close_inherited_fds(ready.as_ref().map(|f| f.as_raw_fd()));
-    let rec = record::load(record_path)?;
+    // `main` restores SIGPIPE's default for `sessions list | head`; the supervisor must not
+    // die writing the "ready" byte to a `spawn` that was killed meanwhile (or to anything
+    // else): an ignored SIGPIPE turns that into an EPIPE error. The agent gets the default
+    // back (std resets SIGPIPE in the children it spawns).
+    // SAFETY: no other thread exists yet; setting a disposition touches no memory.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        );
+    }
+    // Take the run over from its spawner, under the record's lock: a run that a reader
+    // settled meanwhile (its spawn was killed before we got here) is not started.
+    let me = std::process::id();
+    let my_start = proc_start_time(me);
+    let (rec, claimed) = record::update_if(record_path, |r| {
+        if r.status != RunStatus::Starting {
+            return false;
+        }
+        r.supervisor_pid = Some(me);
+        r.supervisor_start = my_start;
+        true
+    })?;
+    if !claimed {
+        return Ok(rec);
+    }
     let fin = match rec.runner {
         Runner::Process => supervise_process(record_path, &rec, ready)?,
         Runner::Tmux => supervise_tmux(record_path, &rec, ready)?,
@@ -563,9 +666,21 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         );
     }
 
+    // Orphaned descendants (a helper started with `setsid`, a daemonized server) are
+    // re-parented to us instead of init, so `kill` finds them below us (see `kill_run`).
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        note(&format!(
+            "cannot become a child subreaper ({e}); processes the agent detaches are not tracked"
+        ));
+    }
     let (mut reader, writer) = std::io::pipe().at(&log_path)?;
     let writer2 = writer.try_clone().at(&log_path)?;
     let mut cmd = Command::new(&rec.argv[0]);
+    // The spawning conversation's ids must not leak into the agent: they would win over the
+    // agent's own and route its `sessions` commands to the parent's session.
+    for var in crate::binding::CONVERSATION_VARS {
+        cmd.env_remove(var);
+    }
     cmd.args(&rec.argv[1..])
         .current_dir(&rec.cwd)
         .envs(agent_env(rec))
@@ -577,7 +692,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let spawned = cmd.spawn();
     // Close our copies of the pipe's write end, so EOF comes when the agent side closes.
     drop(cmd);
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let why = format!("cannot start agent `{}`: {e}", rec.argv[0]);
@@ -589,6 +704,11 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     };
     let pid = child.id();
     let pid_start = proc_start_time(pid);
+    // From here on one thread reaps every child: the agent (its status goes to `exited`) and
+    // whatever the agent orphaned (we are a subreaper), so no zombie piles up. The `Child`
+    // handle is never waited on, and nothing else may be spawned until the agent is reaped.
+    drop(child);
+    let exited = reap_children(pid);
     let (_, cancelled) = record::update(path, |r| {
         r.supervisor_pid = Some(me);
         r.supervisor_start = my_start;
@@ -629,20 +749,26 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         // `kill` raced with our start and saw no pgid yet: finish its job.
         process::kill_group(pid as i32, DEFAULT_KILL_GRACE);
     }
-    let status = child.wait();
+    let ending = exited
+        .recv()
+        .unwrap_or_else(|_| Ending::Unknown("the reaper thread died".into()));
     let drained = done_rx.recv_timeout(DRAIN_TIMEOUT).is_ok();
     if !drained {
         note(
             "output still open after the agent exited (left-over child processes?); stopped waiting for it",
         );
     }
-    let ending = match status {
-        Ok(st) => Ending::Exited {
-            code: st.code(),
-            signal: st.signal(),
-        },
-        Err(e) => Ending::Unknown(format!("wait failed: {e}")),
-    };
+    let left: Vec<String> = process::descendants(&process::snapshot(), me)
+        .into_iter()
+        .map(|p| format!("{p} ({})", process::comm(p)))
+        .collect();
+    if !left.is_empty() {
+        note(&format!(
+            "the agent left {} process(es) running: {}; they are no longer supervised",
+            left.len(),
+            left.join(", ")
+        ));
+    }
     let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(e) = s.error.take() {
         // The log itself failed; the record still gets the outcome.
@@ -654,6 +780,34 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let summary = std::mem::take(&mut s.summary).finish(&tail);
     drop(s);
     finalize(path, ending, summary)
+}
+
+/// Reap every child of this process in a thread (blocking `waitpid(-1)`, no polling) until
+/// the agent `agent` is reaped; its ending is sent on the returned channel.
+fn reap_children(agent: u32) -> mpsc::Receiver<Ending> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        loop {
+            let ending = match waitpid(None::<nix::unistd::Pid>, None) {
+                Ok(WaitStatus::Exited(p, code)) if p.as_raw() as u32 == agent => Ending::Exited {
+                    code: Some(code),
+                    signal: None,
+                },
+                Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() as u32 == agent => {
+                    Ending::Exited {
+                        code: None,
+                        signal: Some(sig as i32),
+                    }
+                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => Ending::Unknown(format!("wait failed: {e}")),
+            };
+            let _ = tx.send(ending);
+            return;
+        }
+    });
+    rx
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -674,10 +828,41 @@ fn group_is_ours(rec: &RunRecord) -> bool {
     }
 }
 
-/// `sessions kill`: mark the run cancel-requested, SIGTERM its process group, SIGKILL after
-/// `grace`, then wait for the supervisor to record the end (it reaps the agent). If the
-/// supervisor is gone, the record is marked cancelled here. Finished runs are left alone.
-pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillOutcome)> {
+/// The run's processes outside its process group: descendants of its supervisor (a child
+/// subreaper, so even `setsid` helpers stay below it) and any process started with the run's
+/// environment (found even after the supervisor died).
+fn detached_processes(rec: &RunRecord) -> Vec<u32> {
+    let snap = process::snapshot();
+    let mut pids = Vec::new();
+    if rec.runner == Runner::Process
+        && let Some(sup) = rec.supervisor_pid
+        && is_alive_opt(rec.supervisor_pid, rec.supervisor_start)
+    {
+        pids.extend(process::descendants(&snap, sup));
+    }
+    for pid in process::with_env(
+        &snap,
+        &[
+            ("SESSIONS_RUN_ID", &rec.id),
+            ("SESSIONS_SESSION", &rec.session),
+        ],
+    ) {
+        if !pids.contains(&pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// `sessions kill`: mark the run cancel-requested, SIGTERM its process group and its detached
+/// processes (see [`detached_processes`]), SIGKILL after `grace`, then wait for the supervisor
+/// to record the end (it reaps the agent). If the supervisor is gone, the record is marked
+/// cancelled here. Finished runs are left alone. `progress` hears each step as it happens.
+pub fn kill_run(
+    record_path: &Path,
+    grace: Duration,
+    progress: &dyn Fn(KillStep),
+) -> Result<(RunRecord, KillReport)> {
     let (mut rec, _) = record::update_if(record_path, |r| {
         if !r.status.is_active() || r.cancel_requested {
             return false;
@@ -686,7 +871,13 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         true
     })?;
     if !rec.status.is_active() {
-        return Ok((rec, KillOutcome::NotRunning));
+        return Ok((
+            rec,
+            KillReport {
+                outcome: KillOutcome::NotRunning,
+                processes: Vec::new(),
+            },
+        ));
     }
     let sup_alive = |r: &RunRecord| is_alive_opt(r.supervisor_pid, r.supervisor_start);
     // A run still starting has no pgid yet; its supervisor will see cancel_requested.
@@ -699,11 +890,9 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         sleep(Duration::from_millis(20));
         rec = record::load(record_path)?;
     }
-    let outcome = if group_is_ours(&rec) {
-        process::kill_group(rec.pgid.unwrap_or(0), grace)
-    } else {
-        KillOutcome::NotRunning
-    };
+    let pgid = if group_is_ours(&rec) { rec.pgid } else { None };
+    let target = rec.clone();
+    let report = process::kill_processes(pgid, &|| detached_processes(&target), grace, progress);
     let deadline = Instant::now() + Duration::from_secs(5);
     rec = record::load(record_path)?;
     while rec.status.is_active() && sup_alive(&rec) && Instant::now() < deadline {
@@ -722,7 +911,7 @@ pub fn kill_run(record_path: &Path, grace: Duration) -> Result<(RunRecord, KillO
         })?
         .0;
     }
-    Ok((rec, outcome))
+    Ok((rec, report))
 }
 
 // ---------------------------------------------------------------------------------------------

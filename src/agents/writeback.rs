@@ -32,6 +32,9 @@ pub struct NewEntry {
     pub log: String,
     /// Markdown link target from the session file to the log.
     pub link: String,
+    /// The machine the run is launched on (see `docs/runs.md`: how a clone without the run
+    /// record tells "lost" from "may be running elsewhere").
+    pub host: Option<String>,
 }
 
 /// The entries, each with a Session Log line linking its log.
@@ -47,7 +50,10 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
                 ("log".into(), Scalar::str(&e.log)),
                 ("run_id".into(), Scalar::str(&e.run_id)),
                 ("conversation_id".into(), Scalar::str(&e.conversation_id)),
-            ],
+            ]
+            .into_iter()
+            .chain(e.host.iter().map(|h| ("host".into(), Scalar::str(h))))
+            .collect(),
         });
         ops.push(Op::Log {
             at,
@@ -299,6 +305,7 @@ mod tests {
             conversation_id: "c".into(),
             log: ".agents/logs/s/dev-0123abcd.log".into(),
             link: "../logs/s/dev-0123abcd.log".into(),
+            host: None,
         }
     }
 

@@ -30,7 +30,11 @@ pub const LOGS_HELP: &str = "\
 Examples:
   sessions logs weather              the newest run's log
   sessions logs weather:claude -f    follow claude's newest run until it ends
-  sessions logs weather:3fa9c2d1 -n 50";
+  sessions logs weather:3fa9c2d1 -n 50
+
+With -f, the follow ends with the run's outcome on stderr ([run 3fa9c2d1 failed, exit 3])
+and exits 0 if the run completed, 1 if it failed, was lost or was cancelled (2: usage or
+environment error). Without -f, printing the log exits 0 whatever the run did.";
 
 pub const KILL_HELP: &str = "\
 Examples:
@@ -38,7 +42,9 @@ Examples:
   sessions kill weather:claude       claude's running runs
   sessions kill weather --all --grace 30s
 
-Exit code 1 when nothing matched or a process survived SIGKILL.";
+Says on stderr what it is doing while it waits out the grace period, and on stdout
+which processes it stopped ('(detached)': outside the agent's process group, e.g. a setsid
+helper). Exit code 1 when nothing matched or a process survived SIGKILL.";
 
 pub const PRUNE_HELP: &str = "\
 Examples:
@@ -58,8 +64,9 @@ pub enum RunnerArg {
 
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
-    /// The session: a path, a file stem, or a unique part of a stem or title.
-    pub session: String,
+    /// The session: a path, a file stem, or a unique part of a stem or title (default: the
+    /// one this conversation is bound to).
+    pub session: Option<String>,
     /// The agent to launch, as named in .agents/config.yaml (repeatable: several at once).
     #[arg(long, short, value_name = "NAME", required = true)]
     pub agent: Vec<String>,
@@ -84,7 +91,8 @@ pub struct SpawnArgs {
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// Only this session's runs (all of them).
+    /// Only this session's runs (all of them). Default inside a bound conversation: its
+    /// session's runs; elsewhere (or with --all) every session's.
     pub session: Option<String>,
     /// Also runs that ended more than 24 hours ago.
     #[arg(long, short)]
@@ -97,9 +105,10 @@ pub struct AgentsArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID (default: the session's newest run).
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID (default: the session's newest run). Inside a
+    /// bound conversation SESSION may be left out: `:AGENT`, `:RUN_ID`, or nothing.
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
     /// Keep printing new output until the agent exits.
     #[arg(long, short)]
     pub follow: bool,
@@ -110,9 +119,10 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct KillArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID.
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID. Inside a bound conversation SESSION may be
+    /// left out: `:AGENT`, `:RUN_ID`, or nothing.
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
     /// Stop every matching running agent (needed when several match).
     #[arg(long)]
     pub all: bool,
@@ -136,9 +146,10 @@ pub struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
-    /// SESSION, SESSION:AGENT or SESSION:RUN_ID of a run started with --runner tmux.
+    /// SESSION, SESSION:AGENT or SESSION:RUN_ID of a run started with --runner tmux (SESSION
+    /// may be left out inside a bound conversation).
     #[arg(value_name = "SESSION[:AGENT|:RUN_ID]")]
-    pub target: String,
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]

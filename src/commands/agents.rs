@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::agents::record::{RunRecord, Runner};
-use crate::agents::sync::Runs;
+use crate::agents::sync::{self, Orphan, OrphanState, Runs};
 use crate::cli::AgentsArgs;
 use crate::error::{Error, Result};
 use crate::session::edit::timestamp;
@@ -24,10 +24,12 @@ pub struct RunView {
     pub session: String,
     pub agent: String,
     pub task: String,
-    /// `running`, `completed`, `failed` or `cancelled`.
+    /// `running`, `completed`, `failed` or `cancelled`; `unknown` for an `in_progress` entry
+    /// that may be running on another machine.
     pub status: &'static str,
     pub pid: Option<u32>,
-    pub started_at: String,
+    /// `null` for an entry this machine has no run record of (see `docs/runs.md`).
+    pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub exit_code: Option<i32>,
     pub log: String,
@@ -50,7 +52,7 @@ impl RunView {
             task: r.task.clone(),
             status: r.status.session_status(),
             pid: r.pid,
-            started_at: timestamp(r.started_at),
+            started_at: Some(timestamp(r.started_at)),
             ended_at: r.ended_at.map(timestamp),
             exit_code: r.exit_code,
             log: r.log.display().to_string(),
@@ -68,12 +70,81 @@ impl RunView {
     }
 }
 
+impl RunView {
+    /// An entry with no run record here that is still unsettled (unknown, or found running
+    /// by its environment).
+    pub fn orphan(o: &Orphan) -> Self {
+        RunView {
+            session: o.session.clone(),
+            agent: o.agent.clone(),
+            task: o.task.clone(),
+            status: o.status(),
+            pid: match &o.state {
+                OrphanState::Running(pids) => pids.first().copied(),
+                _ => None,
+            },
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            log: o.log.clone().unwrap_or_default(),
+            run_id: o.run_id.clone(),
+            reason: Some(o.describe()),
+            summary: None,
+            runtime_secs: 0.0,
+            signal: None,
+            conversation_id: o.conversation_id.clone(),
+            runner: Runner::Process,
+        }
+    }
+}
+
+/// The unsettled orphans of the session files (all, or the one of `stem`); lost ones are
+/// settled (and recorded) on the way, so the run records loaded afterwards include them.
+fn orphans(ctx: &Ctx, stem: Option<&str>) -> Vec<Orphan> {
+    let files = match stem {
+        Some(s) => vec![ctx.repo.sessions_dir().join(format!("{s}.md"))],
+        None => ctx.repo.session_files().unwrap_or_default(),
+    };
+    files
+        .iter()
+        .filter_map(|p| Some((p, crate::store::read_session(p).ok()?)))
+        .flat_map(|(p, text)| sync::check_entries(&ctx.repo, p, text).1)
+        .filter(|o| o.state != OrphanState::Lost)
+        .collect()
+}
+
 pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
-    let target = args
-        .session
-        .as_deref()
-        .map(|s| Target::parse(ctx, s))
-        .transpose()?;
+    // Without SESSION: the bound session's runs inside a bound conversation (unless --all),
+    // every session's elsewhere.
+    let bound = match &args.session {
+        None if !args.all => super::conversation(ctx)
+            .and_then(|c| crate::binding::lookup(&ctx.repo, &c.id))
+            .is_some(),
+        _ => false,
+    };
+    let target = match (&args.session, bound) {
+        (Some(s), _) => Some(Target::parse(ctx, Some(s))?),
+        (None, true) => Some(Target::parse(ctx, None)?),
+        (None, false) => None,
+    };
+    if bound
+        && let Some(t) = &target
+        && !args.json
+    {
+        eprintln!(
+            "(runs of {}, the session this conversation is bound to; --all lists every session's)",
+            t.stem
+        );
+    }
+    let orphans: Vec<Orphan> = orphans(ctx, target.as_ref().map(|t| t.stem.as_str()))
+        .into_iter()
+        .filter(|o| {
+            target
+                .as_ref()
+                .and_then(|t| t.selector.as_deref())
+                .is_none_or(|sel| o.agent == sel || o.run_id.starts_with(sel))
+        })
+        .collect();
     let runs = match &target {
         Some(t) => Runs::load_session(&ctx.repo, &t.stem),
         None => Runs::load(&ctx.repo),
@@ -83,7 +154,11 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     }
     let now = Utc::now();
     let shown: Vec<&RunRecord> = match &target {
-        Some(t) => t.select(&runs)?.into_iter().map(|(_, r)| r).collect(),
+        Some(t) => match t.select(&runs) {
+            Ok(hit) => hit.into_iter().map(|(_, r)| r).collect(),
+            Err(_) if !orphans.is_empty() => Vec::new(),
+            Err(e) => return Err(e),
+        },
         None => runs
             .records
             .iter()
@@ -94,14 +169,18 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             .collect(),
     };
     if args.json {
-        let views: Vec<RunView> = shown.iter().map(|r| RunView::new(r, now)).collect();
+        let views: Vec<RunView> = shown
+            .iter()
+            .map(|r| RunView::new(r, now))
+            .chain(orphans.iter().map(RunView::orphan))
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&views).unwrap_or_default()
         );
         return Ok(0);
     }
-    if shown.is_empty() {
+    if shown.is_empty() && orphans.is_empty() {
         let hint = if target.is_none() && !args.all && !runs.records.is_empty() {
             " in the last 24 hours (--all shows older ones)"
         } else {
@@ -145,7 +224,30 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         row.push(ctx.show_path(&r.log_path()));
         t.row(row);
     }
+    for o in &orphans {
+        let v = RunView::orphan(o);
+        let mut row = vec![
+            o.run_id.clone(),
+            o.agent.clone(),
+            v.status.to_string(),
+            v.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+            "-".into(),
+            "-".into(),
+        ];
+        if target.is_none() {
+            row.push(o.session.clone());
+        }
+        row.push(
+            o.log
+                .as_ref()
+                .map_or_else(|| "-".into(), |l| ctx.show_path(&ctx.repo.root.join(l))),
+        );
+        t.row(row);
+    }
     print!("{}", t.render());
+    for o in &orphans {
+        println!("  {} (run {}): {}", o.agent, o.run_id, o.describe());
+    }
     Ok(0)
 }
 
@@ -161,7 +263,8 @@ pub fn runtime(secs: f64) -> String {
 
 /// `SESSION`, `SESSION:AGENT` or `SESSION:RUN_ID` (a unique prefix of at least 4 characters
 /// works too). A session whose file was deleted is still found by its exact stem while it has
-/// run records.
+/// run records. Inside a bound conversation the SESSION may be left out: nothing, `:AGENT` or
+/// `:RUN_ID` mean the bound session (a bare word is always a SESSION).
 #[derive(Debug)]
 pub struct Target {
     pub stem: String,
@@ -171,7 +274,25 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn parse(ctx: &Ctx, text: &str) -> Result<Target> {
+    pub fn parse(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
+        let Some(text) = text else {
+            let path = super::session_path(ctx, None)?;
+            return Ok(Target {
+                stem: super::stem(&path),
+                selector: None,
+                text: super::stem(&path),
+            });
+        };
+        if let Some(selector) = text.strip_prefix(':')
+            && !selector.is_empty()
+        {
+            let stem = super::stem(&super::session_path(ctx, None)?);
+            return Ok(Target {
+                text: format!("{stem}:{selector}"),
+                stem,
+                selector: Some(selector.to_string()),
+            });
+        }
         let with = |stem: String, selector: Option<&str>| Target {
             stem,
             selector: selector.map(str::to_owned),

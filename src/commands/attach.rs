@@ -14,7 +14,7 @@ use crate::cli::AttachArgs;
 use crate::error::{Error, Result};
 
 pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
-    let target = Target::parse(ctx, &args.target)?;
+    let target = Target::parse(ctx, args.target.as_deref())?;
     let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
     let matching = target.select(&runs)?;
     let active: Vec<_> = matching

@@ -16,7 +16,7 @@ use crate::session::name::slugify;
 use crate::store;
 
 pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let title = doc
@@ -111,7 +111,16 @@ pub fn delete(ctx: &Ctx, args: DeleteArgs) -> Result<u8> {
 }
 
 fn refuse_if_running(ctx: &Ctx, path: &Path, force: bool) -> Result<()> {
-    let running = super::running_agents(ctx, path)?;
+    let (running, orphans) = super::agents_of(ctx, path)?;
+    // Entries this machine has no run record of: say what we see instead of guessing.
+    for o in &orphans {
+        eprintln!(
+            "sessions: note: agent {} (run {}) shows in_progress in the file: {}",
+            o.agent,
+            o.run_id,
+            o.describe()
+        );
+    }
     if running > 0 && !force {
         return Err(Error::Check(format!(
             "{} has {running} background agent(s) running; stop them with `sessions kill {} --all` or pass --force",

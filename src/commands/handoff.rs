@@ -10,7 +10,7 @@ use crate::session::edit::{Op, section_has_content};
 use crate::store;
 
 pub fn run(ctx: &Ctx, args: HandoffArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     let doc = Document::parse(&text);
     let missing = readiness(&doc, args.require_files);
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, args: HandoffArgs) -> Result<u8> {
         }
         eprintln!(
             "Fix them with `sessions update {} …`, then run handoff again.",
-            args.session
+            super::stem(&path)
         );
         return Ok(1);
     }

@@ -33,6 +33,7 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
     let (name, args) = match &event {
         HookEvent::SessionStart(a) => ("session-start", a),
         HookEvent::SubagentStart(a) => ("subagent-start", a),
+        HookEvent::SubagentStop(a) => ("subagent-stop", a),
         HookEvent::SessionEnd(a) => ("session-end", a),
         HookEvent::PreCompact(a) => ("pre-compact", a),
     };
@@ -49,13 +50,41 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
         repo: Repo::discover(&root_dir(ctx, &input)),
         cwd: ctx.cwd.clone(),
         now: ctx.now,
+        conversation: None,
+    };
+    let previous = match event {
+        HookEvent::SessionEnd(_) => None,
+        _ => record_process(&ctx, &input, args.agent),
     };
     let result = match event {
-        HookEvent::SessionStart(_) | HookEvent::SubagentStart(_) => {
+        HookEvent::SessionStart(_) => {
+            start_bookkeeping(&ctx, &input, previous.as_ref());
+            if input
+                .start_source()
+                .is_some_and(|s| s.reinjects_bound_session())
+            {
+                bind_from_transcript(&ctx, &input);
+            }
             session_start(&ctx, &input, args)
         }
-        HookEvent::SessionEnd(_) => session_end(&ctx, &input, args.agent),
-        HookEvent::PreCompact(_) => pre_compact(&ctx, &input, args.agent),
+        HookEvent::SubagentStart(_) => {
+            subagent_started(&ctx, &input);
+            session_start(&ctx, &input, args)
+        }
+        HookEvent::SubagentStop(_) => {
+            subagent_stopped(&ctx, &input);
+            Ok(())
+        }
+        HookEvent::SessionEnd(_) => {
+            bind_from_transcript(&ctx, &input);
+            let r = session_end(&ctx, &input, args.agent);
+            end_bookkeeping(&ctx, &input);
+            r
+        }
+        HookEvent::PreCompact(_) => {
+            bind_from_transcript(&ctx, &input);
+            pre_compact(&ctx, &input, args.agent)
+        }
     };
     if let Err(e) = result {
         eprintln!("sessions hook {name}: {e}");
@@ -103,12 +132,18 @@ fn bound(ctx: &Ctx, input: &HookInput) -> Option<PathBuf> {
 }
 
 fn session_start(ctx: &Ctx, input: &HookInput, args: &HookArgs) -> Result<()> {
-    let bound = bound(ctx, input);
+    let binding = input
+        .session_id
+        .as_deref()
+        .and_then(|id| binding::read(&ctx.repo, id));
+    let bound = binding
+        .as_ref()
+        .and_then(|b| binding::existing(&ctx.repo, b));
     if input.is_subagent() {
         // Never list or hijack the parent's sessions from inside a subagent.
         if let Some(path) = &bound {
             let text = format!(
-                "The parent conversation works in the session file {}; leave updating it to the parent.",
+                "The parent conversation works in the session file {}; leave updating it to the parent. Your `sessions` commands act on that file as the parent's would; `sessions new` and `sessions resume` leave the parent's binding alone while you run.",
                 ctx.repo.display(path)
             );
             emit(&text, input, args);
@@ -124,13 +159,29 @@ fn session_start(ctx: &Ctx, input: &HookInput, args: &HookArgs) -> Result<()> {
     let reinject = input
         .start_source()
         .is_some_and(|s| s.reinjects_bound_session());
-    if let Some(path) = &bound {
+    let run = binding.as_ref().and_then(|b| b.run.as_ref());
+    if let (Some(path), Some(run)) = (&bound, run) {
+        // A spawned agent: who it is and how to report, every time it starts.
+        text.push_str(&run_context(ctx, path, run));
+    }
+    let guessed = match &bound {
+        Some(_) => None,
+        None if reinject => only_session_in_progress(ctx),
+        None => None,
+    };
+    if let Some(path) = bound.as_ref().or(guessed.as_ref()) {
         match bound_context(ctx, path, reinject, input.start_source()) {
-            Ok(t) => text.push_str(&t),
+            Ok(t) => {
+                if guessed.is_some() {
+                    text.push_str(&not_bound_note(ctx, path));
+                }
+                text.push_str(&t);
+            }
             Err(e) => eprintln!("sessions hook session-start: {e}"),
         }
     }
-    if ctx.repo.sessions_dir().is_dir() {
+    // A spawned agent has its task; the other sessions would only distract it.
+    if run.is_none() && ctx.repo.sessions_dir().is_dir() {
         match listing(ctx, bound.as_deref()) {
             Ok(t) => text.push_str(&t),
             Err(e) => eprintln!("sessions hook session-start: {e}"),
@@ -338,4 +389,139 @@ fn session_end(ctx: &Ctx, input: &HookInput, agent: Agent) -> Result<()> {
         eprintln!("sessions: {}: {}", ctx.repo.display(&path), left.join("; "));
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding bookkeeping: the process tree, /clear, subagents, the transcript, spawned runs.
+
+/// Records this conversation for the agent process above the hook, so commands the agent's
+/// tools run find it without any variable (Gemini). Returns what the process was recorded
+/// with before (another conversation of the same process: a `/clear`).
+fn record_process(ctx: &Ctx, input: &HookInput, agent: Agent) -> Option<binding::proctree::Record> {
+    let id = input.session_id.as_deref()?;
+    // A subagent runs in its parent's process: the process stays the parent's.
+    if input.is_subagent() || !ctx.repo.agents_dir().is_dir() || !binding::proctree::enabled() {
+        return None;
+    }
+    let chain = binding::proctree::agent_chain(binding::proctree::ancestors());
+    let previous = binding::proctree::recorded(&ctx.repo, &chain).map(|(_, r)| r);
+    if let Err(e) = binding::proctree::record(&ctx.repo, &chain, id, agent.as_str()) {
+        eprintln!("sessions hook: cannot record the agent process: {e}");
+    }
+    previous.filter(|r| r.conversation != id)
+}
+
+/// SessionStart of the main conversation: forget subagents of an earlier run of it, and
+/// after `/clear` carry the binding over from the conversation this process had before.
+fn start_bookkeeping(ctx: &Ctx, input: &HookInput, previous: Option<&binding::proctree::Record>) {
+    let Some(id) = input.session_id.as_deref() else {
+        return;
+    };
+    if input.is_subagent() {
+        return;
+    }
+    let source = input.start_source();
+    if source != Some(StartSource::Compact) {
+        binding::subagents::clear(&ctx.repo, id);
+    }
+    if source != Some(StartSource::Clear) || binding::lookup(&ctx.repo, id).is_some() {
+        return;
+    }
+    let Some(old) = previous.and_then(|r| binding::read(&ctx.repo, &r.conversation)) else {
+        return;
+    };
+    if binding::existing(&ctx.repo, &old).is_none() {
+        return;
+    }
+    if let Err(e) = binding::carry(&ctx.repo, id, &old, &timestamp(ctx.now)) {
+        eprintln!("sessions hook session-start: {e}");
+    }
+}
+
+fn subagent_started(ctx: &Ctx, input: &HookInput) {
+    let (Some(id), Some(agent)) = (input.session_id.as_deref(), input.agent_id.as_deref()) else {
+        return;
+    };
+    let kind = input.agent_type.as_deref().unwrap_or_default();
+    if let Err(e) = binding::subagents::start(&ctx.repo, id, agent, kind, ctx.now) {
+        eprintln!("sessions hook subagent-start: cannot record the subagent: {e}");
+    }
+}
+
+fn subagent_stopped(ctx: &Ctx, input: &HookInput) {
+    if let (Some(id), Some(agent)) = (input.session_id.as_deref(), input.agent_id.as_deref()) {
+        binding::subagents::stop(&ctx.repo, id, agent);
+    }
+}
+
+/// After SessionEnd: the conversation's subagents are over, and dead processes' records go.
+fn end_bookkeeping(ctx: &Ctx, input: &HookInput) {
+    if let Some(id) = input.session_id.as_deref() {
+        binding::subagents::clear(&ctx.repo, id);
+    }
+    binding::proctree::prune(&ctx.repo);
+}
+
+/// A conversation that edits session files by hand (never running `sessions`) is bound to the
+/// file its tool calls touched last. Never replaces a binding someone asked for (`new`,
+/// `resume`, `spawn`), only an unbound or inferred one.
+fn bind_from_transcript(ctx: &Ctx, input: &HookInput) {
+    let (Some(id), Some(transcript)) = (input.session_id.as_deref(), &input.transcript_path) else {
+        return;
+    };
+    if input.is_subagent() || !ctx.repo.sessions_dir().is_dir() {
+        return;
+    }
+    let current = binding::read(&ctx.repo, id);
+    if current
+        .as_ref()
+        .is_some_and(|b| !b.is_inferred() && binding::existing(&ctx.repo, b).is_some())
+    {
+        return;
+    }
+    let Some(path) = binding::transcript::last_touched(&ctx.repo, transcript) else {
+        return;
+    };
+    let shown = ctx.repo.display(&path);
+    if current.as_ref().is_some_and(|b| b.session == shown) {
+        return;
+    }
+    if let Err(e) = binding::bind(&ctx.repo, id, &path, "transcript", &timestamp(ctx.now)) {
+        eprintln!("sessions hook: {e}");
+    }
+}
+
+/// With nothing bound, the one session in progress (if exactly one) is the likely work.
+fn only_session_in_progress(ctx: &Ctx) -> Option<PathBuf> {
+    let mut found = None;
+    for path in ctx.repo.session_files().ok()? {
+        let text = store::read_session(&path).ok()?;
+        let doc = Document::parse_frontmatter(&text);
+        if doc.str_value(&["session", "status"]) == Some("in_progress") {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(path);
+        }
+    }
+    found
+}
+
+fn not_bound_note(ctx: &Ctx, path: &Path) -> String {
+    format!(
+        "This conversation is not bound to a session file. The only session in progress is {}, so its state follows; if it is your work, bind it with `sessions resume {}`.\n",
+        ctx.repo.display(path),
+        super::stem(path)
+    )
+}
+
+/// Tells a spawned agent who it is and how to report.
+fn run_context(ctx: &Ctx, path: &Path, run: &binding::BoundRun) -> String {
+    format!(
+        "You are the background agent `{}` (run {}), spawned for the session file {}.\nYour task: {}\nReport progress as you go: `sessions log \"what you did\"` and `sessions update --state \"where things stand\"` (no SESSION needed: this conversation is bound to that file). End with a line `SUMMARY: …`.\n\n",
+        run.agent,
+        run.run_id,
+        ctx.repo.display(path),
+        run.task
+    )
 }

@@ -8,7 +8,7 @@ use crate::session::edit::{Op, Scalar, key_path};
 use crate::store;
 
 pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     match Document::parse(&text).str_value(&["session", "status"]) {
         Some("completed") => {
@@ -44,7 +44,7 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
 }
 
 pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     let status = Document::parse(&text)
         .str_value(&["session", "status"])
@@ -64,7 +64,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<u8> {
         ];
         edit_session(ctx, &path, |_| Ok(ops.clone()))?;
     }
-    super::bind_conversation(ctx, &path, args.conversation.as_deref())?;
+    super::bind_conversation(ctx, &path, super::BindAsk::Resume, args.bind)?;
     println!("resumed {}", ctx.show_path(&path));
     Ok(0)
 }

@@ -5,13 +5,13 @@ use std::io::{IsTerminal, Write};
 
 use super::Ctx;
 use super::agents::Target;
-use crate::agents::record::{self, RunStatus};
+use crate::agents::record::{self, RunRecord, RunStatus};
 use crate::agents::{logfile, sync};
 use crate::cli::LogsArgs;
 use crate::error::{Error, Result};
 
 pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
-    let target = Target::parse(ctx, &args.target)?;
+    let target = Target::parse(ctx, args.target.as_deref())?;
     let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
     let chosen = target.select(&runs)?;
     let Some((rec_path, rec)) = chosen.last().copied() else {
@@ -49,32 +49,54 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
             return Ok(0);
         }
     }
-    if !args.follow || !rec.status.is_active() {
+    if !args.follow {
         let mut f = std::fs::File::open(&log).map_err(missing)?;
         let _ = std::io::copy(&mut f, &mut out);
         return Ok(0);
     }
     let rec_path = rec_path.clone();
-    let result = logfile::follow(&log, from, &mut out, || {
-        record::reconcile_at(&rec_path).map_or(true, |r| !r.status.is_active())
-    });
+    let result = if rec.status.is_active() {
+        logfile::follow(&log, from, &mut out, || {
+            record::reconcile_at(&rec_path).map_or(true, |r| !r.status.is_active())
+        })
+    } else if args.lines.is_none() {
+        std::fs::File::open(&log)
+            .and_then(|mut f| std::io::copy(&mut f, &mut out))
+            .map(|_| ())
+    } else {
+        Ok(())
+    };
     drop(out);
-    if let Err(e) = result
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(missing(e));
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+        Err(e) => return Err(missing(e)),
+        Ok(()) => {}
     }
-    if let Ok(fin) = sync::write_back_once(&rec_path)
-        && fin.status != RunStatus::Running
-    {
-        eprintln!(
-            "[run {} {}{}]",
-            fin.id,
-            fin.status.display(),
-            fin.exit_code
-                .map(|c| format!(", exit {c}"))
-                .unwrap_or_default()
-        );
+    let fin = sync::write_back_once(&rec_path)
+        .or_else(|_| record::load(&rec_path))
+        .map_err(|e| Error::Check(format!("run {}: {e}", rec.id)))?;
+    eprintln!("{}", outcome_line(&fin));
+    Ok(follow_exit_code(fin.status))
+}
+
+/// `[run 3fa9c2d1 failed, exit 3]`, the last line of a follow (on stderr, so stdout stays
+/// the log).
+fn outcome_line(rec: &RunRecord) -> String {
+    let how = match (rec.exit_code, rec.signal, &rec.reason) {
+        (Some(c), _, _) => format!(", exit {c}"),
+        (None, Some(s), _) => nix::sys::signal::Signal::try_from(s)
+            .map_or_else(|_| format!(", signal {s}"), |s| format!(", killed by {s}")),
+        (None, None, Some(r)) if rec.status != RunStatus::Lost => format!(": {r}"),
+        _ => String::new(),
+    };
+    format!("[run {} {}{how}]", rec.id, rec.status.display())
+}
+
+/// The exit status of `logs -f` (documented in `LOGS_HELP`): 0 the run completed, 1 it
+/// failed, was lost or was cancelled.
+fn follow_exit_code(status: RunStatus) -> u8 {
+    match status {
+        RunStatus::Completed => 0,
+        _ => 1,
     }
-    Ok(0)
 }

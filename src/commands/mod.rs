@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use crate::binding;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -37,6 +38,8 @@ pub struct Ctx {
     pub repo: Repo,
     pub cwd: PathBuf,
     pub now: DateTime<Utc>,
+    /// `--conversation ID`, the first place [`crate::binding::current`] looks.
+    pub conversation: Option<String>,
 }
 
 impl Ctx {
@@ -79,10 +82,160 @@ pub fn text_arg(value: &str, stdin_used: &mut bool) -> Result<String> {
         .map_err(|e| Error::read(std::path::Path::new("<stdin>"), e))
 }
 
-/// Binds the current agent conversation (explicit or from the environment) to `path`.
-pub fn bind_conversation(ctx: &Ctx, path: &std::path::Path, explicit: Option<&str>) -> Result<()> {
-    if let Some(id) = crate::binding::conversation_id(explicit) {
-        crate::binding::bind(&ctx.repo, &id, path, &edit::timestamp(ctx.now))?;
+/// The agent conversation this command runs in (see [`crate::binding::current`]).
+pub fn conversation(ctx: &Ctx) -> Option<binding::Conversation> {
+    binding::current(&ctx.repo, ctx.conversation.as_deref())
+}
+
+/// The session a command works on: `reference` as given, else the session this conversation
+/// is bound to. Without either, a usage error (exit 2) that lists the sessions in progress and
+/// says how to bind.
+pub fn session_path(ctx: &Ctx, reference: Option<&str>) -> Result<PathBuf> {
+    if let Some(r) = reference {
+        return ctx.repo.resolve(r, &ctx.cwd);
+    }
+    let conv = conversation(ctx);
+    let why = match &conv {
+        None => format!(
+            "this command does not run in a known agent conversation (no --conversation, none of ${} set, and no ancestor process recorded by a hook)",
+            binding::CONVERSATION_VARS.join(", $")
+        ),
+        Some(c) => match binding::read(&ctx.repo, &c.id) {
+            None => format!(
+                "conversation {} (from {}) is not bound to a session",
+                c.id,
+                c.found.describe()
+            ),
+            Some(b) => match binding::existing(&ctx.repo, &b) {
+                Some(path) => return Ok(path),
+                None => format!(
+                    "conversation {} is bound to {}, which no longer exists",
+                    c.id, b.session
+                ),
+            },
+        },
+    };
+    Err(Error::Usage(format!(
+        "no SESSION given, and {why}.\n{}",
+        candidates(ctx, conv.is_some())
+    )))
+}
+
+/// The in-progress sessions and how to name or bind one, for the "no SESSION" error.
+fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
+    let files = ctx.repo.session_files().unwrap_or_default();
+    let mut found = Vec::new();
+    for path in &files {
+        let Ok(text) = crate::store::read_session(path) else {
+            continue;
+        };
+        let doc = crate::session::Document::parse_frontmatter(&text);
+        if doc.str_value(&["session", "status"]) == Some("in_progress") {
+            let title = doc.str_value(&["session", "title"]).unwrap_or("(untitled)");
+            found.push((stem(path), title.to_string()));
+        }
+    }
+    let width = found.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    let lines: Vec<String> = found
+        .iter()
+        .map(|(s, title)| format!("  {s:<width$}  {title}"))
+        .collect();
+    let bind = if in_conversation {
+        "bind this conversation with `sessions resume SESSION`"
+    } else {
+        "run it inside an agent conversation bound with `sessions resume SESSION` (or pass --conversation ID)"
+    };
+    let mut out = if lines.is_empty() {
+        "No session is in progress; start one with `sessions new \"what you are doing\"`."
+            .to_string()
+    } else {
+        format!("In progress:\n{}\n", lines.join("\n"))
+    };
+    if !lines.is_empty() {
+        out.push_str(&format!("Name one as SESSION, or {bind}."));
+    }
+    out
+}
+
+/// How a command asks to bind: `new` (only an unbound conversation, unless --bind) or
+/// `resume` (always rebinds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindAsk {
+    New,
+    Resume,
+}
+
+/// Binds this conversation to `path` by the rules in docs/bindings.md, saying on stderr
+/// whenever it does not do what the command implies: `new` leaves an existing binding alone
+/// unless `force`; nothing rebinds while a subagent runs in the conversation unless `force`.
+pub fn bind_conversation(
+    ctx: &Ctx,
+    path: &std::path::Path,
+    ask: BindAsk,
+    force: bool,
+) -> Result<()> {
+    let Some(conv) = conversation(ctx) else {
+        if force {
+            eprintln!(
+                "sessions: --bind: this command does not run in a known agent conversation, so nothing was bound (pass --conversation ID)."
+            );
+        }
+        return Ok(());
+    };
+    let current =
+        binding::read(&ctx.repo, &conv.id).filter(|b| binding::existing(&ctx.repo, b).is_some());
+    let target = ctx.repo.display(path);
+    if current.as_ref().is_some_and(|b| b.session == target) {
+        return Ok(());
+    }
+    let stays = |why: &str| {
+        let on = current.as_ref().map_or_else(
+            || "unbound".to_string(),
+            |b| format!("bound to {}", b.session),
+        );
+        eprintln!(
+            "sessions: this conversation stays {on}: {why}; pass --bind to bind it to {target}."
+        );
+    };
+    if !force {
+        let subs = binding::subagents::active(&ctx.repo, &conv.id, ctx.now);
+        if !subs.is_empty() {
+            let who: Vec<String> = subs
+                .iter()
+                .map(|s| {
+                    if s.agent_type.is_empty() {
+                        s.agent_id.clone()
+                    } else {
+                        format!("{} {}", s.agent_type, s.agent_id)
+                    }
+                })
+                .collect();
+            stays(&format!(
+                "a subagent is running in it ({}), and a subagent's commands cannot be told from its parent's",
+                who.join(", ")
+            ));
+            return Ok(());
+        }
+        if ask == BindAsk::New
+            && let Some(b) = &current
+            && !b.is_inferred()
+        {
+            stays(
+                "`new` does not move an existing binding (later commands without SESSION still go there)",
+            );
+            return Ok(());
+        }
+    }
+    let via = match ask {
+        BindAsk::New => "new",
+        BindAsk::Resume => "resume",
+    };
+    binding::bind(&ctx.repo, &conv.id, path, via, &edit::timestamp(ctx.now))?;
+    if let Some(b) = &current {
+        eprintln!(
+            "sessions: this conversation now works in {target} (was {}).",
+            b.session
+        );
     }
     Ok(())
 }
@@ -90,8 +243,18 @@ pub fn bind_conversation(ctx: &Ctx, path: &std::path::Path, explicit: Option<&st
 /// How many of the session's background agents are running right now (run records
 /// reconciled with the live processes; the file's statuses when there are none).
 pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
+    Ok(agents_of(ctx, path)?.0)
+}
+
+/// The running count of [`running_agents`] and the file's entries without a run record here
+/// (see `agents::sync::check_entries`; lost ones are settled on the way).
+pub fn agents_of(
+    ctx: &Ctx,
+    path: &std::path::Path,
+) -> Result<(usize, Vec<crate::agents::sync::Orphan>)> {
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem(path));
     let text = crate::store::read_session(path)?;
+    let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, path, text);
     let mut o = crate::overview::Overview::new(
         path,
         String::new(),
@@ -99,8 +262,8 @@ pub fn running_agents(ctx: &Ctx, path: &std::path::Path) -> Result<usize> {
         ctx.now,
         std::time::Duration::MAX,
     );
-    runs.correct(&mut o);
-    Ok(o.agents.running)
+    runs.correct_with(&mut o, &orphans);
+    Ok((o.agents.running, orphans))
 }
 
 /// A session file's stem, which names its runs and logs.
@@ -123,6 +286,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         repo: Repo::discover(&cwd),
         cwd,
         now: Utc::now(),
+        conversation: cli.conversation,
     };
     match cli.command {
         Command::Init => init::run(&ctx),

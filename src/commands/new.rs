@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
                 f.write_all(text.as_bytes())
                     .and_then(|()| f.sync_all())
                     .map_err(|e| Error::write(&file, e))?;
-                super::bind_conversation(ctx, &file, args.conversation.as_deref())?;
+                super::bind_conversation(ctx, &file, super::BindAsk::New, args.bind)?;
                 if args.json {
                     let stem = file.file_stem().unwrap_or_default().to_string_lossy();
                     println!(

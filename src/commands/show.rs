@@ -9,7 +9,7 @@ use crate::session::Document;
 use crate::store;
 
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let text = store::read_session(&path)?;
     let out = match &args.section {
         None => text.as_str(),

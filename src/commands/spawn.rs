@@ -1,10 +1,12 @@
 //! `sessions spawn`: launch background agents on a session, and the hidden `__supervise`
 //! entry point of their supervisors.
 //!
-//! Order matters: the session file gets the entry (`status: in_progress`, `log`, `run_id`,
-//! `conversation_id`) and its Session Log line *before* the agent starts, so an agent that
-//! ends within milliseconds finds its entry to write back into. A launch that fails turns
-//! that entry `failed` with the reason.
+//! Order matters (docs/runs.md): the run record (the intent, naming this process as its
+//! spawner) and the empty log come first; then the session file gets the entry
+//! (`status: in_progress`, `log`, `run_id`, `conversation_id`, `host`) and its Session Log
+//! line; only then does the agent start, so an agent that ends within milliseconds finds its
+//! entry to write back into. A run that cannot start is settled `failed` with the reason, in
+//! its record, its log and its entry.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -13,8 +15,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Ctx, edit_session};
-use crate::agents::record::{self, RunRecord, RunStatus, Runner};
-use crate::agents::supervise::{LaunchSpec, launch};
+use crate::agents::record::{self, RunRecord, Runner};
+use crate::agents::supervise::{LaunchSpec, Prepared, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
@@ -46,7 +48,7 @@ struct Started {
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
-    let path = store::absolute(&ctx.repo.resolve(&args.session, &ctx.cwd)?);
+    let path = store::absolute(&super::session_path(ctx, args.session.as_deref())?);
     if args.task.trim().is_empty() {
         return Err(Error::Usage(
             "--task is empty; say what the agent should do".into(),
@@ -64,26 +66,38 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         plans.push(plan(ctx, &args, &config, name, &path, &supervisor)?);
     }
 
-    let entries: Vec<NewEntry> = plans.iter().map(|p| p.entry.clone()).collect();
-    let actor = super::log::default_actor();
-    edit_session(ctx, &path, |_| {
-        Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
-    })?;
-
-    let mut launched = Vec::new();
-    let mut failed: Vec<(NewEntry, String)> = Vec::new();
+    // The intent first: every run's record exists before its entry reaches the file, so a
+    // spawn killed anywhere from here on leaves nothing a reader cannot reconcile (see
+    // docs/runs.md).
+    let mut prepared = Vec::new();
     for p in plans {
-        match launch(p.spec) {
-            Ok(l) => launched.push((p.entry, l)),
-            Err(e) => failed.push((p.entry, e.to_string())),
+        match prepare(p.spec) {
+            Ok(r) => prepared.push((p.entry, r)),
+            Err(e) => {
+                prepared
+                    .into_iter()
+                    .for_each(|(_, r): (_, Prepared)| r.abandon());
+                return Err(e.into());
+            }
         }
     }
+    let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
+    let actor = super::log::default_actor();
+    if let Err(e) = edit_session(ctx, &path, |_| {
+        Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
+    }) {
+        prepared.into_iter().for_each(|(_, r)| r.abandon());
+        return Err(e);
+    }
+
+    let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
+    let mut failed: Vec<(NewEntry, String)> = Vec::new();
     let mut out = Vec::new();
     for (entry, l) in launched {
         let rec_path = l.path.clone();
         let rec = l.wait_started(START_WAIT);
-        if rec.status == RunStatus::Failed && rec.pid.is_none() {
-            // The supervisor could not start the agent; it writes the failure back itself.
+        if !rec.status.is_active() && rec.pid.is_none() {
+            // The agent could not be started: the record says why; the file gets it now.
             let reason = rec.reason.clone().unwrap_or_default();
             failed.push((entry.clone(), reason));
             let _ = sync::write_back_once(&rec_path);
@@ -204,6 +218,7 @@ fn plan(
         conversation_id,
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
+        host: crate::agents::supervise::host_name(),
     };
     Ok(Plan { spec, entry })
 }

@@ -32,6 +32,41 @@ struct AgentInfo {
     log: Option<String>,
 }
 
+/// The conversation `status` runs in and what it is bound to, for the person and `--json`.
+struct Here {
+    conversation: crate::binding::Conversation,
+    /// The bound session file (relative to the root), when it still exists.
+    session: Option<String>,
+    binding: Option<crate::binding::Binding>,
+}
+
+impl Here {
+    fn json(&self) -> serde_json::Value {
+        let b = self.binding.as_ref();
+        serde_json::json!({
+            "id": self.conversation.id,
+            "found": self.conversation.found,
+            "via": b.and_then(|b| b.via.clone()),
+            "bound_at": b.map(|b| b.bound_at.clone()),
+            "run": b.and_then(|b| b.run.clone()),
+        })
+    }
+}
+
+fn this_conversation(ctx: &Ctx) -> Option<Here> {
+    let conversation = super::conversation(ctx)?;
+    let binding = crate::binding::read(&ctx.repo, &conversation.id);
+    let session = binding
+        .as_ref()
+        .and_then(|b| crate::binding::existing(&ctx.repo, b))
+        .map(|p| ctx.repo.display(&p));
+    Some(Here {
+        conversation,
+        session,
+        binding,
+    })
+}
+
 #[derive(Serialize)]
 struct Detail {
     #[serde(flatten)]
@@ -58,27 +93,65 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         .filter(Overview::is_active)
         .collect();
     super::list::sort(&mut active, SortKey::Status);
+    let here = this_conversation(ctx);
     if json {
+        // The array of SPEC's listing; the session this conversation is bound to carries
+        // `conversation`: {id, found, via, bound_at, run}.
+        let items: Vec<serde_json::Value> = active
+            .iter()
+            .map(|o| {
+                let mut v = serde_json::to_value(o).unwrap_or_default();
+                if let (Some(h), Some(map)) = (&here, v.as_object_mut())
+                    && h.session.as_deref() == Some(o.path.as_str())
+                {
+                    map.insert("conversation".into(), h.json());
+                }
+                v
+            })
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&active).unwrap_or_default()
+            serde_json::to_string_pretty(&items).unwrap_or_default()
         );
         return Ok(0);
     }
-    if let Some(path) =
-        crate::binding::conversation_id(None).and_then(|id| crate::binding::lookup(&ctx.repo, &id))
-    {
-        let shown = ctx.repo.display(&path);
-        if let Some(pos) = active.iter().position(|o| o.path == shown) {
-            let mine = active.remove(pos);
-            println!(
-                "This conversation: \"{}\" ({}), {}, updated {} ago\n",
-                mine.title,
-                ctx.show_path(&path),
-                mine.status,
-                mine.age(ctx.now)
-            );
-            active.insert(0, mine);
+    if let Some(h) = &here {
+        let how = h.conversation.found.describe();
+        match (&h.session, &h.binding) {
+            (Some(shown), Some(b)) => {
+                let path = ctx.repo.root.join(shown);
+                let via = b
+                    .via
+                    .as_deref()
+                    .map(|v| format!(", bound by {v}"))
+                    .unwrap_or_default();
+                match active.iter().position(|o| &o.path == shown) {
+                    Some(pos) => {
+                        let mine = active.remove(pos);
+                        println!(
+                            "This conversation: \"{}\" ({}), {}, updated {} ago",
+                            mine.title,
+                            ctx.show_path(&path),
+                            mine.status,
+                            mine.age(ctx.now)
+                        );
+                        active.insert(0, mine);
+                    }
+                    None => println!("This conversation: {} (not active)", ctx.show_path(&path)),
+                }
+                println!(
+                    "  conversation {} (found from {how}{via})\n",
+                    h.conversation.id
+                );
+            }
+            (None, Some(b)) => println!(
+                "This conversation ({}, found from {how}) was bound to {}, which no longer exists; bind it again with `sessions resume SESSION`.\n",
+                h.conversation.id, b.session
+            ),
+            _ => println!(
+                "This conversation ({}, found from {how}) is not bound to a session; bind it with `sessions resume SESSION` or `sessions new \"…\"`.\n",
+                h.conversation.id
+            ),
         }
     }
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
@@ -111,6 +184,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
     let text = store::read_session(&path)?;
+    let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, &path, text);
     let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
     let mut overview = Overview::new(
@@ -120,7 +194,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         ctx.now,
         config.stale_after,
     );
-    runs.correct(&mut overview);
+    runs.correct_with(&mut overview, &orphans);
     let sections: Vec<SectionInfo> = doc
         .sections
         .iter()
@@ -179,6 +253,15 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         o.age(ctx.now)
     );
     println!("  created   {}", o.created.as_deref().unwrap_or("?"));
+    if let Some(h) = this_conversation(ctx)
+        && h.session.as_deref() == Some(o.path.as_str())
+    {
+        println!(
+            "  bound     to this conversation ({}, found from {})",
+            h.conversation.id,
+            h.conversation.found.describe()
+        );
+    }
     println!(
         "  task      {}",
         o.current_task.as_deref().unwrap_or("(none)")

@@ -8,7 +8,7 @@ use crate::session::rules::{SESSION_STATUSES, canonical_session_status};
 use crate::write::Outcome;
 
 pub fn run(ctx: &Ctx, args: UpdateArgs) -> Result<u8> {
-    let path = ctx.repo.resolve(&args.session, &ctx.cwd)?;
+    let path = super::session_path(ctx, args.session.as_deref())?;
     let mut ops = Vec::new();
     let mut what = Vec::new();
     let mut set = |keys: &[&str], value: &Option<String>, what: &mut Vec<String>| {

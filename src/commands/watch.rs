@@ -176,6 +176,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
                     repo: ctx.repo.clone(),
                     cwd: ctx.cwd.clone(),
                     now: Utc::now(),
+                    conversation: ctx.conversation.clone(),
                 };
                 let now = tracker.snapshot(&ctx, &Changes::everything(), Some(&snap))?;
                 draw(&ctx, &now, &mut out);
@@ -196,6 +197,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             repo: ctx.repo.clone(),
             cwd: ctx.cwd.clone(),
             now: Utc::now(),
+            conversation: ctx.conversation.clone(),
         };
         let next = tracker.snapshot(&ctx, &changes, Some(&snap))?;
         let events = diff(&snap, &next);
@@ -910,6 +912,7 @@ mod tests {
                 repo: crate::store::Repo { root: root.to_path_buf() },
                 cwd: root.to_path_buf(),
                 now: Utc::now(),
+                conversation: None,
             };
             let (mut told, mut blind) = (Tracker::default(), Tracker::default());
             let mut snap = told.snapshot(&ctx, &Changes::everything(), None).unwrap();

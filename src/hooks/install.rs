@@ -36,7 +36,7 @@ struct HookRow {
     codex_timeout_secs: u64,
 }
 
-const HOOK_TABLE: [HookRow; 4] = [
+const HOOK_TABLE: [HookRow; 5] = [
     HookRow {
         event: "SessionStart",
         gemini_event: Some("SessionStart"),
@@ -48,6 +48,13 @@ const HOOK_TABLE: [HookRow; 4] = [
         event: "SubagentStart",
         gemini_event: None,
         command: "sessions hook subagent-start",
+        timeout_secs: 10,
+        codex_timeout_secs: 10,
+    },
+    HookRow {
+        event: "SubagentStop",
+        gemini_event: None,
+        command: "sessions hook subagent-stop",
         timeout_secs: 10,
         codex_timeout_secs: 10,
     },
@@ -704,6 +711,17 @@ mod tests {
         ]
       }
     ],
+    "SubagentStop": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook subagent-stop",
+            "timeout": 10
+          }
+        ]
+      }
+    ],
     "SessionEnd": [
       {
         "hooks": [
@@ -789,6 +807,7 @@ mod tests {
                 "PreToolUse",
                 "SessionStart",
                 "SubagentStart",
+                "SubagentStop",
                 "SessionEnd",
                 "PreCompact"
             ]
@@ -856,6 +875,7 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let text = r#"{"hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"sessions hook session-start","timeout":10}]}],
 "SubagentStart":[{"hooks":[{"type":"command","command":"sessions hook subagent-start","timeout":10}]}],
+"SubagentStop":[{"hooks":[{"type":"command","command":"sessions hook subagent-stop","timeout":10}]}],
 "SessionEnd":[{"hooks":[{"type":"command","command":"sessions hook session-end","timeout":5}]}],
 "PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}]}}"#;
         write(dir.path(), ".claude/settings.json", text);
@@ -1024,7 +1044,13 @@ mod tests {
         let events: Vec<_> = hooks.keys().cloned().collect();
         assert_eq!(
             events,
-            ["SessionStart", "SubagentStart", "SessionEnd", "PreCompact"]
+            [
+                "SessionStart",
+                "SubagentStart",
+                "SubagentStop",
+                "SessionEnd",
+                "PreCompact"
+            ]
         );
         assert_eq!(
             hooks["SessionStart"][0]["hooks"][0]["command"],

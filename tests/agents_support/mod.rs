@@ -29,9 +29,11 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// `sessions init` + `sessions new "weather fallback"`.
+    /// A `.git/` marker, `sessions init` + `sessions new "weather fallback"`. The marker keeps
+    /// the repository from being found further up (a stray `/tmp/.agents` would capture it).
     pub fn new() -> Repo {
         let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".git")).unwrap();
         let tmux_dir = tempfile::Builder::new()
             .prefix("tx")
             .tempdir_in("/tmp")

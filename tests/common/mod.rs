@@ -159,6 +159,8 @@ impl TestRepo {
         cmd.sealed();
         cmd.current_dir(dir)
             .env_remove("CLAUDE_ENV_FILE")
+            // The test process would count as the agent that ran the hooks.
+            .env("SESSIONS_PROCESS_TREE", "off")
             .env("NO_COLOR", "1")
             .env("TZ", "UTC")
             .timeout(HANG_GUARD);
