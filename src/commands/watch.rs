@@ -871,8 +871,9 @@ mod tests {
                     let f = fs::OpenOptions::new().append(true).open(&p).unwrap();
                     f.set_modified(mtime).unwrap();
                 }
-                // Written through a symlink, the event names the file written: the target.
-                let target = fs::read_link(&p).map(|t| dir.join(t));
+                // Written through symlinks, the event names the file written: the last target.
+                let target =
+                    fs::canonicalize(&p).map(|t| dir.join(t.file_name().unwrap_or_default()));
                 [Ok(p), target].into_iter().flatten().collect()
             }
             Op::Delete(f) => {
