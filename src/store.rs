@@ -194,13 +194,18 @@ fn sort_by_name(files: &mut [PathBuf]) {
     files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
 }
 
-/// The title of the session at `path`, read from the head only. With `needle` (lowercase),
+/// The title of the session at `path`, from its head. With `needle` (lowercase),
 /// it is only wanted if it contains the needle: when the needle has no whitespace and no
 /// `'`, and the head has no `\`, any match in the title is a verbatim match in the head's
 /// text (YAML changes a title's characters only by escapes, `''` and line folding), so a
 /// head without the needle is not parsed at all and `None` means "cannot match".
+///
+/// The whole file is read, as before: a file that is not UTF-8 throughout (or too large)
+/// still matches by name only. Only its head is searched and parsed.
 fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
-    let text = read_head(path).ok()?;
+    let whole = read_session(path).ok()?;
+    let head = crate::session::document::frontmatter_extent(whole.as_bytes(), true);
+    let text = &whole[..head.unwrap_or(whole.len())];
     if let Some(needle) = needle {
         let verbatim =
             !needle.contains(|c: char| c.is_whitespace() || c == '\'') && !text.contains('\\');
@@ -208,7 +213,7 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
             return None;
         }
     }
-    let doc = Document::parse_frontmatter(&text);
+    let doc = Document::parse_frontmatter(text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 
