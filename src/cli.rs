@@ -45,6 +45,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "ID")]
     pub conversation: Option<String>,
 
+    /// When to colour output: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: crate::style::ColorWhen,
+
     #[command(subcommand)]
     pub command: Command,
 }

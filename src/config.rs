@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::session::document::position;
 use crate::session::yaml::{self, Kind, Node};
 
-/// The commented defaults `sessions init` writes.
+/// The commented config `sessions init` writes: the defaults, and working agent templates for
+/// Claude Code, Codex CLI and Gemini CLI.
 pub const DEFAULT_CONFIG: &str = include_str!("../templates/config.yaml");
 
 #[derive(Debug, Clone)]
@@ -83,9 +84,15 @@ impl Config {
                 "log_cap" => config.log_cap = parse_size(value)?,
                 "notify" => config.notify = Some(string_list(value, "notify")?),
                 "agents" => {
-                    for (name, def) in value.entries() {
-                        let name = scalar(name, "agent name")?.to_string();
-                        config.agents.insert(name.clone(), agent_def(&name, def)?);
+                    for (key, def) in value.entries() {
+                        let name = scalar(key, "agent name")?.to_string();
+                        let parsed = agent_def(&name, def)?;
+                        if config.agents.insert(name.clone(), parsed).is_some() {
+                            return Err((
+                                key.span.start,
+                                format!("agent `{name}` is defined twice; keep one definition"),
+                            ));
+                        }
                     }
                     if !value.is_map() {
                         return Err((
@@ -220,7 +227,66 @@ mod tests {
         let c = Config::parse(DEFAULT_CONFIG).unwrap();
         assert_eq!(c.stale_after, Duration::from_secs(86400));
         assert_eq!(c.log_cap, 50 * 1024 * 1024);
-        assert!(c.agents.is_empty());
+        let names: Vec<&str> = c.agents.keys().map(String::as_str).collect();
+        assert_eq!(names, ["claude", "codex", "gemini"]);
+        // Verified against Claude Code 2.1.197, Codex CLI 0.171.0 and Gemini CLI 0.61.0.
+        assert_eq!(
+            c.agents["claude"].command,
+            [
+                "claude",
+                "-p",
+                "--session-id",
+                "{conversation_id}",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--permission-mode",
+                "acceptEdits",
+                "--allowedTools",
+                "Bash(sessions *)",
+                "--",
+                "{prompt}"
+            ]
+        );
+        assert_eq!(
+            c.agents["codex"].command,
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "--sandbox",
+                "workspace-write",
+                "--add-dir",
+                ".agents",
+                "--",
+                "{prompt}"
+            ]
+        );
+        assert_eq!(
+            c.agents["gemini"].command,
+            [
+                "gemini",
+                "--prompt={prompt}",
+                "--session-id",
+                "{conversation_id}",
+                "--output-format",
+                "stream-json",
+                "--approval-mode",
+                "auto_edit",
+                "--skip-trust"
+            ]
+        );
+        assert!(c.agents.values().all(|a| a.env.is_empty()));
+    }
+
+    #[test]
+    fn an_agent_defined_twice_is_an_error() {
+        let text = "agents:\n  a:\n    command: [x]\n  a:\n    command: [y]\n";
+        let (offset, msg) = Config::parse(text).unwrap_err();
+        assert!(msg.contains("`a` is defined twice"), "{msg}");
+        assert_eq!(&text[offset..offset + 2], "a:");
+        assert!(offset > 20);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod overview;
 pub mod runs;
 pub mod session;
 pub mod store;
+pub mod style;
 pub mod table;
 pub mod validation;
 pub mod write;

@@ -4,15 +4,21 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Whether the command line is `sessions [-C DIR] hook …`.
+/// The global options that take a value (`-C DIR`, `--conversation ID`, `--color WHEN`).
+const GLOBAL_WITH_VALUE: [&str; 4] = ["-C", "--directory", "--conversation", "--color"];
+
+/// Whether the command line is `sessions [GLOBAL OPTIONS] hook …`.
 fn is_hook_call() -> bool {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "-C" | "--directory" => {
+            s if GLOBAL_WITH_VALUE.contains(&s) => {
                 args.next();
             }
-            s if s.starts_with("--directory=") || (s.starts_with("-C") && s.len() > 2) => {}
+            s if GLOBAL_WITH_VALUE
+                .iter()
+                .any(|g| g.starts_with("--") && s.starts_with(&format!("{g}=")))
+                || (s.starts_with("-C") && s.len() > 2) => {}
             s => return s == "hook",
         }
     }

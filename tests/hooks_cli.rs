@@ -1275,6 +1275,9 @@ fn unknown_hook_arguments_never_exit_2() {
         &["hook", "pre-compact", "--future-flag"],
         &["hook", "session-start", "--format", "markdown"],
         &["hook", "stop"],
+        // Behind the global options, too.
+        &["--color", "never", "hook", "pre-compact", "--future-flag"],
+        &["--conversation=c", "hook", "stop"],
     ] {
         let mut cmd = sessions_in(&repo, repo.root());
         cmd.args(args)

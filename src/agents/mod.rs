@@ -17,6 +17,7 @@
 
 pub mod logfile;
 pub mod notify;
+pub mod output;
 pub mod process;
 pub mod record;
 pub mod summary;

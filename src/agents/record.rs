@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::output::Tokens;
 use super::process::is_alive_opt;
 use super::{Error, IoContext, Result};
 
@@ -144,6 +145,15 @@ pub struct RunRecord {
     pub reason: Option<String>,
     #[serde(default)]
     pub summary: Option<String>,
+    /// Cost in US dollars, as the agent reported it (Claude Code does; Codex and Gemini don't).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Input and output tokens, as the agent reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+    /// Model turns, as the agent reported them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u64>,
     #[serde(default)]
     pub cancel_requested: bool,
     /// The outcome has been written back into the session file.
@@ -580,6 +590,9 @@ pub(crate) mod tests {
             status: RunStatus::Running,
             reason: None,
             summary: None,
+            cost_usd: None,
+            tokens: None,
+            turns: None,
             cancel_requested: false,
             written_back: false,
         }

@@ -39,7 +39,7 @@ use super::process::{
     self, KillOutcome, KillReport, KillStep, is_alive_opt, proc_start_time, proc_stat,
 };
 use super::record::{self, RECORD_VERSION, RunRecord, RunStatus, Runner};
-use super::summary::Summarizer;
+use super::summary::{self, RunOutput, Summarizer};
 use super::{Error, IoContext, Result};
 
 /// Socket name of the dedicated tmux server (`tmux -L sessions`).
@@ -265,6 +265,9 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         status: RunStatus::Starting,
         reason: None,
         summary: None,
+        cost_usd: None,
+        tokens: None,
+        turns: None,
         cancel_requested: false,
         written_back: false,
     };
@@ -572,14 +575,20 @@ fn signal_name(n: i32) -> String {
 }
 
 /// Save the final state.
-fn finalize(path: &Path, ending: Ending, summary: Option<String>) -> Result<RunRecord> {
+fn finalize(path: &Path, ending: Ending, output: RunOutput) -> Result<RunRecord> {
     let me = std::process::id();
     let my_start = proc_start_time(me);
     Ok(record::update(path, |r| {
         r.supervisor_pid = Some(me);
         r.supervisor_start = my_start;
         r.ended_at = Some(Utc::now());
-        r.summary = summary;
+        r.summary = output.summary;
+        r.cost_usd = output.cost_usd;
+        r.tokens = output.tokens;
+        r.turns = output.turns;
+        if let Some(id) = output.conversation_id {
+            r.conversation_id = Some(id);
+        }
         let (ok, reason) = match ending {
             Ending::Exited { code, signal } => {
                 r.exit_code = code;
@@ -644,7 +653,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         Ok(l) => l,
         Err(e) => {
             let why = format!("cannot open log {}: {e}", log_path.display());
-            return finalize(path, Ending::NotStarted(why), None);
+            return finalize(path, Ending::NotStarted(why), RunOutput::default());
         }
     };
     let sink = Arc::new(Mutex::new(Sink {
@@ -662,7 +671,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
         return finalize(
             path,
             Ending::NotStarted("cancelled before start".into()),
-            None,
+            RunOutput::default(),
         );
     }
 
@@ -723,6 +732,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
     let (done_tx, done_rx) = mpsc::channel();
     {
         let sink = Arc::clone(&sink);
+        let path = path.to_path_buf();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -739,6 +749,12 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Option<File>) -> Resul
                 {
                     // Keep draining so the agent never blocks on a full pipe.
                     s.error = Some(e);
+                }
+                let found = s.summary.take_conversation_id();
+                drop(s);
+                if let Some(id) = found {
+                    // A Codex thread id is known only now: record and bind it at once.
+                    super::writeback::conversation_found(&path, &id);
                 }
             }
             let _ = done_tx.send(());
@@ -984,14 +1000,14 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
         return finalize(
             path,
             Ending::NotStarted(Error::TmuxMissing.to_string()),
-            None,
+            RunOutput::default(),
         );
     };
     let Some(name) = rec.tmux_session.clone() else {
         return finalize(
             path,
             Ending::NotStarted("no tmux session name".into()),
-            None,
+            RunOutput::default(),
         );
     };
     let target = format!("={name}:");
@@ -1071,7 +1087,7 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
             let _ = fs::remove_file(&lock_path);
             let why = e.to_string();
             append_note(rec, &why);
-            return finalize(path, Ending::NotStarted(why), None);
+            return finalize(path, Ending::NotStarted(why), RunOutput::default());
         }
     };
     let pgid = proc_stat(pid).map_or(pid as i32, |s| s.pgrp);
@@ -1123,10 +1139,8 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
     );
     wait_for_sink(&lock_path);
     let _ = fs::remove_file(&lock_path);
-    let mut summarizer = Summarizer::new();
     let tail = tail_for_summary(rec);
-    summarizer.feed(tail.as_bytes());
-    finalize(path, ending, summarizer.finish(&tail))
+    finalize(path, ending, summary::read_log(&rec.log_path(), &tail))
 }
 
 /// Wait (bounded) until the `--tmux-sink` process has written everything: it marks the lock

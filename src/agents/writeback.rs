@@ -11,11 +11,12 @@ use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use super::output::usage_text;
 use super::record::{RunRecord, RunStatus};
 use crate::error::{Error, Result};
 use crate::session::Document;
 use crate::session::edit::{self, EditError, Op, Scalar, Seg, key_path};
-use crate::session::yaml::Node;
+use crate::session::yaml::{Kind, Node};
 use crate::store::Repo;
 use crate::write::{self, Outcome};
 
@@ -27,7 +28,9 @@ pub struct NewEntry {
     pub agent: String,
     pub task: String,
     pub run_id: String,
-    pub conversation_id: String,
+    /// The conversation the agent is started with, when the command pre-assigns it
+    /// (`--session-id {conversation_id}`); Codex's is only known once its output names it.
+    pub conversation_id: Option<String>,
     /// Log path relative to the repository root, as shown in the frontmatter.
     pub log: String,
     /// Markdown link target from the session file to the log.
@@ -41,19 +44,22 @@ pub struct NewEntry {
 pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op> {
     let mut ops = Vec::new();
     for e in entries {
+        let mut entry = vec![
+            ("agent".into(), Scalar::str(&e.agent)),
+            ("task".into(), Scalar::str(&e.task)),
+            ("status".into(), Scalar::Plain("in_progress".into())),
+            ("log".into(), Scalar::str(&e.log)),
+            ("run_id".into(), Scalar::str(&e.run_id)),
+        ];
+        if let Some(c) = &e.conversation_id {
+            entry.push(("conversation_id".into(), Scalar::str(c)));
+        }
+        if let Some(h) = &e.host {
+            entry.push(("host".into(), Scalar::str(h)));
+        }
         ops.push(Op::Push {
             path: key_path(&AGENTS),
-            entry: vec![
-                ("agent".into(), Scalar::str(&e.agent)),
-                ("task".into(), Scalar::str(&e.task)),
-                ("status".into(), Scalar::Plain("in_progress".into())),
-                ("log".into(), Scalar::str(&e.log)),
-                ("run_id".into(), Scalar::str(&e.run_id)),
-                ("conversation_id".into(), Scalar::str(&e.conversation_id)),
-            ]
-            .into_iter()
-            .chain(e.host.iter().map(|h| ("host".into(), Scalar::str(h))))
-            .collect(),
+            entry,
         });
         ops.push(Op::Log {
             at,
@@ -159,6 +165,18 @@ pub fn finish_ops(text: &str, rec: &RunRecord, link: &str, at: DateTime<Utc>) ->
                     value: Scalar::Plain("lost".into()),
                 });
             }
+            for (key, value) in usage_fields(rec) {
+                // A value a person rewrote as a block is theirs: never fail the write-back on it.
+                let scalar_or_missing = entry
+                    .and_then(|e| e.get(&key))
+                    .is_none_or(|v| !v.is_map() && !matches!(v.kind, Kind::Seq(_)));
+                if scalar_or_missing {
+                    ops.push(Op::Set {
+                        path: field(i, &key),
+                        value,
+                    });
+                }
+            }
         }
         None => {
             // The entry was removed by hand: the file still gets the truth about the run.
@@ -181,6 +199,11 @@ pub fn finish_ops(text: &str, rec: &RunRecord, link: &str, at: DateTime<Utc>) ->
             if rec.status == RunStatus::Lost {
                 entry.push(("reason".into(), Scalar::Plain("lost".into())));
             }
+            entry.extend(
+                usage_fields(rec)
+                    .into_iter()
+                    .filter(|(k, _)| k != "conversation_id"),
+            );
             ops.push(Op::Push {
                 path: key_path(&AGENTS),
                 entry,
@@ -192,17 +215,110 @@ pub fn finish_ops(text: &str, rec: &RunRecord, link: &str, at: DateTime<Utc>) ->
         .as_deref()
         .map(|s| format!(": {}", one_line(s)))
         .unwrap_or_default();
+    let usage = usage_text(rec.cost_usd, rec.tokens, rec.turns)
+        .map(|u| format!("; {u}"))
+        .unwrap_or_default();
     ops.push(Op::Log {
         at,
         actor: rec.agent.clone(),
         message: format!(
-            "Agent {} {} ({}){summary} — [log]({link})",
+            "Agent {} {} ({}{usage}){summary} — [log]({link})",
             rec.agent,
             status,
             how(rec)
         ),
     });
     ops
+}
+
+/// The entry's `conversation_id`, `cost_usd`, `tokens` and `turns`, as far as the run knows
+/// them. `tokens` is a flow mapping, `{input: N, output: N}`.
+fn usage_fields(rec: &RunRecord) -> Vec<(String, Scalar)> {
+    let mut out = Vec::new();
+    if let Some(c) = &rec.conversation_id {
+        out.push(("conversation_id".into(), Scalar::str(c)));
+    }
+    if let Some(c) = rec.cost_usd {
+        out.push(("cost_usd".into(), Scalar::Plain(c.to_string())));
+    }
+    if let Some(t) = rec.tokens {
+        out.push((
+            "tokens".into(),
+            Scalar::Plain(format!("{{input: {}, output: {}}}", t.input, t.output)),
+        ));
+    }
+    if let Some(n) = rec.turns {
+        out.push(("turns".into(), Scalar::Plain(n.to_string())));
+    }
+    out
+}
+
+/// A run's output named its conversation id while it runs (Codex's `thread.started`; Claude's
+/// and Gemini's confirm the pre-assigned one): record it, put it in the session file's entry,
+/// and bind the conversation to the session unless it is bound already. Best effort: the
+/// run goes on whatever fails here (the write-back at exit records the id again).
+pub fn conversation_found(record_path: &Path, id: &str) {
+    let Ok((rec, changed)) = super::record::update_if(record_path, |r| {
+        if r.conversation_id.as_deref() == Some(id) {
+            return false;
+        }
+        r.conversation_id = Some(id.to_string());
+        true
+    }) else {
+        return;
+    };
+    let now = Utc::now();
+    if changed && let Some(path) = session_file(&rec) {
+        let repo = Repo {
+            root: rec.root.clone(),
+        };
+        let log = rec.log.to_string_lossy().into_owned();
+        let _ = edit(&repo, &crate::store::absolute(&path), now, |text| {
+            conversation_ops(text, &rec.id, &log, id)
+        });
+    }
+    ensure_bound(&rec, now);
+}
+
+/// Sets the entry's `conversation_id` to `id` (nothing when the entry is gone or shows it).
+pub fn conversation_ops(text: &str, run_id: &str, log: &str, id: &str) -> Vec<Op> {
+    let Some(i) = find_entry(text, run_id, log) else {
+        return Vec::new();
+    };
+    vec![Op::Set {
+        path: field(i, "conversation_id"),
+        value: Scalar::str(id),
+    }]
+}
+
+/// Binds the run's conversation to its session file, unless the conversation is bound
+/// already (a later `sessions resume` by the agent wins over the spawn).
+pub fn ensure_bound(rec: &RunRecord, now: DateTime<Utc>) {
+    let (Some(id), Some(path)) = (rec.conversation_id.as_deref(), session_file(rec)) else {
+        return;
+    };
+    let repo = Repo {
+        root: rec.root.clone(),
+    };
+    if crate::binding::lookup(&repo, id).is_some() {
+        return;
+    }
+    let _ = crate::binding::bind_run(
+        &repo,
+        id,
+        &crate::store::absolute(&path),
+        bound_run(rec),
+        &crate::session::edit::timestamp(now),
+    );
+}
+
+/// What a binding remembers of the run it was made for.
+pub fn bound_run(rec: &RunRecord) -> crate::binding::BoundRun {
+    crate::binding::BoundRun {
+        agent: rec.agent.clone(),
+        run_id: rec.id.clone(),
+        task: rec.task.clone(),
+    }
 }
 
 /// The session file a run belongs to: where it was at spawn, else the sessions directory
@@ -266,6 +382,9 @@ pub fn write_back(rec: &RunRecord, now: DateTime<Utc>) -> Result<WriteBack> {
     let result = write::edit_file(&repo, &path, |text| {
         edit::apply(text, &finish_ops(text, rec, &link, now), now)
     });
+    if result.is_ok() {
+        ensure_bound(rec, now);
+    }
     match result {
         Ok(Outcome::Written { .. }) => Ok(WriteBack::Written),
         Ok(Outcome::Unchanged) => Ok(WriteBack::Unchanged),
@@ -302,7 +421,7 @@ mod tests {
             agent: "dev".into(),
             task: "line one\n## not a heading".into(),
             run_id: "0123abcd".into(),
-            conversation_id: "c".into(),
+            conversation_id: Some("c".into()),
             log: ".agents/logs/s/dev-0123abcd.log".into(),
             link: "../logs/s/dev-0123abcd.log".into(),
             host: None,
@@ -338,6 +457,60 @@ mod tests {
         assert!(done.contains("      summary: \"broke: badly\"\n"), "{done}");
         assert!(done.contains("Agent dev failed (exit 3): broke: badly — [log](../x.log)"));
         assert!(finish_ops(&done, &rec, "../x.log", now()).is_empty());
+    }
+
+    #[test]
+    fn usage_is_written_and_a_hand_written_block_is_left_alone() {
+        let text = edit::apply(SRC, &spawn_ops(&[entry()], "me", now()), now())
+            .unwrap()
+            .unwrap();
+        let mut rec = super::super::record::tests::sample("s");
+        rec.id = "0123abcd".into();
+        rec.status = RunStatus::Completed;
+        rec.exit_code = Some(0);
+        rec.conversation_id = Some("thread-1".into());
+        rec.cost_usd = Some(0.25);
+        rec.tokens = Some(super::super::output::Tokens {
+            input: 10,
+            output: 2,
+        });
+        rec.turns = Some(3);
+        let done = edit::apply(&text, &finish_ops(&text, &rec, "x.log", now()), now())
+            .unwrap()
+            .unwrap();
+        assert!(
+            done.contains("      conversation_id: \"thread-1\"\n"),
+            "{done}"
+        );
+        assert!(done.contains("      cost_usd: 0.25\n"), "{done}");
+        assert!(
+            done.contains("      tokens: {input: 10, output: 2}\n"),
+            "{done}"
+        );
+        assert!(done.contains("      turns: 3\n"), "{done}");
+        assert!(
+            done.contains("(exit 0; 3 turns, 10 in / 2 out tokens, $0.2500)"),
+            "{done}"
+        );
+        let parsed = Document::parse(&done);
+        let e = &parsed.value(&AGENTS).unwrap().items()[0];
+        assert_eq!(
+            e.get("tokens")
+                .and_then(|t| t.get("input"))
+                .and_then(Node::as_str),
+            Some("10")
+        );
+
+        // A person turned `tokens` into a block of their own: the write-back still succeeds.
+        let by_hand = text.replace(
+            "      run_id: \"0123abcd\"\n",
+            "      run_id: \"0123abcd\"\n      tokens:\n        input: 1\n        output: 1\n",
+        );
+        let done = edit::apply(&by_hand, &finish_ops(&by_hand, &rec, "x.log", now()), now())
+            .unwrap()
+            .unwrap();
+        assert!(done.contains("      tokens:\n        input: 1\n"), "{done}");
+        assert!(done.contains("      status: completed\n"), "{done}");
     }
 
     #[test]

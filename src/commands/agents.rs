@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agents::output::Tokens;
 use crate::agents::record::{RunRecord, Runner};
 use crate::agents::sync::{self, Orphan, OrphanState, Runs};
 use crate::cli::AgentsArgs;
 use crate::error::{Error, Result};
 use crate::session::edit::timestamp;
-use crate::table::Table;
+use crate::table::{Column, Table};
 
 /// Without `--all` or a session, runs that ended longer ago than this are not listed.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
@@ -41,6 +42,11 @@ pub struct RunView {
     pub signal: Option<String>,
     pub conversation_id: Option<String>,
     pub runner: Runner,
+    /// US dollars, as the agent reported them (Claude Code).
+    pub cost_usd: Option<f64>,
+    /// `{input, output}`, as the agent reported them.
+    pub tokens: Option<Tokens>,
+    pub turns: Option<u64>,
 }
 
 impl RunView {
@@ -66,6 +72,9 @@ impl RunView {
             }),
             conversation_id: r.conversation_id.clone(),
             runner: r.runner,
+            cost_usd: r.cost_usd,
+            tokens: r.tokens,
+            turns: r.turns,
         }
     }
 }
@@ -94,6 +103,9 @@ impl RunView {
             signal: None,
             conversation_id: o.conversation_id.clone(),
             runner: Runner::Process,
+            cost_usd: None,
+            tokens: None,
+            turns: None,
         }
     }
 }
@@ -191,18 +203,20 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         );
         return Ok(0);
     }
+    // Cut first: the log path and the session (widest first); left out first: the pid, the
+    // log path (`sessions logs` finds it), then the exit code.
     let mut columns = vec![
-        ("RUN", 8),
-        ("AGENT", 16),
-        ("STATUS", 14),
-        ("PID", 8),
-        ("RUNTIME", 8),
-        ("EXIT", 8),
+        Column::keep("RUN"),
+        Column::cut("AGENT", 12),
+        Column::keep("STATUS").status(),
+        Column::keep("PID").drop(0),
+        Column::keep("RUNTIME"),
+        Column::keep("EXIT").drop(2),
     ];
     if target.is_none() {
-        columns.push(("SESSION", 40));
+        columns.push(Column::cut("SESSION", 20));
     }
-    columns.push(("LOG", 200));
+    columns.push(Column::cut("LOG", 16).path().drop(1));
     let mut t = Table::new(&columns);
     for r in &shown {
         let v = RunView::new(r, now);

@@ -1,4 +1,5 @@
-//! `sessions init`: the directories, a commented config, and git-ignore entries. Idempotent.
+//! `sessions init`: the directories, a config (commented defaults and working claude, codex and
+//! gemini agents), and git-ignore entries. Idempotent.
 
 use std::fs;
 use std::io::Write;

@@ -5,7 +5,7 @@ use crate::cli::{ListArgs, SortKey};
 use crate::error::{Error, Result};
 use crate::overview::{self, Overview};
 use crate::session::rules::SESSION_STATUSES;
-use crate::table::Table;
+use crate::table::{Column, Table};
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     for s in &args.status {
@@ -49,13 +49,15 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
 }
 
 pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
+    // Cut first: the title and task (widest first); left out first: the task, then the id
+    // (a part of the title names a session too).
     let mut t = Table::new(&[
-        ("STATUS", 12),
-        ("AGE", 9),
-        ("TITLE", 40),
-        ("TASK", 40),
-        ("AGENTS", 7),
-        ("ID", 80),
+        Column::keep("STATUS").status(),
+        Column::keep("AGE").status(),
+        Column::cut("TITLE", 16),
+        Column::cut("TASK", 12).drop(0),
+        Column::keep("AGENTS"),
+        Column::keep("ID").drop(1),
     ]);
     for o in sessions {
         let age = o.age_label(ctx.now);

@@ -275,6 +275,7 @@ pub fn stem(path: &std::path::Path) -> String {
 
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
+    crate::style::init(cli.color);
     let cwd = crate::store::absolute(&cli.directory.unwrap_or_else(|| PathBuf::from(".")));
     if !cwd.is_dir() {
         return Err(crate::error::Error::Usage(format!(

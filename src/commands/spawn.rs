@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
 use crate::agents::record::{self, RunRecord, Runner};
@@ -20,6 +21,7 @@ use crate::agents::supervise::{LaunchSpec, Prepared, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
+use crate::binding::BoundRun;
 use crate::cli::{RunnerArg, SpawnArgs};
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
@@ -38,7 +40,8 @@ struct Started {
     session: String,
     agent: String,
     run_id: String,
-    conversation_id: String,
+    /// `null` until the agent names it (Codex), when the command does not pre-assign it.
+    conversation_id: Option<String>,
     status: &'static str,
     pid: Option<u32>,
     supervisor_pid: Option<u32>,
@@ -89,6 +92,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
+    bind_conversations(ctx, &entries, &path);
 
     let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
@@ -165,6 +169,12 @@ fn plan(
     let stem = super::stem(session);
     let run_id = record::new_run_id();
     let conversation_id = uuid::Uuid::new_v4().to_string();
+    // The id is the agent's only when the command hands it over (`--session-id
+    // {conversation_id}`); otherwise the agent picks its own and its output names it.
+    let preassigned = command
+        .iter()
+        .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
+        .any(|a| a.contains("{conversation_id}"));
     let session_file = session.strip_prefix(&cwd).map_or_else(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
@@ -196,7 +206,7 @@ fn plan(
         supervisor.to_vec(),
     );
     spec.session_file = Some(session.to_path_buf());
-    spec.conversation_id = Some(conversation_id.clone());
+    spec.conversation_id = preassigned.then(|| conversation_id.clone());
     spec.env = def
         .map(|d| {
             d.env
@@ -215,12 +225,35 @@ fn plan(
         agent: name.to_string(),
         task: args.task.clone(),
         run_id,
-        conversation_id,
+        conversation_id: preassigned.then_some(conversation_id),
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
         host: crate::agents::supervise::host_name(),
     };
     Ok(Plan { spec, entry })
+}
+
+/// Spawned agents are born bound: each pre-assigned conversation is bound to the session
+/// before its agent starts, so the agent's first hook already knows it (a Codex thread is
+/// bound by the supervisor once its id appears in the output).
+fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
+    for e in entries {
+        let Some(id) = &e.conversation_id else {
+            continue;
+        };
+        let run = BoundRun {
+            agent: e.agent.clone(),
+            run_id: e.run_id.clone(),
+            task: e.task.clone(),
+        };
+        let now = crate::session::edit::timestamp(ctx.now);
+        if let Err(err) = crate::binding::bind_run(&ctx.repo, id, session, run, &now) {
+            eprintln!(
+                "sessions: warning: run {}: cannot bind its conversation: {err}",
+                e.run_id
+            );
+        }
+    }
 }
 
 fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
@@ -241,7 +274,7 @@ fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
         session: rec.session.clone(),
         agent: rec.agent.clone(),
         run_id: rec.id.clone(),
-        conversation_id: entry.conversation_id.clone(),
+        conversation_id: rec.conversation_id.clone(),
         status: rec.status.session_status(),
         pid: rec.pid,
         supervisor_pid: rec.supervisor_pid,
@@ -266,16 +299,45 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
             .pid
             .map_or_else(|| "starting".into(), |p| format!("pid {p}"));
         let log = ctx.show_path(&ctx.repo.root.join(&s.log));
-        println!(
-            "started {}  run {}  {pid}  {}  log {log}",
+        let head = format!(
+            "started {}  run {}  {pid}  {}  log ",
             s.agent, s.run_id, s.status
+        );
+        // The log path is cut to fit the terminal (`--json` and `sessions logs` have it whole).
+        let log = match crate::style::width() {
+            Some(w) => crate::table::truncate_start(&log, w.saturating_sub(head.width()).max(16)),
+            None => log,
+        };
+        println!(
+            "{}",
+            crate::style::statuses(&format!("{head}{log}"), crate::style::color())
         );
     }
     if let Some(run) = last {
-        println!(
-            "\nFollow: sessions logs {stem}:{run} -f   List: sessions agents {stem}   Stop: sessions kill {stem}:{run}"
-        );
+        let name = short_name(ctx, &stem);
+        println!("\nFollow: sessions logs {name}:{run} -f");
+        println!("List:   sessions agents {name}");
+        println!("Stop:   sessions kill {name}:{run}");
     }
+}
+
+/// The shortest way to name the session `stem` in a hint: the first words of its slug that
+/// name it alone (`fix-login` for `20251204-143000-fix-login-timeout`), else its stem.
+fn short_name(ctx: &Ctx, stem: &str) -> String {
+    let file = format!("{stem}.md");
+    let Ok(name) = crate::session::name::parse(&file) else {
+        return stem.to_string();
+    };
+    let words: Vec<&str> = name.slug.split('-').collect();
+    (1..=words.len())
+        .map(|k| words[..k].join("-"))
+        .filter(|c| c.len() >= 4)
+        .find(|c| {
+            ctx.repo
+                .resolve(c, &ctx.cwd)
+                .is_ok_and(|p| super::stem(&p) == stem)
+        })
+        .unwrap_or_else(|| stem.to_string())
 }
 
 /// The hidden `__supervise` subcommand: supervise one run, then write its outcome back.

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agents::output::{Tokens, usage_text};
 use crate::cli::{SortKey, StatusArgs};
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
@@ -30,6 +31,41 @@ struct AgentInfo {
     status: String,
     summary: Option<String>,
     log: Option<String>,
+    run_id: Option<String>,
+    conversation_id: Option<String>,
+    cost_usd: Option<f64>,
+    tokens: Option<Tokens>,
+    turns: Option<u64>,
+}
+
+/// What the session's agents used in all, as their entries say (`None` where none reported).
+#[derive(Serialize, Default)]
+struct AgentTotals {
+    runs: usize,
+    cost_usd: Option<f64>,
+    tokens: Option<Tokens>,
+    turns: Option<u64>,
+}
+
+impl AgentTotals {
+    fn of(agents: &[AgentInfo]) -> AgentTotals {
+        let mut t = AgentTotals {
+            runs: agents.len(),
+            ..AgentTotals::default()
+        };
+        for a in agents {
+            if let Some(c) = a.cost_usd {
+                *t.cost_usd.get_or_insert(0.0) += c;
+            }
+            if let Some(k) = a.tokens {
+                t.tokens.get_or_insert_default().add(k);
+            }
+            if let Some(n) = a.turns {
+                *t.turns.get_or_insert(0) += n;
+            }
+        }
+        t
+    }
 }
 
 /// The conversation `status` runs in and what it is bound to, for the person and `--json`.
@@ -76,6 +112,8 @@ struct Detail {
     sections: Vec<SectionInfo>,
     checklist: (usize, usize),
     spawned_agents: Vec<AgentInfo>,
+    /// The session's agents' cost, tokens and turns added up.
+    agent_totals: AgentTotals,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -225,8 +263,19 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             status: field(a, "status").unwrap_or_else(|| "pending".into()),
             summary: field(a, "summary").or_else(|| field(a, "outcome")),
             log: field(a, "log"),
+            run_id: field(a, "run_id"),
+            conversation_id: field(a, "conversation_id"),
+            cost_usd: field(a, "cost_usd").and_then(|c| c.parse().ok()),
+            tokens: a.get("tokens").and_then(|t| {
+                Some(Tokens {
+                    input: field(t, "input")?.parse().ok()?,
+                    output: field(t, "output")?.parse().ok()?,
+                })
+            }),
+            turns: field(a, "turns").and_then(|c| c.parse().ok()),
         })
         .collect();
+    let agent_totals = AgentTotals::of(&agents);
     let diagnostics = validate_file(Some(&ctx.repo), &path, &display, &mut Vec::new(), ctx.now)?;
     let d = Detail {
         linear_issue: doc
@@ -237,6 +286,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         overview,
         sections,
         spawned_agents: agents,
+        agent_totals,
         diagnostics,
     };
     if json {
@@ -244,13 +294,22 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         return Ok(0);
     }
     let o = &d.overview;
-    println!("{}", o.title);
-    println!("  file      {display}");
+    // The free text is cut to fit the terminal (whole in `--json`).
+    let room =
+        |used: usize| crate::style::width().map_or(usize::MAX, |w| w.saturating_sub(used).max(16));
+    let cut = |s: &str, used: usize| crate::table::truncate(s, room(used));
+    println!("{}", cut(&o.title, 0));
+    println!(
+        "  file      {}",
+        crate::table::truncate_start(&display, room(12))
+    );
+    let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
     println!(
-        "  status    {}, updated {} ago{stale}",
-        o.status,
-        o.age(ctx.now)
+        "  status    {}, updated {} ago{}",
+        crate::style::statuses(&o.status, color),
+        o.age(ctx.now),
+        crate::style::statuses(stale, color)
     );
     println!("  created   {}", o.created.as_deref().unwrap_or("?"));
     if let Some(h) = this_conversation(ctx)
@@ -264,7 +323,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     }
     println!(
         "  task      {}",
-        o.current_task.as_deref().unwrap_or("(none)")
+        cut(o.current_task.as_deref().unwrap_or("(none)"), 12)
     );
     if let Some(issue) = &d.linear_issue {
         println!(
@@ -296,16 +355,25 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         println!("  {:<22} {size}{check}", s.name);
     }
     if !d.spawned_agents.is_empty() {
-        println!("\nAgents ({})", d.spawned_agents.len());
+        let t = &d.agent_totals;
+        let total = usage_text(t.cost_usd, t.tokens, t.turns)
+            .map(|u| format!(": {u} in all"))
+            .unwrap_or_default();
+        println!("\nAgents ({}){total}", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            println!("  {:<16} {:<12} {}", a.agent, a.status, a.task);
+            let status = crate::style::statuses(&format!("{:<12}", a.status), color);
+            let task = cut(&a.task, 32);
+            println!("  {:<16} {status} {task}", a.agent);
             if let Some(s) = &a.summary {
                 println!(
                     "  {:<16} {:<12} ↳ {}",
                     "",
                     "",
-                    crate::table::truncate(s, 80)
+                    crate::table::truncate(s, room(34).min(80))
                 );
+            }
+            if let Some(u) = usage_text(a.cost_usd, a.tokens, a.turns) {
+                println!("  {:<16} {:<12}   {u}", "", "");
             }
         }
     }

@@ -613,13 +613,16 @@ fn show(v: &Value) -> String {
 }
 
 fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
+    use crate::table::Column;
+    // Cut first: the title, task, agents and validity (widest first); left out first: the
+    // task, then the agents summary.
     let mut t = crate::table::Table::new(&[
-        ("STATUS", 12),
-        ("AGE", 9),
-        ("TITLE", 36),
-        ("TASK", 32),
-        ("AGENTS", 34),
-        ("VALID", 48),
+        Column::keep("STATUS").status(),
+        Column::keep("AGE").status(),
+        Column::cut("TITLE", 16),
+        Column::cut("TASK", 12).drop(0),
+        Column::cut("AGENTS", 14).drop(1),
+        Column::cut("VALID", 10),
     ]);
     let mut rows: Vec<&SessionSnap> = snap.sessions.values().collect();
     rows.sort_by_key(|s| std::cmp::Reverse(s.overview.updated_at));

@@ -85,11 +85,17 @@ impl Repo {
         out
     }
 
-    /// Appends YAML under the config's `agents:` mapping, and other top-level keys.
+    /// Puts `agents` (YAML) under the config's `agents:` mapping in place of the agents `init`
+    /// defined, and appends other top-level keys.
     pub fn configure(&self, agents: &str, extra: &str) {
         let path = self.root().join(".agents/config.yaml");
         let text = fs::read_to_string(&path).unwrap();
-        let text = text.replacen("agents:\n", &format!("agents:\n{agents}"), 1);
+        let (head, rest) = text.split_once("\nagents:\n").unwrap();
+        let after: String = rest
+            .split_inclusive('\n')
+            .skip_while(|l| l.starts_with(' '))
+            .collect();
+        let text = format!("{head}\nagents:\n{agents}{after}");
         fs::write(&path, format!("{text}\n{extra}\n")).unwrap();
     }
 

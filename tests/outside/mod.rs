@@ -44,8 +44,10 @@ fn current_test() -> String {
 }
 
 /// Prefixes of the variables `sessions` or the agent clients read.
-const FOREIGN: [&str; 8] = [
+const FOREIGN: [&str; 10] = [
     "SESSIONS_",
+    "COLUMNS",
+    "CLICOLOR",
     "CLAUDE",
     "CODEX_",
     "GEMINI_",
@@ -64,7 +66,7 @@ pub fn foreign_vars() -> Vec<String> {
 }
 
 pub trait Sealed {
-    /// Removes every inherited agent, tmux and `SESSIONS_*` variable.
+    /// Removes every inherited agent, tmux, `SESSIONS_*`, `COLUMNS` and `CLICOLOR*` variable.
     fn sealed(&mut self) -> &mut Self;
 }
 
