@@ -65,6 +65,11 @@ const SCENARIOS: &[Scenario] = &[
         about: "`sessions watch --json`: write-to-event latency and idle CPU, 20 sessions",
         run: watch,
     },
+    Scenario {
+        name: "scale",
+        about: "issue 14: hook, list, references and watch at 1,000 and 10,000 sessions; update/log on 1 MB",
+        run: scale,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -1323,6 +1328,310 @@ fn watch(b: &mut Bench) -> Result<Report> {
         ),
     });
     Ok(Report::new(rows, notes))
+}
+
+/// Issue 14's table: the hot paths at 1,000 and 10,000 sessions, each against a baseline run
+/// interleaved with it (`true`, a path reference, `dd conv=fsync`, the same watch at 100
+/// sessions). `validate` against `cat` is the `validate` scenario; `spawn` and `agents` are in
+/// `benches/agents.rs`.
+fn scale(b: &mut Bench) -> Result<Report> {
+    let (small, large, runs) = if b.quick {
+        (300, 3_000, 11)
+    } else {
+        (1_000, 10_000, 31)
+    };
+    let truth = true_path();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    for (n, target) in [(small, 10.0), (large, 100.0)] {
+        let corpus = b.corpus(n)?;
+        let input = corpus.root.join("hook.json");
+        fs::write(
+            &input,
+            format!(
+                r#"{{"session_id":"bench-conversation","transcript_path":"/tmp/t.jsonl","cwd":"{}","hook_event_name":"SessionStart","source":"startup"}}"#,
+                corpus.root.display()
+            ),
+        )?;
+        fs::create_dir_all(corpus.root.join(".git"))?;
+        let mut cases = vec![
+            Case {
+                name: "hook session-start",
+                commands: with_stdin(
+                    &b.bin,
+                    vec!["hook".into(), "session-start".into()],
+                    &corpus.root,
+                    Some(&input),
+                ),
+                ok: &[0],
+            },
+            Case {
+                name: "true",
+                commands: with_stdin(&truth, Vec::new(), &corpus.root, Some(&input)),
+                ok: &[0],
+            },
+        ];
+        if n == small {
+            cases.push(Case {
+                name: "list --json",
+                commands: with_stdin(
+                    &b.bin,
+                    vec!["list".into(), "--json".into()],
+                    &corpus.root,
+                    None,
+                ),
+                ok: &[0],
+            });
+        }
+        let last = corpus.names.last().context("empty corpus")?.clone();
+        let stem = last.trim_end_matches(".md").to_string();
+        // Unique to one stem and in no file's text: every other title has to be looked at.
+        let needle = stem[1..].to_string();
+        if n == large {
+            for (name, reference) in [
+                ("show by path", format!(".agents/sessions/{last}")),
+                ("show by stem", stem.clone()),
+                ("show by substring", needle.clone()),
+            ] {
+                cases.push(Case {
+                    name: Box::leak(name.to_string().into_boxed_str()),
+                    commands: with_stdin(
+                        &b.bin,
+                        vec!["show".into(), reference],
+                        &corpus.root,
+                        None,
+                    ),
+                    ok: &[0],
+                });
+            }
+        }
+        let samples = measure(&cases, runs, 3)?;
+        let base = median(&samples[1].wall);
+        rows.push(
+            Row::new(
+                format!("hook session-start, {} sessions", thousands(n)),
+                Unit::Ms,
+                &samples[0].wall,
+            )
+            .against("`true`", base, Compare::Diff)
+            .target(Target::Diff(target)),
+        );
+        spread(
+            &mut notes,
+            &format!("hook, {} sessions", thousands(n)),
+            &samples[0],
+        );
+        spread(
+            &mut notes,
+            &format!("`true` ({} sessions run)", thousands(n)),
+            &samples[1],
+        );
+        if n == small {
+            rows.push(
+                Row::new(
+                    format!("list --json, {} sessions", thousands(n)),
+                    Unit::Ms,
+                    &samples[2].wall,
+                )
+                .against("`true`", base, Compare::Diff)
+                .target(Target::Diff(15.0)),
+            );
+            spread(&mut notes, "list --json", &samples[2]);
+        } else {
+            let path = median(&samples[2].wall);
+            rows.push(
+                Row::new(
+                    format!("show by stem, {} sessions", thousands(n)),
+                    Unit::Ms,
+                    &samples[3].wall,
+                )
+                .against("show by path", path, Compare::Diff)
+                .target(Target::Diff(3.0)),
+            );
+            rows.push(
+                Row::new(
+                    format!("show by substring, {} sessions", thousands(n)),
+                    Unit::Ms,
+                    &samples[4].wall,
+                )
+                .against("`true`", base, Compare::Diff)
+                .target(Target::Diff(60.0)),
+            );
+            spread(&mut notes, "show by path", &samples[2]);
+            spread(&mut notes, "show by stem", &samples[3]);
+            spread(&mut notes, "show by substring", &samples[4]);
+        }
+    }
+
+    // watch: write → event at `small` sessions, and CPU per change at `small` vs 100 sessions.
+    let mut per_change = Vec::new();
+    for n in [100, small] {
+        let root = b.work.path().join(format!("scale-watch-{n}"));
+        fs::create_dir_all(root.join(".git"))?;
+        let corpus = generate::populate(&root, n, SEED)?;
+        let (latency, cpu) = watch_changes(&b.bin, &corpus, if b.quick { 10 } else { 30 })?;
+        per_change.push((n, latency, cpu));
+    }
+    let (_, base_latency, base_cpu) = &per_change[0];
+    let (n, latency, cpu) = &per_change[1];
+    rows.push(
+        Row::new(
+            format!("watch write → event, {} sessions", thousands(*n)),
+            Unit::Ms,
+            latency,
+        )
+        .against("same at 100 sessions", median(base_latency), Compare::Diff)
+        .target(Target::Max(60.0)),
+    );
+    rows.push(
+        Row::new(
+            format!("watch CPU per change, {} sessions", thousands(*n)),
+            Unit::Ms,
+            &[*cpu],
+        )
+        .against("same at 100 sessions", *base_cpu, Compare::Ratio)
+        .target(Target::Ratio(1.5)),
+    );
+    notes.push(format!(
+        "watch: each change appends a line to one file, 150 ms apart; CPU per change is the watch process's on-CPU time (schedstat, else 10 ms ticks) over all changes / changes: {:.3} vs {:.3} ms",
+        cpu, base_cpu
+    ));
+
+    // update / log on a 1 MB file vs dd conv=fsync of the same bytes.
+    let root = b.work.path().join("scale-edit");
+    let dir = root.join(".agents/sessions");
+    fs::create_dir_all(&dir)?;
+    fs::create_dir_all(root.join(".git"))?;
+    let file = generate::session_of_size(SEED, 1024 * 1024, false);
+    let path = dir.join(&file.name);
+    fs::write(&path, &file.text)?;
+    let copy = root.join("copy.md");
+    fs::write(&copy, &file.text)?;
+    let stem = file.name.trim_end_matches(".md").to_string();
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let update = {
+        let (bin, root, stem, counter) =
+            (b.bin.clone(), root.clone(), stem.clone(), counter.clone());
+        Box::new(move || {
+            counter.set(counter.get() + 1);
+            let mut cmd = Command::new(&bin);
+            cmd.args([
+                "update",
+                &stem,
+                "--state",
+                &format!("state {}", counter.get()),
+            ])
+            .current_dir(&root)
+            .stdout(Stdio::null());
+            vec![cmd]
+        }) as Box<dyn Fn() -> Vec<Command>>
+    };
+    let dd = {
+        let root = root.clone();
+        Box::new(move || {
+            let mut cmd = Command::new("dd");
+            cmd.args(["if=copy.md", "of=copy.out", "bs=1M", "conv=fsync"])
+                .current_dir(&root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            vec![cmd]
+        }) as Box<dyn Fn() -> Vec<Command>>
+    };
+    let cases = [
+        Case {
+            name: "update --state (1 MB)",
+            commands: update,
+            ok: &[0],
+        },
+        Case {
+            name: "log (1 MB)",
+            commands: with_stdin(
+                &b.bin,
+                vec!["log".into(), stem.clone(), "benchmark entry".into()],
+                &root,
+                None,
+            ),
+            ok: &[0],
+        },
+        Case {
+            name: "dd conv=fsync",
+            commands: dd,
+            ok: &[0],
+        },
+    ];
+    let samples = measure(&cases, if b.quick { 5 } else { 21 }, 2)?;
+    let dd_median = median(&samples[2].wall);
+    rows.push(
+        Row::new("update --state, 1 MB file", Unit::Ms, &samples[0].wall)
+            .against("`dd conv=fsync` of the file", dd_median, Compare::Ratio)
+            .target(Target::Ratio(2.0)),
+    );
+    rows.push(
+        Row::new("log, 1 MB file", Unit::Ms, &samples[1].wall)
+            .against("`dd conv=fsync` of the file", dd_median, Compare::Ratio)
+            .target(Target::Ratio(2.0)),
+    );
+    spread(&mut notes, "update 1 MB", &samples[0]);
+    spread(&mut notes, "log 1 MB", &samples[1]);
+    spread(&mut notes, "dd conv=fsync 1 MB", &samples[2]);
+    notes.push(
+        "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are in `benches/agents.rs`"
+            .into(),
+    );
+    Ok(Report::new(rows, notes))
+}
+
+/// Adds "name: median, min–max" of `s`'s wall times to `notes`.
+fn spread(notes: &mut Vec<String>, name: &str, s: &Samples) {
+    let mut v = s.wall.clone();
+    v.sort_by(f64::total_cmp);
+    notes.push(format!(
+        "{name}: median {:.1} ms, min–max {:.1}–{:.1} ms",
+        median(&v),
+        v[0],
+        v[v.len() - 1]
+    ));
+}
+
+/// Write → `session-updated` latencies (ms) of `changes` appends in a running `watch --json`
+/// over `corpus`, and its CPU time per change (ms).
+fn watch_changes(bin: &Path, corpus: &Corpus, changes: usize) -> Result<(Vec<f64>, f64)> {
+    use std::time::Duration;
+    let w = WatchProcess::start(bin, &corpus.root)?;
+    w.wait_for("watching", None, Duration::from_secs(60))?;
+    let pid = w.child.id();
+    let mut latency = Vec::new();
+    let mut cpu0 = 0.0;
+    for i in 0..changes + 2 {
+        if i == 2 {
+            cpu0 = cpu_ms(pid)?;
+        }
+        let k = (i * 7919) % corpus.names.len();
+        let path = corpus.dir.join(&corpus.names[k]);
+        let stem = corpus.names[k].trim_end_matches(".md");
+        let started = Instant::now();
+        {
+            use std::io::Write as _;
+            let mut f = fs::OpenOptions::new().append(true).open(&path)?;
+            f.write_all(format!("- [ ] bench edit {i}\n").as_bytes())?;
+        }
+        let (at, _) = w.wait_for("session-updated", Some(stem), Duration::from_secs(10))?;
+        if i >= 2 {
+            latency.push((at - started).as_secs_f64() * 1e3);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let cpu = (cpu_ms(pid)? - cpu0) / changes as f64;
+    Ok((latency, cpu))
+}
+
+/// On-CPU time of `pid` in ms: from schedstat (ns) when the kernel has it, else from
+/// `/proc/<pid>/stat` (10 ms ticks).
+fn cpu_ms(pid: u32) -> Result<f64> {
+    match proc_sched_ms(pid) {
+        Some(ms) => Ok(ms),
+        None => proc_cpu_ms(pid),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

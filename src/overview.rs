@@ -1,7 +1,7 @@
 //! The few facts listings show about a session (SPEC §8 `list --json`), computed from the file.
 //! `list`, `status`, the SessionStart hook and `watch` all use this one view.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -82,10 +82,16 @@ impl Overview {
             .and_then(|s| parse_timestamp(s).ok())
             .or(o.created_at);
         o.agents = agent_counts(doc.value(&["orchestration", "spawned_agents"]));
-        o.stale = o.status != "completed"
-            && o.updated_at
-                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+        o.restale(now, stale_after);
         o
+    }
+
+    /// Sets `stale` as of `now`: not completed and not updated for longer than `stale_after`.
+    pub fn restale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
+        self.stale = self.status != "completed"
+            && self
+                .updated_at
+                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
     }
 
     pub fn is_active(&self) -> bool {
@@ -138,25 +144,45 @@ pub fn load_all(
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> crate::error::Result<Vec<Overview>> {
+    use rayon::prelude::*;
     let files = repo.session_files()?;
     let runs = crate::agents::sync::Runs::load_live(repo);
-    Ok(files
-        .iter()
-        .map(|p| {
-            let text = (!p.is_symlink() || repo.contains(p))
-                .then(|| crate::store::read_session(p).ok())
-                .flatten();
-            // Entries without a run record here (a fresh clone): lost ones are settled.
-            let (text, orphans) = match text {
-                Some(t) => {
-                    let (t, o) = crate::agents::sync::check_entries(repo, p, t);
-                    (Some(t), o)
-                }
-                None => (None, Vec::new()),
-            };
-            let mut o = Overview::new(p, repo.display(p), text.as_deref(), now, stale_after);
-            runs.correct_with(&mut o, &orphans);
-            o
-        })
-        .collect())
+    let one = |p: &PathBuf| read(repo, &runs, p, now, stale_after);
+    // Threads pay from a few dozen files on; below that their start-up costs more.
+    Ok(if files.len() >= PARALLEL_FROM {
+        files.par_iter().map(one).collect()
+    } else {
+        files.iter().map(one).collect()
+    })
+}
+
+/// From this many files on, [`load_all`] reads them on every core.
+const PARALLEL_FROM: usize = 64;
+
+/// The overview of one session file, from its head only (the frontmatter: the body is never
+/// read), with running counts corrected by `runs`. A symlink out of the repository is not
+/// read through (listed as `unreadable`).
+fn read(
+    repo: &crate::store::Repo,
+    runs: &crate::agents::sync::Runs,
+    path: &Path,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+) -> Overview {
+    let text = (!path.is_symlink() || repo.contains(path))
+        .then(|| crate::store::read_head(path).ok())
+        .flatten();
+    // Entries without a run record here (a fresh clone): lost ones are settled. Only a head
+    // that names a `run_id` can have such entries (without a `\` there are no YAML escapes,
+    // so the key is spelled out), which spares the other files a second YAML parse.
+    let (text, orphans) = match text {
+        Some(t) if t.contains("run_id") || t.contains('\\') => {
+            let (t, o) = crate::agents::sync::check_entries(repo, path, t);
+            (Some(t), o)
+        }
+        other => (other, Vec::new()),
+    };
+    let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
+    runs.correct_with(&mut o, &orphans);
+    o
 }

@@ -124,7 +124,7 @@ impl Repo {
                 scan.skipped.push((e.path(), kind_of(&t)));
             }
         }
-        scan.files.sort();
+        sort_by_name(&mut scan.files);
         scan.skipped.sort();
         Ok(scan)
     }
@@ -165,13 +165,16 @@ impl Repo {
         {
             return Ok(as_path);
         }
+        let wanted = reference.strip_suffix(".md").unwrap_or(reference);
+        if let Some(p) = self.session_by_stem(wanted) {
+            return Ok(p);
+        }
         let files = self.session_files()?;
         let stem = |p: &Path| {
             p.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
-        let wanted = reference.strip_suffix(".md").unwrap_or(reference);
         if let Some(p) = files.iter().find(|p| stem(p) == wanted) {
             return Ok(p.clone());
         }
@@ -183,9 +186,12 @@ impl Repo {
             .iter()
             .filter_map(|p| {
                 let inside = !p.is_symlink() || self.contains(p);
-                let title = inside.then(|| read_title(p)).flatten().unwrap_or_default();
-                let hit = stem(p).to_lowercase().contains(&needle)
-                    || title.to_lowercase().contains(&needle);
+                let stem_hit = stem(p).to_lowercase().contains(&needle);
+                let title = inside
+                    .then(|| read_title(p, (!stem_hit).then_some(needle.as_str())))
+                    .flatten()
+                    .unwrap_or_default();
+                let hit = stem_hit || title.to_lowercase().contains(&needle);
                 hit.then(|| (p.clone(), title))
             })
             .collect();
@@ -214,9 +220,49 @@ impl Repo {
     }
 }
 
-fn read_title(path: &Path) -> Option<String> {
-    let text = read_session(path).ok()?;
-    let doc = Document::parse_frontmatter(&text);
+impl Repo {
+    /// `<sessions>/<stem>.md` when a listing would show it under that stem: one `lstat`
+    /// instead of listing the directory. `None` sends the caller to the listing, which then
+    /// decides exactly as before.
+    fn session_by_stem(&self, stem: &str) -> Option<PathBuf> {
+        if stem.is_empty() || stem.starts_with('.') || stem.contains(['/', '\0']) {
+            return None;
+        }
+        let path = self.sessions_dir().join(format!("{stem}.md"));
+        let meta = fs::symlink_metadata(&path).ok()?;
+        let listed = meta.is_file()
+            || (meta.file_type().is_symlink() && fs::metadata(&path).is_ok_and(|m| m.is_file()));
+        listed.then_some(path)
+    }
+}
+
+/// All in one directory, so the names decide: comparing the bytes of the whole paths (same
+/// prefix) gives the order of a component-wise path sort at the cost of a `memcmp`.
+fn sort_by_name(files: &mut [PathBuf]) {
+    use std::os::unix::ffi::OsStrExt;
+    files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+}
+
+/// The title of the session at `path`, from its head. With `needle` (lowercase),
+/// it is only wanted if it contains the needle: when the needle has no whitespace and no
+/// `'`, and the head has no `\`, any match in the title is a verbatim match in the head's
+/// text (YAML changes a title's characters only by escapes, `''` and line folding), so a
+/// head without the needle is not parsed at all and `None` means "cannot match".
+///
+/// The whole file is read, as before: a file that is not UTF-8 throughout (or too large)
+/// still matches by name only. Only its head is searched and parsed.
+fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
+    let whole = read_session(path).ok()?;
+    let head = crate::session::document::frontmatter_extent(whole.as_bytes(), true);
+    let text = &whole[..head.unwrap_or(whole.len())];
+    if let Some(needle) = needle {
+        let verbatim =
+            !needle.contains(|c: char| c.is_whitespace() || c == '\'') && !text.contains('\\');
+        if verbatim && !text.to_lowercase().contains(needle) {
+            return None;
+        }
+    }
+    let doc = Document::parse_frontmatter(text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 
@@ -235,21 +281,8 @@ pub fn read_session(path: &Path) -> Result<String> {
 /// `fstat` before any read, so a FIFO (even behind a symlink, even swapped in after a listing
 /// looked) is refused at once instead of hanging.
 pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     buf.clear();
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| Error::read(path, e))?;
-    let meta = file.metadata().map_err(|e| Error::read(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::NotRegular {
-            path: path.to_path_buf(),
-            kind: kind_of(&meta.file_type()),
-        });
-    }
-    let size = meta.len();
+    let (file, size) = open_regular(path)?;
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -269,6 +302,72 @@ pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// The head of a session file: its first bytes through the frontmatter's closing delimiter
+/// line (see [`crate::session::document::frontmatter_extent`]), as UTF-8. All that listings
+/// need: the body is never read. Same refusals as [`read_bounded`] (size via `fstat`, not
+/// a regular file); only the head has to be UTF-8.
+pub fn read_head(path: &Path) -> Result<String> {
+    use crate::session::document::frontmatter_extent;
+    /// Most frontmatter blocks fit in the first read.
+    const FIRST: usize = 4096;
+    let (mut file, size) = open_regular(path)?;
+    if size > MAX_FILE_BYTES {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let mut buf = vec![0u8; FIRST.min(size as usize + 1).max(64)];
+    let mut filled = 0;
+    let head = loop {
+        if filled == buf.len() {
+            if buf.len() as u64 > MAX_FILE_BYTES {
+                return Err(Error::TooLarge {
+                    path: path.to_path_buf(),
+                    size: buf.len() as u64,
+                    limit: MAX_FILE_BYTES,
+                });
+            }
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = loop {
+            match file.read(&mut buf[filled..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.map_err(|e| Error::read(path, e))?,
+            }
+        };
+        filled += n;
+        if let Some(len) = frontmatter_extent(&buf[..filled], n == 0) {
+            break len;
+        }
+    };
+    buf.truncate(head);
+    String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+/// Opens `path` for reading, refusing anything but a regular file before any read. The open
+/// is non-blocking, so a FIFO (even swapped in after a listing looked) cannot hang it.
+fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::read(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::read(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::NotRegular {
+            path: path.to_path_buf(),
+            kind: kind_of(&meta.file_type()),
+        });
+    }
+    Ok((file, meta.len()))
 }
 
 /// `path` made absolute against the current directory, without touching the file system.

@@ -272,8 +272,9 @@ fn huge_file_is_refused_without_reading_it_and_other_commands_cope() {
 #[test]
 fn not_utf8_file_errors_in_show_and_is_listed_as_unreadable() {
     let repo = TestRepo::init();
-    let mut bytes = VALID.as_bytes().to_vec();
-    bytes.push(0xff);
+    // The bad byte in the frontmatter: listings read only that far, and cannot list it.
+    let (before, after) = VALID.split_once("Weather").unwrap();
+    let bytes = [before.as_bytes(), b"\xff", after.as_bytes()].concat();
     repo.session(VALID_NAME, &bytes);
     let out = repo.run(&["show", VALID_NAME]);
     out.code(2).no_panic();
@@ -286,6 +287,26 @@ fn not_utf8_file_errors_in_show_and_is_listed_as_unreadable() {
     assert_eq!(out.json()[0]["status"], "unreadable");
     let out = repo.run(&["status", VALID_NAME]);
     out.code(2).no_panic();
+}
+
+#[test]
+fn a_bad_byte_in_the_body_is_listed_from_the_frontmatter_and_refused_elsewhere() {
+    // Listings and hooks read only the frontmatter (issue 14), so a body that is not UTF-8
+    // is listed with its facts; every command that reads the body still refuses it.
+    let repo = TestRepo::init();
+    let mut bytes = VALID.as_bytes().to_vec();
+    bytes.push(0xff);
+    repo.session(VALID_NAME, &bytes);
+    let out = repo.run(&["list", "--json"]);
+    out.ok();
+    assert_eq!(out.json()[0]["status"], "in_progress");
+    assert_eq!(out.json()[0]["title"], "Weather API fallback");
+    for args in [["show", VALID_NAME], ["status", VALID_NAME]] {
+        let args = &args[..];
+        let out = repo.run(args);
+        out.code(2).no_panic();
+        assert!(out.stderr.contains("UTF-8"), "{args:?}: {out}");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! the thread sleeps until the OS reports a change (or, on a terminal, once a minute so ages
 //! and stale markers stay true).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
@@ -35,8 +35,32 @@ const MAX_BATCH: Duration = Duration::from_millis(120);
 const TICK: Duration = Duration::from_secs(60);
 
 enum Msg {
-    Changed,
+    /// Something changed: the paths the event names (none: look at everything).
+    Changed(Vec<PathBuf>),
     Quit,
+}
+
+/// What changed in one batch: the paths events named, or everything (the first look, a
+/// queue overflow, a directory created or removed, the periodic refresh).
+#[derive(Default)]
+struct Changes {
+    all: bool,
+    paths: HashSet<PathBuf>,
+}
+
+impl Changes {
+    fn everything() -> Changes {
+        Changes {
+            all: true,
+            ..Changes::default()
+        }
+    }
+    fn add(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            self.all = true;
+        }
+        self.paths.extend(paths);
+    }
 }
 
 #[derive(Clone)]
@@ -78,6 +102,10 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             if matches!(ev.kind, EventKind::Access(_)) {
                 return;
             }
+            if ev.need_rescan() {
+                let _ = tx.send(Msg::Changed(Vec::new()));
+                return;
+            }
             let relevant = ev.paths.iter().any(|p| {
                 let name = p
                     .file_name()
@@ -88,7 +116,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
                     || p.components().any(|c| c.as_os_str() == "locks"))
             });
             if relevant {
-                let _ = tx.send(Msg::Changed);
+                let _ = tx.send(Msg::Changed(ev.paths));
             }
         }
     })
@@ -114,7 +142,8 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
         Mode::Lines
     };
     ensure_watches(ctx, &mut watcher, &mut watched);
-    let mut snap = snapshot(ctx)?;
+    let mut tracker = Tracker::default();
+    let mut snap = tracker.snapshot(ctx, &Changes::everything(), None)?;
     let mut out = std::io::stdout().lock();
     match mode {
         Mode::Json => {
@@ -140,16 +169,28 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             Mode::Table => rx.recv_timeout(TICK),
             _ => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
-        match msg {
+        let msg = match msg {
             Ok(Msg::Quit) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                draw(ctx, &snapshot(ctx)?, &mut out);
+                let ctx = Ctx {
+                    repo: ctx.repo.clone(),
+                    cwd: ctx.cwd.clone(),
+                    now: Utc::now(),
+                    conversation: ctx.conversation.clone(),
+                };
+                let now = tracker.snapshot(&ctx, &Changes::everything(), Some(&snap))?;
+                draw(&ctx, &now, &mut out);
                 continue;
             }
-            Ok(Msg::Changed) => {}
-        }
-        if settle(&rx) {
+            Ok(Msg::Changed(paths)) => paths,
+        };
+        let mut changes = Changes::default();
+        changes.add(msg);
+        if settle(&rx, &mut changes) {
             break;
+        }
+        if !watched {
+            changes.all = true;
         }
         ensure_watches(ctx, &mut watcher, &mut watched);
         let ctx = Ctx {
@@ -158,7 +199,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             now: Utc::now(),
             conversation: ctx.conversation.clone(),
         };
-        let next = snapshot(&ctx)?;
+        let next = tracker.snapshot(&ctx, &changes, Some(&snap))?;
         let events = diff(&snap, &next);
         if !events.is_empty() {
             match mode {
@@ -190,8 +231,8 @@ enum Mode {
 
 /// Lets a burst of changes settle before one look: waits for a quiet gap of [`DEBOUNCE`], but
 /// never longer than [`MAX_BATCH`] in all, so a stream of changes cannot hold events back.
-/// Returns whether Ctrl-C arrived meanwhile.
-fn settle(rx: &mpsc::Receiver<Msg>) -> bool {
+/// Collects what changed into `changes`; returns whether Ctrl-C arrived meanwhile.
+fn settle(rx: &mpsc::Receiver<Msg>, changes: &mut Changes) -> bool {
     let deadline = std::time::Instant::now() + MAX_BATCH;
     loop {
         let left = deadline
@@ -202,7 +243,7 @@ fn settle(rx: &mpsc::Receiver<Msg>) -> bool {
         }
         match rx.recv_timeout(left) {
             Ok(Msg::Quit) => return true,
-            Ok(Msg::Changed) => {}
+            Ok(Msg::Changed(paths)) => changes.add(paths),
             Err(mpsc::RecvTimeoutError::Timeout) => return false,
             Err(mpsc::RecvTimeoutError::Disconnected) => return true,
         }
@@ -224,27 +265,161 @@ fn ensure_watches(ctx: &Ctx, watcher: &mut impl Watcher, watched: &mut bool) {
     }
 }
 
-fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
-    let config = ctx.config()?;
-    let mut snap = Snapshot::default();
-    let files = ctx.repo.session_files().unwrap_or_default();
-    let runs = crate::agents::sync::Runs::load(&ctx.repo);
-    let mut buf = Vec::new();
-    for path in files {
-        let display = ctx.repo.display(&path);
+/// What one session file said when it was last read: parsed once, kept until the file changes.
+struct Parsed {
+    /// `lstat` and `stat` facts at the read; a full look re-reads the file when they differ.
+    key: Option<FileKey>,
+    /// Modified so shortly before it was read that a later write could keep every fact of
+    /// `key` (same size, same coarse mtime): a full look never trusts the key of such an entry.
+    racy: bool,
+    /// A symlink: its target can change without an event naming the link, so it is read
+    /// again on every look.
+    link: bool,
+    /// As read, before runs correct its agent counts and with `stale` as of the read.
+    overview: Overview,
+    linear_issue: Option<String>,
+    hash: u64,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Size, times and inode of the link and of its target (the same file for a regular file).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileKey([i64; 12]);
+
+fn file_key(path: &Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let l = fs::symlink_metadata(path).ok()?;
+    let t = fs::metadata(path).ok();
+    let t = t.as_ref().unwrap_or(&l);
+    Some(FileKey([
+        l.ino() as i64,
+        l.mtime(),
+        l.mtime_nsec(),
+        l.ctime(),
+        l.ctime_nsec(),
+        t.ino() as i64,
+        t.dev() as i64,
+        t.size() as i64,
+        t.mtime(),
+        t.mtime_nsec(),
+        t.ctime(),
+        t.ctime_nsec(),
+    ]))
+}
+
+/// What `watch` knows about the session files between two looks. A change re-reads only the
+/// paths its events name (and the sessions of runs that changed), so the work per change does
+/// not grow with the number of sessions; a full look (start, queue overflow, a directory
+/// event, the terminal's minute tick) lists the directory and re-reads only files whose
+/// `stat` facts changed or were racy.
+#[derive(Default)]
+struct Tracker {
+    files: HashMap<PathBuf, Parsed>,
+    buf: Vec<u8>,
+}
+
+impl Tracker {
+    fn snapshot(
+        &mut self,
+        ctx: &Ctx,
+        changes: &Changes,
+        old: Option<&Snapshot>,
+    ) -> Result<Snapshot> {
+        let config = ctx.config()?;
+        let runs = crate::agents::sync::Runs::load(&ctx.repo);
+        let views = runs::views(&runs);
+        let dir = ctx.repo.sessions_dir();
+        // A run that started or finished may have just been written into its session file.
+        let mut dirty: HashSet<PathBuf> = views
+            .iter()
+            .filter(|r| old.is_none_or(|o| o.runs.get(&r.run_id) != Some(*r)))
+            .map(|r| dir.join(format!("{}.md", r.session)))
+            .collect();
+        dirty.extend(
+            self.files
+                .iter()
+                .filter(|(_, p)| p.link)
+                .map(|(path, _)| path.clone()),
+        );
+        let mut all = changes.all || old.is_none();
+        for p in &changes.paths {
+            if p.parent() == Some(dir.as_path()) {
+                dirty.insert(p.clone());
+            } else if dir.starts_with(p) || p.starts_with(&dir) {
+                // The sessions directory itself, an ancestor, or something below a file.
+                all = true;
+            }
+        }
+        if all {
+            let files = ctx.repo.session_files().unwrap_or_default();
+            let listed: HashSet<&PathBuf> = files.iter().collect();
+            self.files.retain(|p, _| listed.contains(p));
+            for path in &files {
+                let key = file_key(path);
+                let fresh = self
+                    .files
+                    .get(path)
+                    .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
+                if !fresh {
+                    self.read(ctx, path, config.stale_after);
+                }
+            }
+        } else {
+            for path in &dirty {
+                if is_session_file(path) {
+                    self.read(ctx, path, config.stale_after);
+                } else {
+                    self.files.remove(path);
+                }
+            }
+        }
+        let mut snap = Snapshot::default();
+        for p in self.files.values() {
+            let mut overview = p.overview.clone();
+            overview.restale(ctx.now, config.stale_after);
+            runs.correct(&mut overview);
+            snap.sessions.insert(
+                overview.id.clone(),
+                SessionSnap {
+                    overview,
+                    linear_issue: p.linear_issue.clone(),
+                    hash: p.hash,
+                    diagnostics: p.diagnostics.clone(),
+                },
+            );
+        }
+        for r in views {
+            snap.runs.insert(r.run_id.clone(), r);
+        }
+        Ok(snap)
+    }
+
+    /// Reads, validates and parses one file (once), replacing what was known about it.
+    fn read(&mut self, ctx: &Ctx, path: &Path, stale_after: Duration) {
+        let read_at = std::time::SystemTime::now();
+        let key = file_key(path);
+        let display = ctx.repo.display(path);
+        let buf = &mut self.buf;
+        // A file refused before it is read must not be judged by the previous file's bytes.
+        buf.clear();
         let diagnostics =
-            validate_file(Some(&ctx.repo), &path, &display, &mut buf, ctx.now).unwrap_or_default();
-        let text = std::str::from_utf8(&buf).ok();
+            validate_file(Some(&ctx.repo), path, &display, buf, ctx.now).unwrap_or_default();
+        let text = std::str::from_utf8(buf).ok();
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         buf.hash(&mut hasher);
-        let mut overview = Overview::new(&path, display, text, ctx.now, config.stale_after);
-        runs.correct(&mut overview);
+        let overview = Overview::new(path, display, text, ctx.now, stale_after);
         let linear_issue = text
-            .map(crate::session::Document::parse)
+            .map(crate::session::Document::parse_frontmatter)
             .and_then(|d| d.str_value(&["session", "linear_issue"]).map(str::to_owned));
-        snap.sessions.insert(
-            overview.id.clone(),
-            SessionSnap {
+        let racy = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_or(true, |m| m + RACY > read_at);
+        self.files.insert(
+            path.to_path_buf(),
+            Parsed {
+                key,
+                racy,
+                link: path.is_symlink(),
                 overview,
                 linear_issue,
                 hash: hasher.finish(),
@@ -252,10 +427,27 @@ fn snapshot(ctx: &Ctx) -> Result<Snapshot> {
             },
         );
     }
-    for r in runs::views(&runs) {
-        snap.runs.insert(r.run_id.clone(), r);
+}
+
+/// How close to a read a modification time must be for the read not to prove the file
+/// unchanged since (file systems keep times as coarsely as 1 s; 2 s covers them all).
+const RACY: Duration = Duration::from_secs(2);
+
+/// Whether the sessions directory listing would show `path` (named by an event): a `*.md`
+/// name, not hidden, a regular file or a symlink to one (or dangling, which reads fail on).
+fn is_session_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    if !name.ends_with(".md") || name.starts_with('.') {
+        return false;
     }
-    Ok(snap)
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => true,
+        Ok(m) if m.file_type().is_symlink() => fs::metadata(path).map_or(true, |t| t.is_file()),
+        _ => false,
+    }
 }
 
 fn session_json(s: &SessionSnap) -> Value {
@@ -586,10 +778,162 @@ fn follow_logs(
         let _ = out.flush();
         match rx.recv() {
             Ok(Msg::Quit) | Err(_) => return Ok(0),
-            Ok(Msg::Changed) => {
-                if settle(rx) {
+            Ok(Msg::Changed(_)) => {
+                if settle(rx, &mut Changes::default()) {
                     return Ok(0);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Everything a snapshot says about the sessions, comparable.
+    fn facts(s: &Snapshot) -> Vec<String> {
+        s.sessions
+            .iter()
+            .map(|(id, x)| {
+                format!(
+                    "{id} {} {:?} {} {}",
+                    serde_json::to_string(&x.overview).unwrap_or_default(),
+                    x.linear_issue,
+                    x.hash,
+                    serde_json::to_string(&x.diagnostics).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    const STATUSES: [&str; 3] = ["in_progress", "paused", "completed"];
+
+    fn text(variant: usize) -> Vec<u8> {
+        let status = STATUSES[variant % 3];
+        let title = ["Alpha", "Bravo", "Gamma"][variant / 3 % 3];
+        match variant % 7 {
+            5 => b"---\nsession: [oops\n---\n".to_vec(),
+            6 => b"---\nsession:\n  title: bad\n---\n\xff".to_vec(),
+            _ => format!(
+                "---\nsession:\n  title: {title}\n  status: {status}\n  created: \"2025-12-04T14:30:00Z\"\n  last_updated: \"2025-12-04T15:10:00Z\"\n  linear_issue: L-{variant}\n---\n# Session: {title}\n\n## Next Steps\n\n- go\n"
+            )
+            .into_bytes(),
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Write(usize, usize),
+        /// Same size, different bytes, the old modification time put back: only `ctime` and
+        /// the content tell.
+        Sneak(usize),
+        Delete(usize),
+        Rename(usize, usize),
+        Symlink(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..4usize, 0..21usize).prop_map(|(f, v)| Op::Write(f, v)),
+            (0..4usize).prop_map(Op::Sneak),
+            (0..4usize).prop_map(Op::Delete),
+            (0..4usize, 0..4usize).prop_map(|(a, b)| Op::Rename(a, b)),
+            (0..4usize, 0..4usize).prop_map(|(a, b)| Op::Symlink(a, b)),
+        ]
+    }
+
+    fn name(dir: &Path, i: usize) -> PathBuf {
+        dir.join(format!("2025120{i}-143000-s{i}.md"))
+    }
+
+    /// Old modification times, so nothing is racy and a full look has to trust `stat`.
+    fn age(path: &Path) {
+        let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+        if let Ok(f) = fs::OpenOptions::new().append(true).open(path) {
+            let _ = f.set_modified(old);
+        }
+    }
+
+    /// Applies `op`; returns the paths an event would name.
+    fn apply(dir: &Path, op: &Op) -> Vec<PathBuf> {
+        match *op {
+            Op::Write(f, v) => {
+                let p = name(dir, f);
+                let _ = fs::remove_file(&p);
+                fs::write(&p, text(v)).unwrap();
+                age(&p);
+                vec![p]
+            }
+            Op::Sneak(f) => {
+                let p = name(dir, f);
+                if let Ok(mut bytes) = fs::read(&p)
+                    && let Some(b) = bytes.iter_mut().find(|b| b.is_ascii_lowercase())
+                {
+                    *b = if *b == b'z' { b'a' } else { *b + 1 };
+                    let mtime = fs::metadata(&p).and_then(|m| m.modified()).unwrap();
+                    fs::write(&p, bytes).unwrap();
+                    let f = fs::OpenOptions::new().append(true).open(&p).unwrap();
+                    f.set_modified(mtime).unwrap();
+                }
+                // Written through symlinks, the event names the file written: the last target.
+                let target =
+                    fs::canonicalize(&p).map(|t| dir.join(t.file_name().unwrap_or_default()));
+                [Ok(p), target].into_iter().flatten().collect()
+            }
+            Op::Delete(f) => {
+                let p = name(dir, f);
+                let _ = fs::remove_file(&p);
+                vec![p]
+            }
+            Op::Rename(a, b) => {
+                let (pa, pb) = (name(dir, a), name(dir, b));
+                let _ = fs::rename(&pa, &pb);
+                vec![pa, pb]
+            }
+            Op::Symlink(a, b) => {
+                let (pa, pb) = (name(dir, a), name(dir, b));
+                if a != b {
+                    let _ = fs::remove_file(&pa);
+                    let _ = std::os::unix::fs::symlink(pb.file_name().unwrap(), &pa);
+                }
+                vec![pa]
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// After every change, the incremental look (told the paths events name) and a full
+        /// look by a tracker never told anything (edits behind its back, same size and mtime
+        /// included) both equal a fresh read of everything: no stale fact survives.
+        #[test]
+        fn incremental_and_keyed_looks_equal_a_fresh_read(ops in proptest::collection::vec(op(), 1..14)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let root = tmp.path();
+            fs::create_dir_all(root.join(".agents/sessions")).unwrap();
+            let dir = root.join(".agents/sessions");
+            let ctx = Ctx {
+                repo: crate::store::Repo { root: root.to_path_buf() },
+                cwd: root.to_path_buf(),
+                now: Utc::now(),
+                conversation: None,
+            };
+            let (mut told, mut blind) = (Tracker::default(), Tracker::default());
+            let mut snap = told.snapshot(&ctx, &Changes::everything(), None).unwrap();
+            let mut blind_snap = blind.snapshot(&ctx, &Changes::everything(), None).unwrap();
+            for op in &ops {
+                let mut changes = Changes::default();
+                changes.add(apply(&dir, op));
+                let fresh = Tracker::default().snapshot(&ctx, &Changes::everything(), None).unwrap();
+                let next = told.snapshot(&ctx, &changes, Some(&snap)).unwrap();
+                prop_assert_eq!(facts(&next), facts(&fresh), "told, after {:?}", op);
+                let blind_next = blind.snapshot(&ctx, &Changes::everything(), Some(&blind_snap)).unwrap();
+                prop_assert_eq!(facts(&blind_next), facts(&fresh), "blind, after {:?}", op);
+                snap = next;
+                blind_snap = blind_next;
             }
         }
     }

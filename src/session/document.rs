@@ -97,16 +97,14 @@ impl<'a> Document<'a> {
             _ => LineEnding::Lf,
         };
         let (frontmatter, body_start) = parse_frontmatter(src, start);
-        let headings = scan_headings(src, body_start);
-        let sections = sections_of(src, &headings);
         Document {
             src,
             bom,
             line_ending,
             frontmatter,
             body_start,
-            headings,
-            sections,
+            headings: Vec::new(),
+            sections: Vec::new(),
         }
     }
 
@@ -257,6 +255,61 @@ pub(crate) fn lines(src: &str, from: usize) -> impl Iterator<Item = (usize, usiz
         };
         Some((start, end, next))
     })
+}
+
+/// How many leading bytes of a file are enough for [`Document::parse_frontmatter`]: given the
+/// first bytes of a file (`prefix`; `at_eof` when that is all of it), the length of the head
+/// whose parse gives the same BOM, line ending, frontmatter and `body_start` as the whole
+/// file's, or `None` when more bytes are needed to tell. The head ends after the closing
+/// delimiter line, after the first line when the file does not open with `---`, and is the
+/// whole file when the frontmatter is never closed. It always ends at a line end (or the end
+/// of the file), so it never splits a UTF-8 character.
+pub fn frontmatter_extent(prefix: &[u8], at_eof: bool) -> Option<usize> {
+    const BOM: &[u8] = "\u{feff}".as_bytes();
+    if !at_eof && prefix.len() < BOM.len() && BOM.starts_with(prefix) {
+        return None;
+    }
+    let start = if prefix.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
+    // Complete lines from `from`, as (line without its ending, next line start).
+    let line = |from: usize| -> Option<Option<(&[u8], usize)>> {
+        if from >= prefix.len() {
+            return if at_eof { Some(None) } else { None };
+        }
+        let (end, next) = match memchr(b'\n', &prefix[from..]) {
+            Some(i) => (from + i, from + i + 1),
+            None if at_eof => (prefix.len(), prefix.len()),
+            None => return None,
+        };
+        let text = &prefix[from..end];
+        Some(Some((text.strip_suffix(b"\r").unwrap_or(text), next)))
+    };
+    let delimiter = |l: &[u8], marks: &[&[u8]]| {
+        let end = l.len()
+            - l.iter()
+                .rev()
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+        marks.contains(&&l[..end])
+    };
+    let Some((first, mut next)) = line(start)? else {
+        return Some(prefix.len());
+    };
+    if !delimiter(first, &[b"---"]) {
+        return Some(next);
+    }
+    loop {
+        let Some((l, after)) = line(next)? else {
+            return Some(prefix.len());
+        };
+        if delimiter(l, &[b"---", b"..."]) {
+            return Some(after);
+        }
+        next = after;
+    }
 }
 
 fn is_delimiter(line: &str, marks: &[&str]) -> bool {
