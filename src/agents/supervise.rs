@@ -1109,7 +1109,7 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
     }
     let os = OsStr::new;
     let mut ending = Ending::Unknown("tmux session ended before the exit status was known".into());
-    for _ in 0..40 {
+    for _ in 0..100 {
         match tmux(
             &tmux_bin,
             &[
@@ -1126,7 +1126,11 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
                     let code = f.get(1).and_then(|x| x.parse().ok());
                     let signal = f.get(2).and_then(|x| x.parse().ok());
                     ending = Ending::Exited { code, signal };
-                    break;
+                    // A busy tmux server can show the pane dead before it has reaped the
+                    // process and filled in the status: ask again.
+                    if code.is_some() || signal.is_some() {
+                        break;
+                    }
                 }
                 sleep(Duration::from_millis(50));
             }
