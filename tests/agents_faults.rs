@@ -270,18 +270,19 @@ fn logs_follow_ends_with_the_outcome_and_its_exit_status() {
 fn kill_says_what_it_does_while_it_waits_out_the_grace_period() {
     let repo = Repo::new();
     let _cleanup = Cleanup(&repo);
+    // The agent says when it ignores SIGTERM: a kill sent before the trap is set would end it
+    // at once, and there would be no grace period to talk about.
+    let trapped = repo.root().join("trapped");
+    let script = format!(
+        "trap '' TERM; : > '{}'; while :; do sleep 0.1; done",
+        trapped.display()
+    );
     let started = repo.spawn(&[
-        "--agent",
-        "stubborn",
-        "--task",
-        "t",
-        "--",
-        "sh",
-        "-c",
-        "trap '' TERM; while :; do sleep 0.1; done",
+        "--agent", "stubborn", "--task", "t", "--", "sh", "-c", &script,
     ]);
     let id = started[0]["run_id"].as_str().unwrap();
     repo.wait_running(id);
+    eventually("the agent ignores SIGTERM", || trapped.exists());
     let out = repo.run(&["kill", &repo.stem, "--grace", "300ms"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
