@@ -516,6 +516,35 @@ fn tmux_runner_has_an_attach_target() {
     assert!(!gone.status.success(), "tmux session left behind");
 }
 
+/// The exit status comes from the pane process, which waits for the agent, not from tmux's
+/// `#{pane_dead_status}` (a busy tmux can show a pane dead for seconds before it has it).
+#[test]
+fn tmux_runner_records_the_agents_exit_code_and_signal() {
+    let repo = Repo::new();
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("note: tmux is not installed; skipping the tmux runner test");
+        return;
+    }
+    let spawn = |script: &str| {
+        let started = repo.spawn(&[
+            "--agent", "tm", "--task", "t", "--runner", "tmux", "--", "sh", "-c", script,
+        ]);
+        started[0]["run_id"].as_str().unwrap().to_string()
+    };
+    let failed = spawn("echo bad; exit 7");
+    let r = repo.wait_status(&failed, "failed");
+    assert_eq!(r["exit_code"], 7, "{r:#}");
+    assert_eq!(r["reason"], "exit code 7", "{r:#}");
+
+    let killed = spawn("kill -9 $$");
+    let r = repo.wait_status(&killed, "failed");
+    assert_eq!(r["signal"], "SIGKILL", "{r:#}");
+    assert_eq!(r["reason"], "killed by SIGKILL", "{r:#}");
+
+    let ok = spawn("exit 0");
+    assert_eq!(repo.wait_status(&ok, "completed")["exit_code"], 0);
+}
+
 #[test]
 fn tmux_runner_without_tmux_is_a_clear_error() {
     let repo = Repo::new();

@@ -936,9 +936,12 @@ pub fn kill_run(
 // The detached supervisor creates `tmux -L sessions new-session -d` whose pane runs this binary
 // in `--tmux-pane` mode. That process waits until the supervisor has set up the pane (output
 // piped to the log through `--tmux-sink`, `remain-on-exit` on, pid recorded) and then execs the
-// agent, which so keeps a real terminal as a person can attach. The agent's argv travels in the
-// record file, never through tmux's or a shell's parser. The supervisor polls the agent's
-// liveness and reads its exit status from `#{pane_dead_status}` / `#{pane_dead_signal}`.
+// agent as its child, which so keeps a real terminal as a person can attach. The agent's argv
+// travels in the record file, never through tmux's or a shell's parser. The pane process waits
+// for the agent and writes its exit status to `<record>.exit` before it exits itself; the
+// supervisor polls the pane process's liveness and reads that file. tmux's own
+// `#{pane_dead_status}` is only a fallback (the pane process was SIGKILLed): a busy or older
+// tmux server can show a pane dead for seconds before it has the status.
 
 fn tmux_cmd(tmux: &Path) -> Command {
     let mut c = Command::new(tmux);
@@ -1108,8 +1111,17 @@ fn supervise_tmux(path: &Path, rec: &RunRecord, ready: Option<File>) -> Result<R
         interval = (interval * 2).min(Duration::from_millis(250));
     }
     let os = OsStr::new;
+    let exit_path = exit_status_path(path);
     let mut ending = Ending::Unknown("tmux session ended before the exit status was known".into());
-    for _ in 0..100 {
+    let from_pane = read_exit_status(&exit_path);
+    let _ = fs::remove_file(&exit_path);
+    let tries = if let Some(e) = from_pane {
+        ending = e;
+        0
+    } else {
+        40
+    };
+    for _ in 0..tries {
         match tmux(
             &tmux_bin,
             &[
@@ -1181,13 +1193,95 @@ fn tmux_pane(path: &Path) -> i32 {
             _ => sleep(Duration::from_millis(5)),
         }
     };
-    let err = Command::new(&rec.argv[0])
+    let mut child = match Command::new(&rec.argv[0])
         .args(&rec.argv[1..])
         .current_dir(&rec.cwd)
         .envs(agent_env(&rec))
-        .exec();
-    eprintln!("[sessions] cannot start agent `{}`: {err}", rec.argv[0]);
-    127
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("[sessions] cannot start agent `{}`: {err}", rec.argv[0]);
+            write_exit_status(
+                path,
+                &Ending::Exited {
+                    code: Some(127),
+                    signal: None,
+                },
+            );
+            return 127;
+        }
+    };
+    // The agent shares our process group and terminal: Ctrl-C from an attached person, the
+    // SIGHUP of a killed tmux session and `sessions kill`'s SIGTERM reach it too. We stay to
+    // tell its exit status (only SIGKILL, which ends both, leaves that to tmux).
+    // SAFETY: single-threaded; setting dispositions touches no memory. The agent was started
+    // before, so it keeps the default ones.
+    unsafe {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        for s in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGQUIT,
+        ] {
+            let _ = signal(s, SigHandler::SigIgn);
+        }
+    }
+    let status = loop {
+        match child.wait() {
+            Ok(s) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return 1,
+        }
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let ending = Ending::Exited {
+        code: status.code(),
+        signal: status.signal(),
+    };
+    write_exit_status(path, &ending);
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// Where the `--tmux-pane` process leaves the agent's exit status for the supervisor.
+fn exit_status_path(path: &Path) -> PathBuf {
+    path.with_extension("exit")
+}
+
+/// `exit <code>` or `signal <number>`, written atomically (temp file + rename).
+fn write_exit_status(path: &Path, ending: &Ending) {
+    let text = match ending {
+        Ending::Exited { code: Some(c), .. } => format!("exit {c}\n"),
+        Ending::Exited {
+            signal: Some(s), ..
+        } => format!("signal {s}\n"),
+        _ => return,
+    };
+    let dest = exit_status_path(path);
+    let tmp = path.with_extension("exit.tmp");
+    if fs::write(&tmp, text).is_ok() && fs::rename(&tmp, &dest).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+fn read_exit_status(exit_path: &Path) -> Option<Ending> {
+    let text = fs::read_to_string(exit_path).ok()?;
+    let (kind, n) = text.trim().split_once(' ')?;
+    let n: i32 = n.parse().ok()?;
+    match kind {
+        "exit" => Some(Ending::Exited {
+            code: Some(n),
+            signal: None,
+        }),
+        "signal" => Some(Ending::Exited {
+            code: None,
+            signal: Some(n),
+        }),
+        _ => None,
+    }
 }
 
 /// `--tmux-sink <record>`: copy the pane's output (stdin) into the capped log.
