@@ -120,3 +120,70 @@ fn init_outside_a_git_repository_says_so() {
     let out = run(git.path());
     assert!(!stderr(&out).contains("git repository"), "{}", stderr(&out));
 }
+
+fn validate(repo: &Repo, name: &str, text: &str) -> String {
+    let path = repo.root().join(".agents/sessions").join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = repo.run(&["validate", path.to_str().unwrap()]);
+    std::fs::remove_file(&path).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_misnamed_file_is_told_its_exact_new_name() {
+    let repo = Repo::new();
+    let good = std::fs::read_to_string(&repo.path).unwrap();
+    let created = good
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("created: "))
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let time = chrono_like(&created);
+    let out = validate(&repo, "2025-01-01 Fix Parser.md", &good);
+    assert!(
+        out.contains(&format!("rename it to `{time}-fix-parser.md`")),
+        "{out}"
+    );
+    let out = validate(&repo, "20250101-000000-Bad_Slug.md", &good);
+    assert!(
+        out.contains("`20250101-000000-bad-slug.md` would do"),
+        "{out}"
+    );
+}
+
+/// `2026-12-02T00:55:25Z` → `20261202-005525`.
+fn chrono_like(rfc3339: &str) -> String {
+    let digits: String = rfc3339.chars().filter(char::is_ascii_digit).collect();
+    format!("{}-{}", &digits[..8], &digits[8..14])
+}
+
+#[test]
+fn yaml_errors_are_in_plain_words_with_the_caret_at_the_cause() {
+    let repo = Repo::new();
+    let name = "20250101-000000-yaml.md";
+    for (line, words, caret_col) in [
+        (
+            "  title: \"Fix the parser",
+            "this quote is never closed",
+            10,
+        ),
+        (
+            "  title: Fix: the parser",
+            "a second `: ` on one line: quote the value",
+            0,
+        ),
+        ("  title: [a, b", "this `[` list is not closed with `]`", 0),
+        (
+            "  title: \"a\\qb\"",
+            "an unknown `\\` escape inside double quotes",
+            0,
+        ),
+    ] {
+        let out = validate(&repo, name, &format!("---\nsession:\n{line}\n---\n# x\n"));
+        assert!(out.contains(words), "{line}: {out}");
+        if caret_col > 0 {
+            assert!(out.contains(&format!(":3:{caret_col}")), "{line}: {out}");
+        }
+    }
+}
