@@ -20,4 +20,5 @@ pub mod style;
 pub mod table;
 pub mod terminal;
 pub mod validation;
+pub mod worktree;
 pub mod write;
