@@ -180,7 +180,10 @@ fn plan(
     };
     // In a worktree the agent works in the same place of its own checkout.
     let cwd = match &worktree {
-        Some(w) => w.path.join(cwd.strip_prefix(root).unwrap_or(Path::new(""))),
+        Some(w) => match cwd.strip_prefix(root) {
+            Ok(sub) if !sub.as_os_str().is_empty() => w.path.join(sub),
+            _ => w.path.clone(),
+        },
         None => cwd,
     };
     let conversation_id = uuid::Uuid::new_v4().to_string();
