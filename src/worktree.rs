@@ -663,3 +663,57 @@ fn indent(lines: &[String]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn main_checkout_is_read_from_the_git_file_and_commondir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let main = tmp.path().join("repo");
+        let admin = main.join(".git/worktrees/wt");
+        write(&admin.join("commondir"), "../..\n");
+        let linked = tmp.path().join("wt");
+        write(&linked.join(".git"), &format!("gitdir: {}\n", admin.display()));
+        assert_eq!(main_checkout(&linked), Some(main.clone()));
+        // A relative gitdir (`git worktree add --relative-paths`) works too.
+        let rel = tmp.path().join("rel");
+        write(&rel.join(".git"), "gitdir: ../repo/.git/worktrees/wt\n");
+        assert_eq!(main_checkout(&rel), Some(main.clone()));
+        // The main checkout itself (a `.git` directory) is no linked worktree.
+        assert_eq!(main_checkout(&main), None);
+    }
+
+    #[test]
+    fn submodules_and_bare_repositories_keep_their_own_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        // A submodule's git dir has no commondir.
+        let sub = tmp.path().join("super/sub");
+        fs::create_dir_all(tmp.path().join("super/.git/modules/sub")).unwrap();
+        write(&sub.join(".git"), "gitdir: ../.git/modules/sub\n");
+        assert_eq!(main_checkout(&sub), None);
+        // A worktree of a bare repository has no main checkout.
+        let admin = tmp.path().join("bare.git/worktrees/w");
+        write(&admin.join("commondir"), "../..\n");
+        let w = tmp.path().join("w");
+        write(&w.join(".git"), &format!("gitdir: {}\n", admin.display()));
+        assert_eq!(main_checkout(&w), None);
+        // Garbage is ignored.
+        let junk = tmp.path().join("junk");
+        write(&junk.join(".git"), "not a gitdir line\n");
+        assert_eq!(main_checkout(&junk), None);
+    }
+
+    #[test]
+    fn generated_names_are_safe_for_refs_and_paths() {
+        assert_eq!(name_part("back end/dev"), "back-end-dev");
+        assert_eq!(name_part("..x.."), "x");
+        assert_eq!(name_part("***"), "agent");
+    }
+}

@@ -265,6 +265,12 @@ fn spawn_in_a_worktree_records_it_and_logs_land_in_the_main_checkout() {
     .unwrap();
     assert_eq!(rec["worktree"]["branch"], branch.as_str());
     assert_eq!(rec["cwd"], path.display().to_string());
+    let out = env.ok(&env.root, &["agents", "--all"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains(&format!("{branch}, +1 ahead of main, not merged")),
+        "{shown}"
+    );
     // Nothing of the session machinery was written into the worktree.
     assert!(!path.join(".agents/state").exists());
     assert!(!path.join(".agents/logs").exists());
