@@ -77,7 +77,11 @@ fn git_ok(dir: &Path, args: &[&str]) -> bool {
 
 /// The commit `rev` names, if it names one.
 fn commit_of(dir: &Path, rev: &str) -> Option<String> {
-    git(dir, &["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")]).ok()
+    git(
+        dir,
+        &["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")],
+    )
+    .ok()
 }
 
 fn branch_ref(branch: &str) -> String {
@@ -287,7 +291,10 @@ impl State {
 /// The default branch: `origin/HEAD`'s target, else `init.defaultBranch`, else `main` or
 /// `master` when it exists.
 fn default_branch(root: &Path) -> Option<String> {
-    if let Ok(r) = git(root, &["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"]) {
+    if let Ok(r) = git(
+        root,
+        &["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"],
+    ) {
         return Some(r.strip_prefix("origin/").unwrap_or(&r).to_string());
     }
     if let Ok(b) = git(root, &["config", "init.defaultBranch"]) {
@@ -348,15 +355,16 @@ fn worktrees(root: &Path) -> Vec<Listed> {
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Looks at the worktree of a run: everything [`State`] says. Never changes anything.
 pub fn inspect(repo: &Repo, wt: &Worktree) -> State {
     let root = &repo.root;
     let bref = branch_ref(&wt.branch);
-    let listed = worktrees(root).into_iter().find(|w| same_path(&w.path, &wt.path));
+    let listed = worktrees(root)
+        .into_iter()
+        .find(|w| same_path(&w.path, &wt.path));
     let exists = wt.path.is_dir();
     let tip = commit_of(root, &bref);
     let base_now = commit_of(root, &wt.base);
@@ -374,18 +382,28 @@ pub fn inspect(repo: &Repo, wt: &Worktree) -> State {
         problems.push(format!("base {} deleted", wt.base));
     }
     let ahead = tip.as_ref().and_then(|_| {
-        git(root, &["rev-list", "--count", &format!("{}..{bref}", wt.base_commit)])
-            .ok()?
-            .parse()
-            .ok()
+        git(
+            root,
+            &[
+                "rev-list",
+                "--count",
+                &format!("{}..{bref}", wt.base_commit),
+            ],
+        )
+        .ok()?
+        .parse()
+        .ok()
     });
     let uncommitted = if exists && listed.is_some() {
-        git(&wt.path, &["status", "--porcelain=v1", "--untracked-files=all"])
-            .map(|s| s.lines().map(str::to_owned).collect())
-            .unwrap_or_else(|e| {
-                problems.push(format!("cannot read its status: {e}"));
-                vec!["(status unknown)".to_string()]
-            })
+        git(
+            &wt.path,
+            &["status", "--porcelain=v1", "--untracked-files=all"],
+        )
+        .map(|s| s.lines().map(str::to_owned).collect())
+        .unwrap_or_else(|e| {
+            problems.push(format!("cannot read its status: {e}"));
+            vec!["(status unknown)".to_string()]
+        })
     } else {
         Vec::new()
     };
@@ -444,7 +462,8 @@ fn merge_state(root: &Path, target: &str, branch: &str) -> &'static str {
     }
     if let (Ok(merged), Some(tree)) = (
         git(root, &["merge-tree", "--write-tree", target, branch]),
-        commit_of(root, target).and_then(|c| git(root, &["rev-parse", &format!("{c}^{{tree}}")]).ok()),
+        commit_of(root, target)
+            .and_then(|c| git(root, &["rev-parse", &format!("{c}^{{tree}}")]).ok()),
     ) && merged.lines().next() == Some(tree.as_str())
     {
         return "merged (squash)";
@@ -458,7 +477,11 @@ fn upstream(root: &Path, branch: &str, problems: &mut Vec<String>) -> (Option<St
     let bref = branch_ref(branch);
     let track = git(
         root,
-        &["for-each-ref", "--format=%(upstream:short)\t%(upstream:track)", &bref],
+        &[
+            "for-each-ref",
+            "--format=%(upstream:short)\t%(upstream:track)",
+            &bref,
+        ],
     )
     .unwrap_or_default();
     let (name, track) = track.split_once('\t').unwrap_or((&track, ""));
@@ -469,8 +492,8 @@ fn upstream(root: &Path, branch: &str, problems: &mut Vec<String>) -> (Option<St
         problems.push(format!("upstream {name} deleted on the remote"));
         return (Some(name.to_string()), false);
     }
-    let pushed = git(root, &["rev-list", "--count", &format!("{name}..{bref}")])
-        .is_ok_and(|n| n == "0");
+    let pushed =
+        git(root, &["rev-list", "--count", &format!("{name}..{bref}")]).is_ok_and(|n| n == "0");
     (Some(name.to_string()), pushed)
 }
 
@@ -536,8 +559,11 @@ pub fn remove(repo: &Repo, run_id: &str, wt: &Worktree, force: bool) -> Result<R
             ));
         }
         if commits_at_risk {
-            let lines: Vec<String> =
-                st.only_here.iter().map(|c| format!("{} {}", c.id, c.subject)).collect();
+            let lines: Vec<String> = st
+                .only_here
+                .iter()
+                .map(|c| format!("{} {}", c.id, c.subject))
+                .collect();
             lost.push(format!(
                 "commits on no other branch, tag or remote (push or merge them first):\n{}",
                 indent(&lines)
@@ -560,14 +586,22 @@ pub fn remove(repo: &Repo, run_id: &str, wt: &Worktree, force: bool) -> Result<R
         ));
     }
     // A detached HEAD's own commits are on no branch: keep them too.
-    let head_only = st
-        .only_here
-        .iter()
-        .any(|c| !git_ok(root, &["merge-base", "--is-ancestor", &c.id, &branch_ref(&wt.branch)]));
-    if head_only && let Some(head) = worktrees(root)
-        .into_iter()
-        .find(|w| same_path(&w.path, &wt.path))
-        .and_then(|w| w.head)
+    let head_only = st.only_here.iter().any(|c| {
+        !git_ok(
+            root,
+            &[
+                "merge-base",
+                "--is-ancestor",
+                &c.id,
+                &branch_ref(&wt.branch),
+            ],
+        )
+    });
+    if head_only
+        && let Some(head) = worktrees(root)
+            .into_iter()
+            .find(|w| same_path(&w.path, &wt.path))
+            .and_then(|w| w.head)
     {
         let trash = format!("{TRASH}/{run_id}-head");
         git(root, &["update-ref", &trash, &head])?;
@@ -585,7 +619,8 @@ pub fn remove(repo: &Repo, run_id: &str, wt: &Worktree, force: bool) -> Result<R
         }
         args.push(&path);
         git(root, &args)?;
-        done.notes.push(format!("removed worktree {}", wt.path.display()));
+        done.notes
+            .push(format!("removed worktree {}", wt.path.display()));
     }
     if !st.branch_exists {
         return Ok(done);
@@ -680,7 +715,10 @@ mod tests {
         let admin = main.join(".git/worktrees/wt");
         write(&admin.join("commondir"), "../..\n");
         let linked = tmp.path().join("wt");
-        write(&linked.join(".git"), &format!("gitdir: {}\n", admin.display()));
+        write(
+            &linked.join(".git"),
+            &format!("gitdir: {}\n", admin.display()),
+        );
         assert_eq!(main_checkout(&linked), Some(main.clone()));
         // A relative gitdir (`git worktree add --relative-paths`) works too.
         let rel = tmp.path().join("rel");

@@ -2344,9 +2344,7 @@ fn installed_hooks_log_under_the_calling_agents_name() {
 
 /// Where the binding of conversation `id` lives, relative to the repository root.
 fn binding_rel(id: &str) -> String {
-    let repo = sessions::store::Repo {
-        root: PathBuf::new(),
-    };
+    let repo = sessions::store::Repo::at(PathBuf::new());
     sessions::binding::binding_path(&repo, id)
         .display()
         .to_string()

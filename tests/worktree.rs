@@ -184,7 +184,12 @@ impl Env {
     }
 
     fn branch_exists(&self, branch: &str) -> bool {
-        self.git_succeeds(&["show-ref", "--verify", "-q", &format!("refs/heads/{branch}")])
+        self.git_succeeds(&[
+            "show-ref",
+            "--verify",
+            "-q",
+            &format!("refs/heads/{branch}"),
+        ])
     }
 
     fn listed_worktrees(&self) -> String {
@@ -253,7 +258,10 @@ fn spawn_in_a_worktree_records_it_and_logs_land_in_the_main_checkout() {
     assert!(text.contains("by name from the worktree"), "{text}");
     assert!(text.contains("by path from the worktree"), "{text}");
     let copy = fs::read_to_string(path.join(format!(".agents/sessions/{stem}.md"))).unwrap();
-    assert!(!copy.contains("from the worktree"), "the worktree's copy was edited");
+    assert!(
+        !copy.contains("from the worktree"),
+        "the worktree's copy was edited"
+    );
     // The run record names the worktree too.
     let rec: Value = serde_json::from_slice(
         &fs::read(
@@ -280,7 +288,14 @@ fn spawn_in_a_worktree_records_it_and_logs_land_in_the_main_checkout() {
 fn commands_and_hooks_in_a_linked_worktree_use_the_main_checkouts_sessions() {
     let env = Env::new();
     let other = env.tmp.path().join("by-hand");
-    env.git(&["worktree", "add", "-q", "-b", "by-hand", other.to_str().unwrap()]);
+    env.git(&[
+        "worktree",
+        "add",
+        "-q",
+        "-b",
+        "by-hand",
+        other.to_str().unwrap(),
+    ]);
     // The worktree has its own committed copy; a new session made in main is not in it.
     env.ok(&env.root, &["new", "second topic"]);
     let out = env.ok(&other, &["list", "--json"]);
@@ -320,7 +335,10 @@ fn remove_refuses_uncommitted_edits_and_force_saves_them() {
     let run = env.spawn_done("echo changed >> README", &[]);
     let (path, branch) = wt_of(&run);
     let id = id_of(&run);
-    assert_eq!(run["worktree"]["uncommitted"], serde_json::json!([" M README"]));
+    assert_eq!(
+        run["worktree"]["uncommitted"],
+        serde_json::json!([" M README"])
+    );
     let out = env.remove(&id, false);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = stderr(&out);
@@ -333,7 +351,10 @@ fn remove_refuses_uncommitted_edits_and_force_saves_them() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(!path.exists());
     let trash = format!("refs/sessions/trash/{id}-uncommitted");
-    assert_eq!(env.git(&["show", &format!("{trash}:README")]), "hello\nchanged");
+    assert_eq!(
+        env.git(&["show", &format!("{trash}:README")]),
+        "hello\nchanged"
+    );
     assert_eq!(
         env.git(&["rev-parse", &format!("{trash}^")]),
         env.git(&["rev-parse", "main"])
@@ -383,7 +404,10 @@ fn force_keeps_the_branch_with_unmerged_commits() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(!path.exists());
     assert!(env.branch_exists(&branch));
-    assert_eq!(env.git(&["log", "-1", "--format=%s", &branch]), "agent work");
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s", &branch]),
+        "agent work"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("git switch {branch}")));
 }
 
@@ -406,7 +430,10 @@ fn a_squash_merged_branch_is_seen_merged_and_removed_with_its_commits_kept() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(!path.exists());
     assert!(!env.branch_exists(&branch));
-    assert_eq!(env.git(&["rev-parse", &format!("refs/sessions/trash/{id}")]), tip);
+    assert_eq!(
+        env.git(&["rev-parse", &format!("refs/sessions/trash/{id}")]),
+        tip
+    );
 }
 
 #[test]
@@ -456,8 +483,8 @@ fn a_worktree_removed_by_hand_is_reported_and_cleaned_up_keeping_the_branch() {
         list[0]["problems"].to_string().contains("deleted by hand"),
         "{list:#?}"
     );
-    let text = String::from_utf8_lossy(&env.ok(&env.root, &["worktree", "list"]).stdout)
-        .into_owned();
+    let text =
+        String::from_utf8_lossy(&env.ok(&env.root, &["worktree", "list"]).stdout).into_owned();
     assert!(text.contains("deleted by hand"), "{text}");
     // Its commit is only on its branch: refused, then --force cleans git's entry, keeps it.
     assert_eq!(env.remove(&id, false).status.code(), Some(1));
@@ -511,13 +538,21 @@ fn two_agents_of_one_session_get_two_worktrees_and_branches() {
     assert_ne!(ba, bb);
     for (p, b) in [(&pa, &ba), (&pb, &bb)] {
         let subject = env.git(&["log", "-1", "--format=%s", b]);
-        assert_eq!(subject, format!("from {}", p.file_name().unwrap().to_string_lossy()));
+        assert_eq!(
+            subject,
+            format!("from {}", p.file_name().unwrap().to_string_lossy())
+        );
     }
     let text = env.session_text();
-    assert!(text.contains(&format!("branch: \"{ba}\"")) && text.contains(&format!("branch: \"{bb}\"")));
+    assert!(
+        text.contains(&format!("branch: \"{ba}\"")) && text.contains(&format!("branch: \"{bb}\""))
+    );
     let out = env.ok(&env.root, &["worktree", "list"]);
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains(&id_of(&done[0])) && shown.contains(&id_of(&done[1])), "{shown}");
+    assert!(
+        shown.contains(&id_of(&done[0])) && shown.contains(&id_of(&done[1])),
+        "{shown}"
+    );
 }
 
 /// Stops the run's agent whatever the test does.
@@ -534,7 +569,14 @@ fn cleanup_is_refused_while_the_agent_runs() {
     let env = Env::new();
     let run = env
         .spawn(&[
-            "--agent", "dev", "--worktree", "--task", "wait", "--", "sh", "-c",
+            "--agent",
+            "dev",
+            "--worktree",
+            "--task",
+            "wait",
+            "--",
+            "sh",
+            "-c",
             "i=0; while [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done",
         ])
         .remove(0);
@@ -569,7 +611,11 @@ fn prune_removes_clean_worktrees_and_keeps_ones_with_work() {
     assert!(idle_path.is_dir() && busy_path.is_dir());
     assert!(String::from_utf8_lossy(&out.stdout).contains("would keep worktree"));
     let out = env.ok(&env.root, &["prune"]);
-    assert!(!idle_path.exists() && !env.branch_exists(&idle_branch), "{}", show(&out));
+    assert!(
+        !idle_path.exists() && !env.branch_exists(&idle_branch),
+        "{}",
+        show(&out)
+    );
     assert!(busy_path.is_dir() && env.branch_exists(&busy_branch));
     assert!(stderr(&out).contains("agent work"), "{}", show(&out));
     // The busy run's record is kept: it is what knows the worktree.
@@ -628,5 +674,8 @@ fn worktree_true_in_the_config_spawns_into_a_worktree_in_the_configured_place() 
     let run = env.wait_status(&id_of(&run), "completed");
     let (path, branch) = wt_of(&run);
     assert!(path.starts_with(env.tmp.path().join("trees")), "{path:?}");
-    assert_eq!(env.git(&["log", "-1", "--format=%s", &branch]), "from-config");
+    assert_eq!(
+        env.git(&["log", "-1", "--format=%s", &branch]),
+        "from-config"
+    );
 }

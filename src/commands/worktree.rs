@@ -79,7 +79,8 @@ pub fn create_all<'a>(ctx: &Ctx, records: impl Iterator<Item = &'a RunRecord>) -
     for rec in records {
         let Some(w) = &rec.worktree else { continue };
         if let Err(e) = worktree::create(&ctx.repo, w) {
-            made.iter().for_each(|w| worktree::undo_create(&ctx.repo, w));
+            made.iter()
+                .for_each(|w| worktree::undo_create(&ctx.repo, w));
             return Err(e);
         }
         made.push(w);
@@ -247,7 +248,11 @@ pub fn cleanup(ctx: &Ctx, path: &Path, rec: &RunRecord, dry_run: bool) -> bool {
         let safe = st.uncommitted.is_empty()
             && (st.only_here.is_empty() || st.merged.starts_with("merged"));
         let verb = if safe { "would remove" } else { "would keep" };
-        println!("{verb} worktree {} ({})", ctx.show_path(&w.path), st.summary());
+        println!(
+            "{verb} worktree {} ({})",
+            ctx.show_path(&w.path),
+            st.summary()
+        );
         return safe;
     }
     match remove_run(ctx, path, rec, w, false) {
