@@ -679,3 +679,66 @@ fn worktree_true_in_the_config_spawns_into_a_worktree_in_the_configured_place() 
         "from-config"
     );
 }
+
+/// Rewrites the run record of `id` with `edit` (to stand in for a record naming a branch
+/// sessions must not delete).
+fn edit_record(env: &Env, id: &str, edit: impl FnOnce(&mut Value)) {
+    let path = env
+        .root
+        .join(format!(".agents/state/runs/{}/{id}.json", env.stem));
+    let mut rec: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    edit(&mut rec);
+    fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+}
+
+#[test]
+fn a_branch_sessions_did_not_create_is_never_deleted() {
+    let env = Env::new();
+    let run = env.spawn_done(COMMIT, &[]);
+    let (path, branch) = wt_of(&run);
+    let id = id_of(&run);
+    env.git(&["push", "-q", "-u", "origin", &branch]);
+    edit_record(&env, &id, |r| {
+        r["worktree"]["created_branch"] = false.into()
+    });
+    let out = env.remove(&id, false);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!path.exists());
+    assert!(
+        env.branch_exists(&branch),
+        "deleted a branch it did not create"
+    );
+}
+
+#[test]
+fn the_default_and_checked_out_branches_are_never_deleted() {
+    let env = Env::new();
+    let run = env.spawn_done("true", &[]);
+    let (path, _) = wt_of(&run);
+    let id = id_of(&run);
+    // A record naming `main` (the default branch, checked out in the main worktree), whose
+    // commits are all on the remote: everything but the guard says "delete it".
+    edit_record(&env, &id, |r| r["worktree"]["branch"] = "main".into());
+    let out = env.remove(&id, false);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(!path.exists());
+    assert!(env.branch_exists("main"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kept branch main"));
+}
+
+#[test]
+fn commits_on_a_detached_head_in_the_worktree_are_at_risk_and_kept_by_force() {
+    let env = Env::new();
+    let run = env.spawn_done(&format!("git checkout -q --detach && {COMMIT}"), &[]);
+    let id = id_of(&run);
+    let head = env.git_in(&wt_of(&run).0, &["rev-parse", "HEAD"]);
+    let out = env.remove(&id, false);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(stderr(&out).contains("agent work"), "{}", show(&out));
+    let out = env.remove(&id, true);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        env.git(&["rev-parse", &format!("refs/sessions/trash/{id}-head")]),
+        head
+    );
+}
