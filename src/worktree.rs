@@ -138,10 +138,11 @@ pub fn plan(repo: &Repo, req: &Request) -> Result<Worktree> {
             "the repository has no commit yet; commit once before spawning into a worktree".into()
         }));
     };
-    let base = if base == "HEAD" {
-        base_commit.clone()
-    } else {
-        base
+    // A name is kept only when it names a ref (`main`, `v1.2`, `origin/main`); `HEAD~2` or a
+    // commit would mean something else later, so the commit is the base then.
+    let base = match git(here, &["rev-parse", "--symbolic-full-name", &base]) {
+        Ok(full) if full.starts_with("refs/") => base,
+        _ => base_commit.clone(),
     };
     let branch = match req.branch {
         Some(b) => b.to_string(),
@@ -352,6 +353,16 @@ fn worktrees(root: &Path) -> Vec<Listed> {
         }
     }
     out
+}
+
+/// Worktrees on a `sessions/…` branch that no run record names (its record was deleted by
+/// hand, say): `(path, branch)`, reported, never touched.
+pub fn unrecorded(repo: &Repo, known: &[&Path]) -> Vec<(PathBuf, String)> {
+    worktrees(&repo.root)
+        .into_iter()
+        .filter_map(|w| Some((w.path, w.branch?)))
+        .filter(|(p, b)| b.starts_with("sessions/") && !known.iter().any(|k| same_path(k, p)))
+        .collect()
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {

@@ -742,3 +742,20 @@ fn commits_on_a_detached_head_in_the_worktree_are_at_risk_and_kept_by_force() {
         head
     );
 }
+
+#[test]
+fn a_sessions_worktree_without_a_run_record_is_reported_and_left_alone() {
+    let env = Env::new();
+    let run = env.spawn_done("true", &[]);
+    let (path, _) = wt_of(&run);
+    let rec = env.root.join(format!(
+        ".agents/state/runs/{}/{}.json",
+        env.stem,
+        id_of(&run)
+    ));
+    fs::remove_file(rec).unwrap();
+    let out = env.ok(&env.root, &["worktree", "list"]);
+    assert!(stderr(&out).contains("has no run record"), "{}", show(&out));
+    env.ok(&env.root, &["prune"]);
+    assert!(path.is_dir());
+}

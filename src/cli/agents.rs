@@ -11,11 +11,16 @@ Examples:
   sessions spawn weather --agent claude --task \"Add the provider fallback\"
   sessions spawn weather --agent backend --agent tests --task \"Retry with backoff\"
   sessions spawn weather --agent fake --task \"smoke test\" -- ./fake-agent.sh {session_file}
+  sessions spawn weather --agent claude --worktree --task \"Try the other approach\"
 
 Agents are defined in .agents/config.yaml (name -> command argv list). In each argv element
 {prompt}, {session_file}, {task} and {conversation_id} are replaced; nothing is passed through
 a shell. The default prompt names the session file and the task and asks the agent for a
-`SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.";
+`SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.
+
+--worktree runs each agent in its own linked git worktree (default beside the repository, in
+../<repo>.worktrees/) on a new branch sessions/<slug>/<agent>-<run>; `sessions worktree` lists
+and removes them without losing a commit.";
 
 pub const AGENTS_HELP: &str = "\
 Examples:

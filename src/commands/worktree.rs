@@ -137,6 +137,17 @@ fn list(ctx: &Ctx, json: bool) -> Result<u8> {
             state: worktree::inspect(&ctx.repo, w),
         })
         .collect();
+    let known: Vec<&Path> = runs
+        .records
+        .iter()
+        .filter_map(|(_, r)| r.worktree.as_ref().map(|w| w.path.as_path()))
+        .collect();
+    for (path, branch) in worktree::unrecorded(&ctx.repo, &known) {
+        eprintln!(
+            "sessions: note: {} (branch {branch}) has no run record; sessions leaves it alone (`git worktree remove` it when it holds nothing you need)",
+            ctx.show_path(&path)
+        );
+    }
     if json {
         println!(
             "{}",
