@@ -759,3 +759,43 @@ fn a_sessions_worktree_without_a_run_record_is_reported_and_left_alone() {
     env.ok(&env.root, &["prune"]);
     assert!(path.is_dir());
 }
+
+#[test]
+fn spawn_says_when_installed_hooks_are_not_in_the_worktree() {
+    let env = Env::new();
+    let quiet = env.ok(
+        &env.root,
+        &[
+            "spawn",
+            &env.stem,
+            "--agent",
+            "a",
+            "--worktree",
+            "--task",
+            "x",
+            "--",
+            "true",
+        ],
+    );
+    assert!(!stderr(&quiet).contains("hooks"), "{}", show(&quiet));
+    env.ok(&env.root, &["hooks", "install", "--agent", "claude"]);
+    let out = env.ok(
+        &env.root,
+        &[
+            "spawn",
+            &env.stem,
+            "--agent",
+            "b",
+            "--worktree",
+            "--task",
+            "x",
+            "--",
+            "true",
+        ],
+    );
+    assert!(
+        stderr(&out).contains(".claude/settings.json differs in the worktree"),
+        "{}",
+        show(&out)
+    );
+}

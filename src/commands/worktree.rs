@@ -85,7 +85,31 @@ pub fn create_all<'a>(ctx: &Ctx, records: impl Iterator<Item = &'a RunRecord>) -
         }
         made.push(w);
     }
+    if let Some(w) = made.first() {
+        note_hooks_left_behind(ctx, w);
+    }
     Ok(())
+}
+
+/// Agent clients read their hook settings from the checkout they run in, so hooks installed
+/// but not committed in the main checkout are missing (or older) in a new worktree: say so.
+fn note_hooks_left_behind(ctx: &Ctx, w: &Worktree) {
+    const SETTINGS: [&str; 4] = [
+        ".claude/settings.json",
+        ".claude/settings.local.json",
+        ".codex/hooks.json",
+        ".gemini/settings.json",
+    ];
+    for rel in SETTINGS {
+        let Ok(here) = std::fs::read(ctx.repo.root.join(rel)) else {
+            continue;
+        };
+        if std::fs::read(w.path.join(rel)).ok().as_ref() != Some(&here) {
+            eprintln!(
+                "sessions: note: {rel} differs in the worktree (not committed?), so an agent there does not get the hooks of the main checkout; commit it to share them"
+            );
+        }
+    }
 }
 
 /// Undoes [`create_all`] for a spawn that gave up before any agent started.
