@@ -113,7 +113,7 @@ pub struct AgentsArgs {
     #[arg(long, short)]
     pub all: bool,
     /// Print a JSON array of {session, agent, task, status, pid, started_at, ended_at,
-    /// exit_code, log, run_id, reason, summary, runtime_secs, …}.
+    /// exit_code, log, run_id, reason, summary, runtime_secs, …, worktree (with --worktree)}.
     #[arg(long)]
     pub json: bool,
 }
