@@ -287,7 +287,7 @@ mod tests {
                 "--sandbox",
                 "workspace-write",
                 "--add-dir",
-                ".agents",
+                "{agents_dir}",
                 "--",
                 "{prompt}"
             ]

@@ -799,3 +799,19 @@ fn spawn_says_when_installed_hooks_are_not_in_the_worktree() {
         show(&out)
     );
 }
+
+#[test]
+fn agents_dir_names_the_main_checkouts_agents_dir_from_a_worktree() {
+    let env = Env::new();
+    let run = env.spawn_done("echo AGENTS={agents_dir} CWD=$PWD", &[]);
+    let log = fs::read_to_string(env.root.join(run["log"].as_str().unwrap())).unwrap();
+    let (path, _) = wt_of(&run);
+    assert!(
+        log.contains(&format!(
+            "AGENTS={} CWD={}",
+            env.root.join(".agents").display(),
+            path.display()
+        )),
+        "{log}"
+    );
+}

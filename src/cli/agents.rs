@@ -14,8 +14,8 @@ Examples:
   sessions spawn weather --agent claude --worktree --task \"Try the other approach\"
 
 Agents are defined in .agents/config.yaml (name -> command argv list). In each argv element
-{prompt}, {session_file}, {task} and {conversation_id} are replaced; nothing is passed through
-a shell. The default prompt names the session file and the task and asks the agent for a
+{prompt}, {session_file}, {task}, {conversation_id} and {agents_dir} are replaced; nothing is
+passed through a shell. The default prompt names the session file and the task and asks the agent for a
 `SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.
 
 --worktree runs each agent in its own linked git worktree (default beside the repository, in

@@ -197,6 +197,7 @@ fn plan(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
     );
+    let agents_dir = ctx.repo.agents_dir().display().to_string();
     let prompt = match &args.prompt {
         Some(p) => template::expand(
             p,
@@ -205,6 +206,7 @@ fn plan(
                 session_file: &session_file,
                 task: &args.task,
                 conversation_id: &conversation_id,
+                agents_dir: &agents_dir,
             },
         ),
         None => template::default_prompt(&session_file, &args.task),
@@ -214,6 +216,7 @@ fn plan(
         session_file: &session_file,
         task: &args.task,
         conversation_id: &conversation_id,
+        agents_dir: &agents_dir,
     };
     let mut spec = LaunchSpec::new(
         root.clone(),
