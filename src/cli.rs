@@ -136,6 +136,13 @@ pub enum Command {
     /// Attach this terminal to an agent started with --runner tmux.
     Attach(AttachArgs),
 
+    /// The agents' git worktrees (spawn --worktree): list them, remove them safely.
+    #[command(after_help = WORKTREE_HELP)]
+    Worktree {
+        #[command(subcommand)]
+        action: WorktreeAction,
+    },
+
     /// Internal: the detached supervisor of one run.
     #[command(name = "__supervise", hide = true)]
     Supervise(SuperviseArgs),

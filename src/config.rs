@@ -19,6 +19,8 @@ pub struct AgentDef {
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
     pub runner: Option<String>,
+    /// Run in a linked git worktree of its own (`spawn --worktree`).
+    pub worktree: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentDef>,
     pub log_cap: u64,
     pub notify: Option<Vec<String>>,
+    /// Where `spawn --worktree` puts worktrees, relative to the repository root (`{repo}` is
+    /// its directory name); `None`: `crate::worktree::DEFAULT_DIR`.
+    pub worktree_dir: Option<String>,
 }
 
 impl Default for Config {
@@ -36,6 +41,7 @@ impl Default for Config {
             agents: BTreeMap::new(),
             log_cap: 50 * 1024 * 1024,
             notify: None,
+            worktree_dir: None,
         }
     }
 }
@@ -88,6 +94,9 @@ impl Config {
                 }
                 "log_cap" => config.log_cap = parse_size(value)?,
                 "notify" => config.notify = Some(string_list(value, "notify")?),
+                "worktree_dir" => {
+                    config.worktree_dir = Some(scalar(value, "worktree_dir")?.to_string())
+                }
                 "agents" => {
                     for (key, def) in value.entries() {
                         let name = scalar(key, "agent name")?.to_string();
@@ -191,11 +200,22 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
             format!("agents.{name}.runner is `{r}`; use process or tmux"),
         ));
     }
+    let worktree = match opt("worktree")?.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err((
+                def.span.start,
+                format!("agents.{name}.worktree is `{other}`; use true or false"),
+            ));
+        }
+    };
     Ok(AgentDef {
         command,
         cwd: opt("cwd")?,
         env,
         runner,
+        worktree,
     })
 }
 
@@ -277,7 +297,7 @@ mod tests {
                 "--sandbox",
                 "workspace-write",
                 "--add-dir",
-                ".agents",
+                "{agents_dir}",
                 "--",
                 "{prompt}"
             ]

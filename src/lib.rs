@@ -22,4 +22,5 @@ pub mod summary_cache;
 pub mod table;
 pub mod terminal;
 pub mod validation;
+pub mod worktree;
 pub mod write;

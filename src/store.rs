@@ -38,23 +38,48 @@ pub fn kind_of(t: &fs::FileType) -> &'static str {
 
 #[derive(Debug, Clone)]
 pub struct Repo {
+    /// The checkout whose `.agents/` holds the sessions: the main checkout when a command runs
+    /// in a linked git worktree (see `docs/worktrees.md`), else the repository found.
     pub root: PathBuf,
+    /// The checkout the command runs in: a linked worktree's top, or `root`.
+    pub worktree: PathBuf,
 }
 
 impl Repo {
-    /// The nearest ancestor of `start` holding `.agents/` or `.git` (a linked worktree's
-    /// `.git` is a file, which counts too), else `start` itself.
+    /// The nearest ancestor of `start` holding `.agents/` or `.git`, else `start` itself. When
+    /// that is a linked git worktree (its `.git` is a file naming `…/.git/worktrees/<id>`, which
+    /// has a `commondir`), the sessions are the main checkout's, so `root` is the main
+    /// checkout (unless it has no `.agents/` and the worktree does, e.g. beside a bare
+    /// repository). Only two small files are read: no `git` runs on the hook path.
     pub fn discover(start: &Path) -> Repo {
         let start = absolute(start);
         // The nearest directory with either marker wins, so a fresh repository inside a
         // directory that has its own `.agents/` (a home directory, say) stays separate.
-        let root = start
+        let found = start
             .ancestors()
             .find(|dir| dir.join(".agents").is_dir() || dir.join(".git").exists())
-            .unwrap_or(&start);
+            .unwrap_or(&start)
+            .to_path_buf();
+        let root = crate::worktree::main_checkout(&found)
+            .filter(|main| main.join(".agents").is_dir() || !found.join(".agents").is_dir())
+            .unwrap_or_else(|| found.clone());
         Repo {
-            root: root.to_path_buf(),
+            root,
+            worktree: found,
         }
+    }
+
+    /// The repository at `root`, known to be its own checkout (a run record's root).
+    pub fn at(root: PathBuf) -> Repo {
+        Repo {
+            worktree: root.clone(),
+            root,
+        }
+    }
+
+    /// Whether the command runs in a linked worktree whose sessions are the main checkout's.
+    pub fn in_linked_worktree(&self) -> bool {
+        self.root != self.worktree
     }
 
     pub fn agents_dir(&self) -> PathBuf {
@@ -163,6 +188,13 @@ impl Repo {
         if (reference.contains('/') || reference.ends_with(".md"))
             && (as_path.is_file() || as_path.is_symlink())
         {
+            // A linked worktree's checked-out copy of a session names the main checkout's file.
+            let copy = absolute(&as_path);
+            if self.in_linked_worktree()
+                && let Ok(rel) = copy.strip_prefix(self.worktree.join(".agents/sessions"))
+            {
+                return Ok(self.sessions_dir().join(rel));
+            }
             return Ok(as_path);
         }
         let wanted = reference.strip_suffix(".md").unwrap_or(reference);

@@ -111,9 +111,7 @@ fn unframed(text: &str) -> String {
 
 /// The binding file of `id`, parsed (None when unbound).
 fn binding(repo: &TestRepo, id: &str) -> Option<Value> {
-    let r = sessions::store::Repo {
-        root: repo.root().to_path_buf(),
-    };
+    let r = sessions::store::Repo::at(repo.root().to_path_buf());
     let path = sessions::binding::binding_path(&r, id);
     fs::read_to_string(path)
         .ok()
@@ -882,9 +880,7 @@ fn a_spawned_agents_session_start_tells_it_who_it_is() {
     let repo = new_repo();
     let beta = session_rel(&repo, "beta");
     // What `spawn` writes through `binding::bind_run`.
-    let r = sessions::store::Repo {
-        root: repo.root().to_path_buf(),
-    };
+    let r = sessions::store::Repo::at(repo.root().to_path_buf());
     sessions::binding::bind_run(
         &r,
         "spawned-1",

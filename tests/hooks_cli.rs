@@ -1627,7 +1627,7 @@ fn hook_at(event: &str, stdin: String) -> Output {
 }
 
 #[test]
-fn a_linked_worktree_uses_its_own_agents_dir() {
+fn a_linked_worktree_uses_the_main_checkouts_agents_dir() {
     let top = tempfile::tempdir().unwrap();
     let main = top.path().join("main");
     fs::create_dir(&main).unwrap();
@@ -1653,12 +1653,14 @@ fn a_linked_worktree_uses_its_own_agents_dir() {
     assert!(wt.join(".git").is_file(), "a linked worktree");
     assert!(wt.join(&rel).is_file(), "the committed session is there");
 
-    // The main checkout moves on without committing; the worktree keeps its own copy.
+    // The main checkout moves on without committing; the worktree's copy is the branch's
+    // snapshot, and the sessions are the main checkout's (issue 17, docs/worktrees.md).
     let main_file = main.join(&rel);
     let changed = fs::read_to_string(&main_file)
         .unwrap()
         .replace("title: \"Committed work\"", "title: \"Main only\"");
     fs::write(&main_file, &changed).unwrap();
+    let copy = fs::read_to_string(wt.join(&rel)).unwrap();
 
     let sub = wt.join("src/deep");
     fs::create_dir_all(&sub).unwrap();
@@ -1667,15 +1669,11 @@ fn a_linked_worktree_uses_its_own_agents_dir() {
             "session-start",
             payload("claude-session-start-startup.json", cwd, "conv-W"),
         ));
-        assert!(
-            text.contains("\"Committed work\""),
-            "{}: {text}",
-            cwd.display()
-        );
-        assert!(!text.contains("Main only"), "{text}");
+        assert!(text.contains("\"Main only\""), "{}: {text}", cwd.display());
+        assert!(!text.contains("\"Committed work\""), "{text}");
     }
 
-    // A conversation bound inside the worktree writes to the worktree's file only.
+    // A conversation bound inside the worktree is bound in, and writes to, the main checkout.
     let stem = Path::new(&rel)
         .file_stem()
         .unwrap()
@@ -1683,7 +1681,8 @@ fn a_linked_worktree_uses_its_own_agents_dir() {
         .unwrap()
         .to_string();
     sessions_at(&wt, &["resume", &stem, "--conversation", "conv-W"]).ok();
-    assert!(wt.join(binding_rel("conv-W")).is_file());
+    assert!(main.join(binding_rel("conv-W")).is_file());
+    assert!(!wt.join(binding_rel("conv-W")).exists());
     let out = hook_at(
         "pre-compact",
         payload("claude-pre-compact-auto.json", &wt, "conv-W"),
@@ -1691,20 +1690,20 @@ fn a_linked_worktree_uses_its_own_agents_dir() {
     out.ok();
     assert_eq!(out.stderr, "", "{out}");
     assert!(
-        fs::read_to_string(wt.join(&rel))
+        fs::read_to_string(&main_file)
             .unwrap()
             .contains("Context compacted (auto).")
     );
     assert_eq!(
-        fs::read_to_string(&main_file).unwrap(),
-        changed,
-        "main untouched"
+        fs::read_to_string(wt.join(&rel)).unwrap(),
+        copy,
+        "the worktree's copy untouched"
     );
     let text = context(&hook_at(
         "session-start",
         payload("claude-session-start-compact.json", &wt, "conv-W"),
     ));
-    assert!(text.starts_with("This conversation works in the session \"Committed work\""));
+    assert!(text.starts_with("This conversation works in the session \"Main only\""));
 }
 
 #[test]
@@ -2344,9 +2343,7 @@ fn installed_hooks_log_under_the_calling_agents_name() {
 
 /// Where the binding of conversation `id` lives, relative to the repository root.
 fn binding_rel(id: &str) -> String {
-    let repo = sessions::store::Repo {
-        root: PathBuf::new(),
-    };
+    let repo = sessions::store::Repo::at(PathBuf::new());
     sessions::binding::binding_path(&repo, id)
         .display()
         .to_string()

@@ -31,9 +31,7 @@ pub fn event(rec: &RunRecord) -> serde_json::Value {
 /// Runs the configured `notify` argv for a finished run (if any). Best effort: a missing
 /// config, a bad one or a command that cannot start is noted in the run's log, never fatal.
 pub fn on_finished(rec: &RunRecord) {
-    let repo = Repo {
-        root: rec.root.clone(),
-    };
+    let repo = Repo::at(rec.root.clone());
     let Ok(config) = Config::load(&repo.config_path()) else {
         return;
     };

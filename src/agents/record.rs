@@ -159,6 +159,26 @@ pub struct RunRecord {
     /// The outcome has been written back into the session file.
     #[serde(default)]
     pub written_back: bool,
+    /// The linked git worktree the agent runs in (`spawn --worktree`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<Worktree>,
+}
+
+/// A linked git worktree made for a run: where, on which branch, from which base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worktree {
+    /// Absolute path of the worktree.
+    pub path: PathBuf,
+    pub branch: String,
+    /// The base as given (`main`, a tag) or, for a detached HEAD, its commit.
+    pub base: String,
+    /// The commit the branch started from (still known when the base branch is deleted).
+    pub base_commit: String,
+    /// sessions created the branch: only such a branch is ever deleted by a cleanup.
+    pub created_branch: bool,
+    /// Removed by `sessions worktree remove` (or the cleanup of `prune`/`close`).
+    #[serde(default)]
+    pub removed: bool,
 }
 
 fn default_version() -> u32 {
@@ -595,6 +615,7 @@ pub(crate) mod tests {
             turns: None,
             cancel_requested: false,
             written_back: false,
+            worktree: None,
         }
     }
 

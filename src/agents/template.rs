@@ -1,5 +1,5 @@
-//! Agent argv templates: `{prompt}`, `{session_file}`, `{task}` and `{conversation_id}` are
-//! replaced inside each argv element, in one pass. The result is an argv list handed to
+//! Agent argv templates: `{prompt}`, `{session_file}`, `{task}`, `{conversation_id}` and
+//! `{agents_dir}` are replaced inside each argv element, in one pass. The result is an argv list handed to
 //! `execve`, never a shell string, so nothing a person typed is ever interpreted: a task of
 //! `$(rm -rf ~)` reaches the agent as those characters. A substituted value is not scanned
 //! again, so a task containing `{prompt}` stays literal.
@@ -11,6 +11,9 @@ pub struct Vars<'a> {
     pub session_file: &'a str,
     pub task: &'a str,
     pub conversation_id: &'a str,
+    /// Absolute `.agents/` of the repository (the main checkout's, also for an agent in a
+    /// worktree): what a sandboxed agent must be allowed to write.
+    pub agents_dir: &'a str,
 }
 
 impl Vars<'_> {
@@ -20,6 +23,7 @@ impl Vars<'_> {
             "session_file" => Some(self.session_file),
             "task" => Some(self.task),
             "conversation_id" => Some(self.conversation_id),
+            "agents_dir" => Some(self.agents_dir),
             _ => None,
         }
     }
@@ -76,6 +80,7 @@ mod tests {
             session_file: ".agents/sessions/x.md",
             task: "$(touch pwned); {prompt}",
             conversation_id: "c-1",
+            agents_dir: "/r/.agents",
         }
     }
 
@@ -86,6 +91,7 @@ mod tests {
         assert_eq!(expand("{prompt}", &v), "P {task}");
         assert_eq!(expand("--id={conversation_id} {x} {", &v), "--id=c-1 {x} {");
         assert_eq!(expand("{{session_file}}", &v), "{.agents/sessions/x.md}");
+        assert_eq!(expand("{agents_dir}", &v), "/r/.agents");
         assert_eq!(
             expand_all(&["a".into(), "{session_file}".into()], &v),
             ["a", ".agents/sessions/x.md"]

@@ -38,6 +38,8 @@ pub struct NewEntry {
     /// The machine the run is launched on (see `docs/runs.md`: how a clone without the run
     /// record tells "lost" from "may be running elsewhere").
     pub host: Option<String>,
+    /// More `key: value` fields for the entry, in order (`worktree`, `branch`, `base`).
+    pub extra: Vec<(String, String)>,
 }
 
 /// The entries, each with a Session Log line linking its log.
@@ -56,6 +58,9 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
         }
         if let Some(h) = &e.host {
             entry.push(("host".into(), Scalar::str(h)));
+        }
+        for (k, v) in &e.extra {
+            entry.push((k.clone(), Scalar::str(v)));
         }
         ops.push(Op::Push {
             path: key_path(&AGENTS),
@@ -269,9 +274,7 @@ pub fn conversation_found(record_path: &Path, id: &str) {
     };
     let now = Utc::now();
     if changed && let Some(path) = session_file(&rec) {
-        let repo = Repo {
-            root: rec.root.clone(),
-        };
+        let repo = Repo::at(rec.root.clone());
         let log = rec.log.to_string_lossy().into_owned();
         let _ = edit(&repo, &crate::store::absolute(&path), now, |text| {
             conversation_ops(text, &rec.id, &log, id)
@@ -297,9 +300,7 @@ pub fn ensure_bound(rec: &RunRecord, now: DateTime<Utc>) {
     let (Some(id), Some(path)) = (rec.conversation_id.as_deref(), session_file(rec)) else {
         return;
     };
-    let repo = Repo {
-        root: rec.root.clone(),
-    };
+    let repo = Repo::at(rec.root.clone());
     if crate::binding::lookup(&repo, id).is_some() {
         return;
     }
@@ -324,9 +325,7 @@ pub fn bound_run(rec: &RunRecord) -> crate::binding::BoundRun {
 /// The session file a run belongs to: where it was at spawn, else the sessions directory
 /// (or its archive) by stem. `None` when it has been deleted.
 pub fn session_file(rec: &RunRecord) -> Option<PathBuf> {
-    let repo = Repo {
-        root: rec.root.clone(),
-    };
+    let repo = Repo::at(rec.root.clone());
     let name = format!("{}.md", rec.session);
     rec.session_file
         .clone()
@@ -371,9 +370,7 @@ pub enum WriteBack {
 /// Writes a finished run's outcome into its session file (status, summary, exit code, reason
 /// for lost runs, and a Session Log line linking the log).
 pub fn write_back(rec: &RunRecord, now: DateTime<Utc>) -> Result<WriteBack> {
-    let repo = Repo {
-        root: rec.root.clone(),
-    };
+    let repo = Repo::at(rec.root.clone());
     let Some(path) = session_file(rec) else {
         return Ok(WriteBack::NoSessionFile);
     };
@@ -425,6 +422,7 @@ mod tests {
             log: ".agents/logs/s/dev-0123abcd.log".into(),
             link: "../logs/s/dev-0123abcd.log".into(),
             host: None,
+            extra: Vec::new(),
         }
     }
 

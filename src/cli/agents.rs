@@ -11,11 +11,16 @@ Examples:
   sessions spawn weather --agent claude --task \"Add the provider fallback\"
   sessions spawn weather --agent backend --agent tests --task \"Retry with backoff\"
   sessions spawn weather --agent fake --task \"smoke test\" -- ./fake-agent.sh {session_file}
+  sessions spawn weather --agent claude --worktree --task \"Try the other approach\"
 
 Agents are defined in .agents/config.yaml (name -> command argv list). In each argv element
-{prompt}, {session_file}, {task} and {conversation_id} are replaced; nothing is passed through
-a shell. The default prompt names the session file and the task and asks the agent for a
-`SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.";
+{prompt}, {session_file}, {task}, {conversation_id} and {agents_dir} are replaced; nothing is
+passed through a shell. The default prompt names the session file and the task and asks the agent for a
+`SUMMARY:` line. The log goes to .agents/logs/<session>/<agent>-<run>.log.
+
+--worktree runs each agent in its own linked git worktree (default beside the repository, in
+../<repo>.worktrees/) on a new branch sessions/<slug>/<agent>-<run>; `sessions worktree` lists
+and removes them without losing a commit.";
 
 pub const AGENTS_HELP: &str = "\
 Examples:
@@ -84,6 +89,16 @@ pub struct SpawnArgs {
     /// supervisor_pid, log}.
     #[arg(long)]
     pub json: bool,
+    /// Run each agent in its own linked git worktree on a new branch (default: the agent's
+    /// `worktree:` in the config). See `sessions worktree --help`.
+    #[arg(long)]
+    pub worktree: bool,
+    /// The new branch's name (default sessions/<slug>/<agent>-<run>); implies --worktree.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+    /// What the branch starts from (default: the current HEAD); implies --worktree.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     /// Run this command instead of the configured template (placeholders are replaced too).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -98,7 +113,7 @@ pub struct AgentsArgs {
     #[arg(long, short)]
     pub all: bool,
     /// Print a JSON array of {session, agent, task, status, pid, started_at, ended_at,
-    /// exit_code, log, run_id, reason, summary, runtime_secs, …}.
+    /// exit_code, log, run_id, reason, summary, runtime_secs, …, worktree (with --worktree)}.
     #[arg(long)]
     pub json: bool,
 }
@@ -156,4 +171,37 @@ pub struct AttachArgs {
 pub struct SuperviseArgs {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<OsString>,
+}
+
+pub const WORKTREE_HELP: &str = "\
+Examples:
+  sessions spawn weather --agent claude --worktree --task \"Add the fallback\"
+  sessions worktree list
+  sessions worktree remove 3fa9c2d1          only when nothing can be lost
+  sessions worktree remove 3fa9c2d1 --force  keeps the branch and saves uncommitted files
+
+A worktree is removed only when it has no uncommitted or untracked files and every commit of
+its branch is on another branch, a tag or a remote (a branch merged by squash or rebase is
+kept under refs/sessions/trash/<run>). Otherwise removal is refused with the list of what would
+be lost. --force never deletes a commit. Only worktrees and branches sessions created are
+touched; `git worktree prune` is never run.";
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WorktreeAction {
+    /// The agents' worktrees: branch, commits ahead, uncommitted files, merged, pushed.
+    List {
+        /// Print a JSON array of {run_id, session, agent, status, path, branch, base, ahead,
+        /// uncommitted, merged, pushed, only_here, problems, …}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a finished run's worktree (and its branch, when every commit is elsewhere).
+    Remove {
+        /// The run id (or a unique prefix of at least 4 characters).
+        run: String,
+        /// Remove even with uncommitted files or unmerged commits: the files are saved as a
+        /// commit under refs/sessions/trash/, the branch is kept.
+        #[arg(long)]
+        force: bool,
+    },
 }

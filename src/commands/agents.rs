@@ -47,6 +47,9 @@ pub struct RunView {
     /// `{input, output}`, as the agent reported them.
     pub tokens: Option<Tokens>,
     pub turns: Option<u64>,
+    /// The run's git worktree: branch, base, ahead, uncommitted, merged, pushed, problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<crate::worktree::State>,
 }
 
 impl RunView {
@@ -75,6 +78,7 @@ impl RunView {
             cost_usd: r.cost_usd,
             tokens: r.tokens,
             turns: r.turns,
+            worktree: None,
         }
     }
 }
@@ -106,6 +110,7 @@ impl RunView {
             cost_usd: None,
             tokens: None,
             turns: None,
+            worktree: None,
         }
     }
 }
@@ -183,7 +188,10 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     if args.json {
         let views: Vec<RunView> = shown
             .iter()
-            .map(|r| RunView::new(r, now))
+            .map(|r| RunView {
+                worktree: super::worktree::state_of(ctx, r),
+                ..RunView::new(r, now)
+            })
             .chain(orphans.iter().map(RunView::orphan))
             .collect();
         println!(
@@ -259,6 +267,17 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         t.row(row);
     }
     print!("{}", t.render());
+    for r in &shown {
+        if let Some(w) = super::worktree::state_of(ctx, r) {
+            println!(
+                "  {} (run {}): worktree {}: {}",
+                r.agent,
+                r.id,
+                ctx.show_path(&w.path),
+                w.summary()
+            );
+        }
+    }
     for o in &orphans {
         println!("  {} (run {}): {}", o.agent, o.run_id, o.describe());
     }

@@ -96,6 +96,7 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
         fs::remove_file(&path).map_err(|e| Error::write(&path, e))?;
         println!("deleted {}", ctx.show_path(&path));
     }
+    super::worktree::cleanup_session(ctx, &super::stem(&path));
     Ok(0)
 }
 

@@ -20,6 +20,7 @@ mod status;
 mod update;
 mod validate;
 mod watch;
+mod worktree;
 
 use std::path::PathBuf;
 
@@ -307,6 +308,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Kill(args) => kill::run(&ctx, args),
         Command::Prune(args) => prune::run(&ctx, args),
         Command::Attach(args) => attach::run(&ctx, args),
+        Command::Worktree { action } => worktree::run(&ctx, action),
         Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),

@@ -20,7 +20,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         eprintln!("sessions: warning: {p}");
     }
     let now = Utc::now();
-    let (mut count, mut bytes, mut kept) = (0usize, 0u64, 0usize);
+    let (mut count, mut bytes, mut kept, mut kept_worktrees) = (0usize, 0u64, 0usize, 0usize);
     for (path, rec) in &runs.records {
         if rec.status.is_active()
             || (args.completed && rec.status != RunStatus::Completed)
@@ -30,6 +30,11 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         }
         if !rec.written_back {
             kept += 1;
+            continue;
+        }
+        // The record is what knows the worktree: it goes only with the worktree.
+        if !super::worktree::cleanup(ctx, path, rec, args.dry_run) {
+            kept_worktrees += 1;
             continue;
         }
         let log = rec.log_path();
@@ -58,6 +63,11 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
     if kept > 0 {
         eprintln!(
             "kept {kept} finished run(s) whose outcome is not in their session file yet (`sessions agents` shows why)"
+        );
+    }
+    if kept_worktrees > 0 {
+        eprintln!(
+            "kept {kept_worktrees} finished run(s) whose worktree holds work that is nowhere else (`sessions worktree list`; `sessions worktree remove RUN --force` keeps the commits)"
         );
     }
     let verb = if args.dry_run {

@@ -48,6 +48,9 @@ struct Started {
     log: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// `{path, branch, base, base_commit, created_branch}` with `--worktree`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worktree: Option<record::Worktree>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
@@ -93,11 +96,17 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
             }
         }
     }
+    // Each run's worktree after its record (which names it), before the file links it.
+    if let Err(e) = super::worktree::create_all(ctx, prepared.iter().map(|(_, p)| &p.record)) {
+        prepared.into_iter().for_each(|(_, r)| r.abandon());
+        return Err(e);
+    }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
     let actor = super::log::default_actor();
     if let Err(e) = edit_session(ctx, &path, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
+        super::worktree::undo_all(ctx, prepared.iter().map(|(_, p)| &p.record));
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
@@ -159,6 +168,9 @@ fn plan(
     } else {
         return Err(unknown_agent(ctx, config, name));
     };
+    let stem = super::stem(session);
+    let run_id = record::new_run_id();
+    let worktree = super::worktree::plan_for(ctx, args, config, def, name, &stem, &run_id)?;
     let cwd = def
         .and_then(|d| d.cwd.as_deref())
         .map_or_else(|| root.clone(), |c| store::absolute(&root.join(c)));
@@ -175,8 +187,14 @@ fn plan(
         None if def.and_then(|d| d.runner.as_deref()) == Some("tmux") => Runner::Tmux,
         None => Runner::Process,
     };
-    let stem = super::stem(session);
-    let run_id = record::new_run_id();
+    // In a worktree the agent works in the same place of its own checkout.
+    let cwd = match &worktree {
+        Some(w) => match cwd.strip_prefix(root) {
+            Ok(sub) if !sub.as_os_str().is_empty() => w.path.join(sub),
+            _ => w.path.clone(),
+        },
+        None => cwd,
+    };
     let conversation_id = uuid::Uuid::new_v4().to_string();
     // The id is the agent's only when the command hands it over (`--session-id
     // {conversation_id}`); otherwise the agent picks its own and its output names it.
@@ -188,6 +206,7 @@ fn plan(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
     );
+    let agents_dir = ctx.repo.agents_dir().display().to_string();
     let prompt = match &args.prompt {
         Some(p) => template::expand(
             p,
@@ -196,6 +215,7 @@ fn plan(
                 session_file: &session_file,
                 task: &args.task,
                 conversation_id: &conversation_id,
+                agents_dir: &agents_dir,
             },
         ),
         None => template::default_prompt(&session_file, &args.task),
@@ -205,6 +225,7 @@ fn plan(
         session_file: &session_file,
         task: &args.task,
         conversation_id: &conversation_id,
+        agents_dir: &agents_dir,
     };
     let mut spec = LaunchSpec::new(
         root.clone(),
@@ -229,6 +250,11 @@ fn plan(
     spec.log_cap = config.log_cap;
     spec.log_keep = logfile::default_keep(config.log_cap);
     spec.run_id = Some(run_id.clone());
+    let extra = worktree
+        .as_ref()
+        .map(|w| super::worktree::entry_fields(&ctx.repo, w))
+        .unwrap_or_default();
+    spec.worktree = worktree;
     let log = spec.log_rel_path(&run_id);
     let entry = NewEntry {
         agent: name.to_string(),
@@ -238,6 +264,7 @@ fn plan(
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
         host: crate::agents::supervise::host_name(),
+        extra,
     };
     Ok(Plan { spec, entry })
 }
@@ -289,6 +316,7 @@ fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
         supervisor_pid: rec.supervisor_pid,
         log: entry.log.clone(),
         reason: rec.reason.clone(),
+        worktree: rec.worktree.clone(),
     }
 }
 
@@ -321,6 +349,14 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
             "{}",
             crate::style::statuses(&format!("{head}{log}"), crate::style::color())
         );
+        if let Some(w) = &s.worktree {
+            println!(
+                "  in worktree {} on branch {} (from {})",
+                ctx.show_path(&w.path),
+                w.branch,
+                w.base
+            );
+        }
     }
     if let Some(run) = last {
         let name = short_name(ctx, &stem);

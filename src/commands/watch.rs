@@ -916,7 +916,7 @@ mod tests {
             fs::create_dir_all(root.join(".agents/sessions")).unwrap();
             let dir = root.join(".agents/sessions");
             let ctx = Ctx {
-                repo: crate::store::Repo { root: root.to_path_buf() },
+                repo: crate::store::Repo::at(root.to_path_buf()),
                 cwd: root.to_path_buf(),
                 now: Utc::now(),
                 conversation: None,
