@@ -383,7 +383,7 @@ fn wait_group_gone(pgid: i32, within: Duration) -> bool {
 ///
 /// Zombies do not count as members: reaping is their parent's job (the supervisor reaps the
 /// agent). The caller must make sure `pgid` still belongs to the run (see
-/// `supervise::kill_run`, which checks the leader's start time against pgid reuse).
+/// `runner::kill`, which checks the leader's start time against pgid reuse).
 pub fn kill_group(pgid: i32, grace: Duration) -> KillOutcome {
     if pgid <= 1 || pgid == nix::unistd::getpgrp().as_raw() {
         return KillOutcome::Refused;

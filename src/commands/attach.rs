@@ -7,8 +7,7 @@ use std::process::Command;
 
 use super::Ctx;
 use super::agents::{Target, describe};
-use crate::agents::record::Runner;
-use crate::agents::supervise::{attach_argv, find_program};
+use crate::agents::runner::find_program;
 use crate::agents::sync;
 use crate::cli::AttachArgs;
 use crate::error::{Error, Result};
@@ -22,11 +21,10 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
         .copied()
         .filter(|(_, r)| r.status.is_active())
         .collect();
-    let Some((_, rec)) = active
+    let Some(argv) = active
         .iter()
         .rev()
-        .find(|(_, r)| r.runner == Runner::Tmux)
-        .copied()
+        .find_map(|(_, r)| r.runner.runner().attach_argv(r))
     else {
         let why = if active.is_empty() {
             format!(
@@ -47,7 +45,6 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
             "tmux is not installed; install it to attach to agents started with --runner tmux (their output is also in the log: `sessions logs SESSION -f`)".into(),
         ));
     };
-    let argv = attach_argv(rec).unwrap_or_default();
     let err = Command::new(tmux)
         .args(argv.iter().skip(1))
         .env_remove("TMUX")

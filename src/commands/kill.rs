@@ -9,7 +9,7 @@ use super::Ctx;
 use super::agents::{Target, describe};
 use crate::agents::process::{self, KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
 use crate::agents::record::{self, RunRecord};
-use crate::agents::supervise::kill_run;
+use crate::agents::runner::kill_run;
 use crate::agents::sync::{self, Orphan, OrphanState};
 use crate::cli::KillArgs;
 use crate::error::{Error, Result};
