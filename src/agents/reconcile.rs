@@ -37,6 +37,11 @@ impl RunRecord {
                 Liveness::Supervised | Liveness::Unknown(_)
             )
     }
+
+    /// Does the run's supervisor still run, as far as its runner can tell?
+    pub fn supervised(&self) -> bool {
+        self.runner.runner().liveness(self) == Liveness::Supervised
+    }
 }
 
 /// Bring an active record in line with reality. Returns whether it changed.

@@ -15,7 +15,6 @@ use super::super::poll::{Backoff, wait_until};
 use super::super::process::{self, KillOutcome, KillReport, KillStep, is_alive_opt, proc_stat};
 use super::super::record::{self, RunRecord, RunStatus};
 use super::super::{Error, Result};
-use super::Liveness;
 
 /// Default grace period between SIGTERM and SIGKILL.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
@@ -107,7 +106,7 @@ pub fn kill_run(
             },
         ));
     }
-    let supervised = |r: &RunRecord| r.runner.runner().liveness(r) == Liveness::Supervised;
+    let supervised = RunRecord::supervised;
     // A run still starting has no pgid yet; its supervisor will see cancel_requested.
     let rec = reload_until(record_path, START_WAIT, |r| {
         r.pgid.is_some() || !r.status.is_active() || (r.supervisor_pid.is_some() && !supervised(r))
