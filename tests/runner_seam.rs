@@ -184,3 +184,52 @@ fn a_long_lived_caller_of_launch_keeps_no_zombie_supervisors() {
         assert_eq!(record::load(p).unwrap().status, RunStatus::Completed);
     }
 }
+
+#[test]
+fn send_types_into_a_tmux_agent_and_the_process_runner_says_it_cannot() {
+    let _one = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("note: tmux is not installed; skipping the tmux send test");
+        return;
+    }
+    let repo = Repo::new();
+    let spawn = |args: &[&str]| {
+        let mut all = vec!["--agent", "tm", "--task", "t"];
+        all.extend_from_slice(args);
+        repo.spawn(&all)[0]["run_id"].as_str().unwrap().to_string()
+    };
+    let id = spawn(&[
+        "--runner",
+        "tmux",
+        "--",
+        "sh",
+        "-c",
+        r#"read line; echo "got [$line]""#,
+    ]);
+    repo.wait_running(&id);
+    let rec = record::load(&repo.record_path(&id)).unwrap();
+    // The run's tmux server lives under the test's own TMUX_TMPDIR; this test holds the
+    // lock every test of this file takes before it starts a process.
+    unsafe { std::env::set_var("TMUX_TMPDIR", repo.tmux_dir.path()) };
+    let sent = rec.runner.runner().send(&rec, "hello 'world' $HOME -x");
+    unsafe { std::env::remove_var("TMUX_TMPDIR") };
+    sent.unwrap();
+    let done = repo.wait_status(&id, "completed");
+    let log = repo.log_of(&done);
+    assert!(log.contains("got [hello 'world' $HOME -x]"), "{log}");
+
+    let id = spawn(&["--", "sleep", "30"]);
+    repo.wait_running(&id);
+    let rec = record::load(&repo.record_path(&id)).unwrap();
+    let err = rec.runner.runner().send(&rec, "hello").unwrap_err();
+    assert!(
+        matches!(err, sessions::agents::Error::Unsupported(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("process runner"), "{err}");
+    repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
+}
