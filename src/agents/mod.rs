@@ -1,6 +1,6 @@
 //! Background agents: run records, supervision, liveness, logs and summaries.
 //!
-//! Everything here is daemon-less. `sessions spawn` calls [`runner::launch`], which writes
+//! Everything here is daemon-less. `sessions spawn` calls [`runner::launch()`], which writes
 //! a run record under `.agents/state/runs/<session-stem>/<run-id>.json` and starts a detached
 //! supervisor (the same binary, hidden subcommand) in its own session. The supervisor has the
 //! run's [`runner::Runner`] start the agent, stream its output into the log and see it end, and

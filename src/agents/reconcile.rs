@@ -2,7 +2,7 @@
 //! says of the run (see the table in `docs/runs.md`).
 //!
 //! Owns the verdicts (interrupted, lost, cancelled, "supervisor gone"); the facts come from
-//! [`Runner::liveness`], never from `/proc` directly, so a runner whose runs live elsewhere (a
+//! `Runner::liveness`, never from `/proc` directly, so a runner whose runs live elsewhere (a
 //! remote host) answers for them — including "cannot tell", which leaves the record alone.
 //! The one local fact it reads itself is the `spawn` process that wrote a record, which is
 //! always this machine's. It must never write a session file (that is `sync`'s job).

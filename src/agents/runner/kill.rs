@@ -2,7 +2,7 @@
 //! supervisor to record the end.
 //!
 //! Owns [`kill_run`] (the same for every runner) and the local runners' shared way of finding
-//! and signalling a run's processes ([`local_kill`]). It must never signal a process that is
+//! and signalling a run's processes (`local_kill`). It must never signal a process that is
 //! not provably the run's: a process group counts only while its leader's start time is the
 //! recorded one, and `process::kill_processes` spares this process, its ancestors and pid 1.
 

@@ -329,7 +329,7 @@ impl Prepared {
             Ok(status) => Launched::failed(
                 &path,
                 rec,
-                format!("cannot start supervisor: it could not fork ({status})"),
+                format!("cannot start supervisor: it exited with {status}"),
             ),
             Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
         }

@@ -2,10 +2,10 @@
 //! write-back.
 //!
 //! Owns the claim (only a record still `starting` is taken over), the readiness fd, the
-//! final record ([`finalize`]: exit status → status and reason) and the call of `on_exit`.
-//! How the agent is started and watched is the runner's ([`Runner::supervise`](super::Runner::supervise)); the
-//! supervisor must never look at the agent's processes itself, and never exit before the
-//! outcome is saved.
+//! final record (`finalize`: exit status → status and reason) and the call of `on_exit`.
+//! How the agent is started and watched is the runner's
+//! ([`Runner::supervise`](super::Runner::supervise)); the supervisor must never look at the
+//! agent's processes itself, and never exit before the outcome is saved.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -102,11 +102,13 @@ fn detach(path: &Path) -> Option<i32> {
         Ok(ForkResult::Parent { child }) => {
             let pid = child.as_raw() as u32;
             let start = proc_start_time(pid);
-            let _ = record::update(path, |r| {
-                if r.supervisor_pid.is_none() && r.status.is_active() {
-                    r.supervisor_pid = Some(pid);
-                    r.supervisor_start = start;
+            let _ = record::update_if(path, |r| {
+                if r.supervisor_pid.is_some() || !r.status.is_active() {
+                    return false;
                 }
+                r.supervisor_pid = Some(pid);
+                r.supervisor_start = start;
+                true
             });
             Some(0)
         }
