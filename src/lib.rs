@@ -17,6 +17,7 @@ pub mod runs;
 pub mod session;
 pub mod store;
 pub mod style;
+pub mod summary_cache;
 pub mod table;
 pub mod terminal;
 pub mod validation;
