@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::super::Result;
 use super::super::poll::{Backoff, wait_until};
 use super::super::process::{self, KillOutcome, KillReport, KillStep, is_alive_opt, proc_stat};
 use super::super::record::{self, RunRecord, RunStatus};
-use super::super::{Error, Result};
 
 /// Default grace period between SIGTERM and SIGKILL.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
@@ -137,20 +137,13 @@ fn reload_until(
     within: Duration,
     done: impl Fn(&RunRecord) -> bool,
 ) -> Result<RunRecord> {
-    let mut last: Option<Result<RunRecord>> = None;
     let found = wait_until(
         within,
         Backoff::every(Duration::from_millis(20)),
         || match record::load(path) {
-            Ok(r) if done(&r) => Some(Ok(r)),
-            Ok(r) => {
-                last = Some(Ok(r));
-                None
-            }
-            Err(e) => Some(Err(e)),
+            Ok(r) if !done(&r) => None,
+            other => Some(other),
         },
     );
-    found
-        .or(last)
-        .unwrap_or_else(|| Err(Error::Invalid(format!("{}: not read", path.display()))))
+    found.unwrap_or_else(|| record::load(path))
 }

@@ -129,7 +129,9 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Ready) -> Result<(Endi
             let why = format!("cannot start agent `{}`: {e}", rec.argv[0]);
             note(&why);
             let tail = tail_for_summary(rec);
-            let summary = std::mem::take(&mut sink.lock().unwrap().summary).finish(&tail);
+            let summary =
+                std::mem::take(&mut sink.lock().unwrap_or_else(|e| e.into_inner()).summary)
+                    .finish(&tail);
             return Ok((Ending::NotStarted(why), summary));
         }
     };
