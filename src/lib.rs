@@ -8,6 +8,7 @@ pub mod agents;
 pub mod binding;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod diagnostic;
 pub mod error;
