@@ -18,7 +18,7 @@ pub struct AgentDef {
     pub command: Vec<String>,
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
-    pub runner: Option<String>,
+    pub runner: Option<crate::agents::RunnerKind>,
     /// Run in a linked git worktree of its own (`spawn --worktree`).
     pub worktree: bool,
 }
@@ -190,16 +190,15 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
             ));
         }
     }
-    let runner = opt("runner")?;
-    if let Some(r) = &runner
-        && r != "process"
-        && r != "tmux"
-    {
-        return Err((
-            def.span.start,
-            format!("agents.{name}.runner is `{r}`; use process or tmux"),
-        ));
-    }
+    let runner = match opt("runner")? {
+        None => None,
+        Some(r) => Some(crate::agents::RunnerKind::parse(&r).ok_or_else(|| {
+            (
+                def.span.start,
+                format!("agents.{name}.runner is `{r}`; use process or tmux"),
+            )
+        })?),
+    };
     let worktree = match opt("worktree")?.as_deref() {
         None | Some("false") => false,
         Some("true") => true,

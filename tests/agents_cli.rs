@@ -482,7 +482,8 @@ fn tmux_runner_has_an_attach_target() {
     ]);
     let id = started[0]["run_id"].as_str().unwrap();
     let rec = repo.wait_running(id);
-    let name = rec["tmux_session"].as_str().unwrap().to_string();
+    assert_eq!(rec["runner"]["kind"], "tmux", "{rec}");
+    let name = rec["runner"]["session"].as_str().unwrap().to_string();
     let has = Command::new("tmux")
         .args(["-L", "sessions", "has-session", "-t", &format!("={name}")])
         .env("TMUX_TMPDIR", repo.tmux_dir.path())

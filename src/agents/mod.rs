@@ -1,11 +1,12 @@
 //! Background agents: run records, supervision, liveness, logs and summaries.
 //!
-//! Everything here is daemon-less. `sessions spawn` calls [`supervise::launch`], which writes
+//! Everything here is daemon-less. `sessions spawn` calls [`runner::launch()`], which writes
 //! a run record under `.agents/state/runs/<session-stem>/<run-id>.json` and starts a detached
-//! supervisor (the same binary, hidden subcommand) in its own session. The supervisor starts
-//! the agent in its own process group, streams its output into the log, reaps it and records
-//! the outcome. Readers never trust a `running` status on its own: [`record::reconcile`]
-//! checks pid + process start time of both the agent and the supervisor.
+//! supervisor (the same binary, hidden subcommand) in its own session. The supervisor has the
+//! run's [`runner::Runner`] start the agent, stream its output into the log and see it end, and
+//! records the outcome. Readers never trust a `running` status on its own:
+//! [`reconcile::reconcile`] asks the runner whether the supervisor or the agent still lives
+//! (pid + process start time for the local runners).
 //!
 //! Concurrency: a record is replaced atomically (temp file + fsync + rename), so readers
 //! never see a torn record. Read-modify-write cycles ([`record::update`]) hold an exclusive
@@ -18,17 +19,23 @@
 pub mod logfile;
 pub mod notify;
 pub mod output;
+pub mod poll;
 pub mod process;
+pub mod reconcile;
 pub mod record;
+pub mod runner;
 pub mod summary;
-pub mod supervise;
 pub mod sync;
 pub mod template;
 pub mod writeback;
 
+pub use poll::wait_until;
 pub use process::{KillOutcome, is_alive, kill_group, proc_start_time};
-pub use record::{LoadReport, RunRecord, RunStatus, Runner, load_all, load_for_session, reconcile};
-pub use supervise::{LaunchSpec, kill_run, launch, supervisor_main};
+pub use reconcile::reconcile;
+pub use record::{LoadReport, RunRecord, RunStatus, load_all, load_for_session};
+pub use runner::{
+    LaunchSpec, Liveness, Runner, RunnerKind, RunnerState, kill_run, launch, supervisor_main,
+};
 
 use std::path::PathBuf;
 
@@ -53,6 +60,9 @@ pub enum Error {
         "tmux is not installed (needed for --runner tmux); install tmux or use --runner process"
     )]
     TmuxMissing,
+    /// The run's runner cannot do this (send to a process-runner agent).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("tmux failed: {0}")]
     Tmux(String),
     #[error("cannot start {what}: {source}")]

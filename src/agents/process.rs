@@ -1,11 +1,12 @@
 //! Process liveness (pid + start time) and process-group termination, via `/proc`.
 
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+
+use super::poll::{Backoff, wait_until};
 
 /// The fields of `/proc/<pid>/stat` we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,14 +284,10 @@ pub fn kill_processes(
         pids: first.clone(),
         grace,
     });
-    let deadline = Instant::now() + grace;
-    loop {
+    let terminated = wait_until(grace, Backoff::every(SCAN_POLL), || {
         let left = current();
         if left.is_empty() {
-            return KillReport {
-                outcome: KillOutcome::Terminated,
-                processes,
-            };
+            return Some(());
         }
         let new: Vec<u32> = left
             .iter()
@@ -301,36 +298,34 @@ pub fn kill_processes(
             note(&mut processes, &new);
             denied |= signal_all(&new, Signal::SIGTERM);
         }
-        if Instant::now() >= deadline {
-            break;
-        }
-        sleep(SCAN_POLL);
+        None
+    });
+    if terminated.is_some() {
+        return KillReport {
+            outcome: KillOutcome::Terminated,
+            processes,
+        };
     }
     let left = current();
     note(&mut processes, &left);
     progress(KillStep::Killing { pids: left.clone() });
     denied |= signal_all(&left, Signal::SIGKILL);
-    let deadline = Instant::now() + KILL_CONFIRM;
-    loop {
-        let left = current();
-        if left.is_empty() {
-            return KillReport {
-                outcome: KillOutcome::Killed,
-                processes,
-            };
+    let mut survivors = left;
+    let killed = wait_until(KILL_CONFIRM, Backoff::every(SCAN_POLL), || {
+        survivors = current();
+        if survivors.is_empty() {
+            return Some(());
         }
-        if Instant::now() >= deadline {
-            let outcome = if denied {
-                KillOutcome::PermissionDenied
-            } else {
-                KillOutcome::Survived(left)
-            };
-            return KillReport { outcome, processes };
-        }
-        note(&mut processes, &left);
-        denied |= signal_all(&left, Signal::SIGKILL);
-        sleep(SCAN_POLL);
-    }
+        note(&mut processes, &survivors);
+        denied |= signal_all(&survivors, Signal::SIGKILL);
+        None
+    });
+    let outcome = match killed {
+        Some(()) => KillOutcome::Killed,
+        None if denied => KillOutcome::PermissionDenied,
+        None => KillOutcome::Survived(survivors),
+    };
+    KillReport { outcome, processes }
 }
 
 /// What [`kill_group`] achieved.
@@ -366,16 +361,10 @@ const SCAN_POLL: Duration = Duration::from_millis(100);
 const KILL_CONFIRM: Duration = Duration::from_secs(3);
 
 fn wait_group_gone(pgid: i32, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if !group_alive(pgid) {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        sleep(POLL);
-    }
+    wait_until(within, Backoff::every(POLL), || {
+        (!group_alive(pgid)).then_some(())
+    })
+    .is_some()
 }
 
 /// SIGTERM (+ SIGCONT, so stopped members can act on it) to the whole group `pgid`, wait up to
@@ -383,7 +372,7 @@ fn wait_group_gone(pgid: i32, within: Duration) -> bool {
 ///
 /// Zombies do not count as members: reaping is their parent's job (the supervisor reaps the
 /// agent). The caller must make sure `pgid` still belongs to the run (see
-/// `supervise::kill_run`, which checks the leader's start time against pgid reuse).
+/// `runner::kill`, which checks the leader's start time against pgid reuse).
 pub fn kill_group(pgid: i32, grace: Duration) -> KillOutcome {
     if pgid <= 1 || pgid == nix::unistd::getpgrp().as_raw() {
         return KillOutcome::Refused;

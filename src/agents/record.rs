@@ -1,26 +1,23 @@
 //! Run records: one JSON file per run at `<state_dir>/runs/<session-stem>/<run-id>.json`.
+//!
+//! Owns the record's shape, its atomic saves, its locked read-modify-write and the loading
+//! of many. It never looks at a process: whether a recorded run is alive is the runner's to
+//! say (see `reconcile`), so a record of a run on another host reads the same as a local one.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::output::Tokens;
-use super::process::is_alive_opt;
+use super::runner::state::{FLAT_TMUX, RunnerState};
 use super::{Error, IoContext, Result};
 
-/// Schema version written into every record.
-pub const RECORD_VERSION: u32 = 1;
-
-/// A run with no supervisor pid yet is given this long before it is declared lost (the
-/// supervisor records itself within milliseconds of `launch`).
-pub const STARTING_GRACE: Duration = Duration::from_secs(30);
-
-/// Reason of a run whose `spawn` was killed before a supervisor took it over.
-pub const INTERRUPTED: &str = "spawn was interrupted before the agent started";
+/// Schema version written into every record. 2: `runner` is a tagged enum (version 1 had a
+/// flat `"runner": "tmux"` and `"tmux_session"`; [`load`] still reads those).
+pub const RECORD_VERSION: u32 = 2;
 
 /// Lifecycle of a run. `Lost` is shown as `failed (lost)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +32,6 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    /// Starting or Running.
     pub fn is_active(self) -> bool {
         matches!(self, RunStatus::Starting | RunStatus::Running)
     }
@@ -62,15 +58,6 @@ impl RunStatus {
             RunStatus::Lost => "failed (lost)",
         }
     }
-}
-
-/// How the agent is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runner {
-    #[default]
-    Process,
-    Tmux,
 }
 
 /// One run of one agent for one session.
@@ -105,11 +92,9 @@ pub struct RunRecord {
     pub log_cap: u64,
     /// Bytes of tail kept at rotation.
     pub log_keep: u64,
+    /// How the agent is run, and what that runner needs to find it again.
     #[serde(default)]
-    pub runner: Runner,
-    /// tmux session name on the `sessions` socket (tmux runner only).
-    #[serde(default)]
-    pub tmux_session: Option<String>,
+    pub runner: RunnerState,
     /// argv prefix that re-enters the supervisor (`[exe, "<hidden subcommand>"]`).
     pub supervisor_argv: Vec<String>,
     /// Host name of the machine that launched the run (runs are only visible there).
@@ -200,16 +185,6 @@ impl RunRecord {
         }
     }
 
-    /// Finished, but nobody wrote the outcome into the session file, and no live supervisor
-    /// is about to (a supervisor between its final save and `on_exit` is still alive).
-    /// The main crate should write such runs back on read, then [`mark_written_back`].
-    pub fn needs_write_back(&self) -> bool {
-        !self.status.is_active()
-            && !self.written_back
-            && !is_alive_opt(self.supervisor_pid, self.supervisor_start)
-    }
-
-    /// Pretty JSON bytes.
     pub fn to_json(&self) -> Vec<u8> {
         let mut v = serde_json::to_vec_pretty(self).expect("RunRecord serializes");
         v.push(b'\n');
@@ -231,7 +206,6 @@ pub fn new_run_id() -> String {
     u[..8].to_string()
 }
 
-/// Read one record.
 pub fn load(path: &Path) -> Result<RunRecord> {
     // Records are small: a fixed first guess saves the `statx` of `fs::read`, which shows
     // when `agents` reads a thousand of them.
@@ -239,10 +213,31 @@ pub fn load(path: &Path) -> Result<RunRecord> {
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .at(path)?;
-    serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+    parse(&bytes).map_err(|source| Error::Json {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A record from its JSON, in the current shape or in version 1's.
+pub fn parse(bytes: &[u8]) -> serde_json::Result<RunRecord> {
+    match serde_json::from_slice(bytes) {
+        Err(e) if e.to_string().contains(FLAT_TMUX) => upgrade_v1(bytes).ok_or(e),
+        other => other,
+    }
+}
+
+/// Version 1 kept a tmux run's session beside a flat `"runner": "tmux"`; move it into the
+/// tagged `runner`. Only tmux records of version 1 pay for this second parse.
+fn upgrade_v1(bytes: &[u8]) -> Option<RunRecord> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let obj = value.as_object_mut()?;
+    let session = obj.remove("tmux_session")?;
+    obj.insert(
+        "runner".into(),
+        serde_json::json!({"kind": "tmux", "session": session}),
+    );
+    serde_json::from_value(value).ok()
 }
 
 /// Write `rec` to `path` atomically: temp file in the same directory, rename. A finished
@@ -424,89 +419,6 @@ fn load_dir(dir: &Path, report: &mut LoadReport) {
     }
 }
 
-/// Bring an active record in line with reality. Returns whether it changed.
-///
-/// * supervisor alive (pid + start time) → unchanged: it will record the outcome, even if the
-///   agent already exited.
-/// * no supervisor recorded yet, and the `spawn` that wrote the record is gone → `Failed`
-///   (interrupted before the agent started; a supervisor that turns up later sees the settled
-///   record and does not start the agent).
-/// * no supervisor recorded yet otherwise → unchanged during [`STARTING_GRACE`], then lost.
-/// * supervisor gone, agent alive → still running (reason notes the missing supervisor).
-/// * supervisor and agent gone → `Lost` (reason `lost`), or `Cancelled` if a kill was asked.
-///
-/// PID reuse cannot resurrect a run: a live process only counts with the recorded start time.
-pub fn reconcile(rec: &mut RunRecord) -> bool {
-    if !rec.status.is_active() {
-        return false;
-    }
-    if rec.supervisor_pid.is_none() {
-        if rec.spawner_pid.is_some() && !is_alive_opt(rec.spawner_pid, rec.spawner_start) {
-            rec.status = if rec.cancel_requested {
-                RunStatus::Cancelled
-            } else {
-                RunStatus::Failed
-            };
-            rec.reason = Some(INTERRUPTED.to_string());
-            rec.summary.get_or_insert_with(|| INTERRUPTED.to_string());
-            rec.ended_at = Some(Utc::now());
-            return true;
-        }
-        let age = Utc::now().signed_duration_since(rec.started_at);
-        if age.to_std().map(|a| a < STARTING_GRACE).unwrap_or(true) {
-            return false;
-        }
-    } else if is_alive_opt(rec.supervisor_pid, rec.supervisor_start) {
-        return false;
-    }
-    if is_alive_opt(rec.pid, rec.pid_start) {
-        let reason = Some("supervisor gone".to_string());
-        if rec.reason != reason {
-            rec.reason = reason;
-            return true;
-        }
-        return false;
-    }
-    rec.status = if rec.cancel_requested {
-        RunStatus::Cancelled
-    } else {
-        RunStatus::Lost
-    };
-    rec.reason = Some("lost".to_string());
-    rec.ended_at = Some(Utc::now());
-    true
-}
-
-/// Reconcile the record at `path` and persist the change (under the directory lock).
-pub fn reconcile_at(path: &Path) -> Result<RunRecord> {
-    Ok(update_if(path, reconcile)?.0)
-}
-
-/// Reconcile every active record of a report and persist changes. Returns how many changed.
-/// Errors while saving are moved into `report.errors`.
-pub fn reconcile_report(report: &mut LoadReport) -> usize {
-    let mut changed = 0;
-    let mut errors = Vec::new();
-    for (path, rec) in report.records.iter_mut() {
-        if !rec.status.is_active() {
-            continue;
-        }
-        let mut probe = rec.clone();
-        if !reconcile(&mut probe) {
-            continue;
-        }
-        match reconcile_at(path) {
-            Ok(fresh) => {
-                *rec = fresh;
-                changed += 1;
-            }
-            Err(e) => errors.push((path.clone(), e.to_string())),
-        }
-    }
-    report.errors.extend(errors);
-    changed
-}
-
 /// Delete a finished run: its log, any leftover helper files, and its record (last, so a
 /// crash leaves the record to retry). Refuses an active run.
 pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
@@ -533,7 +445,6 @@ pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
     Ok(())
 }
 
-/// Set `written_back = true`.
 pub fn mark_written_back(path: &Path) -> Result<RunRecord> {
     Ok(update(path, |r| r.written_back = true)?.0)
 }
@@ -592,8 +503,7 @@ pub(crate) mod tests {
             log: ".agents/logs/x/claude-1.log".into(),
             log_cap: 50 << 20,
             log_keep: 25 << 20,
-            runner: Runner::Process,
-            tmux_session: None,
+            runner: RunnerState::Process,
             supervisor_argv: vec!["/bin/false".into()],
             host: None,
             spawner_pid: None,
@@ -694,54 +604,38 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn reconcile_rules() {
-        let me = std::process::id();
-        let my_start = super::super::process::proc_start_time(me).unwrap();
+    fn version_1_records_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v1 = serde_json::to_value(sample("s")).unwrap();
+        v1["version"] = 1.into();
+        v1["runner"] = "tmux".into();
+        v1["tmux_session"] = "s-1234abcd".into();
+        let path = dir.path().join("tmux.json");
+        fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+        let rec = load(&path).unwrap();
+        assert_eq!(
+            rec.runner,
+            RunnerState::Tmux(super::super::runner::state::TmuxState {
+                session: "s-1234abcd".into()
+            })
+        );
+        // Saved again in the current shape, without the flat field.
+        save(&path, &rec).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(back["runner"]["kind"], "tmux");
+        assert!(back.get("tmux_session").is_none());
 
-        // Supervisor alive (us): unchanged even though the agent is unknown.
-        let mut r = sample("s");
-        r.supervisor_pid = Some(me);
-        r.supervisor_start = Some(my_start);
-        assert!(!reconcile(&mut r));
-        assert_eq!(r.status, RunStatus::Running);
-
-        // Reused pids (right pid, wrong start) for both: lost.
-        let mut r = sample("s");
-        r.supervisor_pid = Some(me);
-        r.supervisor_start = Some(my_start + 7);
-        r.pid = Some(me);
-        r.pid_start = Some(my_start + 9);
-        assert!(reconcile(&mut r));
-        assert_eq!(r.status, RunStatus::Lost);
-        assert_eq!(r.status.display(), "failed (lost)");
-        assert_eq!(r.reason.as_deref(), Some("lost"));
-        assert!(r.ended_at.is_some());
-        assert!(!reconcile(&mut r));
-
-        // Agent alive, supervisor gone: still running.
-        let mut r = sample("s");
-        r.supervisor_pid = Some(me);
-        r.supervisor_start = Some(my_start + 1);
-        r.pid = Some(me);
-        r.pid_start = Some(my_start);
-        assert!(reconcile(&mut r));
-        assert_eq!(r.status, RunStatus::Running);
-        assert!(!reconcile(&mut r));
-
-        // No supervisor yet: grace period, then lost.
-        let mut r = sample("s");
-        r.status = RunStatus::Starting;
-        assert!(!reconcile(&mut r));
-        r.started_at = Utc::now() - chrono::Duration::seconds(60);
-        assert!(reconcile(&mut r));
-        assert_eq!(r.status, RunStatus::Lost);
-
-        // Cancel asked and everything gone: cancelled.
-        let mut r = sample("s");
-        r.supervisor_pid = Some(me);
-        r.supervisor_start = Some(my_start + 1);
-        r.cancel_requested = true;
-        assert!(reconcile(&mut r));
-        assert_eq!(r.status, RunStatus::Cancelled);
+        v1["runner"] = "process".into();
+        v1["tmux_session"] = serde_json::Value::Null;
+        fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+        assert_eq!(load(&path).unwrap().runner, RunnerState::Process);
+        v1.as_object_mut().unwrap().remove("runner");
+        v1.as_object_mut().unwrap().remove("tmux_session");
+        fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+        assert_eq!(load(&path).unwrap().runner, RunnerState::Process);
+        // A flat tmux runner without its session is a corrupt record, not a guess.
+        v1["runner"] = "tmux".into();
+        fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+        assert!(matches!(load(&path), Err(Error::Json { .. })));
     }
 }

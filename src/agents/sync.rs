@@ -43,7 +43,7 @@ impl Runs {
     }
 
     fn settle(mut report: LoadReport) -> Runs {
-        record::reconcile_report(&mut report);
+        super::reconcile::reconcile_report(&mut report);
         let mut problems: Vec<String> = report
             .errors
             .iter()
@@ -209,7 +209,7 @@ pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orp
         return (text, orphans);
     }
     let snap = super::process::snapshot();
-    let here = super::supervise::host_name();
+    let here = super::runner::host_name();
     for o in &mut orphans {
         let pids = super::process::with_env(
             &snap,

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 pub const SPAWN_HELP: &str = "\
 Examples:
@@ -59,14 +59,6 @@ Examples:
 
 Running agents are never touched.";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RunnerArg {
-    /// A detached process group; output to the log
-    Process,
-    /// A detached tmux session on the `sessions` socket (attach with `sessions attach`)
-    Tmux,
-}
-
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
     /// The session: a path, a file stem, or a unique part of a stem or title (default: the
@@ -84,7 +76,7 @@ pub struct SpawnArgs {
     pub prompt: Option<String>,
     /// How to run the agent (default: the agent's `runner:` in the config, else process).
     #[arg(long, value_enum)]
-    pub runner: Option<RunnerArg>,
+    pub runner: Option<crate::agents::RunnerKind>,
     /// Print a JSON array of {session, agent, run_id, conversation_id, status, pid,
     /// supervisor_pid, log}.
     #[arg(long)]

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agents::RunnerKind;
 use crate::agents::output::Tokens;
-use crate::agents::record::{RunRecord, Runner};
+use crate::agents::record::RunRecord;
 use crate::agents::sync::{self, Orphan, OrphanState, Runs};
 use crate::cli::AgentsArgs;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ pub struct RunView {
     pub runtime_secs: f64,
     pub signal: Option<String>,
     pub conversation_id: Option<String>,
-    pub runner: Runner,
+    pub runner: RunnerKind,
     /// US dollars, as the agent reported them (Claude Code).
     pub cost_usd: Option<f64>,
     /// `{input, output}`, as the agent reported them.
@@ -74,7 +75,7 @@ impl RunView {
                     .map_or_else(|_| s.to_string(), |s| s.as_str().to_string())
             }),
             conversation_id: r.conversation_id.clone(),
-            runner: r.runner,
+            runner: r.runner.kind(),
             cost_usd: r.cost_usd,
             tokens: r.tokens,
             turns: r.turns,
@@ -106,7 +107,7 @@ impl RunView {
             runtime_secs: 0.0,
             signal: None,
             conversation_id: o.conversation_id.clone(),
-            runner: Runner::Process,
+            runner: RunnerKind::Process,
             cost_usd: None,
             tokens: None,
             turns: None,

@@ -7,8 +7,7 @@ use std::process::Command;
 
 use super::Ctx;
 use super::agents::{Target, describe};
-use crate::agents::record::Runner;
-use crate::agents::supervise::{attach_argv, find_program};
+use crate::agents::runner::find_program;
 use crate::agents::sync;
 use crate::cli::AttachArgs;
 use crate::error::{Error, Result};
@@ -22,11 +21,10 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
         .copied()
         .filter(|(_, r)| r.status.is_active())
         .collect();
-    let Some((_, rec)) = active
+    let Some((rec, argv)) = active
         .iter()
         .rev()
-        .find(|(_, r)| r.runner == Runner::Tmux)
-        .copied()
+        .find_map(|&(_, r)| Some((r, r.runner.runner().attach_argv(r)?)))
     else {
         let why = if active.is_empty() {
             format!(
@@ -47,7 +45,6 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
             "tmux is not installed; install it to attach to agents started with --runner tmux (their output is also in the log: `sessions logs SESSION -f`)".into(),
         ));
     };
-    let argv = attach_argv(rec).unwrap_or_default();
     // Said before tmux takes the screen: how to get it back without stopping the agent.
     eprintln!(
         "attaching to {} (run {}): detach with Ctrl-b d and the agent keeps running; Ctrl-c goes to the agent",

@@ -2,14 +2,14 @@
 //! grace period, confirm, and see the run recorded `cancelled` in its session file.
 
 use std::path::{Path, PathBuf};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Ctx;
 use super::agents::{Target, describe};
-use crate::agents::process::{self, KillOutcome, KillReport, KillStep, Killed, is_alive_opt};
+use crate::agents::poll::{Backoff, wait_until};
+use crate::agents::process::{self, KillOutcome, KillReport, KillStep, Killed};
 use crate::agents::record::{self, RunRecord};
-use crate::agents::supervise::kill_run;
+use crate::agents::runner::kill_run;
 use crate::agents::sync::{self, Orphan, OrphanState};
 use crate::cli::KillArgs;
 use crate::error::{Error, Result};
@@ -233,15 +233,19 @@ fn orphans_of(ctx: &Ctx, target: &Target) -> Vec<Orphan> {
 /// Waits until the run's outcome is in the session file: the supervisor writes it; when the
 /// supervisor is gone we do.
 fn settle(path: &Path) -> Result<RunRecord> {
-    let deadline = Instant::now() + WRITE_BACK_WAIT;
-    loop {
-        let rec = record::load(path)?;
-        if rec.written_back {
-            return Ok(rec);
-        }
-        if !is_alive_opt(rec.supervisor_pid, rec.supervisor_start) || Instant::now() >= deadline {
-            return sync::write_back_once(path);
-        }
-        sleep(Duration::from_millis(10));
+    let seen = wait_until(
+        WRITE_BACK_WAIT,
+        Backoff::every(Duration::from_millis(10)),
+        || match record::load(path) {
+            Ok(rec) if rec.written_back => Some(Ok(Some(rec))),
+            Ok(rec) if !rec.supervised() => Some(Ok(None)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        },
+    );
+    match seen {
+        Some(Ok(Some(rec))) => Ok(rec),
+        Some(Err(e)) => Err(e.into()),
+        Some(Ok(None)) | None => sync::write_back_once(path),
     }
 }

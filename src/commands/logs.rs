@@ -57,7 +57,8 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
     let rec_path = rec_path.clone();
     let result = if rec.status.is_active() {
         logfile::follow(&log, from, &mut out, || {
-            record::reconcile_at(&rec_path).map_or(true, |r| !r.status.is_active())
+            crate::agents::reconcile::reconcile_at(&rec_path)
+                .map_or(true, |r| !r.status.is_active())
         })
     } else if args.lines.is_none() {
         std::fs::File::open(&log)

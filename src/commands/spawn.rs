@@ -16,13 +16,13 @@ use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
-use crate::agents::record::{self, RunRecord, Runner};
-use crate::agents::supervise::{LaunchSpec, Prepared, prepare};
+use crate::agents::record::{self, RunRecord};
+use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
 use crate::binding::BoundRun;
-use crate::cli::{RunnerArg, SpawnArgs};
+use crate::cli::SpawnArgs;
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
 use crate::store;
@@ -181,12 +181,10 @@ fn plan(
             ctx.repo.display(&ctx.repo.config_path())
         )));
     }
-    let runner = match args.runner {
-        Some(RunnerArg::Tmux) => Runner::Tmux,
-        Some(RunnerArg::Process) => Runner::Process,
-        None if def.and_then(|d| d.runner.as_deref()) == Some("tmux") => Runner::Tmux,
-        None => Runner::Process,
-    };
+    let runner = args
+        .runner
+        .or_else(|| def.and_then(|d| d.runner))
+        .unwrap_or(RunnerKind::Process);
     // In a worktree the agent works in the same place of its own checkout.
     let cwd = match &worktree {
         Some(w) => match cwd.strip_prefix(root) {
@@ -263,7 +261,7 @@ fn plan(
         conversation_id: preassigned.then_some(conversation_id),
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
-        host: crate::agents::supervise::host_name(),
+        host: crate::agents::runner::host_name(),
         extra,
     };
     Ok(Plan { spec, entry })

@@ -1,0 +1,413 @@
+//! Launch: the run record as intent, its empty log, and the start of the detached
+//! supervisor — the write order of `docs/runs.md`.
+//!
+//! Owns the spec of a run, the record's first version, and the readiness pipe on which the
+//! supervisor says the agent has started. It must never start the agent itself (the runner
+//! does, in the supervisor) and never leave the supervisor as the caller's child: the
+//! process it spawns forks the supervisor and exits at once, and is reaped here, so a
+//! long-lived caller (a server) collects no zombies.
+
+use std::fs::{self, OpenOptions};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::super::logfile;
+use super::super::process::proc_start_time;
+use super::super::record::{self, RECORD_VERSION, RunRecord, RunStatus};
+use super::super::{Error, IoContext, Result};
+use super::{RunnerKind, RunnerState, append_note};
+
+/// What `sessions spawn` asks for.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// Absolute `.agents/state` directory.
+    pub state_dir: PathBuf,
+    /// Absolute repository root.
+    pub root: PathBuf,
+    /// Log directory relative to `root` (default `.agents/logs`); the log goes to
+    /// `<logs_dir>/<session>/<agent>-<run-id>.log`.
+    pub logs_dir: PathBuf,
+    /// Session file stem.
+    pub session: String,
+    /// Absolute path of the session file (for the write-back).
+    pub session_file: Option<PathBuf>,
+    pub agent: String,
+    pub task: String,
+    pub conversation_id: Option<String>,
+    /// The agent's argv (already expanded from the config template; never run by a shell).
+    pub argv: Vec<String>,
+    /// Extra environment for the agent.
+    pub env: Vec<(String, String)>,
+    /// Absolute working directory of the agent.
+    pub cwd: PathBuf,
+    pub runner: RunnerKind,
+    /// Bytes; 0 disables rotation.
+    pub log_cap: u64,
+    /// Bytes kept at rotation.
+    pub log_keep: u64,
+    /// argv prefix re-entering this binary's hidden supervisor subcommand, e.g.
+    /// `[current_exe, "__supervise"]`; the supervisor gets `<prefix…> [flag] <record path>`.
+    pub supervisor_argv: Vec<String>,
+    /// Use this run id instead of a fresh one.
+    pub run_id: Option<String>,
+    /// The linked worktree made for the run (it is the `cwd`).
+    pub worktree: Option<record::Worktree>,
+}
+
+impl LaunchSpec {
+    /// A spec with the defaults: state in `<root>/.agents/state`, logs in `.agents/logs`, cwd =
+    /// root, process runner, 50 MB cap keeping 25 MB.
+    pub fn new(
+        root: impl Into<PathBuf>,
+        session: impl Into<String>,
+        agent: impl Into<String>,
+        task: impl Into<String>,
+        argv: Vec<String>,
+        supervisor_argv: Vec<String>,
+    ) -> Self {
+        let root = root.into();
+        Self {
+            state_dir: root.join(".agents/state"),
+            logs_dir: PathBuf::from(".agents/logs"),
+            cwd: root.clone(),
+            root,
+            session: session.into(),
+            session_file: None,
+            agent: agent.into(),
+            task: task.into(),
+            conversation_id: None,
+            argv,
+            env: Vec::new(),
+            runner: RunnerKind::Process,
+            log_cap: logfile::DEFAULT_LOG_CAP,
+            log_keep: logfile::default_keep(logfile::DEFAULT_LOG_CAP),
+            supervisor_argv,
+            run_id: None,
+            worktree: None,
+        }
+    }
+}
+
+impl LaunchSpec {
+    /// The log path (relative to `root`) a run with this id gets:
+    /// `<logs_dir>/<session>/<agent>-<id>.log`. Lets the caller link the log in the session
+    /// file before calling [`launch`] with `run_id: Some(id)`.
+    pub fn log_rel_path(&self, id: &str) -> PathBuf {
+        self.logs_dir
+            .join(&self.session)
+            .join(format!("{}-{id}.log", sanitize(&self.agent)))
+    }
+}
+
+/// Characters allowed in file and tmux session names we derive; others become `_`.
+pub(crate) fn sanitize(s: &str) -> String {
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() { "_".into() } else { out }
+}
+
+fn validate_stem(session: &str) -> Result<()> {
+    if session.is_empty() || session == "." || session == ".." || session.contains(['/', '\0']) {
+        return Err(Error::Invalid(format!("invalid session stem {session:?}")));
+    }
+    Ok(())
+}
+
+/// Find an executable on `PATH` (or check a path containing `/`, relative to `cwd`).
+pub fn find_program(name: &str, cwd: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if name.contains('/') {
+        let p = cwd.join(name);
+        return is_exec(&p).then_some(p);
+    }
+    if name.is_empty() {
+        return None;
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| is_exec(p))
+    })
+}
+
+/// This machine's host name (recorded with every run: a run is only visible where it runs).
+pub fn host_name() -> Option<String> {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+}
+
+/// Why the agent's program cannot be started, if it cannot: "`claude` not found on PATH".
+pub fn missing_program(program: &str, cwd: &Path) -> Option<String> {
+    if find_program(program, cwd).is_some() {
+        return None;
+    }
+    Some(if program.contains('/') {
+        format!("`{program}` is not an executable file")
+    } else {
+        format!("`{program}` not found on PATH")
+    })
+}
+
+/// A run whose record (the intent) and empty log exist, but whose supervisor is not started
+/// yet. See `docs/runs.md` for why the record comes first.
+#[derive(Debug)]
+pub struct Prepared {
+    pub record: RunRecord,
+    /// The record's path.
+    pub path: PathBuf,
+}
+
+/// Start a run: [`prepare`] it, then [`Prepared::start`] it.
+pub fn launch(spec: LaunchSpec) -> Result<Launched> {
+    Ok(prepare(spec)?.start())
+}
+
+/// Write the run's record (`starting`, naming this process as its spawner) and create its
+/// empty log, so that whatever happens next — this process killed, the supervisor killed,
+/// the agent missing — there is a record to reconcile and the log a session file links
+/// exists. Fails, writing nothing, on an invalid spec.
+pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
+    validate_stem(&spec.session)?;
+    if spec.argv.is_empty() {
+        return Err(Error::Invalid("empty agent command".into()));
+    }
+    if spec.supervisor_argv.is_empty() {
+        return Err(Error::Invalid("empty supervisor command".into()));
+    }
+    let id = spec.run_id.clone().unwrap_or_else(record::new_run_id);
+    if id.is_empty() || sanitize(&id) != id {
+        return Err(Error::Invalid(format!("invalid run id {id:?}")));
+    }
+    let log = spec.log_rel_path(&id);
+    let me = std::process::id();
+    let rec = RunRecord {
+        version: RECORD_VERSION,
+        id: id.clone(),
+        session: spec.session.clone(),
+        session_file: spec.session_file,
+        agent: spec.agent,
+        task: spec.task,
+        conversation_id: spec.conversation_id,
+        argv: spec.argv,
+        env: spec.env,
+        cwd: spec.cwd,
+        root: spec.root,
+        log,
+        log_cap: spec.log_cap,
+        log_keep: spec.log_keep,
+        runner: RunnerState::for_run(spec.runner, &spec.session, &id),
+        supervisor_argv: spec.supervisor_argv,
+        host: host_name(),
+        spawner_pid: Some(me),
+        spawner_start: proc_start_time(me),
+        supervisor_pid: None,
+        supervisor_start: None,
+        pid: None,
+        pid_start: None,
+        pgid: None,
+        started_at: Utc::now(),
+        ended_at: None,
+        exit_code: None,
+        signal: None,
+        status: RunStatus::Starting,
+        reason: None,
+        summary: None,
+        cost_usd: None,
+        tokens: None,
+        turns: None,
+        cancel_requested: false,
+        written_back: false,
+        worktree: spec.worktree,
+    };
+    let path = rec.path_in(&spec.state_dir);
+    if path.exists() {
+        return Err(Error::Invalid(format!("run {id} already exists")));
+    }
+    let log_path = rec.log_path();
+    if let Some(dir) = log_path.parent() {
+        fs::create_dir_all(dir).at(dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .at(&log_path)?;
+    record::mark_live(&path)?;
+    record::save(&path, &rec)?;
+    Ok(Prepared { record: rec, path })
+}
+
+impl Prepared {
+    /// Remove the record, its marker and its (empty) log: for a spawn that gives up before
+    /// anything about the run reached a session file.
+    pub fn abandon(self) {
+        let _ = record::update(&self.path, |r| {
+            r.status = RunStatus::Cancelled;
+            r.written_back = true;
+        });
+        let _ = record::remove(&self.path, &self.record);
+        let _ = fs::remove_file(self.record.log_path());
+    }
+
+    /// Start the detached supervisor and return without waiting (the agent is started by the
+    /// supervisor a moment later). [`Launched::wait_started`] waits for the agent, without
+    /// polling: the supervisor reports on a pipe (fd named by [`READY_FD_ENV`]) once the
+    /// agent's pid is recorded, and closes it unwritten when it could not start the agent.
+    ///
+    /// When the agent cannot be started at all (its program is not on `PATH`, tmux is missing
+    /// for `--runner tmux`, the supervisor cannot be started), the record is settled `failed`
+    /// with the reason, a `[sessions]` line says it in the log, and the returned run has no
+    /// readiness pipe.
+    pub fn start(self) -> Launched {
+        let Prepared { record: rec, path } = self;
+        let unstartable = missing_program(&rec.argv[0], &rec.cwd)
+            .map(|why| format!("cannot start agent: {why}"))
+            .or_else(|| rec.runner.runner().unavailable(&rec));
+        if let Some(why) = unstartable {
+            return Launched::failed(&path, rec, why);
+        }
+        // Both ends are close-on-exec; only the supervisor's copy of the write end is kept
+        // open across its exec (see pre_exec).
+        let (ready_r, ready_w) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+        };
+        let ready_fd = ready_w.as_raw_fd();
+        let mut cmd = Command::new(&rec.supervisor_argv[0]);
+        cmd.args(&rec.supervisor_argv[1..])
+            .arg(&path)
+            .current_dir(&rec.root)
+            .env(READY_FD_ENV, ready_fd.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid and fcntl are async-signal-safe and touch no memory of the parent;
+        // `ready_fd` is open in the child (forked with all our fds).
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::unistd::setsid().map_err(std::io::Error::from)?;
+                let fd = std::os::fd::BorrowedFd::borrow_raw(ready_fd);
+                nix::fcntl::fcntl(
+                    fd,
+                    nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+                )
+                .map_err(std::io::Error::from)?;
+                Ok(())
+            });
+        }
+        let spawned = cmd.spawn();
+        drop(cmd);
+        drop(ready_w);
+        // The child forks the real supervisor, records it and exits at once (see
+        // `supervisor::detach`): reaping it here leaves a long-lived caller no zombie, and the
+        // supervisor is never our child.
+        let detached = spawned.and_then(|mut child| child.wait());
+        match detached {
+            Ok(status) if status.success() => Launched {
+                record: record::load(&path).unwrap_or(rec),
+                path,
+                ready: Some(ready_r),
+            },
+            Ok(status) => Launched::failed(
+                &path,
+                rec,
+                format!("cannot start supervisor: it exited with {status}"),
+            ),
+            Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+        }
+    }
+}
+
+/// Names the fd on which a supervisor reports that the agent has started (internal).
+pub const READY_FD_ENV: &str = "SESSIONS_SUPERVISOR_READY_FD";
+
+/// A run just launched: its record (as of the launch) and the read end of the readiness pipe
+/// (none when the run could not be started: its record is settled `failed` already).
+#[derive(Debug)]
+pub struct Launched {
+    pub record: RunRecord,
+    /// The record's path.
+    pub path: PathBuf,
+    ready: Option<std::io::PipeReader>,
+}
+
+impl Launched {
+    /// Settle a run that cannot start: `failed` with `why`, said in its log too.
+    fn failed(path: &Path, rec: RunRecord, why: String) -> Launched {
+        append_note(&rec, &why);
+        let record = record::update(path, |r| {
+            r.status = if r.cancel_requested {
+                RunStatus::Cancelled
+            } else {
+                RunStatus::Failed
+            };
+            r.reason = Some(why.clone());
+            r.summary.get_or_insert_with(|| why.clone());
+            r.ended_at = Some(Utc::now());
+        })
+        .map(|(r, _)| r)
+        .unwrap_or(rec);
+        Launched {
+            record,
+            path: path.to_path_buf(),
+            ready: None,
+        }
+    }
+
+    /// Waits, at most `timeout`, until the supervisor has started the agent and recorded its
+    /// pid — or failed to, or died — and returns the record as it is then.
+    pub fn wait_started(self, timeout: Duration) -> RunRecord {
+        let Launched {
+            record,
+            path,
+            ready,
+        } = self;
+        let Some(mut ready) = ready else {
+            return record;
+        };
+        let (tx, rx) = mpsc::channel();
+        // A blocking read in a thread: woken the moment the supervisor writes or exits.
+        std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            let _ = tx.send(ready.read(&mut byte));
+        });
+        let _ = rx.recv_timeout(timeout);
+        record::load(&path).unwrap_or(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(sanitize("my.session:1/x"), "my_session_1_x");
+        assert_eq!(sanitize(""), "_");
+        assert!(validate_stem("..").is_err());
+        assert!(validate_stem("a/b").is_err());
+        assert!(validate_stem("2024-01-01-fix").is_ok());
+    }
+}

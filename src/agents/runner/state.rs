@@ -1,0 +1,135 @@
+//! What the run record keeps about its runner: the kind (one type for `--runner`, the
+//! config's `runner:` and the record) and each kind's own state, as a tagged enum
+//! (`"runner": {"kind": "tmux", "session": "…"}`).
+//!
+//! Pure data: no process is looked at here, and nothing here imports the rest of the crate,
+//! so the record can hold it without depending on how runners work. Records written before
+//! the enum (`"runner": "tmux"` with a flat `"tmux_session"`) are upgraded by
+//! `record::load`, which is why the deserializer below refuses a bare `"tmux"`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// How an agent is run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RunnerKind {
+    /// A detached process group; output to the log
+    #[default]
+    Process,
+    /// A detached tmux session on the `sessions` socket (attach with `sessions attach`)
+    Tmux,
+}
+
+impl RunnerKind {
+    pub const ALL: [RunnerKind; 2] = [RunnerKind::Process, RunnerKind::Tmux];
+
+    /// The name as written on the command line, in the config and in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunnerKind::Process => "process",
+            RunnerKind::Tmux => "tmux",
+        }
+    }
+
+    /// The kind named `name`, exactly as [`RunnerKind::name`] writes it.
+    pub fn parse(name: &str) -> Option<RunnerKind> {
+        RunnerKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl std::fmt::Display for RunnerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The runner of one run and what it needs to find the run again.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RunnerState {
+    #[default]
+    Process,
+    Tmux(TmuxState),
+}
+
+/// A tmux run: its session on the `sessions` socket (`tmux -L sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TmuxState {
+    pub session: String,
+}
+
+impl RunnerState {
+    pub fn kind(&self) -> RunnerKind {
+        match self {
+            RunnerState::Process => RunnerKind::Process,
+            RunnerState::Tmux(_) => RunnerKind::Tmux,
+        }
+    }
+}
+
+/// Error text of a bare `"runner": "tmux"`: the session name is in a sibling field, which
+/// `record::load` moves in.
+pub(crate) const FLAT_TMUX: &str = "a flat `runner: tmux` needs its `tmux_session`";
+
+impl<'de> Deserialize<'de> for RunnerState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(tag = "kind", rename_all = "lowercase")]
+        enum Tagged {
+            Process,
+            Tmux(TmuxState),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Tagged(Tagged),
+            Flat(RunnerKind),
+        }
+        match Wire::deserialize(d)? {
+            Wire::Tagged(Tagged::Process) | Wire::Flat(RunnerKind::Process) => {
+                Ok(RunnerState::Process)
+            }
+            Wire::Tagged(Tagged::Tmux(t)) => Ok(RunnerState::Tmux(t)),
+            Wire::Flat(RunnerKind::Tmux) => Err(serde::de::Error::custom(FLAT_TMUX)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagged_json() {
+        let t = RunnerState::Tmux(TmuxState {
+            session: "s-1".into(),
+        });
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#"{"kind":"tmux","session":"s-1"}"#);
+        assert_eq!(serde_json::from_str::<RunnerState>(&json).unwrap(), t);
+        assert_eq!(
+            serde_json::to_string(&RunnerState::Process).unwrap(),
+            r#"{"kind":"process"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<RunnerState>(r#""process""#).unwrap(),
+            RunnerState::Process
+        );
+        assert!(serde_json::from_str::<RunnerState>(r#""tmux""#).is_err());
+        assert!(serde_json::from_str::<RunnerState>(r#""ssh""#).is_err());
+    }
+
+    #[test]
+    fn kind_names() {
+        for k in RunnerKind::ALL {
+            assert_eq!(RunnerKind::parse(k.name()), Some(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.name())
+            );
+        }
+        assert_eq!(RunnerKind::parse("Tmux"), None);
+    }
+}
