@@ -79,10 +79,10 @@ impl Repo {
         if dir.is_dir() {
             Ok(dir)
         } else {
-            Err(Error::Usage(format!(
-                "no sessions directory at {}; run `sessions init` in the repository root first",
-                self.display(&dir)
-            )))
+            Err(Error::NotInitialised {
+                dir: self.display(&dir),
+                hint: "run `sessions init` in the repository root first",
+            })
         }
     }
 
@@ -91,6 +91,15 @@ impl Repo {
     /// [`Repo::scan_sessions`] for what was skipped.
     pub fn session_files(&self) -> Result<Vec<PathBuf>> {
         Ok(self.scan_sessions()?.files)
+    }
+
+    /// [`Repo::session_files`], but none (not an error) before `sessions init`: for callers
+    /// to whom "no sessions directory" is just "no sessions". Other failures still count.
+    pub fn session_files_if_any(&self) -> Result<Vec<PathBuf>> {
+        match self.session_files() {
+            Err(Error::NotInitialised { .. }) => Ok(Vec::new()),
+            other => other,
+        }
     }
 
     /// The sessions directory's `*.md` entries: regular files (and symlinks to them, or
@@ -150,10 +159,10 @@ impl Repo {
     pub fn resolve(&self, reference: &str, cwd: &Path) -> Result<PathBuf> {
         let path = self.resolve_unchecked(reference, cwd)?;
         if path.is_symlink() && !self.contains(&path) {
-            return Err(Error::Usage(format!(
-                "{} is a symlink leading outside the repository; sessions does not read or write through it",
-                self.display(&path)
-            )));
+            return Err(Error::SymlinkOutside {
+                path: self.display(&path),
+                hint: "sessions does not read or write through it",
+            });
         }
         Ok(path)
     }
@@ -201,21 +210,16 @@ impl Repo {
                 .next()
                 .map(|(p, _)| p)
                 .unwrap_or_default()),
-            0 => Err(Error::Check(format!(
-                "no session matches `{reference}` in {}; run `sessions list --all` to see them",
-                self.display(&self.sessions_dir())
-            ))),
-            _ => {
-                let list: Vec<String> = matches
-                    .iter()
-                    .map(|(p, t)| format!("  {}  {}", stem(p), t))
-                    .collect();
-                Err(Error::Check(format!(
-                    "`{reference}` matches {} sessions; use more of the name:\n{}",
-                    matches.len(),
-                    list.join("\n")
-                )))
-            }
+            0 => Err(Error::NoSuchSession {
+                reference: reference.to_string(),
+                dir: self.display(&self.sessions_dir()),
+                hint: "run `sessions list --all` to see them",
+            }),
+            _ => Err(Error::Ambiguous {
+                reference: reference.to_string(),
+                matches: matches.into_iter().map(|(p, t)| (stem(&p), t)).collect(),
+                hint: "use more of the name",
+            }),
         }
     }
 }

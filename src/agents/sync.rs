@@ -245,10 +245,19 @@ pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orp
             .flat_map(|o| lost_ops(repo, path, text, o, now))
             .collect()
     });
-    if written.is_ok() {
-        for o in &lost {
-            if let Some(rec) = lost_record(repo, path, o, here.clone(), now) {
-                let _ = record::save(&record::record_path(&state_dir, &stem, &o.run_id), &rec);
+    match written {
+        Ok(_) => {
+            for o in &lost {
+                // A record that cannot be saved is looked for (and settled) again next time.
+                if let Some(rec) = lost_record(repo, path, o, here.clone(), now) {
+                    let _ = record::save(&record::record_path(&state_dir, &stem, &o.run_id), &rec);
+                }
+            }
+        }
+        Err(e) => {
+            let why = format!("lost, but its entry cannot be marked failed: {e}");
+            for o in orphans.iter_mut().filter(|o| o.state == OrphanState::Lost) {
+                o.state = OrphanState::Unknown(why.clone());
             }
         }
     }

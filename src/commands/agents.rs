@@ -112,17 +112,17 @@ impl RunView {
 
 /// The unsettled orphans of the session files (all, or the one of `stem`); lost ones are
 /// settled (and recorded) on the way, so the run records loaded afterwards include them.
-fn orphans(ctx: &Ctx, stem: Option<&str>) -> Vec<Orphan> {
+fn orphans(ctx: &Ctx, stem: Option<&str>) -> Result<Vec<Orphan>> {
     let files = match stem {
         Some(s) => vec![ctx.repo.sessions_dir().join(format!("{s}.md"))],
-        None => ctx.repo.session_files().unwrap_or_default(),
+        None => ctx.repo.session_files_if_any()?,
     };
-    files
+    Ok(files
         .iter()
         .filter_map(|p| Some((p, crate::store::read_session(p).ok()?)))
         .flat_map(|(p, text)| sync::check_entries(&ctx.repo, p, text).1)
         .filter(|o| o.state != OrphanState::Lost)
-        .collect()
+        .collect())
 }
 
 pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
@@ -148,7 +148,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             t.stem
         );
     }
-    let orphans: Vec<Orphan> = orphans(ctx, target.as_ref().map(|t| t.stem.as_str()))
+    let orphans: Vec<Orphan> = orphans(ctx, target.as_ref().map(|t| t.stem.as_str()))?
         .into_iter()
         .filter(|o| {
             target
@@ -186,10 +186,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             .map(|r| RunView::new(r, now))
             .chain(orphans.iter().map(RunView::orphan))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&views).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&views)?);
         return Ok(0);
     }
     if shown.is_empty() && orphans.is_empty() {
@@ -344,11 +341,11 @@ impl Target {
             })
             .collect();
         if hit.is_empty() {
-            return Err(Error::Check(format!(
-                "no run of {} matches `{sel}`{}",
-                self.stem,
-                describe(&all)
-            )));
+            return Err(Error::NoSuchRun {
+                session: self.stem.clone(),
+                selector: sel.clone(),
+                runs: describe(&all),
+            });
         }
         Ok(hit)
     }

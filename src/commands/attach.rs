@@ -47,7 +47,12 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
             "tmux is not installed; install it to attach to agents started with --runner tmux (their output is also in the log: `sessions logs SESSION -f`)".into(),
         ));
     };
-    let argv = attach_argv(rec).unwrap_or_default();
+    let Some(argv) = attach_argv(rec) else {
+        return Err(Error::Check(format!(
+            "run {} has no tmux session recorded yet; try again in a moment, or follow its log: `sessions logs {}:{} -f`",
+            rec.id, target.stem, rec.id
+        )));
+    };
     let err = Command::new(tmux)
         .args(argv.iter().skip(1))
         .env_remove("TMUX")

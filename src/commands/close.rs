@@ -124,11 +124,14 @@ fn refuse_if_running(ctx: &Ctx, path: &Path, force: bool) -> Result<()> {
         );
     }
     if running > 0 && !force {
-        return Err(Error::Check(format!(
-            "{} has {running} background agent(s) running; stop them with `sessions kill {} --all` or pass --force",
-            ctx.show_path(path),
-            path.file_stem().unwrap_or_default().to_string_lossy()
-        )));
+        return Err(Error::AgentsRunning {
+            path: ctx.show_path(path),
+            running,
+            hint: format!(
+                "stop them with `sessions kill {} --all` or pass --force",
+                super::stem(path)
+            ),
+        });
     }
     Ok(())
 }

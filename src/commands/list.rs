@@ -38,7 +38,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     if args.json {
         println!(
             "{}",
-            terminal::json(serde_json::to_string_pretty(&sessions).unwrap_or_default())
+            terminal::json(serde_json::to_string_pretty(&sessions)?)
         );
         return Ok(0);
     }

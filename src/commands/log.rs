@@ -36,7 +36,7 @@ fn refuse_bare_session_name(ctx: &Ctx, arg: &str) -> Result<()> {
     if name.is_empty() || name.contains(char::is_whitespace) {
         return Ok(());
     }
-    let files = ctx.repo.session_files().unwrap_or_default();
+    let files = ctx.repo.session_files_if_any()?;
     if files.iter().any(|p| super::stem(p) == name) {
         return Err(Error::Usage(format!(
             "`{arg}` is a session, not a message; give the message too: sessions log {arg} \"MESSAGE\""

@@ -123,7 +123,10 @@ pub fn session_path(ctx: &Ctx, reference: Option<&str>) -> Result<PathBuf> {
 
 /// The in-progress sessions and how to name or bind one, for the "no SESSION" error.
 fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
-    let files = ctx.repo.session_files().unwrap_or_default();
+    let files = match ctx.repo.session_files_if_any() {
+        Ok(files) => files,
+        Err(e) => return format!("The sessions cannot be listed: {e}."),
+    };
     let mut found = Vec::new();
     for path in &files {
         let Ok(text) = crate::store::read_session(path) else {

@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
                 .collect())
         })?;
     }
-    print(ctx, &out, &failed, &path, args.json);
+    print(ctx, &out, &failed, &path, args.json)?;
     if failed.is_empty() {
         Ok(0)
     } else {
@@ -264,9 +264,11 @@ fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
         let names: Vec<&str> = config.agents.keys().map(String::as_str).collect();
         format!("configured: {}", names.join(", "))
     };
-    Error::Usage(format!(
-        "no agent named `{name}` ({known}); define it under `agents:` in {config_path}, or give the command after `--`"
-    ))
+    Error::UnknownAgent {
+        name: name.to_string(),
+        known,
+        hint: format!("define it under `agents:` in {config_path}, or give the command after `--`"),
+    }
 }
 
 fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
@@ -283,10 +285,16 @@ fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
     }
 }
 
-fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path, json: bool) {
+fn print(
+    ctx: &Ctx,
+    out: &[Started],
+    failed: &[(NewEntry, String)],
+    path: &Path,
+    json: bool,
+) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(out).unwrap_or_default());
-        return;
+        println!("{}", serde_json::to_string_pretty(out)?);
+        return Ok(());
     }
     let stem = super::stem(path);
     let mut last = None;
@@ -319,6 +327,7 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
         println!("List:   sessions agents {name}");
         println!("Stop:   sessions kill {name}:{run}");
     }
+    Ok(())
 }
 
 /// The shortest way to name the session `stem` in a hint: the first words of its slug that

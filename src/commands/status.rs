@@ -136,22 +136,19 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     if json {
         // The array of SPEC's listing; the session this conversation is bound to carries
         // `conversation`: {id, found, via, bound_at, run}.
-        let items: Vec<serde_json::Value> = active
+        let items = active
             .iter()
             .map(|o| {
-                let mut v = serde_json::to_value(o).unwrap_or_default();
+                let mut v = serde_json::to_value(o)?;
                 if let (Some(h), Some(map)) = (&here, v.as_object_mut())
                     && h.session.as_deref() == Some(o.path.as_str())
                 {
                     map.insert("conversation".into(), h.json());
                 }
-                v
+                Ok(v)
             })
-            .collect();
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&items).unwrap_or_default())
-        );
+            .collect::<Result<Vec<serde_json::Value>>>()?;
+        println!("{}", terminal::json(serde_json::to_string_pretty(&items)?));
         return Ok(0);
     }
     if let Some(h) = &here {
@@ -295,10 +292,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         diagnostics,
     };
     if json {
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&d).unwrap_or_default())
-        );
+        println!("{}", terminal::json(serde_json::to_string_pretty(&d)?));
         return Ok(0);
     }
     let o = &d.overview;
