@@ -4,6 +4,7 @@
 //! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
 //! never prints.
 
+pub mod actor;
 pub mod agents;
 pub mod binding;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod session;
 pub mod store;
 pub mod style;
 pub mod table;
+pub mod target;
 pub mod terminal;
 pub mod validation;
 pub mod write;

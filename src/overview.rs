@@ -186,3 +186,42 @@ fn read(
     runs.correct_with(&mut o, &orphans);
     o
 }
+
+/// How listings are ordered (`list --sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// Most recently updated first
+    Updated,
+    /// Newest first
+    Created,
+    Title,
+    /// in_progress, then paused, then completed
+    Status,
+}
+
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "in_progress" => 0,
+        "paused" => 1,
+        "completed" => 2,
+        _ => 3,
+    }
+}
+
+/// Orders a listing by `key`.
+pub fn sort(sessions: &mut [Overview], key: SortKey) {
+    match key {
+        SortKey::Updated => sessions.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        }),
+        SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
+        SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
+        SortKey::Status => sessions.sort_by(|a, b| {
+            status_rank(&a.status)
+                .cmp(&status_rank(&b.status))
+                .then_with(|| b.updated_at.cmp(&a.updated_at))
+        }),
+    }
+}

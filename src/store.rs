@@ -36,6 +36,92 @@ pub fn kind_of(t: &fs::FileType) -> &'static str {
     }
 }
 
+/// A session's id: its file's stem, `YYYYMMDD-HHMMSS-slug` for files `sessions new` made (any
+/// stem for others). It names the session's runs (`.agents/state/runs/<id>/`), its logs and
+/// its run targets (`<id>:AGENT`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The id of the session file at `path` (its stem).
+    pub fn of(path: &Path) -> SessionId {
+        SessionId(
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A stem as a person typed it, when it can only be one: not empty, and no `/`, `.` or
+    /// NUL (so it cannot step out of the directory it is joined to).
+    pub fn parse(text: &str) -> Option<SessionId> {
+        (!text.is_empty() && !text.contains(['/', '.', '\0'])).then(|| SessionId(text.into()))
+    }
+
+    /// An id as a run record or session entry spells it, unchecked.
+    pub fn from_record(text: &str) -> SessionId {
+        SessionId(text.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `<id>.md`.
+    pub fn file_name(&self) -> String {
+        format!("{}.md", self.0)
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.0
+    }
+}
+
+impl std::ops::Deref for SessionId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SessionId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SessionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SessionId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+/// Where things live under `.agents/`. Nothing else in the crate spells these paths (the
+/// agents engine takes the state and logs directories from here).
+const AGENTS_DIR: &str = ".agents";
+const SESSIONS_DIR: &str = ".agents/sessions";
+const STATE_DIR: &str = ".agents/state";
+const LOGS_DIR: &str = ".agents/logs";
+const CONFIG_FILE: &str = ".agents/config.yaml";
+const ARCHIVE_DIR: &str = "archive";
+const LOCKS_DIR: &str = "locks";
+const RUNS_DIR: &str = "runs";
+
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub root: PathBuf,
@@ -58,19 +144,35 @@ impl Repo {
     }
 
     pub fn agents_dir(&self) -> PathBuf {
-        self.root.join(".agents")
+        self.root.join(AGENTS_DIR)
     }
     pub fn sessions_dir(&self) -> PathBuf {
-        self.root.join(".agents/sessions")
+        self.root.join(SESSIONS_DIR)
     }
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join(".agents/state")
+        self.root.join(STATE_DIR)
     }
     pub fn logs_dir(&self) -> PathBuf {
-        self.root.join(".agents/logs")
+        self.root.join(LOGS_DIR)
     }
     pub fn config_path(&self) -> PathBuf {
-        self.root.join(".agents/config.yaml")
+        self.root.join(CONFIG_FILE)
+    }
+    /// Where `close --archive` moves sessions.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.sessions_dir().join(ARCHIVE_DIR)
+    }
+    /// The writers' lock files (see `write.rs`).
+    pub fn locks_dir(&self) -> PathBuf {
+        self.state_dir().join(LOCKS_DIR)
+    }
+    /// The run records of one session.
+    pub fn runs_dir(&self, session: &SessionId) -> PathBuf {
+        self.state_dir().join(RUNS_DIR).join(session.as_str())
+    }
+    /// `<sessions>/<id>.md`: where the session's file is, whether or not it exists.
+    pub fn session_file(&self, session: &SessionId) -> PathBuf {
+        self.sessions_dir().join(session.file_name())
     }
 
     /// The sessions directory, or a usage error telling how to create it.
@@ -179,11 +281,7 @@ impl Repo {
             return Ok(p);
         }
         let files = self.session_files()?;
-        let stem = |p: &Path| {
-            p.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
+        let stem = |p: &Path| SessionId::of(p).0;
         if let Some(p) = files.iter().find(|p| stem(p) == wanted) {
             return Ok(p.clone());
         }

@@ -15,7 +15,7 @@ use super::record::{self, LoadReport, RunRecord};
 use super::{notify, writeback};
 use crate::error::Result;
 use crate::overview::Overview;
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
 
 /// Reconciled run records, oldest first.
 #[derive(Debug, Default)]
@@ -37,9 +37,12 @@ impl Runs {
         Runs::settle(record::load_live(&repo.state_dir()))
     }
 
-    /// The runs of one session (by file stem).
-    pub fn load_session(repo: &Repo, stem: &str) -> Runs {
-        Runs::settle(record::load_for_session(&repo.state_dir(), stem))
+    /// The runs of one session.
+    pub fn load_session(repo: &Repo, session: &SessionId) -> Runs {
+        Runs::settle(record::load_for_session(
+            &repo.state_dir(),
+            session.as_str(),
+        ))
     }
 
     fn settle(mut report: LoadReport) -> Runs {
@@ -199,7 +202,7 @@ const NO_RECORD: &str = "no run record on this machine";
 /// Cheap when there are none: one parse of the frontmatter and a `stat` per `in_progress`
 /// entry.
 pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orphan>) {
-    let stem = crate::commands::stem(path);
+    let stem = crate::store::SessionId::of(path);
     let state_dir = repo.state_dir();
     let mut orphans = candidates(&text, &stem)
         .into_iter()

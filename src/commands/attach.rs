@@ -6,16 +6,16 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::Ctx;
-use super::agents::{Target, describe};
 use crate::agents::record::Runner;
 use crate::agents::supervise::{attach_argv, find_program};
 use crate::agents::sync;
 use crate::cli::AttachArgs;
 use crate::error::{Error, Result};
+use crate::target::describe;
 
 pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
-    let target = Target::parse(ctx, args.target.as_deref())?;
-    let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
+    let target = super::target(ctx, args.target.as_deref())?;
+    let runs = sync::Runs::load_session(&ctx.repo, &target.session);
     let matching = target.select(&runs)?;
     let active: Vec<_> = matching
         .iter()
@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
         } else {
             format!(
                 "the running agents of `{}` use the process runner, which has no terminal to attach to; follow the output with `sessions logs {}:RUN_ID -f`, or spawn with --runner tmux",
-                target.text, target.stem
+                target.text, target.session
             )
         };
         return Err(Error::Check(why));
@@ -50,7 +50,7 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
     let Some(argv) = attach_argv(rec) else {
         return Err(Error::Check(format!(
             "run {} has no tmux session recorded yet; try again in a moment, or follow its log: `sessions logs {}:{} -f`",
-            rec.id, target.stem, rec.id
+            rec.id, target.session, rec.id
         )));
     };
     let err = Command::new(tmux)

@@ -2,6 +2,7 @@
 //! (issue tracker, ADRs, remaining work), optionally writes an ADR, then deletes the file —
 //! sessions are deleted, not archived — or moves it to `archive/` with `--archive`.
 
+use crate::store::SessionId;
 use std::fs;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -76,7 +77,7 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
             },
             Op::Log {
                 at: ctx.now,
-                actor: super::log::default_actor(),
+                actor: crate::actor::default_actor(),
                 message: "Closed and archived.".into(),
             },
         ];
@@ -129,7 +130,7 @@ fn refuse_if_running(ctx: &Ctx, path: &Path, force: bool) -> Result<()> {
             running,
             hint: format!(
                 "stop them with `sessions kill {} --all` or pass --force",
-                super::stem(path)
+                SessionId::of(path)
             ),
         });
     }

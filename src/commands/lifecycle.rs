@@ -34,7 +34,7 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
         },
         Op::Log {
             at: ctx.now,
-            actor: super::log::default_actor(),
+            actor: crate::actor::default_actor(),
             message,
         },
     ];
@@ -58,7 +58,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<u8> {
             },
             Op::Log {
                 at: ctx.now,
-                actor: super::log::default_actor(),
+                actor: crate::actor::default_actor(),
                 message: format!("Resumed (was {was})."),
             },
         ];

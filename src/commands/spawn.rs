@@ -8,15 +8,15 @@
 //! entry to write back into. A run that cannot start is settled `failed` with the reason, in
 //! its record, its log and its entry.
 
+use crate::store::SessionId;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
-use crate::agents::record::{self, RunRecord, Runner};
+use crate::agents::record::{self, Runner};
 use crate::agents::supervise::{LaunchSpec, Prepared, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
@@ -25,6 +25,7 @@ use crate::binding::BoundRun;
 use crate::cli::{RunnerArg, SpawnArgs};
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
+use crate::runs::RunView;
 use crate::store;
 
 /// How long `spawn` waits for the supervisor to report the agent's pid.
@@ -33,21 +34,6 @@ const START_WAIT: Duration = Duration::from_secs(3);
 struct Plan {
     spec: LaunchSpec,
     entry: NewEntry,
-}
-
-#[derive(Serialize)]
-struct Started {
-    session: String,
-    agent: String,
-    run_id: String,
-    /// `null` until the agent names it (Codex), when the command does not pre-assign it.
-    conversation_id: Option<String>,
-    status: &'static str,
-    pid: Option<u32>,
-    supervisor_pid: Option<u32>,
-    log: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
@@ -85,7 +71,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         }
     }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
-    let actor = super::log::default_actor();
+    let actor = crate::actor::default_actor();
     if let Err(e) = edit_session(ctx, &path, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
@@ -106,7 +92,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
             failed.push((entry.clone(), reason));
             let _ = sync::write_back_once(&rec_path);
         }
-        out.push(started(&rec, &entry));
+        out.push(RunView::new(&rec, chrono::Utc::now()));
     }
     if !failed.is_empty() {
         let reasons: Vec<(NewEntry, String)> = failed.clone();
@@ -166,7 +152,7 @@ fn plan(
         None if def.and_then(|d| d.runner.as_deref()) == Some("tmux") => Runner::Tmux,
         None => Runner::Process,
     };
-    let stem = super::stem(session);
+    let stem = SessionId::of(session);
     let run_id = record::new_run_id();
     let conversation_id = uuid::Uuid::new_v4().to_string();
     // The id is the agent's only when the command hands it over (`--session-id
@@ -271,23 +257,9 @@ fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
     }
 }
 
-fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
-    Started {
-        session: rec.session.clone(),
-        agent: rec.agent.clone(),
-        run_id: rec.id.clone(),
-        conversation_id: rec.conversation_id.clone(),
-        status: rec.status.session_status(),
-        pid: rec.pid,
-        supervisor_pid: rec.supervisor_pid,
-        log: entry.log.clone(),
-        reason: rec.reason.clone(),
-    }
-}
-
 fn print(
     ctx: &Ctx,
-    out: &[Started],
+    out: &[RunView],
     failed: &[(NewEntry, String)],
     path: &Path,
     json: bool,
@@ -296,7 +268,7 @@ fn print(
         println!("{}", serde_json::to_string_pretty(out)?);
         return Ok(());
     }
-    let stem = super::stem(path);
+    let stem = SessionId::of(path);
     let mut last = None;
     for s in out {
         if failed.iter().any(|(e, _)| e.run_id == s.run_id) {
@@ -344,7 +316,7 @@ fn short_name(ctx: &Ctx, stem: &str) -> String {
         .find(|c| {
             ctx.repo
                 .resolve(c, &ctx.cwd)
-                .is_ok_and(|p| super::stem(&p) == stem)
+                .is_ok_and(|p| SessionId::of(&p) == stem)
         })
         .unwrap_or_else(|| stem.to_string())
 }

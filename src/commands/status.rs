@@ -1,6 +1,7 @@
 //! `sessions status`: a summary of active sessions, or one session in detail (frontmatter,
 //! section sizes, checklist progress, agents, validation problems).
 
+use crate::store::SessionId;
 use serde::Serialize;
 
 use super::Ctx;
@@ -131,7 +132,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         .into_iter()
         .filter(Overview::is_active)
         .collect();
-    super::list::sort(&mut active, SortKey::Status);
+    crate::overview::sort(&mut active, SortKey::Status);
     let here = this_conversation(ctx);
     if json {
         // The array of SPEC's listing; the session this conversation is bound to carries
@@ -222,7 +223,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
 fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let config = ctx.config()?;
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
-    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
+    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &SessionId::of(&path));
     let text = store::read_session(&path)?;
     let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, &path, text);
     let doc = Document::parse(&text);

@@ -327,7 +327,7 @@ impl Tracker {
     ) -> Result<Snapshot> {
         let config = ctx.config()?;
         let runs = crate::agents::sync::Runs::load(&ctx.repo);
-        let views = runs::views(&runs);
+        let views = runs::views(&runs, chrono::Utc::now());
         let dir = ctx.repo.sessions_dir();
         // A run that started or finished may have just been written into its session file.
         let mut dirty: HashSet<PathBuf> = views
@@ -640,7 +640,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
             let longest = runs
                 .iter()
                 .filter(|r| r.active)
-                .filter_map(|r| r.runtime_secs)
+                .map(|r| r.runtime_whole_secs() as i64)
                 .max();
             let mut s = format!(
                 "{running} run, {} done, {failed} fail",
