@@ -44,10 +44,7 @@ impl Overview {
         now: DateTime<Utc>,
         stale_after: Duration,
     ) -> Self {
-        let id = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let id = crate::store::SessionId::of(path).to_string();
         let mut o = Overview {
             path: display,
             title: id.clone(),

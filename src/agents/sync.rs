@@ -362,7 +362,10 @@ fn lost_record(
     now: chrono::DateTime<Utc>,
 ) -> Option<RunRecord> {
     let at = crate::session::edit::timestamp(now);
-    let log = o.log.clone().unwrap_or_else(|| ".agents/logs".into());
+    let log = o
+        .log
+        .clone()
+        .unwrap_or_else(|| repo.display(&repo.logs_dir()));
     let value = serde_json::json!({
         "version": record::RECORD_VERSION,
         "id": o.run_id,

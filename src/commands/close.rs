@@ -82,7 +82,7 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
             },
         ];
         super::edit_session(ctx, &path, |_| Ok(ops.clone()))?;
-        let dir = ctx.repo.sessions_dir().join("archive");
+        let dir = ctx.repo.archive_dir();
         fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
         let dest = dir.join(path.file_name().unwrap_or_default());
         if dest.exists() {
@@ -179,7 +179,7 @@ fn write_adr(ctx: &Ctx, doc: &Document, session: &Path, title: &str) -> Result<s
     let text = format!(
         "# {next:04}. {title}\n\nDate: {}\nStatus: Accepted\nSource: session `{}`\n\n## Context\n\n{}\n\n## Decision\n\n{}\n",
         ctx.now.format("%Y-%m-%d"),
-        session.file_stem().unwrap_or_default().to_string_lossy(),
+        SessionId::of(session),
         body("Context"),
         body("Decisions"),
     );

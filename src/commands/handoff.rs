@@ -134,10 +134,7 @@ pub fn brief(doc: &Document, path: &str, to: Option<&str>) -> String {
     }
     out.push_str(&format!(
         "\nContinue with: `sessions resume {}` and keep `## Current State` true as you go.\n",
-        std::path::Path::new(path)
-            .file_stem()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default()
+        crate::store::SessionId::of(std::path::Path::new(path))
     ));
     out
 }
