@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod agents;
+pub mod atomic;
 pub mod binding;
 pub mod cli;
 pub mod commands;

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::atomic;
 use crate::error::{Error, Result};
 use crate::session::edit::EditError;
 use crate::store::{self, Repo};
@@ -118,7 +119,7 @@ pub fn edit_file(
                 }
             }
         }
-        sync_dir(path);
+        atomic::sync_parent(path);
         return Ok(Outcome::Written {
             before: base,
             after: new,
@@ -264,23 +265,30 @@ fn write_error(path: &Path, e: std::io::Error) -> Error {
 /// Writes `text` to a new temp file next to `path` (same permissions), fsynced. On failure
 /// the temp file is removed.
 fn write_temp(path: &Path, text: &str) -> Result<tempfile::NamedTempFile> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = temp_prefix(path);
+    atomic::prepare(path, text.as_bytes(), &temp_options(&prefix, path, false))
+        .map_err(|e| write_error(path, e.source))
+}
+
+/// Temp files are `.<name>.XXXXXX.tmp`: what [`remove_stale_temps`] looks for.
+fn temp_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| write_error(path, e))?;
-    if let Ok(meta) = fs::metadata(path) {
-        let _ = fs::set_permissions(tmp.path(), meta.permissions());
+    format!(".{name}.")
+}
+
+/// A temp file with the file's mode where it has one, fsynced.
+fn temp_options<'a>(prefix: &'a str, path: &Path, sync_dir: bool) -> atomic::Options<'a> {
+    atomic::Options {
+        prefix,
+        suffix: ".tmp",
+        permissions: atomic::current_permissions(path),
+        permissions_required: false,
+        sync_file: true,
+        sync_dir,
     }
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| write_error(path, e))?;
-    Ok(tmp)
 }
 
 enum Swap {
@@ -391,18 +399,9 @@ fn read_quiet(path: &Path) -> Result<String> {
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = write_temp(path, text)?;
-    tmp.persist(path).map_err(|e| write_error(path, e.error))?;
-    sync_dir(path);
-    Ok(())
-}
-
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
+    let prefix = temp_prefix(path);
+    atomic::write(path, text.as_bytes(), &temp_options(&prefix, path, true))
+        .map_err(|e| write_error(path, e.source))
 }
 
 /// Temp files left by writers that were killed mid-write. Only called under the file's lock,
@@ -535,5 +534,5 @@ fn lock_path(repo: &Repo, path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    repo.state_dir().join("locks").join(format!("{name}.lock"))
+    repo.locks_dir().join(format!("{name}.lock"))
 }
