@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::agents::sync::{Orphan, OrphanState, Runs};
 use crate::session::Document;
 use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
@@ -91,6 +92,34 @@ impl Overview {
                 .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
     }
 
+    /// Replaces the running count with the reconciled one of `runs`, when it has runs of
+    /// this session.
+    pub fn correct(&mut self, runs: &Runs) {
+        if let Some(n) = runs.running(&self.id) {
+            self.agents.running = n;
+            self.agents.total = self.agents.total.max(n);
+        }
+    }
+
+    /// [`Overview::correct`], then the file's entries without a run record here: unknown
+    /// ones are not counted running, ones found by their environment are.
+    pub fn correct_with(&mut self, runs: &Runs, orphans: &[Orphan]) {
+        let found = orphans
+            .iter()
+            .filter(|x| matches!(x.state, OrphanState::Running(_)))
+            .count();
+        let unknown = orphans
+            .iter()
+            .filter(|x| matches!(x.state, OrphanState::Unknown(_)))
+            .count();
+        if runs.running(&self.id).is_some() {
+            self.correct(runs);
+            self.agents.running += found;
+        } else {
+            self.agents.running = self.agents.running.saturating_sub(unknown);
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status != "completed"
     }
@@ -143,7 +172,7 @@ pub fn load_all(
 ) -> crate::error::Result<Vec<Overview>> {
     use rayon::prelude::*;
     let files = repo.session_files()?;
-    let runs = crate::agents::sync::Runs::load_live(repo);
+    let runs = Runs::load_live(repo);
     let one = |p: &PathBuf| read(repo, &runs, p, now, stale_after);
     // Threads pay from a few dozen files on; below that their start-up costs more.
     Ok(if files.len() >= PARALLEL_FROM {
@@ -161,7 +190,7 @@ const PARALLEL_FROM: usize = 64;
 /// read through (listed as `unreadable`).
 fn read(
     repo: &crate::store::Repo,
-    runs: &crate::agents::sync::Runs,
+    runs: &Runs,
     path: &Path,
     now: DateTime<Utc>,
     stale_after: Duration,
@@ -180,7 +209,7 @@ fn read(
         other => (other, Vec::new()),
     };
     let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
-    runs.correct_with(&mut o, &orphans);
+    o.correct_with(runs, &orphans);
     o
 }
 

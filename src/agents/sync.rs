@@ -14,7 +14,6 @@ use chrono::Utc;
 use super::record::{self, LoadReport, RunRecord};
 use super::{notify, writeback};
 use crate::error::Result;
-use crate::overview::Overview;
 use crate::store::{Repo, SessionId};
 
 /// Reconciled run records, oldest first.
@@ -88,14 +87,6 @@ impl Runs {
             n += usize::from(r.status.is_active());
         }
         any.then_some(n)
-    }
-
-    /// Replaces an overview's running count with the reconciled one.
-    pub fn correct(&self, o: &mut Overview) {
-        if let Some(n) = self.running(&o.id) {
-            o.agents.running = n;
-            o.agents.total = o.agents.total.max(n);
-        }
     }
 }
 
@@ -391,25 +382,4 @@ fn lost_record(
         "written_back": true,
     });
     serde_json::from_value(value).ok()
-}
-
-impl Runs {
-    /// [`Runs::correct`], then the orphans of the file: unknown ones are not counted running,
-    /// ones found by their environment are.
-    pub fn correct_with(&self, o: &mut Overview, orphans: &[Orphan]) {
-        let found = orphans
-            .iter()
-            .filter(|x| matches!(x.state, OrphanState::Running(_)))
-            .count();
-        let unknown = orphans
-            .iter()
-            .filter(|x| matches!(x.state, OrphanState::Unknown(_)))
-            .count();
-        if self.running(&o.id).is_some() {
-            self.correct(o);
-            o.agents.running += found;
-        } else {
-            o.agents.running = o.agents.running.saturating_sub(unknown);
-        }
-    }
 }

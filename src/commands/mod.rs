@@ -266,7 +266,7 @@ pub fn agents_of(
         ctx.now,
         std::time::Duration::MAX,
     );
-    runs.correct_with(&mut o, &orphans);
+    o.correct_with(&runs, &orphans);
     Ok((o.agents.running, orphans))
 }
 

@@ -235,7 +235,7 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
         ctx.now,
         config.stale_after,
     );
-    runs.correct_with(&mut overview, &orphans);
+    overview.correct_with(&runs, &orphans);
     let sections: Vec<SectionInfo> = doc
         .sections
         .iter()

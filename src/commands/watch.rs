@@ -377,7 +377,7 @@ impl Tracker {
         for p in self.files.values() {
             let mut overview = p.overview.clone();
             overview.restale(ctx.now, config.stale_after);
-            runs.correct(&mut overview);
+            overview.correct(&runs);
             snap.sessions.insert(
                 overview.id.clone(),
                 SessionSnap {
