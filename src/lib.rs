@@ -1,8 +1,9 @@
 //! `sessions`: coordinate people and AI coding agents through Markdown session files.
 //!
 //! The binary (`main.rs`) only parses arguments and maps errors to exit codes; everything else
-//! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
-//! never prints.
+//! is here. Data flows one way: `commands` build views from the library (`overview`, `runs`,
+//! `target`, `store`, `session`, `agents`, `hooks`) and render them; nothing outside
+//! `commands` imports `commands`, and the library never prints. See `docs/design.md`.
 
 pub mod actor;
 pub mod agents;

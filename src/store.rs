@@ -1,5 +1,7 @@
 //! Finding the repository and its session files on disk, and resolving the `SESSION`
-//! references people type. Reading is bounded and checked; writing lives in `write.rs`.
+//! references people type. The one place that knows the `.agents/` layout (sessions, state,
+//! logs, locks, archive, runs) and what a session's id is ([`SessionId`]). Reading is bounded
+//! and checked; writing lives in `write.rs`.
 
 use std::fs;
 use std::io::Read;

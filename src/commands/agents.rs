@@ -15,7 +15,7 @@ use crate::table::{Column, Table};
 /// Without `--all` or a session, runs that ended longer ago than this are not listed.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
 
-/// The unsettled orphans of the session files (all, or the one of `stem`); lost ones are
+/// The unsettled orphans of the session files (all, or `session`'s); lost ones are
 /// settled (and recorded) on the way, so the run records loaded afterwards include them.
 fn orphans(ctx: &Ctx, session: Option<&SessionId>) -> Result<Vec<Orphan>> {
     let files = match session {
