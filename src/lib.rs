@@ -12,6 +12,7 @@ pub mod binding;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod detail;
 pub mod diagnostic;
 pub mod error;
 pub mod hooks;
