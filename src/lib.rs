@@ -21,6 +21,7 @@ pub mod runs;
 pub mod session;
 pub mod store;
 pub mod style;
+pub mod summary_cache;
 pub mod table;
 pub mod target;
 pub mod terminal;
