@@ -96,3 +96,38 @@ pub fn sync_parent(path: &Path) {
 pub fn current_permissions(path: &Path) -> Option<Permissions> {
     fs::metadata(path).ok().map(|m| m.permissions())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn replaces_the_file_with_the_mode_asked_for_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        fs::write(&path, "old").unwrap();
+        let opts = Options {
+            prefix: ".t-",
+            suffix: ".tmp",
+            permissions: Some(Permissions::from_mode(0o640)),
+            permissions_required: true,
+            sync_file: true,
+            sync_dir: true,
+        };
+        write(&path, b"new", &opts).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "only the file itself is left");
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no/such");
+        let err = write(&missing.join("a"), b"x", &Options::default()).unwrap_err();
+        assert_eq!(err.path, missing);
+    }
+}

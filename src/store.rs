@@ -493,3 +493,19 @@ pub fn absolute(path: &Path) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_is_the_stem_and_a_typed_one_cannot_leave_its_directory() {
+        let id = SessionId::of(Path::new("/r/.agents/sessions/20250101-000000-fix.md"));
+        assert_eq!(id, "20250101-000000-fix");
+        assert_eq!(id.file_name(), "20250101-000000-fix.md");
+        assert!(SessionId::parse("20250101-000000-fix").is_some());
+        for bad in ["", "..", "a/b", "a.md"] {
+            assert!(SessionId::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -125,3 +125,26 @@ fn session_of(repo: &Repo, cwd: &Path, reference: &str) -> Result<SessionId> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(selector: Option<&str>) -> Target {
+        Target {
+            session: SessionId::from_record("20250101-000000-a"),
+            selector: selector.map(str::to_owned),
+            text: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_selector_names_an_agent_an_id_or_a_long_enough_prefix() {
+        assert!(target(None).names("claude", "3fa9c2d1"));
+        assert!(target(Some("claude")).names("claude", "3fa9c2d1"));
+        assert!(target(Some("3fa9c2d1")).names("claude", "3fa9c2d1"));
+        assert!(target(Some("3fa9")).names("claude", "3fa9c2d1"));
+        assert!(!target(Some("3fa")).names("claude", "3fa9c2d1"));
+        assert!(!target(Some("codex")).names("claude", "3fa9c2d1"));
+    }
+}
