@@ -11,6 +11,7 @@ use crate::agents::sync::{Orphan, OrphanState, Runs};
 use crate::session::Document;
 use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
+use crate::summary_cache::Facts;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct AgentCounts {
@@ -80,6 +81,55 @@ impl Overview {
             .and_then(|s| parse_timestamp(s).ok())
             .or(o.created_at);
         o.agents = agent_counts(doc.value(&["orchestration", "spawned_agents"]));
+        o.restale(now, stale_after);
+        o
+    }
+
+    /// The facts of an overview built from text, when the summary cache may remember them:
+    /// not for an unreadable file, nor for one with an `in_progress` agent (its runs must be
+    /// checked).
+    pub fn facts(&self) -> Option<Facts> {
+        (self.status != "unreadable" && self.agents.running == 0).then(|| Facts {
+            title: self.title.clone(),
+            status: self.status.clone(),
+            created: self.created.clone(),
+            last_updated: self.last_updated.clone(),
+            current_task: self.current_task.clone(),
+            total: self.agents.total,
+            running: self.agents.running,
+        })
+    }
+
+    /// The overview remembered facts stand for, as [`Overview::new`] would build it from the
+    /// text.
+    pub fn from_facts(
+        f: &Facts,
+        path: &Path,
+        display: String,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Overview {
+        let created_at = f.created.as_deref().and_then(|s| parse_timestamp(s).ok());
+        let mut o = Overview {
+            path: display,
+            id: crate::store::SessionId::of(path).to_string(),
+            title: f.title.clone(),
+            status: f.status.clone(),
+            created: f.created.clone(),
+            last_updated: f.last_updated.clone(),
+            current_task: f.current_task.clone(),
+            agents: AgentCounts {
+                total: f.total,
+                running: f.running,
+            },
+            stale: false,
+            updated_at: f
+                .last_updated
+                .as_deref()
+                .and_then(|s| parse_timestamp(s).ok())
+                .or(created_at),
+            created_at,
+        };
         o.restale(now, stale_after);
         o
     }
@@ -180,7 +230,7 @@ pub fn load_all(
             return (read(repo, &runs, p, now, stale_after).0, None);
         };
         if let Some(f) = cache.as_ref().and_then(|c| c.get(p, &key)) {
-            let mut o = f.overview(p, repo.display(p), now, stale_after);
+            let mut o = Overview::from_facts(f, p, repo.display(p), now, stale_after);
             o.correct_with(&runs, &[]);
             return (o, None);
         }
@@ -234,7 +284,7 @@ fn read(
         other => (other, Vec::new()),
     };
     let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
-    let facts = crate::summary_cache::Facts::of(&o);
+    let facts = o.facts();
     o.correct_with(runs, &orphans);
     (o, facts)
 }
