@@ -11,6 +11,7 @@ pub mod atomic;
 pub mod binding;
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod detail;
 pub mod diagnostic;
