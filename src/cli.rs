@@ -311,16 +311,7 @@ pub struct NewArgs {
     pub bind: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SortKey {
-    /// Most recently updated first
-    Updated,
-    /// Newest first
-    Created,
-    Title,
-    /// in_progress, then paused, then completed
-    Status,
-}
+pub use crate::overview::SortKey;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {

@@ -109,7 +109,7 @@ fn targets(current: &OsStr) -> Vec<CompletionCandidate> {
             let known = crate::summary_cache::Key::of(p)
                 .and_then(|(k, _)| cache.as_ref()?.get(p, &k).cloned());
             match known {
-                Some(f) => f.overview(p, display, now, stale),
+                Some(f) => crate::overview::Overview::from_facts(&f, p, display, now, stale),
                 None => {
                     let head = crate::store::read_head(p).ok();
                     crate::overview::Overview::new(p, display, head.as_deref(), now, stale)

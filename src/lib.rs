@@ -1,15 +1,19 @@
 //! `sessions`: coordinate people and AI coding agents through Markdown session files.
 //!
 //! The binary (`main.rs`) only parses arguments and maps errors to exit codes; everything else
-//! is here. Data flows one way: `commands` use `session`, `store`, `diagnostic`; the domain
-//! never prints.
+//! is here. Data flows one way: `commands` build views from the library (`overview`, `runs`,
+//! `target`, `store`, `session`, `agents`, `hooks`) and render them; nothing outside
+//! `commands` imports `commands`, and the library never prints. See `docs/design.md`.
 
+pub mod actor;
 pub mod agents;
+pub mod atomic;
 pub mod binding;
 pub mod cli;
 pub mod commands;
 pub mod completion;
 pub mod config;
+pub mod detail;
 pub mod diagnostic;
 pub mod error;
 pub mod hooks;
@@ -20,6 +24,7 @@ pub mod store;
 pub mod style;
 pub mod summary_cache;
 pub mod table;
+pub mod target;
 pub mod terminal;
 pub mod validation;
 pub mod worktree;

@@ -7,9 +7,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::agents::sync::{Orphan, OrphanState, Runs};
 use crate::session::Document;
 use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
+use crate::summary_cache::Facts;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct AgentCounts {
@@ -44,10 +46,7 @@ impl Overview {
         now: DateTime<Utc>,
         stale_after: Duration,
     ) -> Self {
-        let id = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let id = crate::store::SessionId::of(path).to_string();
         let mut o = Overview {
             path: display,
             title: id.clone(),
@@ -86,12 +85,89 @@ impl Overview {
         o
     }
 
+    /// The facts of an overview built from text, when the summary cache may remember them:
+    /// not for an unreadable file, nor for one with an `in_progress` agent (its runs must be
+    /// checked).
+    pub fn facts(&self) -> Option<Facts> {
+        (self.status != "unreadable" && self.agents.running == 0).then(|| Facts {
+            title: self.title.clone(),
+            status: self.status.clone(),
+            created: self.created.clone(),
+            last_updated: self.last_updated.clone(),
+            current_task: self.current_task.clone(),
+            total: self.agents.total,
+            running: self.agents.running,
+        })
+    }
+
+    /// The overview remembered facts stand for, as [`Overview::new`] would build it from the
+    /// text.
+    pub fn from_facts(
+        f: &Facts,
+        path: &Path,
+        display: String,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+    ) -> Overview {
+        let created_at = f.created.as_deref().and_then(|s| parse_timestamp(s).ok());
+        let mut o = Overview {
+            path: display,
+            id: crate::store::SessionId::of(path).to_string(),
+            title: f.title.clone(),
+            status: f.status.clone(),
+            created: f.created.clone(),
+            last_updated: f.last_updated.clone(),
+            current_task: f.current_task.clone(),
+            agents: AgentCounts {
+                total: f.total,
+                running: f.running,
+            },
+            stale: false,
+            updated_at: f
+                .last_updated
+                .as_deref()
+                .and_then(|s| parse_timestamp(s).ok())
+                .or(created_at),
+            created_at,
+        };
+        o.restale(now, stale_after);
+        o
+    }
+
     /// Sets `stale` as of `now`: not completed and not updated for longer than `stale_after`.
     pub fn restale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
         self.stale = self.status != "completed"
             && self
                 .updated_at
                 .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+    }
+
+    /// Replaces the running count with the reconciled one of `runs`, when it has runs of
+    /// this session.
+    pub fn correct(&mut self, runs: &Runs) {
+        if let Some(n) = runs.running(&self.id) {
+            self.agents.running = n;
+            self.agents.total = self.agents.total.max(n);
+        }
+    }
+
+    /// [`Overview::correct`], then the file's entries without a run record here: unknown
+    /// ones are not counted running, ones found by their environment are.
+    pub fn correct_with(&mut self, runs: &Runs, orphans: &[Orphan]) {
+        let found = orphans
+            .iter()
+            .filter(|x| matches!(x.state, OrphanState::Running(_)))
+            .count();
+        let unknown = orphans
+            .iter()
+            .filter(|x| matches!(x.state, OrphanState::Unknown(_)))
+            .count();
+        if runs.running(&self.id).is_some() {
+            self.correct(runs);
+            self.agents.running += found;
+        } else {
+            self.agents.running = self.agents.running.saturating_sub(unknown);
+        }
     }
 
     pub fn is_active(&self) -> bool {
@@ -147,15 +223,15 @@ pub fn load_all(
     use crate::summary_cache::{Cache, Key};
     use rayon::prelude::*;
     let files = repo.session_files()?;
-    let runs = crate::agents::sync::Runs::load_live(repo);
+    let runs = Runs::load_live(repo);
     let mut cache = Cache::load(&repo.state_dir());
     let one = |p: &PathBuf| {
         let Some((key, newest)) = cache.as_ref().and_then(|_| Key::of(p)) else {
             return (read(repo, &runs, p, now, stale_after).0, None);
         };
         if let Some(f) = cache.as_ref().and_then(|c| c.get(p, &key)) {
-            let mut o = f.overview(p, repo.display(p), now, stale_after);
-            runs.correct_with(&mut o, &[]);
+            let mut o = Overview::from_facts(f, p, repo.display(p), now, stale_after);
+            o.correct_with(&runs, &[]);
             return (o, None);
         }
         let (o, facts) = read(repo, &runs, p, now, stale_after);
@@ -189,7 +265,7 @@ const PARALLEL_FROM: usize = 64;
 /// it. A symlink out of the repository is not read through (listed as `unreadable`).
 fn read(
     repo: &crate::store::Repo,
-    runs: &crate::agents::sync::Runs,
+    runs: &Runs,
     path: &Path,
     now: DateTime<Utc>,
     stale_after: Duration,
@@ -208,7 +284,46 @@ fn read(
         other => (other, Vec::new()),
     };
     let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
-    let facts = crate::summary_cache::Facts::of(&o);
-    runs.correct_with(&mut o, &orphans);
+    let facts = o.facts();
+    o.correct_with(runs, &orphans);
     (o, facts)
+}
+
+/// How listings are ordered (`list --sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// Most recently updated first
+    Updated,
+    /// Newest first
+    Created,
+    Title,
+    /// in_progress, then paused, then completed
+    Status,
+}
+
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "in_progress" => 0,
+        "paused" => 1,
+        "completed" => 2,
+        _ => 3,
+    }
+}
+
+/// Orders a listing by `key`.
+pub fn sort(sessions: &mut [Overview], key: SortKey) {
+    match key {
+        SortKey::Updated => sessions.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        }),
+        SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
+        SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
+        SortKey::Status => sessions.sort_by(|a, b| {
+            status_rank(&a.status)
+                .cmp(&status_rank(&b.status))
+                .then_with(|| b.updated_at.cmp(&a.updated_at))
+        }),
+    }
 }

@@ -1,28 +1,135 @@
-//! The few facts about background-agent runs that `watch` compares between two looks.
+//! One background-agent run as every reader shows it: `agents --json`, `spawn --json`,
+//! `watch` (which compares two looks) and, soon, the web server. Built from a reconciled run
+//! record (see `agents::sync`), or from a session-file entry this machine has no record of.
+//! Rendering (tables, event lines) is the caller's.
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::agents::record::RunStatus;
-use crate::agents::sync::Runs;
+use crate::agents::output::Tokens;
+use crate::agents::RunnerKind;
+use crate::agents::record::{RunRecord, RunStatus};
+use crate::agents::sync::{Orphan, OrphanState, Runs};
+use crate::session::edit::timestamp;
 
-#[derive(Debug, Clone, PartialEq)]
+/// One run (SPEC §8 `agents --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunView {
-    pub run_id: String,
     pub session: String,
     pub agent: String,
-    pub status: String,
-    pub active: bool,
-    pub lost: bool,
-    pub exit_code: Option<i64>,
+    pub task: String,
+    /// `running`, `completed`, `failed` or `cancelled`; `unknown` for an `in_progress` entry
+    /// that may be running on another machine.
+    pub status: &'static str,
+    pub pid: Option<u32>,
+    /// `null` for an entry this machine has no run record of (see `docs/runs.md`).
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Relative to the repository root.
+    pub log: String,
+    pub run_id: String,
+    /// `lost` for a run whose supervisor and process vanished; why a run failed otherwise.
+    pub reason: Option<String>,
     pub summary: Option<String>,
-    pub pid: Option<u64>,
-    pub log: Option<String>,
-    pub runtime_secs: Option<i64>,
+    pub runtime_secs: f64,
+    pub signal: Option<String>,
+    pub conversation_id: Option<String>,
+    pub runner: RunnerKind,
+    /// US dollars, as the agent reported them (Claude Code).
+    pub cost_usd: Option<f64>,
+    /// `{input, output}`, as the agent reported them.
+    pub tokens: Option<Tokens>,
+    pub turns: Option<u64>,
+    /// The supervisor's pid, when it was started (`spawn --json` has always printed it).
+    pub supervisor_pid: Option<u32>,
+    /// The run's git worktree (`spawn --worktree`): branch, base, ahead, uncommitted, merged,
+    /// pushed, problems. Filled in by the caller (it runs git).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<crate::worktree::State>,
+    /// Starting or running.
+    #[serde(skip)]
+    pub active: bool,
+    /// Its supervisor and process vanished without recording an outcome.
+    #[serde(skip)]
+    pub lost: bool,
 }
 
 impl RunView {
+    pub fn new(r: &RunRecord, now: DateTime<Utc>) -> Self {
+        let end = r.ended_at.unwrap_or(now);
+        RunView {
+            session: r.session.clone(),
+            agent: r.agent.clone(),
+            task: r.task.clone(),
+            status: r.status.session_status(),
+            pid: r.pid,
+            started_at: Some(timestamp(r.started_at)),
+            ended_at: r.ended_at.map(timestamp),
+            exit_code: r.exit_code,
+            log: r.log.display().to_string(),
+            run_id: r.id.clone(),
+            reason: r.reason.clone(),
+            summary: r.summary.clone(),
+            runtime_secs: ((end - r.started_at).num_milliseconds().max(0) as f64) / 1000.0,
+            signal: r.signal.map(|s| {
+                nix::sys::signal::Signal::try_from(s)
+                    .map_or_else(|_| s.to_string(), |s| s.as_str().to_string())
+            }),
+            conversation_id: r.conversation_id.clone(),
+            runner: r.runner.kind(),
+            cost_usd: r.cost_usd,
+            tokens: r.tokens,
+            turns: r.turns,
+            supervisor_pid: r.supervisor_pid,
+            worktree: None,
+            active: r.status.is_active(),
+            lost: matches!(r.status, RunStatus::Lost),
+        }
+    }
+
+    /// An entry with no run record here that is still unsettled (unknown, or found running
+    /// by its environment).
+    pub fn orphan(o: &Orphan) -> Self {
+        let pid = match &o.state {
+            OrphanState::Running(pids) => pids.first().copied(),
+            _ => None,
+        };
+        RunView {
+            session: o.session.clone(),
+            agent: o.agent.clone(),
+            task: o.task.clone(),
+            status: o.status(),
+            pid,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            log: o.log.clone().unwrap_or_default(),
+            run_id: o.run_id.clone(),
+            reason: Some(o.describe()),
+            summary: None,
+            runtime_secs: 0.0,
+            signal: None,
+            conversation_id: o.conversation_id.clone(),
+            runner: RunnerKind::Process,
+            cost_usd: None,
+            tokens: None,
+            turns: None,
+            supervisor_pid: None,
+            worktree: None,
+            active: pid.is_some(),
+            lost: false,
+        }
+    }
+
     pub fn failed(&self) -> bool {
-        matches!(self.status.as_str(), "failed" | "lost")
+        matches!(self.status, "failed" | "lost")
+    }
+
+    /// The whole seconds it has run, for comparisons and labels.
+    pub fn runtime_whole_secs(&self) -> u64 {
+        self.runtime_secs.max(0.0) as u64
     }
 
     pub fn started_json(&self) -> Value {
@@ -32,7 +139,7 @@ impl RunView {
     pub fn finished_json(&self) -> Value {
         json!({
             "session": self.session, "agent": self.agent, "run_id": self.run_id,
-            "status": if self.lost { "failed" } else { self.status.as_str() },
+            "status": if self.lost { "failed" } else { self.status },
             "reason": if self.lost { Some("lost") } else { None },
             "exit_code": self.exit_code, "summary": self.summary, "log": self.log,
         })
@@ -41,22 +148,19 @@ impl RunView {
 
 /// The views of reconciled runs (see `agents::sync`, which also wrote dead runs back, so a
 /// lost run shows as lost here too).
-pub fn views(runs: &Runs) -> Vec<RunView> {
-    let now = chrono::Utc::now();
+pub fn views(runs: &Runs, now: DateTime<Utc>) -> Vec<RunView> {
     runs.records
         .iter()
-        .map(|(_, r)| RunView {
-            active: r.status.is_active(),
-            lost: matches!(r.status, RunStatus::Lost),
-            status: r.status.session_status().to_string(),
-            exit_code: r.exit_code.map(i64::from),
-            summary: r.summary.clone(),
-            pid: r.pid.map(u64::from),
-            log: Some(r.log.display().to_string()),
-            runtime_secs: Some((r.ended_at.unwrap_or(now) - r.started_at).num_seconds()),
-            run_id: r.id.clone(),
-            session: r.session.clone(),
-            agent: r.agent.clone(),
-        })
+        .map(|(_, r)| RunView::new(r, now))
         .collect()
+}
+
+/// `4s`, `2m05s`, `1h03m`.
+pub fn runtime_label(secs: f64) -> String {
+    let s = secs.max(0.0) as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }

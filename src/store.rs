@@ -1,5 +1,7 @@
 //! Finding the repository and its session files on disk, and resolving the `SESSION`
-//! references people type. Reading is bounded and checked; writing lives in `write.rs`.
+//! references people type. The one place that knows the `.agents/` layout (sessions, state,
+//! logs, locks, archive, runs) and what a session's id is ([`SessionId`]). Reading is bounded
+//! and checked; writing lives in `write.rs`.
 
 use std::fs;
 use std::io::Read;
@@ -35,6 +37,92 @@ pub fn kind_of(t: &fs::FileType) -> &'static str {
         "not a regular file"
     }
 }
+
+/// A session's id: its file's stem, `YYYYMMDD-HHMMSS-slug` for files `sessions new` made (any
+/// stem for others). It names the session's runs (`.agents/state/runs/<id>/`), its logs and
+/// its run targets (`<id>:AGENT`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// The id of the session file at `path` (its stem).
+    pub fn of(path: &Path) -> SessionId {
+        SessionId(
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A stem as a person typed it, when it can only be one: not empty, and no `/`, `.` or
+    /// NUL (so it cannot step out of the directory it is joined to).
+    pub fn parse(text: &str) -> Option<SessionId> {
+        (!text.is_empty() && !text.contains(['/', '.', '\0'])).then(|| SessionId(text.into()))
+    }
+
+    /// An id as a run record or session entry spells it, unchecked.
+    pub fn from_record(text: &str) -> SessionId {
+        SessionId(text.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `<id>.md`.
+    pub fn file_name(&self) -> String {
+        format!("{}.md", self.0)
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<SessionId> for String {
+    fn from(id: SessionId) -> String {
+        id.0
+    }
+}
+
+impl std::ops::Deref for SessionId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for SessionId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SessionId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SessionId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+/// Where things live under `.agents/`. Nothing else in the crate spells these paths (the
+/// agents engine takes the state and logs directories from here).
+const AGENTS_DIR: &str = ".agents";
+const SESSIONS_DIR: &str = ".agents/sessions";
+const STATE_DIR: &str = ".agents/state";
+const LOGS_DIR: &str = ".agents/logs";
+const CONFIG_FILE: &str = ".agents/config.yaml";
+const ARCHIVE_DIR: &str = "archive";
+const LOCKS_DIR: &str = "locks";
+const RUNS_DIR: &str = "runs";
 
 #[derive(Debug, Clone)]
 pub struct Repo {
@@ -83,19 +171,35 @@ impl Repo {
     }
 
     pub fn agents_dir(&self) -> PathBuf {
-        self.root.join(".agents")
+        self.root.join(AGENTS_DIR)
     }
     pub fn sessions_dir(&self) -> PathBuf {
-        self.root.join(".agents/sessions")
+        self.root.join(SESSIONS_DIR)
     }
     pub fn state_dir(&self) -> PathBuf {
-        self.root.join(".agents/state")
+        self.root.join(STATE_DIR)
     }
     pub fn logs_dir(&self) -> PathBuf {
-        self.root.join(".agents/logs")
+        self.root.join(LOGS_DIR)
     }
     pub fn config_path(&self) -> PathBuf {
-        self.root.join(".agents/config.yaml")
+        self.root.join(CONFIG_FILE)
+    }
+    /// Where `close --archive` moves sessions.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.sessions_dir().join(ARCHIVE_DIR)
+    }
+    /// The writers' lock files (see `write.rs`).
+    pub fn locks_dir(&self) -> PathBuf {
+        self.state_dir().join(LOCKS_DIR)
+    }
+    /// The run records of one session.
+    pub fn runs_dir(&self, session: &SessionId) -> PathBuf {
+        self.state_dir().join(RUNS_DIR).join(session.as_str())
+    }
+    /// `<sessions>/<id>.md`: where the session's file is, whether or not it exists.
+    pub fn session_file(&self, session: &SessionId) -> PathBuf {
+        self.sessions_dir().join(session.file_name())
     }
 
     /// The sessions directory, or a usage error telling how to create it.
@@ -104,10 +208,10 @@ impl Repo {
         if dir.is_dir() {
             Ok(dir)
         } else {
-            Err(Error::Usage(format!(
-                "no sessions directory at {}; run `sessions init` in the repository root first",
-                self.display(&dir)
-            )))
+            Err(Error::NotInitialised {
+                dir: self.display(&dir),
+                hint: "run `sessions init` in the repository root first",
+            })
         }
     }
 
@@ -116,6 +220,15 @@ impl Repo {
     /// [`Repo::scan_sessions`] for what was skipped.
     pub fn session_files(&self) -> Result<Vec<PathBuf>> {
         Ok(self.scan_sessions()?.files)
+    }
+
+    /// [`Repo::session_files`], but none (not an error) before `sessions init`: for callers
+    /// to whom "no sessions directory" is just "no sessions". Other failures still count.
+    pub fn session_files_if_any(&self) -> Result<Vec<PathBuf>> {
+        match self.session_files() {
+            Err(Error::NotInitialised { .. }) => Ok(Vec::new()),
+            other => other,
+        }
     }
 
     /// The sessions directory's `*.md` entries: regular files (and symlinks to them, or
@@ -175,10 +288,10 @@ impl Repo {
     pub fn resolve(&self, reference: &str, cwd: &Path) -> Result<PathBuf> {
         let path = self.resolve_unchecked(reference, cwd)?;
         if path.is_symlink() && !self.contains(&path) {
-            return Err(Error::Usage(format!(
-                "{} is a symlink leading outside the repository; sessions does not read or write through it",
-                self.display(&path)
-            )));
+            return Err(Error::SymlinkOutside {
+                path: self.display(&path),
+                hint: "sessions does not read or write through it",
+            });
         }
         Ok(path)
     }
@@ -202,11 +315,7 @@ impl Repo {
             return Ok(p);
         }
         let files = self.session_files()?;
-        let stem = |p: &Path| {
-            p.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
+        let stem = |p: &Path| SessionId::of(p).0;
         if let Some(p) = files.iter().find(|p| stem(p) == wanted) {
             return Ok(p.clone());
         }
@@ -233,21 +342,16 @@ impl Repo {
                 .next()
                 .map(|(p, _)| p)
                 .unwrap_or_default()),
-            0 => Err(Error::Check(format!(
-                "no session matches `{reference}` in {}; run `sessions list --all` to see them",
-                self.display(&self.sessions_dir())
-            ))),
-            _ => {
-                let list: Vec<String> = matches
-                    .iter()
-                    .map(|(p, t)| format!("  {}  {}", stem(p), t))
-                    .collect();
-                Err(Error::Check(format!(
-                    "`{reference}` matches {} sessions; use more of the name:\n{}",
-                    matches.len(),
-                    list.join("\n")
-                )))
-            }
+            0 => Err(Error::NoSuchSession {
+                reference: reference.to_string(),
+                dir: self.display(&self.sessions_dir()),
+                hint: "run `sessions list --all` to see them",
+            }),
+            _ => Err(Error::Ambiguous {
+                reference: reference.to_string(),
+                matches: matches.into_iter().map(|(p, t)| (stem(&p), t)).collect(),
+                hint: "use more of the name",
+            }),
         }
     }
 }
@@ -420,4 +524,20 @@ pub fn absolute(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_id_is_the_stem_and_a_typed_one_cannot_leave_its_directory() {
+        let id = SessionId::of(Path::new("/r/.agents/sessions/20250101-000000-fix.md"));
+        assert_eq!(id, "20250101-000000-fix");
+        assert_eq!(id.file_name(), "20250101-000000-fix.md");
+        assert!(SessionId::parse("20250101-000000-fix").is_some());
+        for bad in ["", "..", "a/b", "a.md"] {
+            assert!(SessionId::parse(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! `.agents/state/overview-cache.jsonl` holds one line per session file: its name, the
 //! `lstat` key (inode, size, mtime and ctime to the nanosecond) and the facts
-//! [`Overview::new`] derived from it. A line is used only while the file's key is unchanged,
+//! `Overview::new` derived from it. A line is used only while the file's key is unchanged,
 //! so an edit by any program (an editor, `git checkout`, `sed -i`) is seen; ctime cannot be set
 //! from user space, so even an edit that keeps the size and puts the mtime back is seen.
 //!
@@ -26,9 +26,6 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-
-use crate::overview::{AgentCounts, Overview};
-use crate::session::rules::parse_timestamp;
 
 const FILE: &str = "overview-cache.jsonl";
 /// First line of the file; another value (another build's format) discards the cache.
@@ -70,71 +67,16 @@ impl Key {
     }
 }
 
-/// What an [`Overview`] keeps from the file's text.
+/// What an `Overview` keeps from the file's text (`overview.rs` turns one into the other).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
-    title: String,
-    status: String,
-    created: Option<String>,
-    last_updated: Option<String>,
-    current_task: Option<String>,
-    total: usize,
-    running: usize,
-}
-
-impl Facts {
-    /// The facts of an overview built from text, when they may be remembered: not for an
-    /// unreadable file, nor for one with an `in_progress` agent (its runs must be checked).
-    pub fn of(o: &Overview) -> Option<Facts> {
-        (o.status != "unreadable" && o.agents.running == 0).then(|| Facts {
-            title: o.title.clone(),
-            status: o.status.clone(),
-            created: o.created.clone(),
-            last_updated: o.last_updated.clone(),
-            current_task: o.current_task.clone(),
-            total: o.agents.total,
-            running: o.agents.running,
-        })
-    }
-
-    /// The overview these facts stand for, as [`Overview::new`] would build it from the text.
-    pub fn overview(
-        &self,
-        path: &Path,
-        display: String,
-        now: chrono::DateTime<chrono::Utc>,
-        stale_after: Duration,
-    ) -> Overview {
-        let created_at = self
-            .created
-            .as_deref()
-            .and_then(|s| parse_timestamp(s).ok());
-        let mut o = Overview {
-            path: display,
-            id: path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            title: self.title.clone(),
-            status: self.status.clone(),
-            created: self.created.clone(),
-            last_updated: self.last_updated.clone(),
-            current_task: self.current_task.clone(),
-            agents: AgentCounts {
-                total: self.total,
-                running: self.running,
-            },
-            stale: false,
-            updated_at: self
-                .last_updated
-                .as_deref()
-                .and_then(|s| parse_timestamp(s).ok())
-                .or(created_at),
-            created_at,
-        };
-        o.restale(now, stale_after);
-        o
-    }
+    pub title: String,
+    pub status: String,
+    pub created: Option<String>,
+    pub last_updated: Option<String>,
+    pub current_task: Option<String>,
+    pub total: usize,
+    pub running: usize,
 }
 
 /// One line of the file: name, key, facts, written as JSON arrays (no field names to match:

@@ -225,14 +225,14 @@ pub fn undo_create(repo: &Repo, wt: &Worktree) {
 }
 
 /// A commit that exists only on the worktree's branch (or its detached HEAD).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Commit {
     pub id: String,
     pub subject: String,
 }
 
 /// What a worktree holds now, as `agents` and `worktree list` show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct State {
     pub path: PathBuf,
     pub branch: String,

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::atomic;
 use crate::error::{Error, Result};
 use crate::session::edit::EditError;
 use crate::store::{self, Repo};
@@ -91,11 +92,11 @@ pub fn edit_file(
             Ok(None) => return Ok(Outcome::Unchanged),
             Err(_) if settled_change(path, &base)?.is_some() => continue,
             Err(e) if base != first => {
-                return Err(Error::Check(format!(
-                    "{} changed while this command ran, and the edit no longer applies: {e}\nWhat changed:\n{}",
-                    repo.display(path),
-                    diff(&first, &base)
-                )));
+                return Err(Error::ChangedUnderneath {
+                    path: repo.display(path),
+                    reason: e.to_string(),
+                    diff: diff(&first, &base),
+                });
             }
             Err(e) => return Err(edit_error(repo, path, e)),
         };
@@ -118,7 +119,7 @@ pub fn edit_file(
                 }
             }
         }
-        sync_dir(path);
+        atomic::sync_parent(path);
         return Ok(Outcome::Written {
             before: base,
             after: new,
@@ -200,11 +201,11 @@ pub fn writable_target(repo: &Repo, path: &Path) -> Result<PathBuf> {
         }
     };
     if !named.starts_with(&sessions) {
-        return Err(Error::Usage(format!(
-            "{} is outside this repository's {}; sessions writes only session files there (for another repository's session, run `sessions -C <that repository> …`)",
-            path.display(),
-            repo.display(&repo.sessions_dir())
-        )));
+        return Err(Error::OutsideRepository {
+            path: path.to_path_buf(),
+            sessions_dir: repo.display(&repo.sessions_dir()),
+            hint: "sessions writes only session files there (for another repository's session, run `sessions -C <that repository> …`)",
+        });
     }
     if !path.is_symlink() {
         return Ok(named);
@@ -212,10 +213,10 @@ pub fn writable_target(repo: &Repo, path: &Path) -> Result<PathBuf> {
     let root = fs::canonicalize(&repo.root).map_err(|e| Error::read(&repo.root, e))?;
     match fs::canonicalize(path) {
         Ok(target) if target.starts_with(&root) => Ok(target),
-        Ok(_) => Err(Error::Usage(format!(
-            "{} is a symlink leading outside the repository; refusing to write through it",
-            repo.display(path)
-        ))),
+        Ok(_) => Err(Error::SymlinkOutside {
+            path: repo.display(path),
+            hint: "refusing to write through it",
+        }),
         Err(e) => Err(Error::Usage(format!(
             "{} is a symlink to a file that cannot be opened ({e}); fix or remove the link",
             repo.display(path)
@@ -283,23 +284,30 @@ fn write_error(path: &Path, e: std::io::Error) -> Error {
 /// Writes `text` to a new temp file next to `path` (same permissions), fsynced. On failure
 /// the temp file is removed.
 fn write_temp(path: &Path, text: &str) -> Result<tempfile::NamedTempFile> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = temp_prefix(path);
+    atomic::prepare(path, text.as_bytes(), &temp_options(&prefix, path, false))
+        .map_err(|e| write_error(path, e.source))
+}
+
+/// Temp files are `.<name>.XXXXXX.tmp`: what [`remove_stale_temps`] looks for.
+fn temp_prefix(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| write_error(path, e))?;
-    if let Ok(meta) = fs::metadata(path) {
-        let _ = fs::set_permissions(tmp.path(), meta.permissions());
+    format!(".{name}.")
+}
+
+/// A temp file with the file's mode where it has one, fsynced.
+fn temp_options<'a>(prefix: &'a str, path: &Path, sync_dir: bool) -> atomic::Options<'a> {
+    atomic::Options {
+        prefix,
+        suffix: ".tmp",
+        permissions: atomic::current_permissions(path),
+        permissions_required: false,
+        sync_file: true,
+        sync_dir,
     }
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| write_error(path, e))?;
-    Ok(tmp)
 }
 
 enum Swap {
@@ -410,18 +418,9 @@ fn read_quiet(path: &Path) -> Result<String> {
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = write_temp(path, text)?;
-    tmp.persist(path).map_err(|e| write_error(path, e.error))?;
-    sync_dir(path);
-    Ok(())
-}
-
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
+    let prefix = temp_prefix(path);
+    atomic::write(path, text.as_bytes(), &temp_options(&prefix, path, true))
+        .map_err(|e| write_error(path, e.source))
 }
 
 /// Temp files left by writers that were killed mid-write. Only called under the file's lock,
@@ -491,9 +490,11 @@ impl Lock {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Usage(timeout_message(
-                        repo, path, &lock_path, timeout,
-                    )));
+                    return Err(Error::LockBusy {
+                        path: repo.display(path),
+                        secs: timeout.as_secs_f64(),
+                        holder: lock_holder(repo, &lock_path),
+                    });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(Error::write(&lock_path, e)),
             }
@@ -501,14 +502,10 @@ impl Lock {
     }
 }
 
-/// Says who holds the lock and what to do. Never "delete the lock file": an flock lock goes
-/// away with its holder, and deleting the file would let a second writer in beside it.
-fn timeout_message(repo: &Repo, path: &Path, lock_path: &Path, timeout: Duration) -> String {
-    let head = format!(
-        "another process has held the lock on {} for {:.1}s",
-        repo.display(path),
-        timeout.as_secs_f64()
-    );
+/// Says who holds the lock and what to do, as the rest of [`Error::LockBusy`]'s sentence.
+/// Never "delete the lock file": an flock lock goes away with its holder, and deleting the
+/// file would let a second writer in beside it.
+fn lock_holder(repo: &Repo, lock_path: &Path) -> String {
     let pid = fs::read_to_string(lock_path)
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
@@ -530,16 +527,16 @@ fn timeout_message(repo: &Repo, path: &Path, lock_path: &Path, timeout: Duration
                 .map(|c| format!(": `{}`", crate::table::truncate(&c, 80)))
                 .unwrap_or_default();
             format!(
-                "{head}: pid {pid}, still running{what}. Wait for it to finish and try again, or stop it (`kill {pid}`); the lock is released the moment it exits. Do not delete {}: that would let two writers in at once",
+                ": pid {pid}, still running{what}. Wait for it to finish and try again, or stop it (`kill {pid}`); the lock is released the moment it exits. Do not delete {}: that would let two writers in at once",
                 repo.display(lock_path)
             )
         }
         Some(pid) => format!(
-            "{head}. Its file names pid {pid}, which is no longer running, so the lock is held by a process that has not written its pid yet or inherited the lock (a child of pid {pid}?): find it with `fuser {}` and let it finish. Do not delete the lock file: that would let two writers in at once",
+            ". Its file names pid {pid}, which is no longer running, so the lock is held by a process that has not written its pid yet or inherited the lock (a child of pid {pid}?): find it with `fuser {}` and let it finish. Do not delete the lock file: that would let two writers in at once",
             lock_path.display()
         ),
         None => format!(
-            "{head}; find the holder with `fuser {}` and let it finish. Do not delete the lock file: the lock is released when its holder exits, and deleting it would let two writers in at once",
+            "; find the holder with `fuser {}` and let it finish. Do not delete the lock file: the lock is released when its holder exits, and deleting it would let two writers in at once",
             lock_path.display()
         ),
     }
@@ -556,5 +553,5 @@ fn lock_path(repo: &Repo, path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    repo.state_dir().join("locks").join(format!("{name}.lock"))
+    repo.locks_dir().join(format!("{name}.lock"))
 }

@@ -613,3 +613,29 @@ fn in_progress_entries_without_a_run_record_are_settled_lost_or_shown_unknown() 
         stderr(&out)
     );
 }
+
+/// A lost entry (launched here, no record, nothing runs) whose file cannot be written is not
+/// dropped from `agents` without a word: it shows `unknown`, saying why it is not settled.
+#[test]
+fn a_lost_entry_that_cannot_be_written_back_is_shown_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = Repo::new();
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let text = repo.text().replacen(
+        "orchestration:\n",
+        &format!(
+            "orchestration:\n  spawned_agents:\n    - agent: dev\n      task: x\n      status: in_progress\n      run_id: \"0badc0de\"\n      host: \"{}\"\n",
+            host.trim()
+        ),
+        1,
+    );
+    fs::write(&repo.path, text).unwrap();
+    fs::set_permissions(&repo.path, fs::Permissions::from_mode(0o444)).unwrap();
+    let runs = repo.agents();
+    fs::set_permissions(&repo.path, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "unknown", "{runs:#?}");
+    let reason = runs[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("cannot be marked failed"), "{reason}");
+    assert!(reason.contains("read-only"), "{reason}");
+}

@@ -87,9 +87,3 @@ impl<T> IoContext<T> for std::io::Result<T> {
         })
     }
 }
-
-impl From<Error> for crate::error::Error {
-    fn from(e: Error) -> Self {
-        crate::error::Error::Usage(e.to_string())
-    }
-}

@@ -5,7 +5,7 @@
 //! say (see `reconcile`), so a record of a run on another host reads the same as a local one.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -250,18 +250,15 @@ pub fn save(path: &Path, rec: &RunRecord) -> Result<()> {
         .parent()
         .ok_or_else(|| Error::Invalid(format!("{}: no parent directory", path.display())))?;
     fs::create_dir_all(dir).at(dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .suffix(".json")
-        .tempfile_in(dir)
-        .at(dir)?;
-    tmp.write_all(&rec.to_json()).at(tmp.path())?;
-    if !rec.status.is_active() {
-        tmp.as_file().sync_all().at(tmp.path())?;
-    }
-    tmp.persist(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e.error,
+    let opts = crate::atomic::Options {
+        prefix: ".tmp-",
+        suffix: ".json",
+        sync_file: !rec.status.is_active(),
+        ..Default::default()
+    };
+    crate::atomic::write(path, &rec.to_json(), &opts).map_err(|e| Error::Io {
+        path: e.path,
+        source: e.source,
     })?;
     if rec.written_back && !rec.status.is_active() {
         unmark_live(path);

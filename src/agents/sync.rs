@@ -14,8 +14,7 @@ use chrono::Utc;
 use super::record::{self, LoadReport, RunRecord};
 use super::{notify, writeback};
 use crate::error::Result;
-use crate::overview::Overview;
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
 
 /// Reconciled run records, oldest first.
 #[derive(Debug, Default)]
@@ -37,9 +36,12 @@ impl Runs {
         Runs::settle(record::load_live(&repo.state_dir()))
     }
 
-    /// The runs of one session (by file stem).
-    pub fn load_session(repo: &Repo, stem: &str) -> Runs {
-        Runs::settle(record::load_for_session(&repo.state_dir(), stem))
+    /// The runs of one session.
+    pub fn load_session(repo: &Repo, session: &SessionId) -> Runs {
+        Runs::settle(record::load_for_session(
+            &repo.state_dir(),
+            session.as_str(),
+        ))
     }
 
     fn settle(mut report: LoadReport) -> Runs {
@@ -85,14 +87,6 @@ impl Runs {
             n += usize::from(r.status.is_active());
         }
         any.then_some(n)
-    }
-
-    /// Replaces an overview's running count with the reconciled one.
-    pub fn correct(&self, o: &mut Overview) {
-        if let Some(n) = self.running(&o.id) {
-            o.agents.running = n;
-            o.agents.total = o.agents.total.max(n);
-        }
     }
 }
 
@@ -199,7 +193,7 @@ const NO_RECORD: &str = "no run record on this machine";
 /// Cheap when there are none: one parse of the frontmatter and a `stat` per `in_progress`
 /// entry.
 pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orphan>) {
-    let stem = crate::commands::stem(path);
+    let stem = crate::store::SessionId::of(path);
     let state_dir = repo.state_dir();
     let mut orphans = candidates(&text, &stem)
         .into_iter()
@@ -245,10 +239,19 @@ pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orp
             .flat_map(|o| lost_ops(repo, path, text, o, now))
             .collect()
     });
-    if written.is_ok() {
-        for o in &lost {
-            if let Some(rec) = lost_record(repo, path, o, here.clone(), now) {
-                let _ = record::save(&record::record_path(&state_dir, &stem, &o.run_id), &rec);
+    match written {
+        Ok(_) => {
+            for o in &lost {
+                // A record that cannot be saved is looked for (and settled) again next time.
+                if let Some(rec) = lost_record(repo, path, o, here.clone(), now) {
+                    let _ = record::save(&record::record_path(&state_dir, &stem, &o.run_id), &rec);
+                }
+            }
+        }
+        Err(e) => {
+            let why = format!("lost, but its entry cannot be marked failed: {e}");
+            for o in orphans.iter_mut().filter(|o| o.state == OrphanState::Lost) {
+                o.state = OrphanState::Unknown(why.clone());
             }
         }
     }
@@ -350,7 +353,10 @@ fn lost_record(
     now: chrono::DateTime<Utc>,
 ) -> Option<RunRecord> {
     let at = crate::session::edit::timestamp(now);
-    let log = o.log.clone().unwrap_or_else(|| ".agents/logs".into());
+    let log = o
+        .log
+        .clone()
+        .unwrap_or_else(|| repo.display(&repo.logs_dir()));
     let value = serde_json::json!({
         "version": record::RECORD_VERSION,
         "id": o.run_id,
@@ -376,25 +382,4 @@ fn lost_record(
         "written_back": true,
     });
     serde_json::from_value(value).ok()
-}
-
-impl Runs {
-    /// [`Runs::correct`], then the orphans of the file: unknown ones are not counted running,
-    /// ones found by their environment are.
-    pub fn correct_with(&self, o: &mut Overview, orphans: &[Orphan]) {
-        let found = orphans
-            .iter()
-            .filter(|x| matches!(x.state, OrphanState::Running(_)))
-            .count();
-        let unknown = orphans
-            .iter()
-            .filter(|x| matches!(x.state, OrphanState::Unknown(_)))
-            .count();
-        if self.running(&o.id).is_some() {
-            self.correct(o);
-            o.agents.running += found;
-        } else {
-            o.agents.running = o.agents.running.saturating_sub(unknown);
-        }
-    }
 }

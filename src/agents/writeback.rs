@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::session::Document;
 use crate::session::edit::{self, EditError, Op, Scalar, Seg, key_path};
 use crate::session::yaml::{Kind, Node};
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
 use crate::write::{self, Outcome};
 
 const AGENTS: [&str; 2] = ["orchestration", "spawned_agents"];
@@ -326,13 +326,13 @@ pub fn bound_run(rec: &RunRecord) -> crate::binding::BoundRun {
 /// (or its archive) by stem. `None` when it has been deleted.
 pub fn session_file(rec: &RunRecord) -> Option<PathBuf> {
     let repo = Repo::at(rec.root.clone());
-    let name = format!("{}.md", rec.session);
+    let name = SessionId::from_record(&rec.session).file_name();
     rec.session_file
         .clone()
         .into_iter()
         .chain([
             repo.sessions_dir().join(&name),
-            repo.sessions_dir().join("archive").join(&name),
+            repo.archive_dir().join(&name),
         ])
         .find(|p| p.is_file())
 }

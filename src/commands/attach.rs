@@ -6,15 +6,15 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use super::Ctx;
-use super::agents::{Target, describe};
 use crate::agents::runner::find_program;
 use crate::agents::sync;
 use crate::cli::AttachArgs;
 use crate::error::{Error, Result};
+use crate::target::describe;
 
 pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
-    let target = Target::parse(ctx, args.target.as_deref())?;
-    let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
+    let target = super::target(ctx, args.target.as_deref())?;
+    let runs = sync::Runs::load_session(&ctx.repo, &target.session);
     let matching = target.select(&runs)?;
     let active: Vec<_> = matching
         .iter()
@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
         } else {
             format!(
                 "the running agents of `{}` use the process runner, which has no terminal to attach to; follow the output with `sessions logs {}:RUN_ID -f`, or spawn with --runner tmux",
-                target.text, target.stem
+                target.text, target.session
             )
         };
         return Err(Error::Check(why));

@@ -2,6 +2,7 @@
 //! (issue tracker, ADRs, remaining work), optionally writes an ADR, then deletes the file —
 //! sessions are deleted, not archived — or moves it to `archive/` with `--archive`.
 
+use crate::store::SessionId;
 use std::fs;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -76,12 +77,12 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
             },
             Op::Log {
                 at: ctx.now,
-                actor: super::log::default_actor(),
+                actor: crate::actor::default_actor(),
                 message: "Closed and archived.".into(),
             },
         ];
         super::edit_session(ctx, &path, |_| Ok(ops.clone()))?;
-        let dir = ctx.repo.sessions_dir().join("archive");
+        let dir = ctx.repo.archive_dir();
         fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
         let dest = dir.join(path.file_name().unwrap_or_default());
         if dest.exists() {
@@ -96,7 +97,7 @@ pub fn close(ctx: &Ctx, args: CloseArgs) -> Result<u8> {
         fs::remove_file(&path).map_err(|e| Error::write(&path, e))?;
         println!("deleted {}", ctx.show_path(&path));
     }
-    super::worktree::cleanup_session(ctx, &super::stem(&path));
+    super::worktree::cleanup_session(ctx, &crate::store::SessionId::of(&path));
     Ok(0)
 }
 
@@ -125,11 +126,14 @@ fn refuse_if_running(ctx: &Ctx, path: &Path, force: bool) -> Result<()> {
         );
     }
     if running > 0 && !force {
-        return Err(Error::Check(format!(
-            "{} has {running} background agent(s) running; stop them with `sessions kill {} --all` or pass --force",
-            ctx.show_path(path),
-            path.file_stem().unwrap_or_default().to_string_lossy()
-        )));
+        return Err(Error::AgentsRunning {
+            path: ctx.show_path(path),
+            running,
+            hint: format!(
+                "stop them with `sessions kill {} --all` or pass --force",
+                SessionId::of(path)
+            ),
+        });
     }
     Ok(())
 }
@@ -176,7 +180,7 @@ fn write_adr(ctx: &Ctx, doc: &Document, session: &Path, title: &str) -> Result<s
     let text = format!(
         "# {next:04}. {title}\n\nDate: {}\nStatus: Accepted\nSource: session `{}`\n\n## Context\n\n{}\n\n## Decision\n\n{}\n",
         ctx.now.format("%Y-%m-%d"),
-        session.file_stem().unwrap_or_default().to_string_lossy(),
+        SessionId::of(session),
         body("Context"),
         body("Decisions"),
     );

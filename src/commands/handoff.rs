@@ -8,6 +8,7 @@ use crate::session::Document;
 use crate::session::document::{checkbox, prose_lines};
 use crate::session::edit::{Op, section_has_content};
 use crate::store;
+use crate::store::SessionId;
 
 pub fn run(ctx: &Ctx, args: HandoffArgs) -> Result<u8> {
     let path = super::session_path(ctx, args.session.as_deref())?;
@@ -21,14 +22,14 @@ pub fn run(ctx: &Ctx, args: HandoffArgs) -> Result<u8> {
         }
         eprintln!(
             "Fix them with `sessions update {} …`, then run handoff again.",
-            super::stem(&path)
+            SessionId::of(&path)
         );
         return Ok(1);
     }
     let to = args.to.as_deref().unwrap_or("the next agent");
     let op = Op::Log {
         at: ctx.now,
-        actor: super::log::default_actor(),
+        actor: crate::actor::default_actor(),
         message: format!("Handed off to {to}."),
     };
     edit_session(ctx, &path, |_| Ok(vec![op.clone()]))?;
@@ -133,10 +134,7 @@ pub fn brief(doc: &Document, path: &str, to: Option<&str>) -> String {
     }
     out.push_str(&format!(
         "\nContinue with: `sessions resume {}` and keep `## Current State` true as you go.\n",
-        std::path::Path::new(path)
-            .file_stem()
-            .map(|s| s.to_string_lossy())
-            .unwrap_or_default()
+        crate::store::SessionId::of(std::path::Path::new(path))
     ));
     out
 }

@@ -11,6 +11,7 @@
 //! framed as data (`hooks::context`); what the conversation already holds is not repeated, and
 //! a compaction is logged only when one happened (`hooks::memo`). See `docs/hooks.md`.
 
+use crate::store::SessionId;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -508,7 +509,7 @@ fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<(String, String, usize)> {
         let shown = ctx.repo.display(b);
         active.retain(|o| o.path != shown);
     }
-    super::list::sort(&mut active, crate::cli::SortKey::Status);
+    crate::overview::sort(&mut active, crate::cli::SortKey::Status);
     let mut out = String::new();
     let mut key = String::new();
     if active.is_empty() {
@@ -791,7 +792,7 @@ fn not_bound_note(ctx: &Ctx, path: &Path) -> String {
     format!(
         "This conversation is not bound to a session file. The only session in progress is {}, so its state follows; if it is your work, bind it with `sessions resume {}`.\n",
         clean_line(&ctx.repo.display(path), 200),
-        clean_line(&super::stem(path), 200)
+        clean_line(&SessionId::of(path), 200)
     )
 }
 

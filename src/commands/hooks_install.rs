@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::cli::{HooksAction, HooksInstallArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::hooks::{self, Agent, Plan, instructions};
 
 /// How long the login-shell PATH check may take (a slow profile must not hang install).
@@ -19,8 +19,7 @@ pub fn run(ctx: &Ctx, action: HooksAction) -> Result<u8> {
         HooksAction::Install(a) => (a, true),
         HooksAction::Uninstall(a) => (a, false),
     };
-    let usage = |e: hooks::InstallError| Error::Usage(e.to_string());
-    let settings = plan(ctx, args, install).map_err(usage)?;
+    let settings = plan(ctx, args, install)?;
     let teach = if install {
         wants_instructions(ctx, args)
     } else {
@@ -28,12 +27,8 @@ pub fn run(ctx: &Ctx, action: HooksAction) -> Result<u8> {
     };
     let block = match (teach, install) {
         (false, _) => None,
-        (true, true) => {
-            Some(instructions::plan_install(&ctx.repo.root, args.agent).map_err(usage)?)
-        }
-        (true, false) => {
-            Some(instructions::plan_uninstall(&ctx.repo.root, args.agent).map_err(usage)?)
-        }
+        (true, true) => Some(instructions::plan_install(&ctx.repo.root, args.agent)?),
+        (true, false) => Some(instructions::plan_uninstall(&ctx.repo.root, args.agent)?),
     };
     // Uninstalling from a file that never had the block is not worth a line.
     let block = block.filter(|b| install || b.changed);
@@ -55,14 +50,14 @@ pub fn run(ctx: &Ctx, action: HooksAction) -> Result<u8> {
     } else {
         "removed our hooks from"
     };
-    apply(ctx, &settings, verb).map_err(usage)?;
+    apply(ctx, &settings, verb)?;
     if let Some(block) = &block {
         let verb = if install {
             "added the agent instructions to"
         } else {
             "removed the agent instructions from"
         };
-        apply(ctx, block, verb).map_err(usage)?;
+        apply(ctx, block, verb)?;
     }
     if install {
         println!("\n{}", hooks::notes(args.agent));

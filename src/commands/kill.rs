@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Ctx;
-use super::agents::{Target, describe};
 use crate::agents::poll::{Backoff, wait_until};
 use crate::agents::process::{self, KillOutcome, KillReport, KillStep, Killed};
 use crate::agents::record::{self, RunRecord};
@@ -13,13 +12,14 @@ use crate::agents::runner::kill_run;
 use crate::agents::sync::{self, Orphan, OrphanState};
 use crate::cli::KillArgs;
 use crate::error::{Error, Result};
+use crate::target::{Target, describe};
 
 /// How long `kill` waits for the supervisor to write the outcome into the session file.
 const WRITE_BACK_WAIT: Duration = Duration::from_secs(10);
 
 pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
-    let target = Target::parse(ctx, args.target.as_deref())?;
-    let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
+    let target = super::target(ctx, args.target.as_deref())?;
+    let runs = sync::Runs::load_session(&ctx.repo, &target.session);
     let orphans = orphans_of(ctx, &target);
     let matching = match target.select(&runs) {
         Ok(m) => m,
@@ -74,8 +74,8 @@ pub fn run(ctx: &Ctx, args: KillArgs) -> Result<u8> {
             target.text,
             active.len(),
             describe(&active),
-            target.stem,
-            target.stem
+            target.session,
+            target.session
         )));
     }
     // Every group gets its SIGTERM at once; the grace periods run in parallel.
@@ -215,7 +215,7 @@ fn processes(killed: &[Killed]) -> String {
 /// The entries of the target's session file without a run record here (lost ones are settled
 /// on the way), restricted to the target's agent or run when it names one.
 fn orphans_of(ctx: &Ctx, target: &Target) -> Vec<Orphan> {
-    let path = ctx.repo.sessions_dir().join(format!("{}.md", target.stem));
+    let path = ctx.repo.session_file(&target.session);
     let Ok(text) = crate::store::read_session(&path) else {
         return Vec::new();
     };

@@ -34,7 +34,7 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
         },
         Op::Log {
             at: ctx.now,
-            actor: super::log::default_actor(),
+            actor: crate::actor::default_actor(),
             message,
         },
     ];
@@ -46,7 +46,7 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
 /// After a pause: the session's agents that still run, stopped with `--kill`, else named with
 /// the command that stops them.
 fn still_running(ctx: &Ctx, path: &std::path::Path, kill: bool) -> Result<u8> {
-    let stem = super::stem(path);
+    let stem = crate::store::SessionId::of(path);
     let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem);
     let active: Vec<_> = runs
         .records
@@ -61,7 +61,7 @@ fn still_running(ctx: &Ctx, path: &std::path::Path, kill: bool) -> Result<u8> {
         return super::kill::run(
             ctx,
             crate::cli::KillArgs {
-                target: Some(stem),
+                target: Some(stem.to_string()),
                 all: true,
                 grace: std::time::Duration::from_secs(10),
             },
@@ -95,7 +95,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<u8> {
             },
             Op::Log {
                 at: ctx.now,
-                actor: super::log::default_actor(),
+                actor: crate::actor::default_actor(),
                 message: format!("Resumed (was {was})."),
             },
         ];

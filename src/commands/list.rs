@@ -1,7 +1,7 @@
 //! `sessions list`: one line per session, or the SPEC §8 JSON array.
 
 use super::Ctx;
-use crate::cli::{ListArgs, SortKey};
+use crate::cli::ListArgs;
 use crate::error::{Error, Result};
 use crate::overview::{self, Overview};
 use crate::session::rules::SESSION_STATUSES;
@@ -31,14 +31,14 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
             args.all || o.is_active()
         }
     });
-    sort(&mut sessions, args.sort);
+    overview::sort(&mut sessions, args.sort);
     if args.reverse {
         sessions.reverse();
     }
     if args.json {
         println!(
             "{}",
-            terminal::json(serde_json::to_string_pretty(&sessions).unwrap_or_default())
+            terminal::json(serde_json::to_string_pretty(&sessions)?)
         );
         return Ok(0);
     }
@@ -84,30 +84,4 @@ pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
         ]);
     }
     t.render()
-}
-
-fn status_rank(s: &str) -> u8 {
-    match s {
-        "in_progress" => 0,
-        "paused" => 1,
-        "completed" => 2,
-        _ => 3,
-    }
-}
-
-pub fn sort(sessions: &mut [Overview], key: SortKey) {
-    match key {
-        SortKey::Updated => sessions.sort_by(|a, b| {
-            b.updated_at
-                .cmp(&a.updated_at)
-                .then_with(|| b.id.cmp(&a.id))
-        }),
-        SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
-        SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
-        SortKey::Status => sessions.sort_by(|a, b| {
-            status_rank(&a.status)
-                .cmp(&status_rank(&b.status))
-                .then_with(|| b.updated_at.cmp(&a.updated_at))
-        }),
-    }
 }

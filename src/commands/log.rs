@@ -4,6 +4,7 @@ use super::{Ctx, edit_session, text_arg};
 use crate::cli::LogArgs;
 use crate::error::{Error, Result};
 use crate::session::edit::Op;
+use crate::store::SessionId;
 
 pub fn run(ctx: &Ctx, args: LogArgs) -> Result<u8> {
     // Two arguments are SESSION MESSAGE and the SESSION must resolve; one is the MESSAGE.
@@ -18,7 +19,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> Result<u8> {
     if message.trim().is_empty() {
         return Err(Error::Usage("the log message is empty".into()));
     }
-    let actor = args.actor.unwrap_or_else(default_actor);
+    let actor = args.actor.unwrap_or_else(crate::actor::default_actor);
     let op = Op::Log {
         at: ctx.now,
         actor: actor.clone(),
@@ -36,19 +37,11 @@ fn refuse_bare_session_name(ctx: &Ctx, arg: &str) -> Result<()> {
     if name.is_empty() || name.contains(char::is_whitespace) {
         return Ok(());
     }
-    let files = ctx.repo.session_files().unwrap_or_default();
-    if files.iter().any(|p| super::stem(p) == name) {
+    let files = ctx.repo.session_files_if_any()?;
+    if files.iter().any(|p| SessionId::of(p) == name) {
         return Err(Error::Usage(format!(
             "`{arg}` is a session, not a message; give the message too: sessions log {arg} \"MESSAGE\""
         )));
     }
     Ok(())
-}
-
-/// `$SESSIONS_ACTOR`, else `$USER`, else `user`.
-pub fn default_actor() -> String {
-    ["SESSIONS_ACTOR", "USER"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
-        .unwrap_or_else(|| "user".into())
 }

@@ -4,20 +4,19 @@
 use std::io::{IsTerminal, Write};
 
 use super::Ctx;
-use super::agents::Target;
 use crate::agents::record::{self, RunRecord, RunStatus};
 use crate::agents::{logfile, sync};
 use crate::cli::LogsArgs;
 use crate::error::{Error, Result};
 
 pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
-    let target = Target::parse(ctx, args.target.as_deref())?;
-    let runs = sync::Runs::load_session(&ctx.repo, &target.stem);
+    let target = super::target(ctx, args.target.as_deref())?;
+    let runs = sync::Runs::load_session(&ctx.repo, &target.session);
     let chosen = target.select(&runs)?;
     let Some((rec_path, rec)) = chosen.last().copied() else {
         return Err(Error::Check(format!(
             "{} has no agent runs; start one with `sessions spawn {} --agent NAME --task TEXT`",
-            target.stem, target.stem
+            target.session, target.session
         )));
     };
     if chosen.len() > 1 && std::io::stderr().is_terminal() {
@@ -27,7 +26,7 @@ pub fn run(ctx: &Ctx, args: LogsArgs) -> Result<u8> {
             rec.agent,
             rec.status.display(),
             chosen.len(),
-            target.stem
+            target.session
         );
     }
     let log = rec.log_path();

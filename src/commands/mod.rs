@@ -31,7 +31,8 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::session::edit::{self, EditError, Op};
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
+use crate::target::Target;
 use crate::write::{self, Outcome};
 
 /// What every command gets: the repository it works in and one notion of "now".
@@ -124,7 +125,10 @@ pub fn session_path(ctx: &Ctx, reference: Option<&str>) -> Result<PathBuf> {
 
 /// The in-progress sessions and how to name or bind one, for the "no SESSION" error.
 fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
-    let files = ctx.repo.session_files().unwrap_or_default();
+    let files = match ctx.repo.session_files_if_any() {
+        Ok(files) => files,
+        Err(e) => return format!("The sessions cannot be listed: {e}."),
+    };
     let mut found = Vec::new();
     for path in &files {
         let Ok(text) = crate::store::read_session(path) else {
@@ -133,7 +137,7 @@ fn candidates(ctx: &Ctx, in_conversation: bool) -> String {
         let doc = crate::session::Document::parse_frontmatter(&text);
         if doc.str_value(&["session", "status"]) == Some("in_progress") {
             let title = doc.str_value(&["session", "title"]).unwrap_or("(untitled)");
-            found.push((stem(path), title.to_string()));
+            found.push((SessionId::of(path).to_string(), title.to_string()));
         }
     }
     let width = found.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
@@ -253,7 +257,7 @@ pub fn agents_of(
     ctx: &Ctx,
     path: &std::path::Path,
 ) -> Result<(usize, Vec<crate::agents::sync::Orphan>)> {
-    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem(path));
+    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &SessionId::of(path));
     let text = crate::store::read_session(path)?;
     let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, path, text);
     let mut o = crate::overview::Overview::new(
@@ -263,15 +267,14 @@ pub fn agents_of(
         ctx.now,
         std::time::Duration::MAX,
     );
-    runs.correct_with(&mut o, &orphans);
+    o.correct_with(&runs, &orphans);
     Ok((o.agents.running, orphans))
 }
 
-/// A session file's stem, which names its runs and logs.
-pub fn stem(path: &std::path::Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// Resolves a `SESSION[:AGENT|:RUN_ID]` target; a left-out SESSION is the one this
+/// conversation is bound to.
+pub fn target(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
+    Target::parse(&ctx.repo, &ctx.cwd, text, || session_path(ctx, None))
 }
 
 /// Runs the parsed command line; returns the process exit code.

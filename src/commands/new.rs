@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
                     .map_err(|e| Error::write(&file, e))?;
                 super::bind_conversation(ctx, &file, super::BindAsk::New, args.bind)?;
                 if args.json {
-                    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                    let stem = crate::store::SessionId::of(&file);
                     println!(
                         "{}",
                         serde_json::json!({"path": ctx.repo.display(&file), "id": stem, "title": title})

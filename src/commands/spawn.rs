@@ -8,15 +8,15 @@
 //! entry to write back into. A run that cannot start is settled `failed` with the reason, in
 //! its record, its log and its entry.
 
+use crate::store::SessionId;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
-use crate::agents::record::{self, RunRecord};
+use crate::agents::record;
 use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, prepare};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
@@ -25,6 +25,7 @@ use crate::binding::BoundRun;
 use crate::cli::SpawnArgs;
 use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
+use crate::runs::RunView;
 use crate::store;
 
 /// How long `spawn` waits for the supervisor to report the agent's pid.
@@ -33,24 +34,6 @@ const START_WAIT: Duration = Duration::from_secs(3);
 struct Plan {
     spec: LaunchSpec,
     entry: NewEntry,
-}
-
-#[derive(Serialize)]
-struct Started {
-    session: String,
-    agent: String,
-    run_id: String,
-    /// `null` until the agent names it (Codex), when the command does not pre-assign it.
-    conversation_id: Option<String>,
-    status: &'static str,
-    pid: Option<u32>,
-    supervisor_pid: Option<u32>,
-    log: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    /// `{path, branch, base, base_commit, created_branch}` with `--worktree`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    worktree: Option<record::Worktree>,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
@@ -102,7 +85,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         return Err(e);
     }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
-    let actor = super::log::default_actor();
+    let actor = crate::actor::default_actor();
     if let Err(e) = edit_session(ctx, &path, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
@@ -124,7 +107,10 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
             failed.push((entry.clone(), reason));
             let _ = sync::write_back_once(&rec_path);
         }
-        out.push(started(&rec, &entry));
+        out.push(RunView {
+            worktree: super::worktree::state_of(ctx, &rec),
+            ..RunView::new(&rec, chrono::Utc::now())
+        });
     }
     if !failed.is_empty() {
         let reasons: Vec<(NewEntry, String)> = failed.clone();
@@ -135,7 +121,7 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
                 .collect())
         })?;
     }
-    print(ctx, &out, &failed, &path, args.json);
+    print(ctx, &out, &failed, &path, args.json)?;
     if failed.is_empty() {
         Ok(0)
     } else {
@@ -168,9 +154,10 @@ fn plan(
     } else {
         return Err(unknown_agent(ctx, config, name));
     };
-    let stem = super::stem(session);
+    let stem = SessionId::of(session);
     let run_id = record::new_run_id();
-    let worktree = super::worktree::plan_for(ctx, args, config, def, name, &stem, &run_id)?;
+    let worktree =
+        super::worktree::plan_for(ctx, args, config, def, name, stem.as_str(), &run_id)?;
     let cwd = def
         .and_then(|d| d.cwd.as_deref())
         .map_or_else(|| root.clone(), |c| store::absolute(&root.join(c)));
@@ -298,32 +285,25 @@ fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
         let names: Vec<&str> = config.agents.keys().map(String::as_str).collect();
         format!("configured: {}", names.join(", "))
     };
-    Error::Usage(format!(
-        "no agent named `{name}` ({known}); define it under `agents:` in {config_path}, or give the command after `--`"
-    ))
-}
-
-fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
-    Started {
-        session: rec.session.clone(),
-        agent: rec.agent.clone(),
-        run_id: rec.id.clone(),
-        conversation_id: rec.conversation_id.clone(),
-        status: rec.status.session_status(),
-        pid: rec.pid,
-        supervisor_pid: rec.supervisor_pid,
-        log: entry.log.clone(),
-        reason: rec.reason.clone(),
-        worktree: rec.worktree.clone(),
+    Error::UnknownAgent {
+        name: name.to_string(),
+        known,
+        hint: format!("define it under `agents:` in {config_path}, or give the command after `--`"),
     }
 }
 
-fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path, json: bool) {
+fn print(
+    ctx: &Ctx,
+    out: &[RunView],
+    failed: &[(NewEntry, String)],
+    path: &Path,
+    json: bool,
+) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(out).unwrap_or_default());
-        return;
+        println!("{}", serde_json::to_string_pretty(out)?);
+        return Ok(());
     }
-    let stem = super::stem(path);
+    let stem = SessionId::of(path);
     let mut last = None;
     for s in out {
         if failed.iter().any(|(e, _)| e.run_id == s.run_id) {
@@ -362,6 +342,7 @@ fn print(ctx: &Ctx, out: &[Started], failed: &[(NewEntry, String)], path: &Path,
         println!("List:   sessions agents {name}");
         println!("Stop:   sessions kill {name}:{run}");
     }
+    Ok(())
 }
 
 /// The shortest way to name the session `stem` in a hint: the first words of its slug that
@@ -378,7 +359,7 @@ fn short_name(ctx: &Ctx, stem: &str) -> String {
         .find(|c| {
             ctx.repo
                 .resolve(c, &ctx.cwd)
-                .is_ok_and(|p| super::stem(&p) == stem)
+                .is_ok_and(|p| SessionId::of(&p) == stem)
         })
         .unwrap_or_else(|| stem.to_string())
 }

@@ -1,73 +1,13 @@
 //! `sessions status`: a summary of active sessions, or one session in detail (frontmatter,
 //! section sizes, checklist progress, agents, validation problems).
 
-use serde::Serialize;
-
 use super::Ctx;
-use crate::agents::output::{Tokens, usage_text};
+use crate::agents::output::usage_text;
 use crate::cli::{SortKey, StatusArgs};
-use crate::diagnostic::Diagnostic;
+use crate::detail::Detail;
 use crate::error::Result;
 use crate::overview::{self, Overview};
-use crate::session::Document;
-use crate::session::document::{checklist, content_lines};
-use crate::session::yaml::Node;
-use crate::store;
 use crate::terminal::{self, line};
-use crate::validation::validate_file;
-
-#[derive(Serialize)]
-struct SectionInfo {
-    name: String,
-    line: usize,
-    lines: usize,
-    bytes: usize,
-    checklist: (usize, usize),
-}
-
-#[derive(Serialize)]
-struct AgentInfo {
-    agent: String,
-    task: String,
-    status: String,
-    summary: Option<String>,
-    log: Option<String>,
-    run_id: Option<String>,
-    conversation_id: Option<String>,
-    cost_usd: Option<f64>,
-    tokens: Option<Tokens>,
-    turns: Option<u64>,
-}
-
-/// What the session's agents used in all, as their entries say (`None` where none reported).
-#[derive(Serialize, Default)]
-struct AgentTotals {
-    runs: usize,
-    cost_usd: Option<f64>,
-    tokens: Option<Tokens>,
-    turns: Option<u64>,
-}
-
-impl AgentTotals {
-    fn of(agents: &[AgentInfo]) -> AgentTotals {
-        let mut t = AgentTotals {
-            runs: agents.len(),
-            ..AgentTotals::default()
-        };
-        for a in agents {
-            if let Some(c) = a.cost_usd {
-                *t.cost_usd.get_or_insert(0.0) += c;
-            }
-            if let Some(k) = a.tokens {
-                t.tokens.get_or_insert_default().add(k);
-            }
-            if let Some(n) = a.turns {
-                *t.turns.get_or_insert(0) += n;
-            }
-        }
-        t
-    }
-}
 
 /// The conversation `status` runs in and what it is bound to, for the person and `--json`.
 struct Here {
@@ -104,20 +44,6 @@ fn this_conversation(ctx: &Ctx) -> Option<Here> {
     })
 }
 
-#[derive(Serialize)]
-struct Detail {
-    #[serde(flatten)]
-    overview: Overview,
-    linear_issue: Option<String>,
-    linear_url: Option<String>,
-    sections: Vec<SectionInfo>,
-    checklist: (usize, usize),
-    spawned_agents: Vec<AgentInfo>,
-    /// The session's agents' cost, tokens and turns added up.
-    agent_totals: AgentTotals,
-    diagnostics: Vec<Diagnostic>,
-}
-
 pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
     match &args.session {
         Some(reference) => detail(ctx, reference, args.json),
@@ -131,27 +57,24 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         .into_iter()
         .filter(Overview::is_active)
         .collect();
-    super::list::sort(&mut active, SortKey::Status);
+    crate::overview::sort(&mut active, SortKey::Status);
     let here = this_conversation(ctx);
     if json {
         // The array of SPEC's listing; the session this conversation is bound to carries
         // `conversation`: {id, found, via, bound_at, run}.
-        let items: Vec<serde_json::Value> = active
+        let items = active
             .iter()
             .map(|o| {
-                let mut v = serde_json::to_value(o).unwrap_or_default();
+                let mut v = serde_json::to_value(o)?;
                 if let (Some(h), Some(map)) = (&here, v.as_object_mut())
                     && h.session.as_deref() == Some(o.path.as_str())
                 {
                     map.insert("conversation".into(), h.json());
                 }
-                v
+                Ok(v)
             })
-            .collect();
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&items).unwrap_or_default())
-        );
+            .collect::<Result<Vec<serde_json::Value>>>()?;
+        println!("{}", terminal::json(serde_json::to_string_pretty(&items)?));
         return Ok(0);
     }
     if let Some(h) = &here {
@@ -225,80 +148,10 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
 fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     let config = ctx.config()?;
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
-    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &super::stem(&path));
-    let text = store::read_session(&path)?;
-    let (text, orphans) = crate::agents::sync::check_entries(&ctx.repo, &path, text);
-    let doc = Document::parse(&text);
     let display = ctx.show_path(&path);
-    let mut overview = Overview::new(
-        &path,
-        ctx.repo.display(&path),
-        Some(&text),
-        ctx.now,
-        config.stale_after,
-    );
-    runs.correct_with(&mut overview, &orphans);
-    let sections: Vec<SectionInfo> = doc
-        .sections
-        .iter()
-        .map(|s| SectionInfo {
-            name: doc.text(&s.heading.text).to_string(),
-            line: doc.position(s.heading.line.start).0,
-            lines: content_lines(&text, s.body.clone()),
-            bytes: doc.text(&s.body).trim_end().len(),
-            checklist: checklist(&text, s.body.clone()),
-        })
-        .collect();
-    let field = |n: &Node, k: &str| {
-        n.get(k)
-            .filter(|v| !v.is_null())
-            .and_then(Node::as_str)
-            .map(str::to_owned)
-    };
-    let agents: Vec<AgentInfo> = doc
-        .value(&["orchestration", "spawned_agents"])
-        .map(Node::items)
-        .unwrap_or_default()
-        .iter()
-        .map(|a| AgentInfo {
-            agent: field(a, "agent")
-                .or_else(|| field(a, "type"))
-                .unwrap_or_else(|| "?".into()),
-            task: field(a, "task").unwrap_or_default(),
-            status: field(a, "status").unwrap_or_else(|| "pending".into()),
-            summary: field(a, "summary").or_else(|| field(a, "outcome")),
-            log: field(a, "log"),
-            run_id: field(a, "run_id"),
-            conversation_id: field(a, "conversation_id"),
-            cost_usd: field(a, "cost_usd").and_then(|c| c.parse().ok()),
-            tokens: a.get("tokens").and_then(|t| {
-                Some(Tokens {
-                    input: field(t, "input")?.parse().ok()?,
-                    output: field(t, "output")?.parse().ok()?,
-                })
-            }),
-            turns: field(a, "turns").and_then(|c| c.parse().ok()),
-        })
-        .collect();
-    let agent_totals = AgentTotals::of(&agents);
-    let diagnostics = validate_file(Some(&ctx.repo), &path, &display, &mut Vec::new(), ctx.now)?;
-    let d = Detail {
-        linear_issue: doc
-            .str_value(&["session", "linear_issue"])
-            .map(str::to_owned),
-        linear_url: doc.str_value(&["session", "linear_url"]).map(str::to_owned),
-        checklist: checklist(&text, doc.body_start..text.len()),
-        overview,
-        sections,
-        spawned_agents: agents,
-        agent_totals,
-        diagnostics,
-    };
+    let d = Detail::load(&ctx.repo, &path, &display, ctx.now, config.stale_after)?;
     if json {
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&d).unwrap_or_default())
-        );
+        println!("{}", terminal::json(serde_json::to_string_pretty(&d)?));
         return Ok(0);
     }
     let o = &d.overview;

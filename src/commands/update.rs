@@ -111,7 +111,6 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> Result<u8> {
     let files = args.file_modified.clone();
     let outcome = edit_session(ctx, &path, |text| {
         let mut all = ops.clone();
-        // A file already listed is not listed twice.
         let doc = crate::session::Document::parse(text);
         let listed = doc
             .section("Files Modified")

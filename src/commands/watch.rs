@@ -327,7 +327,7 @@ impl Tracker {
     ) -> Result<Snapshot> {
         let config = ctx.config()?;
         let runs = crate::agents::sync::Runs::load(&ctx.repo);
-        let views = runs::views(&runs);
+        let views = runs::views(&runs, chrono::Utc::now());
         let dir = ctx.repo.sessions_dir();
         // A run that started or finished may have just been written into its session file.
         let mut dirty: HashSet<PathBuf> = views
@@ -377,7 +377,7 @@ impl Tracker {
         for p in self.files.values() {
             let mut overview = p.overview.clone();
             overview.restale(ctx.now, config.stale_after);
-            runs.correct(&mut overview);
+            overview.correct(&runs);
             snap.sessions.insert(
                 overview.id.clone(),
                 SessionSnap {
@@ -640,7 +640,7 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
             let longest = runs
                 .iter()
                 .filter(|r| r.active)
-                .filter_map(|r| r.runtime_secs)
+                .map(|r| r.runtime_whole_secs() as i64)
                 .max();
             let mut s = format!(
                 "{running} run, {} done, {failed} fail",

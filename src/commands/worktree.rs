@@ -313,7 +313,7 @@ pub fn state_of(ctx: &Ctx, rec: &RunRecord) -> Option<State> {
 
 /// `close`'s cleanup: the worktrees of the session's finished runs go when nothing can be lost;
 /// the others stay (listed by `sessions worktree list`), and the reason is said.
-pub fn cleanup_session(ctx: &Ctx, stem: &str) {
+pub fn cleanup_session(ctx: &Ctx, stem: &crate::store::SessionId) {
     let runs = Runs::load_session(&ctx.repo, stem);
     for (path, rec, w) in with_worktrees(&runs) {
         if rec.status.is_active() {

@@ -7,7 +7,7 @@
 //! and an uninstall removes exactly them.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -286,24 +286,17 @@ impl Plan {
             fs::remove_file(&target).map_err(write_err)?;
             return Ok(true);
         }
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
+        fs::create_dir_all(crate::atomic::parent(&target)).map_err(write_err)?;
+        let opts = crate::atomic::Options {
+            prefix: ".sessions-hooks-",
+            suffix: ".tmp",
+            permissions: target_permissions(&target),
+            permissions_required: true,
+            sync_file: true,
+            sync_dir: true,
         };
-        fs::create_dir_all(&dir).map_err(write_err)?;
-
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".sessions-hooks-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(write_err)?;
-        if let Some(perms) = target_permissions(&target) {
-            tmp.as_file().set_permissions(perms).map_err(write_err)?;
-        }
-        tmp.write_all(self.after.as_bytes()).map_err(write_err)?;
-        tmp.as_file().sync_all().map_err(write_err)?;
-        tmp.persist(&target).map_err(|e| write_err(e.error))?;
-        sync_dir(&dir);
+        crate::atomic::write(&target, self.after.as_bytes(), &opts)
+            .map_err(|e| write_err(e.source))?;
         Ok(true)
     }
 }
@@ -335,17 +328,6 @@ fn new_file_permissions() -> Option<fs::Permissions> {
 fn new_file_permissions() -> Option<fs::Permissions> {
     None
 }
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) {
-    // Best effort: makes the rename durable. The write already succeeded.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) {}
 
 /// Plans adding (or updating in place) our hook entries for `agent`.
 pub fn plan_install(root: &Path, agent: Agent, local: bool) -> Result<Plan, InstallError> {
