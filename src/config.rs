@@ -19,14 +19,120 @@ pub struct AgentDef {
     pub cwd: Option<String>,
     pub env: Vec<(String, String)>,
     pub runner: Option<String>,
+    /// argv that continues a recorded conversation (`sessions send`, `restart`); same
+    /// placeholders as `command`, `{conversation_id}` being the recorded one. Default: the
+    /// built-in one for claude, codex and gemini ([`default_resume`]).
+    pub resume: Option<Vec<String>>,
 }
+
+impl AgentDef {
+    /// The resume argv: the configured one, else the built-in one for the client that
+    /// `command` runs.
+    pub fn resume_argv(&self) -> Option<Vec<String>> {
+        self.resume
+            .clone()
+            .or_else(|| default_resume(self.command.first()?))
+    }
+}
+
+/// The built-in `resume:` argv of the client `program` runs (by its file name), checked
+/// against the real clients' `--help` and run against mock model servers (docs/talk.md).
+pub fn default_resume(program: &str) -> Option<Vec<String>> {
+    let name = Path::new(program).file_name()?.to_str()?;
+    let argv: &[&str] = match name {
+        "claude" => &[
+            "claude",
+            "-p",
+            "--resume",
+            "{conversation_id}",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "acceptEdits",
+            "--allowedTools",
+            "Bash(sessions *)",
+            "--",
+            "{prompt}",
+        ],
+        "codex" => &[
+            "codex",
+            "exec",
+            "--sandbox",
+            "workspace-write",
+            "--add-dir",
+            ".agents",
+            "resume",
+            "--json",
+            "--skip-git-repo-check",
+            "--",
+            "{conversation_id}",
+            "{prompt}",
+        ],
+        "gemini" => &[
+            "gemini",
+            "--resume",
+            "{conversation_id}",
+            "--prompt={prompt}",
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            "auto_edit",
+            "--skip-trust",
+        ],
+        _ => return None,
+    };
+    let mut argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+    argv[0] = program.to_string();
+    Some(argv)
+}
+
+/// One `notify:` target and the events it wants (`finished`, `failed`, `waiting`, `lost`,
+/// `cancelled`; empty: all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyTarget {
+    pub kind: NotifyKind,
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotifyKind {
+    /// argv, run detached with the event JSON on stdin.
+    Command(Vec<String>),
+    /// HTTP POST of the event JSON.
+    Webhook {
+        url: String,
+        timeout: Duration,
+        retries: u32,
+    },
+    /// `notify-send`, when it is installed.
+    Desktop,
+}
+
+impl NotifyTarget {
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event)
+    }
+
+    /// How the target is named in messages.
+    pub fn name(&self) -> String {
+        match &self.kind {
+            NotifyKind::Command(argv) => format!("command {}", argv.join(" ")),
+            NotifyKind::Webhook { url, .. } => format!("webhook {url}"),
+            NotifyKind::Desktop => "desktop".into(),
+        }
+    }
+}
+
+/// The events a target may ask for.
+pub const NOTIFY_EVENTS: [&str; 5] = ["finished", "failed", "waiting", "lost", "cancelled"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub stale_after: Duration,
     pub agents: BTreeMap<String, AgentDef>,
     pub log_cap: u64,
-    pub notify: Option<Vec<String>>,
+    pub notify: Vec<NotifyTarget>,
 }
 
 impl Default for Config {
@@ -35,7 +141,7 @@ impl Default for Config {
             stale_after: Duration::from_secs(24 * 3600),
             agents: BTreeMap::new(),
             log_cap: 50 * 1024 * 1024,
-            notify: None,
+            notify: Vec::new(),
         }
     }
 }
@@ -91,7 +197,7 @@ impl Config {
                     })?;
                 }
                 "log_cap" => config.log_cap = parse_size(value)?,
-                "notify" => config.notify = Some(string_list(value, "notify")?),
+                "notify" => config.notify = notify_targets(value)?,
                 "agents" => {
                     for (key, def) in value.entries() {
                         let name = scalar(key, "agent name")?.to_string();
@@ -185,6 +291,10 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
             ));
         }
     }
+    let resume = match def.get("resume").filter(|v| !v.is_null()) {
+        Some(r) => Some(string_list(r, &format!("agents.{name}.resume"))?),
+        None => None,
+    };
     let runner = opt("runner")?;
     if let Some(r) = &runner
         && r != "process"
@@ -200,7 +310,109 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
         cwd: opt("cwd")?,
         env,
         runner,
+        resume,
     })
+}
+
+/// `notify:` is a list of targets (`- command: [argv]`, `- webhook: URL`, `- desktop: true`,
+/// each with optional `events: [...]`), or, as before, one argv list (a command for every
+/// event).
+fn notify_targets(node: &Node) -> Result<Vec<NotifyTarget>, (usize, String)> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        _ => {
+            return Err((
+                node.span.start,
+                format!(
+                    "notify must be a list of targets (- command: [prog, arg], - webhook: URL, - desktop: true), not {}",
+                    node.kind_name()
+                ),
+            ));
+        }
+    };
+    if items.iter().all(|i| i.as_str().is_some()) {
+        let argv = string_list(node, "notify")?;
+        if argv.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![NotifyTarget {
+            kind: NotifyKind::Command(argv),
+            events: Vec::new(),
+        }]);
+    }
+    items.iter().map(notify_target).collect()
+}
+
+fn notify_target(item: &Node) -> Result<NotifyTarget, (usize, String)> {
+    if !item.is_map() {
+        return Err((
+            item.span.start,
+            "each notify target must be a mapping: command: [argv], webhook: URL or desktop: true"
+                .into(),
+        ));
+    }
+    let events = match item.get("events").filter(|v| !v.is_null()) {
+        Some(e) => {
+            let list = string_list(e, "notify events")?;
+            if let Some(bad) = list.iter().find(|e| !NOTIFY_EVENTS.contains(&e.as_str())) {
+                return Err((
+                    e.span.start,
+                    format!(
+                        "unknown notify event `{bad}`; use {}",
+                        NOTIFY_EVENTS.join(", ")
+                    ),
+                ));
+            }
+            list
+        }
+        None => Vec::new(),
+    };
+    let kind = if let Some(c) = item.get("command") {
+        let argv = string_list(c, "notify command")?;
+        if argv.is_empty() {
+            return Err((c.span.start, "notify command is empty".into()));
+        }
+        NotifyKind::Command(argv)
+    } else if let Some(w) = item.get("webhook") {
+        let url = scalar(w, "notify webhook")?.to_string();
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err((
+                w.span.start,
+                format!("notify webhook `{url}` must be an http:// or https:// URL"),
+            ));
+        }
+        let timeout = match item.get("timeout").filter(|v| !v.is_null()) {
+            Some(t) => {
+                let s = scalar(t, "timeout")?;
+                humantime::parse_duration(s).map_err(|e| {
+                    (t.span.start, format!("notify timeout `{s}`: {e} (write e.g. 5s)"))
+                })?
+            }
+            None => Duration::from_secs(5),
+        };
+        let retries = match item.get("retries").filter(|v| !v.is_null()) {
+            Some(r) => {
+                let s = scalar(r, "retries")?;
+                s.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                    (r.span.start, format!("notify retries `{s}` must be a number from 0 to 10"))
+                })?
+            }
+            None => 2,
+        };
+        NotifyKind::Webhook {
+            url,
+            timeout,
+            retries,
+        }
+    } else if item.get("desktop").is_some() {
+        NotifyKind::Desktop
+    } else {
+        return Err((
+            item.span.start,
+            "a notify target needs command: [argv], webhook: URL or desktop: true".into(),
+        ));
+    };
+    Ok(NotifyTarget { kind, events })
 }
 
 fn parse_size(node: &Node) -> Result<u64, (usize, String)> {

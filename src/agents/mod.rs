@@ -19,11 +19,13 @@ pub mod logfile;
 pub mod notify;
 pub mod output;
 pub mod process;
+pub mod queue;
 pub mod record;
 pub mod summary;
 pub mod supervise;
 pub mod sync;
 pub mod template;
+pub mod waiting;
 pub mod writeback;
 
 pub use process::{KillOutcome, is_alive, kill_group, proc_start_time};

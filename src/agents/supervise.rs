@@ -89,6 +89,8 @@ pub struct LaunchSpec {
     pub supervisor_argv: Vec<String>,
     /// Use this run id instead of a fresh one.
     pub run_id: Option<String>,
+    /// The run this one resumes (see `RunRecord::resumes`).
+    pub resumes: Option<String>,
 }
 
 impl LaunchSpec {
@@ -120,6 +122,7 @@ impl LaunchSpec {
             log_keep: logfile::default_keep(logfile::DEFAULT_LOG_CAP),
             supervisor_argv,
             run_id: None,
+            resumes: None,
         }
     }
 }
@@ -270,6 +273,9 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         turns: None,
         cancel_requested: false,
         written_back: false,
+        resumes: spec.resumes.clone(),
+        turn: None,
+        notify_failures: Vec::new(),
     };
     let path = rec.path_in(&spec.state_dir);
     if path.exists() {

@@ -38,6 +38,8 @@ pub struct NewEntry {
     /// The machine the run is launched on (see `docs/runs.md`: how a clone without the run
     /// record tells "lost" from "may be running elsewhere").
     pub host: Option<String>,
+    /// The run this one continues (`sessions send`, `restart`): `resumes: <run id>`.
+    pub resumes: Option<String>,
 }
 
 /// The entries, each with a Session Log line linking its log.
@@ -57,6 +59,9 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
         if let Some(h) = &e.host {
             entry.push(("host".into(), Scalar::str(h)));
         }
+        if let Some(r) = &e.resumes {
+            entry.push(("resumes".into(), Scalar::str(r)));
+        }
         ops.push(Op::Push {
             path: key_path(&AGENTS),
             entry,
@@ -64,13 +69,22 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
         ops.push(Op::Log {
             at,
             actor: actor.to_string(),
-            message: format!(
-                "Spawned agent {} (run {}): {} — [log]({})",
-                e.agent,
-                e.run_id,
-                one_line(&e.task),
-                e.link
-            ),
+            message: match &e.resumes {
+                None => format!(
+                    "Spawned agent {} (run {}): {} — [log]({})",
+                    e.agent,
+                    e.run_id,
+                    one_line(&e.task),
+                    e.link
+                ),
+                Some(prev) => format!(
+                    "Resumed agent {} (run {}, continues run {prev}): {} — [log]({})",
+                    e.agent,
+                    e.run_id,
+                    one_line(&e.task),
+                    e.link
+                ),
+            },
         });
     }
     ops
@@ -425,6 +439,7 @@ mod tests {
             log: ".agents/logs/s/dev-0123abcd.log".into(),
             link: "../logs/s/dev-0123abcd.log".into(),
             host: None,
+            resumes: None,
         }
     }
 

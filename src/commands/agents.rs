@@ -47,6 +47,16 @@ pub struct RunView {
     /// `{input, output}`, as the agent reported them.
     pub tokens: Option<Tokens>,
     pub turns: Option<u64>,
+    /// Interactive runs: working, or waiting for the person (why, which tool), from the
+    /// agent's turn hooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<crate::agents::waiting::TurnState>,
+    /// The run this one continues (`send`, `restart`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// Notification targets that failed for this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify_failures: Vec<String>,
 }
 
 impl RunView {
@@ -75,7 +85,18 @@ impl RunView {
             cost_usd: r.cost_usd,
             tokens: r.tokens,
             turns: r.turns,
+            turn: r.turn.clone().filter(|_| r.status.is_active()),
+            resumes: r.resumes.clone(),
+            notify_failures: r.notify_failures.clone(),
         }
+    }
+}
+
+/// `running`, `waiting (permission: Bash)`, `completed`, `failed (lost)`, …
+pub fn status_text(r: &RunRecord) -> String {
+    match &r.turn {
+        Some(t) if r.status.is_active() && t.is_waiting() => t.describe(),
+        _ => r.status.display().to_string(),
     }
 }
 
@@ -106,6 +127,9 @@ impl RunView {
             cost_usd: None,
             tokens: None,
             turns: None,
+            turn: None,
+            resumes: None,
+            notify_failures: Vec::new(),
         }
     }
 }
@@ -223,7 +247,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         let mut row = vec![
             r.id.clone(),
             r.agent.clone(),
-            r.status.display().to_string(),
+            status_text(r),
             r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             runtime(v.runtime_secs),
             match (&v.exit_code, &v.signal) {
@@ -261,6 +285,11 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     print!("{}", t.render());
     for o in &orphans {
         println!("  {} (run {}): {}", o.agent, o.run_id, o.describe());
+    }
+    for r in &shown {
+        for f in &r.notify_failures {
+            println!("  {} (run {}): notification failed: {f}", r.agent, r.id);
+        }
     }
     Ok(0)
 }

@@ -14,11 +14,14 @@ mod log;
 mod logs;
 mod new;
 mod prune;
+mod restart;
+mod send;
 mod show;
 mod spawn;
 mod status;
 mod update;
 mod validate;
+mod wait;
 mod watch;
 
 use std::path::PathBuf;
@@ -266,6 +269,8 @@ pub fn agents_of(
     Ok((o.agents.running, orphans))
 }
 
+pub use send::deliver_queued;
+
 /// A session file's stem, which names its runs and logs.
 pub fn stem(path: &std::path::Path) -> String {
     path.file_stem()
@@ -308,6 +313,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Prune(args) => prune::run(&ctx, args),
         Command::Attach(args) => attach::run(&ctx, args),
         Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
+        Command::Send(args) => send::run(&ctx, args),
+        Command::Wait(args) => wait::run(&ctx, args),
+        Command::Restart(args) => restart::run(&ctx, args),
+        Command::Notify(args) => Ok(crate::agents::notify::deliver_main(&args.args)),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),
         Command::Hook { event } => Ok(hook::run(&ctx, event)),

@@ -36,18 +36,31 @@ struct Plan {
 }
 
 #[derive(Serialize)]
-struct Started {
-    session: String,
-    agent: String,
-    run_id: String,
+pub struct Started {
+    pub session: String,
+    pub agent: String,
+    pub run_id: String,
     /// `null` until the agent names it (Codex), when the command does not pre-assign it.
-    conversation_id: Option<String>,
-    status: &'static str,
-    pid: Option<u32>,
-    supervisor_pid: Option<u32>,
-    log: String,
+    pub conversation_id: Option<String>,
+    pub status: &'static str,
+    pub pid: Option<u32>,
+    pub supervisor_pid: Option<u32>,
+    pub log: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    pub reason: Option<String>,
+    /// The run this one resumes (`send`, `restart`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+}
+
+/// A run that continues a recorded conversation (`send`, `restart`, a queued message): the
+/// agent's `resume:` argv, the conversation, the run it continues, and the prompt as given
+/// (a person's message: no placeholder in it is expanded).
+pub struct Resume {
+    pub argv: Vec<String>,
+    pub conversation_id: String,
+    pub resumes: String,
+    pub prompt: String,
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
@@ -58,17 +71,72 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         ));
     }
     let config = ctx.config()?;
+    let supervisor = supervisor_argv()?;
+    let mut plans: Vec<Plan> = Vec::new();
+    for name in &args.agent {
+        plans.push(plan(ctx, &args, &config, name, &path, &supervisor, None)?);
+    }
+    let (out, failed) = launch(ctx, &path, plans)?;
+    print(ctx, &out, &failed, &path, args.json);
+    launch_result(ctx, &path, &failed)
+}
+
+/// Starts one run of `args.agent[0]` on the session at `path`, continuing a conversation when
+/// `resume` is given; with `run_id`, under that id (a queued message's claim).
+pub fn start_one(
+    ctx: &Ctx,
+    path: &Path,
+    args: &SpawnArgs,
+    resume: Option<Resume>,
+    run_id: Option<&str>,
+) -> Result<Started> {
+    let config = ctx.config()?;
+    let supervisor = supervisor_argv()?;
+    let name = args.agent.first().map(String::as_str).unwrap_or_default();
+    let mut p = plan(ctx, args, &config, name, path, &supervisor, resume.as_ref())?;
+    if let Some(id) = run_id {
+        p.spec.run_id = Some(id.to_string());
+        p.entry.log = p.spec.log_rel_path(id).display().to_string();
+        p.entry.link = writeback::link_target(path, &ctx.repo.root.join(&p.entry.log));
+        p.entry.run_id = id.to_string();
+    }
+    let (mut out, failed) = launch(ctx, path, vec![p])?;
+    launch_result(ctx, path, &failed)?;
+    out.pop()
+        .ok_or_else(|| Error::Usage("no run was started".into()))
+}
+
+fn supervisor_argv() -> Result<Vec<String>> {
     let exe = std::env::current_exe().map_err(|e| {
         Error::Usage(format!(
             "cannot find the sessions executable to supervise agents: {e}"
         ))
     })?;
-    let supervisor = vec![exe.to_string_lossy().into_owned(), "__supervise".into()];
-    let mut plans: Vec<Plan> = Vec::new();
-    for name in &args.agent {
-        plans.push(plan(ctx, &args, &config, name, &path, &supervisor)?);
-    }
+    Ok(vec![exe.to_string_lossy().into_owned(), "__supervise".into()])
+}
 
+fn launch_result(ctx: &Ctx, path: &Path, failed: &[(NewEntry, String)]) -> Result<u8> {
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(e, why)| format!("agent {} (run {}): {why}", e.agent, e.run_id))
+            .collect();
+        Err(Error::Usage(format!(
+            "could not launch {}; its entry in {} is marked failed",
+            list.join("; "),
+            ctx.show_path(path)
+        )))
+    }
+}
+
+/// Records, entries and bindings first, then the agents (see the module docs).
+fn launch(
+    ctx: &Ctx,
+    path: &Path,
+    plans: Vec<Plan>,
+) -> Result<(Vec<Started>, Vec<(NewEntry, String)>)> {
     // The intent first: every run's record exists before its entry reaches the file, so a
     // spawn killed anywhere from here on leaves nothing a reader cannot reconcile (see
     // docs/runs.md).
@@ -86,13 +154,13 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
     let actor = super::log::default_actor();
-    if let Err(e) = edit_session(ctx, &path, |_| {
+    if let Err(e) = edit_session(ctx, path, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
-    bind_conversations(ctx, &entries, &path);
+    bind_conversations(ctx, &entries, path);
 
     let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
@@ -110,27 +178,14 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     }
     if !failed.is_empty() {
         let reasons: Vec<(NewEntry, String)> = failed.clone();
-        edit_session(ctx, &path, |text| {
+        edit_session(ctx, path, |text| {
             Ok(reasons
                 .iter()
                 .flat_map(|(e, why)| writeback::launch_failed_ops(text, &e.run_id, &e.log, why))
                 .collect())
         })?;
     }
-    print(ctx, &out, &failed, &path, args.json);
-    if failed.is_empty() {
-        Ok(0)
-    } else {
-        let list: Vec<String> = failed
-            .iter()
-            .map(|(e, why)| format!("agent {} (run {}): {why}", e.agent, e.run_id))
-            .collect();
-        Err(Error::Usage(format!(
-            "could not launch {}; its entry in {} is marked failed",
-            list.join("; "),
-            ctx.show_path(&path)
-        )))
-    }
+    Ok((out, failed))
 }
 
 fn plan(
@@ -140,10 +195,13 @@ fn plan(
     name: &str,
     session: &Path,
     supervisor: &[String],
+    resume: Option<&Resume>,
 ) -> Result<Plan> {
     let root = &ctx.repo.root;
     let def: Option<&AgentDef> = config.agents.get(name);
-    let command = if !args.command.is_empty() {
+    let command = if let Some(r) = resume {
+        r.argv.clone()
+    } else if !args.command.is_empty() {
         args.command.clone()
     } else if let Some(d) = def {
         d.command.clone()
@@ -168,10 +226,15 @@ fn plan(
     };
     let stem = super::stem(session);
     let run_id = record::new_run_id();
-    let conversation_id = uuid::Uuid::new_v4().to_string();
+    let conversation_id = resume.map_or_else(
+        || uuid::Uuid::new_v4().to_string(),
+        |r| r.conversation_id.clone(),
+    );
     // The id is the agent's only when the command hands it over (`--session-id
-    // {conversation_id}`); otherwise the agent picks its own and its output names it.
-    let preassigned = command
+    // {conversation_id}`); otherwise the agent picks its own and its output names it. A
+    // resumed conversation keeps its id.
+    let preassigned = resume.is_some()
+        || command
         .iter()
         .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
         .any(|a| a.contains("{conversation_id}"));
@@ -180,6 +243,7 @@ fn plan(
         |p| p.display().to_string(),
     );
     let prompt = match &args.prompt {
+        _ if resume.is_some() => resume.map(|r| r.prompt.clone()).unwrap_or_default(),
         Some(p) => template::expand(
             p,
             &Vars {
@@ -220,6 +284,7 @@ fn plan(
     spec.log_cap = config.log_cap;
     spec.log_keep = logfile::default_keep(config.log_cap);
     spec.run_id = Some(run_id.clone());
+    spec.resumes = resume.map(|r| r.resumes.clone());
     let log = spec.log_rel_path(&run_id);
     let entry = NewEntry {
         agent: name.to_string(),
@@ -229,6 +294,7 @@ fn plan(
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
         host: crate::agents::supervise::host_name(),
+        resumes: resume.map(|r| r.resumes.clone()),
     };
     Ok(Plan { spec, entry })
 }
@@ -280,6 +346,7 @@ fn started(rec: &RunRecord, entry: &NewEntry) -> Started {
         supervisor_pid: rec.supervisor_pid,
         log: entry.log.clone(),
         reason: rec.reason.clone(),
+        resumes: entry.resumes.clone(),
     }
 }
 

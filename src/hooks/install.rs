@@ -34,15 +34,21 @@ struct HookRow {
     /// Codex clamps some events (SessionEnd to 3 s) and warns on every start
     /// when a hook asks for more.
     codex_timeout_secs: u64,
+    /// Whether Codex gets this event (it has no PermissionRequest, Notification…).
+    codex: bool,
 }
 
-const HOOK_TABLE: [HookRow; 5] = [
+/// The turn hooks (`sessions hook turn`): working or waiting for the person.
+const TURN: &str = "sessions hook turn";
+
+const HOOK_TABLE: [HookRow; 10] = [
     HookRow {
         event: "SessionStart",
         gemini_event: Some("SessionStart"),
         command: "sessions hook session-start",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SubagentStart",
@@ -50,6 +56,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook subagent-start",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SubagentStop",
@@ -57,6 +64,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook subagent-stop",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SessionEnd",
@@ -64,6 +72,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook session-end",
         timeout_secs: 5,
         codex_timeout_secs: 3,
+        codex: true,
     },
     HookRow {
         event: "PreCompact",
@@ -71,6 +80,47 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook pre-compact",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
+    },
+    HookRow {
+        event: "UserPromptSubmit",
+        gemini_event: Some("BeforeAgent"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "PermissionRequest",
+        gemini_event: None,
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "PostToolUse",
+        gemini_event: None,
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "Notification",
+        gemini_event: Some("Notification"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "Stop",
+        gemini_event: Some("AfterAgent"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: true,
     },
 ];
 
@@ -96,6 +146,7 @@ pub fn desired_hooks(agent: Agent) -> Vec<DesiredHook> {
             }
             let (event, timeout) = match agent {
                 Agent::Claude => (row.event, row.timeout_secs),
+                Agent::Codex if !row.codex => return None,
                 Agent::Codex => (row.event, row.codex_timeout_secs),
                 Agent::Gemini => (row.gemini_event?, row.timeout_secs * 1000),
             };
