@@ -810,6 +810,61 @@ mod tests {
           }
         ]
       }
+    ],
+    "UserPromptSubmit": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "PermissionRequest": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "PostToolUse": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "Notification": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "Stop": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
     ]
   }
 }
@@ -876,7 +931,12 @@ mod tests {
                 "SubagentStart",
                 "SubagentStop",
                 "SessionEnd",
-                "PreCompact"
+                "PreCompact",
+                "UserPromptSubmit",
+                "PermissionRequest",
+                "PostToolUse",
+                "Notification",
+                "Stop"
             ]
         );
         assert_eq!(after["hooks"]["PreToolUse"], before["hooks"]["PreToolUse"]);
@@ -944,7 +1004,12 @@ mod tests {
 "SubagentStart":[{"hooks":[{"type":"command","command":"sessions hook subagent-start","timeout":10}]}],
 "SubagentStop":[{"hooks":[{"type":"command","command":"sessions hook subagent-stop","timeout":10}]}],
 "SessionEnd":[{"hooks":[{"type":"command","command":"sessions hook session-end","timeout":5}]}],
-"PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}]}}"#;
+"PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}],
+"UserPromptSubmit":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"PermissionRequest":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"PostToolUse":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"Notification":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"Stop":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}]}}"#;
         write(dir.path(), ".claude/settings.json", text);
         let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
         assert!(!plan.changed);
@@ -1116,7 +1181,8 @@ mod tests {
                 "SubagentStart",
                 "SubagentStop",
                 "SessionEnd",
-                "PreCompact"
+                "PreCompact",
+                "Stop"
             ]
         );
         assert_eq!(
@@ -1146,16 +1212,16 @@ mod tests {
             .push(parse(
                 r#"{"type":"command","command":"sessions hook pre-compact"}"#,
             ));
-        v["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
-        v["hooks"]["Notification"] = parse("[]");
+        v["hooks"]["PostCompact"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        v["hooks"]["ConfigChange"] = parse("[]");
         fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 
         let plan = plan_uninstall(dir.path(), Agent::Claude, false).unwrap();
         assert!(plan.changed);
         let after = parse(&plan.after);
         let mut expected = parse(USER_SETTINGS);
-        expected["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
-        expected["hooks"]["Notification"] = parse("[]");
+        expected["hooks"]["PostCompact"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        expected["hooks"]["ConfigChange"] = parse("[]");
         assert_eq!(after, expected);
         let events: Vec<_> = after["hooks"]
             .as_object()
@@ -1165,7 +1231,7 @@ mod tests {
             .collect();
         assert_eq!(
             events,
-            ["PreToolUse", "SessionStart", "Stop", "Notification"]
+            ["PreToolUse", "SessionStart", "PostCompact", "ConfigChange"]
         );
         plan.apply().unwrap();
         assert!(
