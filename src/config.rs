@@ -444,6 +444,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_template_resume_argv_is_the_built_in_one() {
+        let c = Config::parse(DEFAULT_CONFIG).unwrap();
+        for name in ["claude", "codex", "gemini"] {
+            let def = &c.agents[name];
+            assert_eq!(def.resume, default_resume(name), "{name}");
+            assert!(def.resume_argv().unwrap().iter().any(|a| a == "{conversation_id}"));
+        }
+        assert_eq!(default_resume("/opt/bin/claude").unwrap()[0], "/opt/bin/claude");
+        assert_eq!(default_resume("sh"), None);
+        let plain = Config::parse("agents:\n  x:\n    command: [sh]\n").unwrap();
+        assert_eq!(plain.agents["x"].resume_argv(), None);
+    }
+
+    #[test]
+    fn notify_takes_targets_or_one_argv() {
+        let c = Config::parse(
+            "notify:\n  - command: [sh, -c, 'cat']\n    events: [failed]\n  - webhook: http://127.0.0.1:9/x\n    timeout: 2s\n    retries: 0\n  - desktop: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.notify.len(), 3);
+        assert!(c.notify[0].wants("failed") && !c.notify[0].wants("waiting"));
+        assert_eq!(
+            c.notify[1].kind,
+            NotifyKind::Webhook {
+                url: "http://127.0.0.1:9/x".into(),
+                timeout: Duration::from_secs(2),
+                retries: 0
+            }
+        );
+        assert!(c.notify[2].wants("waiting"));
+        let old = Config::parse("notify: [notify-send, hi]\n").unwrap();
+        assert_eq!(
+            old.notify[0].kind,
+            NotifyKind::Command(vec!["notify-send".into(), "hi".into()])
+        );
+        for (bad, says) in [
+            ("notify:\n  - webhook: ftp://x\n", "http://"),
+            ("notify:\n  - desktop: true\n    events: [done]\n", "unknown notify event"),
+            ("notify:\n  - email: me\n", "needs command"),
+            ("notify: yes\n", "list of targets"),
+            ("notify:\n  - webhook: http://x\n    retries: many\n", "retries"),
+        ] {
+            let (_, msg) = Config::parse(bad).unwrap_err();
+            assert!(msg.contains(says), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
     fn default_config_parses_to_defaults() {
         let c = Config::parse(DEFAULT_CONFIG).unwrap();
         assert_eq!(c.stale_after, Duration::from_secs(86400));
