@@ -559,3 +559,76 @@ fn a_failing_target_is_reported_in_agents_and_blocks_nothing() {
     let out = repo.ok(&["agents", &repo.stem]);
     assert!(stdout(&out).contains("notification failed"), "{}", stdout(&out));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Interactive (tmux) runs.
+
+fn has_tmux() -> bool {
+    let ok = std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("note: tmux is not installed; skipping");
+    }
+    ok
+}
+
+const TMUX_AGENTS: &str = r#"  chat:
+    command: [sh, -c, 'echo "> ready"; read line; echo "SUMMARY: got $line"', "{conversation_id}"]
+    runner: tmux
+"#;
+
+#[test]
+fn send_types_into_a_waiting_tmux_pane() {
+    if !has_tmux() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.configure(TMUX_AGENTS, "");
+    let run = spawn(&repo, "chat", "talk");
+    repo.wait_running(&run);
+    let conv = repo.agent(&run)["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    hook(&repo, "claude-tui-stop.json", &conv);
+    let out = repo.ok(&["send", &target(&repo, &run), "hello; $(not run) `x`"]);
+    assert!(stdout(&out).contains("typed into the pane"), "{}", stdout(&out));
+    let out = repo.ok(&["wait", &target(&repo, &run), "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["summary"], "got hello; $(not run) `x`",
+        "typed literally, then Enter"
+    );
+    assert!(continuing(&repo, &run).is_empty(), "no new run for a typed message");
+}
+
+/// Esc fires no hook: a run that hooks last said was working, silent for a while, is checked
+/// against its pane, which shows a prompt.
+#[test]
+fn a_silent_working_state_is_corrected_from_the_pane() {
+    if !has_tmux() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.configure(TMUX_AGENTS, "");
+    let run = spawn(&repo, "chat", "talk");
+    repo.wait_running(&run);
+    let conv = repo.agent(&run)["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    hook(&repo, "claude-tui-user-prompt-submit.json", &conv);
+    assert_eq!(turn(&repo, &run)["state"], "working", "fresh: not checked");
+    // Age the last hook (as if nothing came for a minute).
+    let path = repo.record_path(&run);
+    let mut rec: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    rec["turn"]["seen"] = "2020-01-01T00:00:00.000Z".into();
+    fs::write(&path, rec.to_string()).unwrap();
+    let t = turn(&repo, &run);
+    assert_eq!(t["state"], "waiting", "{t:#}");
+    assert_eq!(t["why"], "input");
+    assert_eq!(t["by"], "pane");
+    repo.ok(&["kill", &target(&repo, &run), "--grace", "2s"]);
+}
