@@ -395,6 +395,12 @@ fn turn_hooks_flip_a_run_between_working_and_waiting() {
     assert_eq!(t["why"], "permission");
     assert_eq!(t["tool"], "Bash");
     assert!(status(&repo).contains("waiting (permission: Bash)"));
+    let detail = stdout(&repo.ok(&["status", &repo.stem]));
+    assert!(detail.contains("waiting (permission: Bash)"), "{detail}");
+    let summary = stdout(&repo.ok(&["status"]));
+    assert!(summary.contains("1 waiting for you"), "{summary}");
+    let list = stdout(&repo.ok(&["list"]));
+    assert!(list.contains("(1 waiting)"), "{list}");
     // The later Notification names no tool: the tool stays known.
     hook(&repo, "claude-tui-notification-permission_prompt.json", &conv);
     assert_eq!(turn(&repo, &run)["tool"], "Bash");

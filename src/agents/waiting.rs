@@ -200,6 +200,18 @@ pub fn check_pane(path: &Path, rec: &mut RunRecord, now: DateTime<Utc>) {
     }
 }
 
+/// How many live runs of each session (by stem) wait for the person, from their records
+/// (a few directory reads: only live runs are looked at).
+pub fn waiting_by_session(state_dir: &Path) -> std::collections::HashMap<String, usize> {
+    let mut out = std::collections::HashMap::new();
+    for (_, r) in record::load_live(state_dir).records {
+        if r.status.is_active() && r.turn.as_ref().is_some_and(TurnState::is_waiting) {
+            *out.entry(r.session).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
 fn tmux(rec: &RunRecord, args: &[&OsStr]) -> Option<String> {
     let out = Command::new("tmux")
         .arg("-L")

@@ -37,6 +37,9 @@ struct AgentInfo {
     cost_usd: Option<f64>,
     tokens: Option<Tokens>,
     turns: Option<u64>,
+    /// `waiting (permission: Bash)` while an interactive run waits for the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting: Option<String>,
 }
 
 /// What the session's agents used in all, as their entries say (`None` where none reported).
@@ -200,13 +203,21 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
     let stale = active.iter().filter(|o| o.stale).count();
     let running: usize = active.iter().map(|o| o.agents.running).sum();
+    let waiting: usize = crate::agents::waiting::waiting_by_session(&ctx.repo.state_dir())
+        .values()
+        .sum();
     println!(
-        "{} in progress, {} paused, {} stale, {} agent{} running",
+        "{} in progress, {} paused, {} stale, {} agent{} running{}",
         count("in_progress"),
         count("paused"),
         stale,
         running,
-        if running == 1 { "" } else { "s" }
+        if running == 1 { "" } else { "s" },
+        if waiting > 0 {
+            format!(" ({waiting} waiting for you)")
+        } else {
+            String::new()
+        }
     );
     let other = active.len() - count("in_progress") - count("paused");
     if other > 0 {
@@ -278,6 +289,16 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
                 })
             }),
             turns: field(a, "turns").and_then(|c| c.parse().ok()),
+            waiting: None,
+        })
+        .map(|mut a| {
+            a.waiting = runs
+                .records
+                .iter()
+                .find(|(_, r)| Some(&r.id) == a.run_id.as_ref() && r.status.is_active())
+                .and_then(|(_, r)| r.turn.as_ref().filter(|t| t.is_waiting()))
+                .map(|t| t.describe());
+            a
         })
         .collect();
     let agent_totals = AgentTotals::of(&agents);
@@ -371,7 +392,8 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             .unwrap_or_default();
         println!("\nAgents ({}){total}", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            let status = crate::style::statuses(&format!("{:<12}", line(&a.status)), color);
+            let shown = a.waiting.as_deref().unwrap_or(&a.status);
+            let status = crate::style::statuses(&format!("{:<12}", line(shown)), color);
             let task = cut(&a.task, 32);
             println!("  {:<16} {status} {task}", line(&a.agent));
             if let Some(s) = &a.summary {
