@@ -638,3 +638,30 @@ fn a_silent_working_state_is_corrected_from_the_pane() {
     assert_eq!(t["by"], "pane");
     repo.ok(&["kill", &target(&repo, &run), "--grace", "2s"]);
 }
+
+#[test]
+fn a_message_queued_for_a_busy_tmux_run_is_typed_when_it_next_waits() {
+    if !has_tmux() {
+        return;
+    }
+    let repo = Repo::new();
+    repo.configure(TMUX_AGENTS, "");
+    let run = spawn(&repo, "chat", "talk");
+    repo.wait_running(&run);
+    let conv = repo.agent(&run)["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    hook(&repo, "claude-tui-user-prompt-submit.json", &conv);
+    let out = repo.ok(&["send", &target(&repo, &run), "later please"]);
+    assert!(stdout(&out).contains("queued"), "{}", stdout(&out));
+    // A permission dialog is no place for it.
+    hook(&repo, "claude-tui-permission-request-Bash.json", &conv);
+    assert!(repo.agent(&run)["status"] == "running");
+    hook(&repo, "claude-tui-post-tool-use-Bash.json", &conv);
+    hook(&repo, "claude-tui-stop.json", &conv);
+    let out = repo.ok(&["wait", &target(&repo, &run), "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["summary"], "got later please");
+    assert!(continuing(&repo, &run).is_empty());
+}

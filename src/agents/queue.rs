@@ -161,6 +161,33 @@ pub fn deliver(
     }
 }
 
+/// Takes every message queued for the live run `rec` (an interactive run that waits for
+/// input gets them typed into its pane), oldest first, under the queue's lock; a claim in
+/// progress (the run ended meanwhile) leaves them to its deliverer.
+pub fn take(rec: &RunRecord) -> Vec<String> {
+    let dir = dir_of(rec);
+    let Ok(lock) = File::open(&dir) else {
+        return Vec::new();
+    };
+    if lock.lock().is_err() || dir.join(CLAIM).exists() {
+        return Vec::new();
+    }
+    let names = messages(&dir);
+    let mut out = Vec::new();
+    for n in &names {
+        if let Some(q) = fs::read(dir.join(n))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Queued>(&b).ok())
+        {
+            out.push(q.message);
+        }
+        let _ = fs::remove_file(dir.join(n));
+    }
+    drop(lock);
+    let _ = fs::remove_dir_all(&dir);
+    out
+}
+
 /// Why the last delivery for this run failed, if it did.
 pub fn failure(rec: &RunRecord) -> Option<String> {
     fs::read_to_string(dir_of(rec).join(FAILED))

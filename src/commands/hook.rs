@@ -182,11 +182,35 @@ fn turn(ctx: &Ctx, args: &HookArgs) -> u8 {
                 .map(|t| t.since.timestamp_millis().to_string())
                 .unwrap_or_default();
             crate::agents::notify::on_waiting(&rec, &key);
+            type_queued(&rec);
         }
         Ok(_) => {}
         Err(e) => eprintln!("sessions hook turn: {e}"),
     }
     0
+}
+
+/// An interactive run that now waits for input (not for a permission) gets the messages
+/// queued for it typed into its pane. One `stat` when there are none.
+fn type_queued(rec: &crate::agents::RunRecord) {
+    use crate::agents::{queue, waiting};
+    let for_input = rec
+        .turn
+        .as_ref()
+        .is_some_and(|t| t.why != Some(waiting::Why::Permission));
+    if rec.runner != crate::agents::Runner::Tmux || !for_input || !queue::pending(rec) {
+        return;
+    }
+    let messages = queue::take(rec);
+    if messages.is_empty() {
+        return;
+    }
+    if let Err(why) = waiting::type_into_pane(rec, &messages.join("\n\n")) {
+        eprintln!("sessions hook turn: cannot type the queued message(s): {why}; kept queued");
+        for m in &messages {
+            let _ = queue::push(rec, m, chrono::Utc::now());
+        }
+    }
 }
 
 /// How long a hook may run before it gives up: a little under the timeout `hooks install`

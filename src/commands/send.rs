@@ -37,6 +37,8 @@ struct Sent {
     queued: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<Outcome>,
+    #[serde(skip)]
+    interactive: bool,
 }
 
 pub fn run(ctx: &Ctx, args: SendArgs) -> Result<u8> {
@@ -57,7 +59,12 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<u8> {
     let (path, mut rec) = (path.clone(), rec.clone());
     if rec.status.is_active() && rec.runner == Runner::Tmux {
         waiting::check_pane(&path, &mut rec, Utc::now());
-        if rec.turn.as_ref().is_some_and(|t| t.is_waiting()) {
+        // Never into a permission dialog: that message waits for the next prompt.
+        if rec
+            .turn
+            .as_ref()
+            .is_some_and(|t| t.is_waiting() && t.why != Some(waiting::Why::Permission))
+        {
             return typed(ctx, &args, &path, &rec, &message);
         }
     }
@@ -72,6 +79,7 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<u8> {
         run: Some(started),
         queued: None,
         outcome: None,
+        interactive: false,
     };
     finish(ctx, &args, &mut sent, Some(rec_path))
 }
@@ -119,9 +127,14 @@ fn print_sent(ctx: &Ctx, sent: &Sent) {
             );
         }
         (None, "queued") => println!(
-            "queued for run {} ({} message(s) waiting); it is still working: the conversation continues with them when it ends",
+            "queued for run {} ({} message(s) waiting); it is busy: {}",
             sent.to_run,
-            sent.queued.unwrap_or(1)
+            sent.queued.unwrap_or(1),
+            if sent.interactive {
+                "they are typed into its pane when it next waits for input (or continue the conversation when it ends)"
+            } else {
+                "the conversation continues with them when it ends"
+            }
         ),
         (None, _) => println!("typed into the pane of run {}", sent.to_run),
     }
@@ -141,6 +154,7 @@ fn queued(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &st
         run: None,
         queued: Some(n),
         outcome: None,
+        interactive: rec.runner == Runner::Tmux,
     };
     if !args.wait {
         return finish(ctx, args, &mut sent, None);
@@ -213,6 +227,7 @@ fn typed(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &str
         run: None,
         queued: None,
         outcome: None,
+        interactive: false,
     };
     if !args.json {
         print_sent(ctx, &sent);
