@@ -385,7 +385,10 @@ fn notify_target(item: &Node) -> Result<NotifyTarget, (usize, String)> {
             Some(t) => {
                 let s = scalar(t, "timeout")?;
                 humantime::parse_duration(s).map_err(|e| {
-                    (t.span.start, format!("notify timeout `{s}`: {e} (write e.g. 5s)"))
+                    (
+                        t.span.start,
+                        format!("notify timeout `{s}`: {e} (write e.g. 5s)"),
+                    )
                 })?
             }
             None => Duration::from_secs(5),
@@ -394,7 +397,10 @@ fn notify_target(item: &Node) -> Result<NotifyTarget, (usize, String)> {
             Some(r) => {
                 let s = scalar(r, "retries")?;
                 s.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
-                    (r.span.start, format!("notify retries `{s}` must be a number from 0 to 10"))
+                    (
+                        r.span.start,
+                        format!("notify retries `{s}` must be a number from 0 to 10"),
+                    )
                 })?
             }
             None => 2,
@@ -449,9 +455,17 @@ mod tests {
         for name in ["claude", "codex", "gemini"] {
             let def = &c.agents[name];
             assert_eq!(def.resume, default_resume(name), "{name}");
-            assert!(def.resume_argv().unwrap().iter().any(|a| a == "{conversation_id}"));
+            assert!(
+                def.resume_argv()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "{conversation_id}")
+            );
         }
-        assert_eq!(default_resume("/opt/bin/claude").unwrap()[0], "/opt/bin/claude");
+        assert_eq!(
+            default_resume("/opt/bin/claude").unwrap()[0],
+            "/opt/bin/claude"
+        );
         assert_eq!(default_resume("sh"), None);
         let plain = Config::parse("agents:\n  x:\n    command: [sh]\n").unwrap();
         assert_eq!(plain.agents["x"].resume_argv(), None);
@@ -481,10 +495,16 @@ mod tests {
         );
         for (bad, says) in [
             ("notify:\n  - webhook: ftp://x\n", "http://"),
-            ("notify:\n  - desktop: true\n    events: [done]\n", "unknown notify event"),
+            (
+                "notify:\n  - desktop: true\n    events: [done]\n",
+                "unknown notify event",
+            ),
             ("notify:\n  - email: me\n", "needs command"),
             ("notify: yes\n", "list of targets"),
-            ("notify:\n  - webhook: http://x\n    retries: many\n", "retries"),
+            (
+                "notify:\n  - webhook: http://x\n    retries: many\n",
+                "retries",
+            ),
         ] {
             let (_, msg) = Config::parse(bad).unwrap_err();
             assert!(msg.contains(says), "{bad}: {msg}");

@@ -55,7 +55,14 @@ fn send_resumes(client: Client, first: Responder, second: Responder) {
     let path = world.new_session("weather fallback");
     let session = stem(&path);
     world
-        .sessions(&["spawn", &session, "--agent", agent, "--task", "wire provider C"])
+        .sessions(&[
+            "spawn",
+            &session,
+            "--agent",
+            agent,
+            "--task",
+            "wire provider C",
+        ])
         .ok();
     let out = sessions_long(&world, &["wait", &session, "--timeout", "150s", "--json"]);
     let waited: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
@@ -76,17 +83,21 @@ fn send_resumes(client: Client, first: Responder, second: Responder) {
     let out = sessions_long(
         &world,
         &[
-        "send",
-        &format!("{session}:{agent}"),
-        FOLLOW_UP,
-        "--wait",
-        "--timeout",
-        "150s",
-        "--json",
+            "send",
+            &format!("{session}:{agent}"),
+            FOLLOW_UP,
+            "--wait",
+            "--timeout",
+            "150s",
+            "--json",
         ],
     );
-    let sent: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("send --json: {e}\n{out}\nrequests:\n{}", world.server.summary()));
+    let sent: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "send --json: {e}\n{out}\nrequests:\n{}",
+            world.server.summary()
+        )
+    });
     assert_eq!(sent["action"], "resumed", "{sent:#}");
     assert_eq!(
         sent["outcome"]["status"],
@@ -103,7 +114,10 @@ fn send_resumes(client: Client, first: Responder, second: Responder) {
 
     // What reached the model: the follow-up, with the previous turn's answer in context.
     let seen = requests_text(&world);
-    assert!(seen.contains("MARKER-FOLLOW-UP"), "the message reached the mock:\n{seen}");
+    assert!(
+        seen.contains("MARKER-FOLLOW-UP"),
+        "the message reached the mock:\n{seen}"
+    );
     assert!(
         seen.contains("MARKER-FIRST-ANSWER"),
         "the resumed request carries the previous turn's answer:\n{seen}"

@@ -82,7 +82,13 @@ fn wait_exit_codes() {
     assert_eq!(v[0]["status"], "failed");
     assert_eq!(v[0]["exit_code"], 3);
     // Still running when the timeout passes: 124, and --json says running.
-    let out = repo.run(&["wait", &target(&repo, &slow), "--timeout", "300ms", "--json"]);
+    let out = repo.run(&[
+        "wait",
+        &target(&repo, &slow),
+        "--timeout",
+        "300ms",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["status"], "running");
@@ -171,7 +177,10 @@ fn send_resumes_a_finished_run_and_links_it() {
     assert_eq!(next[0]["conversation_id"], conv, "the same conversation");
     assert_eq!(next[0]["status"], "completed");
     let log = repo.log_of(&next[0]);
-    assert!(log.contains(&format!("resumed {}", conv.as_str().unwrap())), "{log}");
+    assert!(
+        log.contains(&format!("resumed {}", conv.as_str().unwrap())),
+        "{log}"
+    );
     // The session file links the new entry to the run it continues.
     let file = repo.text();
     assert!(
@@ -198,7 +207,11 @@ fn send_explains_what_cannot_be_resumed() {
     repo.ok(&["wait", &target(&repo, id)]);
     let out = repo.run(&["send", &target(&repo, id), "hello"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("cannot be resumed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be resumed"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!stderr(&out).contains("panicked"));
     // An empty message is a usage error.
     let out = repo.run(&["send", &target(&repo, id), "  "]);
@@ -241,7 +254,11 @@ fn send_to_a_running_run_queues_and_delivers_once_when_it_ends() {
     }
     assert_eq!(continuing(&repo, &run).len(), 1, "delivered exactly once");
     assert!(
-        !repo.root().join(".agents/state/queue").join(&repo.stem).exists(),
+        !repo
+            .root()
+            .join(".agents/state/queue")
+            .join(&repo.stem)
+            .exists(),
         "the queue is cleaned up"
     );
 }
@@ -272,13 +289,23 @@ fn send_wait_on_a_running_run_prints_the_reply() {
     let run = spawn(&repo, "gate", gate.to_str().unwrap());
     repo.wait_running(&run);
     let child = repo
-        .cmd(&["send", &target(&repo, &run), "ping", "--wait", "--timeout", "120s"])
+        .cmd(&[
+            "send",
+            &target(&repo, &run),
+            "ping",
+            "--wait",
+            "--timeout",
+            "120s",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     eventually("the message to be queued", || {
-        repo.root().join(".agents/state/queue").join(&repo.stem).exists()
+        repo.root()
+            .join(".agents/state/queue")
+            .join(&repo.stem)
+            .exists()
     });
     fs::write(&gate, "").unwrap();
     let out = child.wait_with_output().unwrap();
@@ -300,7 +327,10 @@ fn restart_reruns_a_failed_run_resuming_its_conversation() {
     let out = repo.ok(&["wait", &target(&repo, &id), "--json"]);
     let w: Value = serde_json::from_slice(&out.stdout).unwrap();
     let summary = w[0]["summary"].as_str().unwrap();
-    assert!(summary.contains("fix the build"), "told the task again: {summary}");
+    assert!(
+        summary.contains("fix the build"),
+        "told the task again: {summary}"
+    );
     assert!(summary.contains("failed"), "told why: {summary}");
     let rec = repo.agent(&id);
     assert_eq!(rec["task"], "fix the build");
@@ -402,12 +432,20 @@ fn turn_hooks_flip_a_run_between_working_and_waiting() {
     let list = stdout(&repo.ok(&["list"]));
     assert!(list.contains("(1 waiting)"), "{list}");
     // The later Notification names no tool: the tool stays known.
-    hook(&repo, "claude-tui-notification-permission_prompt.json", &conv);
+    hook(
+        &repo,
+        "claude-tui-notification-permission_prompt.json",
+        &conv,
+    );
     assert_eq!(turn(&repo, &run)["tool"], "Bash");
     hook(&repo, "claude-tui-post-tool-use-Bash.json", &conv);
     assert_eq!(turn(&repo, &run)["state"], "working");
     // A subagent's hooks never flip the parent.
-    hook(&repo, "claude-tui-permission-request-Bash-in-subagent.json", &conv);
+    hook(
+        &repo,
+        "claude-tui-permission-request-Bash-in-subagent.json",
+        &conv,
+    );
     assert_eq!(turn(&repo, &run)["state"], "working");
     hook(&repo, "claude-tui-stop.json", &conv);
     let t = turn(&repo, &run);
@@ -423,7 +461,10 @@ fn turn_hooks_flip_a_run_between_working_and_waiting() {
     hook(&repo, "claude-tui-stop.json", "someone-else");
     repo.ok(&["kill", &target(&repo, &run), "--grace", "2s"]);
     hook(&repo, "claude-tui-stop.json", &conv);
-    assert!(repo.agent(&run)["turn"].is_null(), "an ended run shows no turn");
+    assert!(
+        repo.agent(&run)["turn"].is_null(),
+        "an ended run shows no turn"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,7 +516,6 @@ impl Drop for Hook {
     }
 }
 
-
 #[test]
 fn a_webhook_gets_each_wanted_event_once() {
     let server = Hook::start(200);
@@ -502,7 +542,11 @@ fn a_webhook_gets_each_wanted_event_once() {
         .to_string();
     hook(&repo, "claude-tui-permission-request-Bash.json", &conv);
     // Seen again by a second hook: still one event for this spell of waiting.
-    hook(&repo, "claude-tui-notification-permission_prompt.json", &conv);
+    hook(
+        &repo,
+        "claude-tui-notification-permission_prompt.json",
+        &conv,
+    );
     eventually("the waiting event", || {
         server.bodies().iter().any(|b| b["kind"] == "waiting")
     });
@@ -517,7 +561,13 @@ fn a_webhook_gets_each_wanted_event_once() {
     assert_eq!(finished.len(), 1, "{all:#?}");
     assert_eq!(finished[0]["event"], "agent-finished");
     assert_eq!(finished[0]["kind"], "finished");
-    assert_eq!(finished[0]["summary"], format!("done {}", repo.agent(&ok)["conversation_id"].as_str().unwrap()));
+    assert_eq!(
+        finished[0]["summary"],
+        format!(
+            "done {}",
+            repo.agent(&ok)["conversation_id"].as_str().unwrap()
+        )
+    );
     assert!(
         !all.iter().any(|b| b["run_id"] == bad.as_str()),
         "failed is not among the events wanted: {all:#?}"
@@ -526,10 +576,7 @@ fn a_webhook_gets_each_wanted_event_once() {
     assert_eq!(waiting.len(), 1, "{all:#?}");
     assert_eq!(waiting[0]["waiting"]["why"], "permission");
     assert_eq!(waiting[0]["waiting"]["tool"], "Bash");
-    assert!(
-        !all.iter().any(|b| b["kind"] == "cancelled"),
-        "{all:#?}"
-    );
+    assert!(!all.iter().any(|b| b["kind"] == "cancelled"), "{all:#?}");
 }
 
 #[test]
@@ -563,7 +610,11 @@ fn a_failing_target_is_reported_in_agents_and_blocks_nothing() {
     assert!(f.contains("webhook") && f.contains("500"), "{f}");
     assert_eq!(server.bodies().len(), 2, "one try and one retry");
     let out = repo.ok(&["agents", &repo.stem]);
-    assert!(stdout(&out).contains("notification failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("notification failed"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,14 +651,21 @@ fn send_types_into_a_waiting_tmux_pane() {
         .to_string();
     hook(&repo, "claude-tui-stop.json", &conv);
     let out = repo.ok(&["send", &target(&repo, &run), "hello; $(not run) `x`"]);
-    assert!(stdout(&out).contains("typed into the pane"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("typed into the pane"),
+        "{}",
+        stdout(&out)
+    );
     let out = repo.ok(&["wait", &target(&repo, &run), "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         v[0]["summary"], "got hello; $(not run) `x`",
         "typed literally, then Enter"
     );
-    assert!(continuing(&repo, &run).is_empty(), "no new run for a typed message");
+    assert!(
+        continuing(&repo, &run).is_empty(),
+        "no new run for a typed message"
+    );
 }
 
 /// Esc fires no hook: a run that hooks last said was working, silent for a while, is checked

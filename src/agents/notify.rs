@@ -116,7 +116,12 @@ fn emit(rec: &RunRecord, kind: &str, key: &str) {
         Ok(f) => f,
         // Someone else delivers it (or did).
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return,
-        Err(e) => return note(rec, &format!("notify: cannot create {}: {e}", marker.display())),
+        Err(e) => {
+            return note(
+                rec,
+                &format!("notify: cannot create {}: {e}", marker.display()),
+            );
+        }
     };
     // The marker holds the event: the deliverer reads it from there.
     let body = event(rec, kind).to_string();
@@ -125,7 +130,12 @@ fn emit(rec: &RunRecord, kind: &str, key: &str) {
     }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
-        Err(e) => return note(rec, &format!("notify: cannot find the sessions executable: {e}")),
+        Err(e) => {
+            return note(
+                rec,
+                &format!("notify: cannot find the sessions executable: {e}"),
+            );
+        }
     };
     let path = record::record_path(&rec.root.join(".agents/state"), &rec.session, &rec.id);
     let mut cmd = Command::new(exe);

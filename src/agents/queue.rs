@@ -260,7 +260,10 @@ mod tests {
         let first = deliver(&rec, |_, _| Err("boom".into()));
         assert!(first.is_err());
         assert_eq!(failure(&rec).as_deref(), Some("boom"));
-        assert!(!pending(&rec), "a failed delivery is not retried on every read");
+        assert!(
+            !pending(&rec),
+            "a failed delivery is not retried on every read"
+        );
         push(&rec, "again", Utc::now()).unwrap();
         assert!(pending(&rec));
         let mut ids = Vec::new();

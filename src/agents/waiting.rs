@@ -94,7 +94,8 @@ pub fn from_hook(
     tool: Option<&str>,
     last_message: Option<&str>,
 ) -> Option<(Turn, Option<Why>, Option<String>)> {
-    let waiting = |w: Why, tool: Option<&str>| Some((Turn::Waiting, Some(w), tool.map(str::to_owned)));
+    let waiting =
+        |w: Why, tool: Option<&str>| Some((Turn::Waiting, Some(w), tool.map(str::to_owned)));
     match event {
         "UserPromptSubmit" | "BeforeAgent" | "PreToolUse" | "PostToolUse" | "PostToolBatch"
         | "BeforeTool" | "AfterTool" | "PostToolUseFailure" => Some((Turn::Working, None, None)),
@@ -185,7 +186,9 @@ pub fn check_pane(path: &Path, rec: &mut RunRecord, now: DateTime<Utc>) {
     if !stale || !suspect {
         return;
     }
-    let Some(text) = capture_pane(rec) else { return };
+    let Some(text) = capture_pane(rec) else {
+        return;
+    };
     let (state, why) = classify_pane(&text);
     let keep_tool = if why == Some(Why::Permission) {
         turn.tool.clone()
@@ -247,7 +250,14 @@ pub fn type_into_pane(rec: &RunRecord, message: &str) -> Result<(), String> {
     let text = message.trim_end_matches(['\n', '\r']);
     tmux(
         rec,
-        &[os("send-keys"), os("-t"), os(&target), os("-l"), os("--"), os(text)],
+        &[
+            os("send-keys"),
+            os("-t"),
+            os(&target),
+            os("-l"),
+            os("--"),
+            os(text),
+        ],
     )
     .ok_or("tmux send-keys failed (is the run's tmux session still there?)")?;
     tmux(rec, &[os("send-keys"), os("-t"), os(&target), os("Enter")])
@@ -277,7 +287,10 @@ mod tests {
             from_hook("Notification", Some("idle_prompt"), None, None),
             Some((Turn::Waiting, Some(Why::Idle), None))
         );
-        assert_eq!(from_hook("Notification", Some("auth_success"), None, None), None);
+        assert_eq!(
+            from_hook("Notification", Some("auth_success"), None, None),
+            None
+        );
         assert_eq!(
             from_hook("PostToolUse", None, Some("Bash"), None),
             Some((Turn::Working, None, None))
@@ -289,19 +302,50 @@ mod tests {
     fn permission_notice_keeps_the_tool_and_idle_keeps_the_question() {
         let mut rec = record::tests::sample("s");
         let t0 = Utc::now();
-        assert!(apply(&mut rec, (Turn::Waiting, Some(Why::Permission), Some("Bash".into())), "PermissionRequest", t0));
-        assert!(!apply(&mut rec, (Turn::Waiting, Some(Why::Permission), None), "Notification", t0));
-        assert_eq!(rec.turn.as_ref().unwrap().describe(), "waiting (permission: Bash)");
-        assert!(apply(&mut rec, (Turn::Waiting, Some(Why::Question), None), "Stop", t0));
-        assert!(!apply(&mut rec, (Turn::Waiting, Some(Why::Idle), None), "Notification", t0));
+        assert!(apply(
+            &mut rec,
+            (Turn::Waiting, Some(Why::Permission), Some("Bash".into())),
+            "PermissionRequest",
+            t0
+        ));
+        assert!(!apply(
+            &mut rec,
+            (Turn::Waiting, Some(Why::Permission), None),
+            "Notification",
+            t0
+        ));
+        assert_eq!(
+            rec.turn.as_ref().unwrap().describe(),
+            "waiting (permission: Bash)"
+        );
+        assert!(apply(
+            &mut rec,
+            (Turn::Waiting, Some(Why::Question), None),
+            "Stop",
+            t0
+        ));
+        assert!(!apply(
+            &mut rec,
+            (Turn::Waiting, Some(Why::Idle), None),
+            "Notification",
+            t0
+        ));
         assert_eq!(rec.turn.as_ref().unwrap().describe(), "waiting (question)");
-        assert!(apply(&mut rec, (Turn::Working, None, None), "UserPromptSubmit", t0));
+        assert!(apply(
+            &mut rec,
+            (Turn::Working, None, None),
+            "UserPromptSubmit",
+            t0
+        ));
         assert_eq!(rec.turn.as_ref().unwrap().describe(), "working");
     }
 
     #[test]
     fn pane_text_is_classified() {
-        assert_eq!(classify_pane("✻ Thinking… (esc to interrupt)").0, Turn::Working);
+        assert_eq!(
+            classify_pane("✻ Thinking… (esc to interrupt)").0,
+            Turn::Working
+        );
         assert_eq!(
             classify_pane(" Bash command\n Do you want to proceed?\n ❯ 1. Yes").1,
             Some(Why::Permission)

@@ -135,8 +135,10 @@ fn turn(ctx: &Ctx, args: &HookArgs) -> u8 {
     if input.is_subagent() {
         return 0;
     }
-    let (Some(event), Some(id)) = (input.hook_event_name.as_deref(), input.session_id.as_deref())
-    else {
+    let (Some(event), Some(id)) = (
+        input.hook_event_name.as_deref(),
+        input.session_id.as_deref(),
+    ) else {
         return 0;
     };
     let last = input

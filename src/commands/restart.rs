@@ -60,7 +60,10 @@ pub fn run(ctx: &Ctx, args: RestartArgs) -> Result<u8> {
                 .map_or_else(String::new, |r| format!(" ({r})")),
             rec.task
         );
-        (super::send::resume_run(ctx, rec, &rec.task, &prompt, None)?, true)
+        (
+            super::send::resume_run(ctx, rec, &rec.task, &prompt, None)?,
+            true,
+        )
     } else {
         (fresh(ctx, rec)?, false)
     };

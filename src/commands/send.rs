@@ -45,7 +45,9 @@ pub fn run(ctx: &Ctx, args: SendArgs) -> Result<u8> {
     let mut stdin_used = false;
     let message = super::text_arg(&args.message, &mut stdin_used)?;
     if message.trim().is_empty() {
-        return Err(Error::Usage("the message is empty; say what to tell the agent".into()));
+        return Err(Error::Usage(
+            "the message is empty; say what to tell the agent".into(),
+        ));
     }
     let target = Target::parse(ctx, Some(&args.target))?;
     let runs = Runs::load_session(&ctx.repo, &target.stem);
@@ -107,7 +109,10 @@ fn finish(ctx: &Ctx, args: &SendArgs, sent: &mut Sent, wait_on: Option<PathBuf>)
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sent).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sent).unwrap_or_default()
+        );
     }
     Ok(code)
 }
@@ -190,14 +195,20 @@ fn queued(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &st
         sent.outcome = Some(o);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sent).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sent).unwrap_or_default()
+        );
     }
     Ok(wait::exit_code(&recs, false, timed_out))
 }
 
 /// The record of the run that continues `rec` (a delivered queue), waiting a little for it.
 fn find_reply(ctx: &Ctx, rec: &RunRecord, left: Option<Duration>) -> Option<PathBuf> {
-    let deadline = Instant::now() + left.unwrap_or(Duration::from_secs(30)).min(Duration::from_secs(30));
+    let deadline = Instant::now()
+        + left
+            .unwrap_or(Duration::from_secs(30))
+            .min(Duration::from_secs(30));
     let mut pause = Duration::from_millis(50);
     loop {
         let found = record::load_for_session(&ctx.repo.state_dir(), &rec.session)
@@ -218,7 +229,10 @@ fn find_reply(ctx: &Ctx, rec: &RunRecord, left: Option<Duration>) -> Option<Path
 
 fn typed(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &str) -> Result<u8> {
     waiting::type_into_pane(rec, message).map_err(|why| {
-        Error::Usage(format!("cannot type into the pane of run {}: {why}", rec.id))
+        Error::Usage(format!(
+            "cannot type into the pane of run {}: {why}",
+            rec.id
+        ))
     })?;
     let sent_at = Utc::now();
     let mut sent = Sent {
@@ -246,7 +260,10 @@ fn typed(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &str
                 .as_ref()
                 .is_some_and(|t| t.is_waiting() && t.since > sent_at);
             if turned || !r.status.is_active() {
-                let state = r.turn.as_ref().map_or_else(|| r.status.display().to_string(), |t| t.describe());
+                let state = r
+                    .turn
+                    .as_ref()
+                    .map_or_else(|| r.status.display().to_string(), |t| t.describe());
                 if !args.json {
                     println!("run {} is {state}", r.id);
                 }
@@ -263,7 +280,10 @@ fn typed(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &str
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&sent).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sent).unwrap_or_default()
+        );
     }
     Ok(code)
 }

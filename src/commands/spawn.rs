@@ -112,7 +112,10 @@ fn supervisor_argv() -> Result<Vec<String>> {
             "cannot find the sessions executable to supervise agents: {e}"
         ))
     })?;
-    Ok(vec![exe.to_string_lossy().into_owned(), "__supervise".into()])
+    Ok(vec![
+        exe.to_string_lossy().into_owned(),
+        "__supervise".into(),
+    ])
 }
 
 fn launch_result(ctx: &Ctx, path: &Path, failed: &[(NewEntry, String)]) -> Result<u8> {
@@ -131,12 +134,11 @@ fn launch_result(ctx: &Ctx, path: &Path, failed: &[(NewEntry, String)]) -> Resul
     }
 }
 
+/// A run that could not be launched, and why.
+type Failed = (NewEntry, String);
+
 /// Records, entries and bindings first, then the agents (see the module docs).
-fn launch(
-    ctx: &Ctx,
-    path: &Path,
-    plans: Vec<Plan>,
-) -> Result<(Vec<Started>, Vec<(NewEntry, String)>)> {
+fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec<Failed>)> {
     // The intent first: every run's record exists before its entry reaches the file, so a
     // spawn killed anywhere from here on leaves nothing a reader cannot reconcile (see
     // docs/runs.md).
@@ -235,9 +237,9 @@ fn plan(
     // resumed conversation keeps its id.
     let preassigned = resume.is_some()
         || command
-        .iter()
-        .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
-        .any(|a| a.contains("{conversation_id}"));
+            .iter()
+            .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
+            .any(|a| a.contains("{conversation_id}"));
     let session_file = session.strip_prefix(&cwd).map_or_else(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
