@@ -75,6 +75,12 @@ fn wait_exit_codes() {
     let out = repo.run(&["wait", &target(&repo, &ok)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("completed"), "{}", stdout(&out));
+    // Ended means written back: the file has the outcome when wait returns.
+    assert!(
+        repo.text().contains("Agent ok completed"),
+        "{}",
+        repo.text()
+    );
     // One failed: 1.
     let out = repo.run(&["wait", &target(&repo, &bad), "--json"]);
     assert_eq!(out.status.code(), Some(1));

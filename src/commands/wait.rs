@@ -168,21 +168,27 @@ pub fn wait_for(paths: &[PathBuf], any: bool, timeout: Option<Duration>) -> (Vec
     loop {
         let mut ended = 0;
         for (i, path) in paths.iter().enumerate() {
-            if latest[i].as_ref().is_some_and(|r| !r.status.is_active()) {
+            if latest[i]
+                .as_ref()
+                .is_some_and(|r| !r.status.is_active() && (r.written_back || r.needs_write_back()))
+            {
                 ended += 1;
                 continue;
             }
             let Ok(rec) = record::reconcile_at(path) else {
                 continue;
             };
-            let rec = if rec.status.is_active() {
-                rec
-            } else {
-                ended += 1;
-                // Written back (and notified, and queued messages delivered) like any reader.
-                sync::write_back_once(path).unwrap_or(rec)
-            };
-            latest[i] = Some(rec);
+            // Ended means settled: its outcome is in the session file too (a supervisor that
+            // has saved the final record may still be writing it back), so that a script
+            // running `wait && cat SESSION` reads the outcome.
+            let settled = !rec.status.is_active() && (rec.written_back || rec.needs_write_back());
+            if !settled {
+                latest[i] = Some(rec);
+                continue;
+            }
+            ended += 1;
+            // Written back (and notified, and queued messages delivered) like any reader.
+            latest[i] = Some(sync::write_back_once(path).unwrap_or(rec));
         }
         let done = if any { ended > 0 } else { ended == paths.len() };
         if done {
