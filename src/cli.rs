@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::diagnostic::Format;
 
 mod agents;
+mod talk;
 pub use agents::*;
+pub use talk::*;
 
 const AFTER_HELP: &str = "\
 A SESSION is a path, a file stem, or any unique part of a stem or title. Inside an agent
@@ -142,6 +144,22 @@ pub enum Command {
         #[command(subcommand)]
         action: WorktreeAction,
     },
+    /// Continue an agent's conversation with a message.
+    #[command(after_help = SEND_HELP)]
+    Send(SendArgs),
+
+    /// Block until agent runs end; exit 0 when all completed, 1 when one did not, 124 on
+    /// timeout.
+    #[command(after_help = WAIT_HELP)]
+    Wait(WaitArgs),
+
+    /// Run a failed, cancelled or lost run again with the same task (a new run), resuming its
+    /// conversation when it can.
+    Restart(RestartArgs),
+
+    /// Internal: deliver one notification event.
+    #[command(name = "__notify", hide = true)]
+    Notify(SuperviseArgs),
 
     /// Internal: the detached supervisor of one run.
     #[command(name = "__supervise", hide = true)]
@@ -229,6 +247,10 @@ pub enum HookEvent {
     SessionEnd(HookArgs),
     /// PreCompact (Gemini: PreCompress): log the compaction so SessionStart can re-inject.
     PreCompact(HookArgs),
+    /// The turn hooks (UserPromptSubmit, PermissionRequest, PostToolUse, Notification, Stop;
+    /// Gemini: BeforeAgent, AfterAgent, Notification): mark a spawned run working or waiting
+    /// for the person, in its run record.
+    Turn(HookArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

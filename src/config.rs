@@ -21,14 +21,120 @@ pub struct AgentDef {
     pub runner: Option<crate::agents::RunnerKind>,
     /// Run in a linked git worktree of its own (`spawn --worktree`).
     pub worktree: bool,
+    /// argv that continues a recorded conversation (`sessions send`, `restart`); same
+    /// placeholders as `command`, `{conversation_id}` being the recorded one. Default: the
+    /// built-in one for claude, codex and gemini ([`default_resume`]).
+    pub resume: Option<Vec<String>>,
 }
+
+impl AgentDef {
+    /// The resume argv: the configured one, else the built-in one for the client that
+    /// `command` runs.
+    pub fn resume_argv(&self) -> Option<Vec<String>> {
+        self.resume
+            .clone()
+            .or_else(|| default_resume(self.command.first()?))
+    }
+}
+
+/// The built-in `resume:` argv of the client `program` runs (by its file name), checked
+/// against the real clients' `--help` and run against mock model servers (docs/talk.md).
+pub fn default_resume(program: &str) -> Option<Vec<String>> {
+    let name = Path::new(program).file_name()?.to_str()?;
+    let argv: &[&str] = match name {
+        "claude" => &[
+            "claude",
+            "-p",
+            "--resume",
+            "{conversation_id}",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "acceptEdits",
+            "--allowedTools",
+            "Bash(sessions *)",
+            "--",
+            "{prompt}",
+        ],
+        "codex" => &[
+            "codex",
+            "exec",
+            "--sandbox",
+            "workspace-write",
+            "--add-dir",
+            ".agents",
+            "resume",
+            "--json",
+            "--skip-git-repo-check",
+            "--",
+            "{conversation_id}",
+            "{prompt}",
+        ],
+        "gemini" => &[
+            "gemini",
+            "--resume",
+            "{conversation_id}",
+            "--prompt={prompt}",
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            "auto_edit",
+            "--skip-trust",
+        ],
+        _ => return None,
+    };
+    let mut argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+    argv[0] = program.to_string();
+    Some(argv)
+}
+
+/// One `notify:` target and the events it wants (`finished`, `failed`, `waiting`, `lost`,
+/// `cancelled`; empty: all).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifyTarget {
+    pub kind: NotifyKind,
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotifyKind {
+    /// argv, run detached with the event JSON on stdin.
+    Command(Vec<String>),
+    /// HTTP POST of the event JSON.
+    Webhook {
+        url: String,
+        timeout: Duration,
+        retries: u32,
+    },
+    /// `notify-send`, when it is installed.
+    Desktop,
+}
+
+impl NotifyTarget {
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event)
+    }
+
+    /// How the target is named in messages.
+    pub fn name(&self) -> String {
+        match &self.kind {
+            NotifyKind::Command(argv) => format!("command {}", argv.join(" ")),
+            NotifyKind::Webhook { url, .. } => format!("webhook {url}"),
+            NotifyKind::Desktop => "desktop".into(),
+        }
+    }
+}
+
+/// The events a target may ask for.
+pub const NOTIFY_EVENTS: [&str; 5] = ["finished", "failed", "waiting", "lost", "cancelled"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub stale_after: Duration,
     pub agents: BTreeMap<String, AgentDef>,
     pub log_cap: u64,
-    pub notify: Option<Vec<String>>,
+    pub notify: Vec<NotifyTarget>,
     /// Where `spawn --worktree` puts worktrees, relative to the repository root (`{repo}` is
     /// its directory name); `None`: `crate::worktree::DEFAULT_DIR`.
     pub worktree_dir: Option<String>,
@@ -40,7 +146,7 @@ impl Default for Config {
             stale_after: Duration::from_secs(24 * 3600),
             agents: BTreeMap::new(),
             log_cap: 50 * 1024 * 1024,
-            notify: None,
+            notify: Vec::new(),
             worktree_dir: None,
         }
     }
@@ -93,7 +199,7 @@ impl Config {
                         .map_err(|e| (value.span.start, format!("stale_after: {e}")))?;
                 }
                 "log_cap" => config.log_cap = parse_size(value)?,
-                "notify" => config.notify = Some(string_list(value, "notify")?),
+                "notify" => config.notify = notify_targets(value)?,
                 "worktree_dir" => {
                     config.worktree_dir = Some(scalar(value, "worktree_dir")?.to_string())
                 }
@@ -190,6 +296,10 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
             ));
         }
     }
+    let resume = match def.get("resume").filter(|v| !v.is_null()) {
+        Some(r) => Some(string_list(r, &format!("agents.{name}.resume"))?),
+        None => None,
+    };
     let runner = match opt("runner")? {
         None => None,
         Some(r) => Some(crate::agents::RunnerKind::parse(&r).ok_or_else(|| {
@@ -215,7 +325,115 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
         env,
         runner,
         worktree,
+        resume,
     })
+}
+
+/// `notify:` is a list of targets (`- command: [argv]`, `- webhook: URL`, `- desktop: true`,
+/// each with optional `events: [...]`), or, as before, one argv list (a command for every
+/// event).
+fn notify_targets(node: &Node) -> Result<Vec<NotifyTarget>, (usize, String)> {
+    let items = match &node.kind {
+        Kind::Seq(items) => items,
+        _ => {
+            return Err((
+                node.span.start,
+                format!(
+                    "notify must be a list of targets (- command: [prog, arg], - webhook: URL, - desktop: true), not {}",
+                    node.kind_name()
+                ),
+            ));
+        }
+    };
+    if items.iter().all(|i| i.as_str().is_some()) {
+        let argv = string_list(node, "notify")?;
+        if argv.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![NotifyTarget {
+            kind: NotifyKind::Command(argv),
+            events: Vec::new(),
+        }]);
+    }
+    items.iter().map(notify_target).collect()
+}
+
+fn notify_target(item: &Node) -> Result<NotifyTarget, (usize, String)> {
+    if !item.is_map() {
+        return Err((
+            item.span.start,
+            "each notify target must be a mapping: command: [argv], webhook: URL or desktop: true"
+                .into(),
+        ));
+    }
+    let events = match item.get("events").filter(|v| !v.is_null()) {
+        Some(e) => {
+            let list = string_list(e, "notify events")?;
+            if let Some(bad) = list.iter().find(|e| !NOTIFY_EVENTS.contains(&e.as_str())) {
+                return Err((
+                    e.span.start,
+                    format!(
+                        "unknown notify event `{bad}`; use {}",
+                        NOTIFY_EVENTS.join(", ")
+                    ),
+                ));
+            }
+            list
+        }
+        None => Vec::new(),
+    };
+    let kind = if let Some(c) = item.get("command") {
+        let argv = string_list(c, "notify command")?;
+        if argv.is_empty() {
+            return Err((c.span.start, "notify command is empty".into()));
+        }
+        NotifyKind::Command(argv)
+    } else if let Some(w) = item.get("webhook") {
+        let url = scalar(w, "notify webhook")?.to_string();
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err((
+                w.span.start,
+                format!("notify webhook `{url}` must be an http:// or https:// URL"),
+            ));
+        }
+        let timeout = match item.get("timeout").filter(|v| !v.is_null()) {
+            Some(t) => {
+                let s = scalar(t, "timeout")?;
+                humantime::parse_duration(s).map_err(|e| {
+                    (
+                        t.span.start,
+                        format!("notify timeout `{s}`: {e} (write e.g. 5s)"),
+                    )
+                })?
+            }
+            None => Duration::from_secs(5),
+        };
+        let retries = match item.get("retries").filter(|v| !v.is_null()) {
+            Some(r) => {
+                let s = scalar(r, "retries")?;
+                s.parse::<u32>().ok().filter(|n| *n <= 10).ok_or_else(|| {
+                    (
+                        r.span.start,
+                        format!("notify retries `{s}` must be a number from 0 to 10"),
+                    )
+                })?
+            }
+            None => 2,
+        };
+        NotifyKind::Webhook {
+            url,
+            timeout,
+            retries,
+        }
+    } else if item.get("desktop").is_some() {
+        NotifyKind::Desktop
+    } else {
+        return Err((
+            item.span.start,
+            "a notify target needs command: [argv], webhook: URL or desktop: true".into(),
+        ));
+    };
+    Ok(NotifyTarget { kind, events })
 }
 
 fn parse_size(node: &Node) -> Result<u64, (usize, String)> {
@@ -259,6 +477,68 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_template_resume_argv_is_the_built_in_one() {
+        let c = Config::parse(DEFAULT_CONFIG).unwrap();
+        for name in ["claude", "codex", "gemini"] {
+            let def = &c.agents[name];
+            assert_eq!(def.resume, default_resume(name), "{name}");
+            assert!(
+                def.resume_argv()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "{conversation_id}")
+            );
+        }
+        assert_eq!(
+            default_resume("/opt/bin/claude").unwrap()[0],
+            "/opt/bin/claude"
+        );
+        assert_eq!(default_resume("sh"), None);
+        let plain = Config::parse("agents:\n  x:\n    command: [sh]\n").unwrap();
+        assert_eq!(plain.agents["x"].resume_argv(), None);
+    }
+
+    #[test]
+    fn notify_takes_targets_or_one_argv() {
+        let c = Config::parse(
+            "notify:\n  - command: [sh, -c, 'cat']\n    events: [failed]\n  - webhook: http://127.0.0.1:9/x\n    timeout: 2s\n    retries: 0\n  - desktop: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.notify.len(), 3);
+        assert!(c.notify[0].wants("failed") && !c.notify[0].wants("waiting"));
+        assert_eq!(
+            c.notify[1].kind,
+            NotifyKind::Webhook {
+                url: "http://127.0.0.1:9/x".into(),
+                timeout: Duration::from_secs(2),
+                retries: 0
+            }
+        );
+        assert!(c.notify[2].wants("waiting"));
+        let old = Config::parse("notify: [notify-send, hi]\n").unwrap();
+        assert_eq!(
+            old.notify[0].kind,
+            NotifyKind::Command(vec!["notify-send".into(), "hi".into()])
+        );
+        for (bad, says) in [
+            ("notify:\n  - webhook: ftp://x\n", "http://"),
+            (
+                "notify:\n  - desktop: true\n    events: [done]\n",
+                "unknown notify event",
+            ),
+            ("notify:\n  - email: me\n", "needs command"),
+            ("notify: yes\n", "list of targets"),
+            (
+                "notify:\n  - webhook: http://x\n    retries: many\n",
+                "retries",
+            ),
+        ] {
+            let (_, msg) = Config::parse(bad).unwrap_err();
+            assert!(msg.contains(says), "{bad}: {msg}");
+        }
+    }
 
     #[test]
     fn default_config_parses_to_defaults() {

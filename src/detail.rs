@@ -40,6 +40,9 @@ pub struct AgentInfo {
     pub cost_usd: Option<f64>,
     pub tokens: Option<Tokens>,
     pub turns: Option<u64>,
+    /// `waiting (permission: Bash)` while an interactive run waits for the person.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// What the session's agents used in all, as their entries say (`None` where none reported).
@@ -141,6 +144,16 @@ impl Detail {
                     })
                 }),
                 turns: field(a, "turns").and_then(|c| c.parse().ok()),
+                waiting: None,
+            })
+            .map(|mut a| {
+                a.waiting = runs
+                    .records
+                    .iter()
+                    .find(|(_, r)| Some(&r.id) == a.run_id.as_ref() && r.status.is_active())
+                    .and_then(|(_, r)| r.turn.as_ref().filter(|t| t.is_waiting()))
+                    .map(|t| t.describe());
+                a
             })
             .collect();
         let agent_totals = AgentTotals::of(&agents);

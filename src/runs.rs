@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::agents::output::Tokens;
 use crate::agents::RunnerKind;
+use crate::agents::output::Tokens;
 use crate::agents::record::{RunRecord, RunStatus};
 use crate::agents::sync::{Orphan, OrphanState, Runs};
 use crate::session::edit::timestamp;
@@ -48,6 +48,16 @@ pub struct RunView {
     /// pushed, problems. Filled in by the caller (it runs git).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worktree: Option<crate::worktree::State>,
+    /// Interactive runs: working, or waiting for the person (why, which tool), from the
+    /// agent's turn hooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn: Option<crate::agents::waiting::TurnState>,
+    /// The run this one continues (`send`, `restart`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// Notification targets that failed for this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notify_failures: Vec<String>,
     /// Starting or running.
     #[serde(skip)]
     pub active: bool,
@@ -84,6 +94,9 @@ impl RunView {
             turns: r.turns,
             supervisor_pid: r.supervisor_pid,
             worktree: None,
+            turn: r.turn.clone().filter(|_| r.status.is_active()),
+            resumes: r.resumes.clone(),
+            notify_failures: r.notify_failures.clone(),
             active: r.status.is_active(),
             lost: matches!(r.status, RunStatus::Lost),
         }
@@ -118,6 +131,9 @@ impl RunView {
             turns: None,
             supervisor_pid: None,
             worktree: None,
+            turn: None,
+            resumes: None,
+            notify_failures: Vec::new(),
             active: pid.is_some(),
             lost: false,
         }

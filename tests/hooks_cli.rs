@@ -1799,6 +1799,11 @@ fn install_creates_missing_claude_settings_with_second_timeouts() {
             ("SubagentStop", "sessions hook subagent-stop", 10),
             ("SessionEnd", "sessions hook session-end", 5),
             ("PreCompact", "sessions hook pre-compact", 10),
+            ("UserPromptSubmit", "sessions hook turn", 5),
+            ("PermissionRequest", "sessions hook turn", 5),
+            ("PostToolUse", "sessions hook turn", 5),
+            ("Notification", "sessions hook turn", 5),
+            ("Stop", "sessions hook turn", 5),
         ])
     );
     assert_eq!(v.as_object().unwrap().len(), 1, "only `hooks`: {v:#}");
@@ -1888,7 +1893,7 @@ fn install_keeps_user_hooks_and_custom_keys_in_order() {
         start[0], user["hooks"]["SessionStart"][0],
         "user group first, intact"
     );
-    assert_eq!(ours(&v).len(), 5, "{v:#}");
+    assert_eq!(ours(&v).len(), 10, "{v:#}");
 }
 
 /// Sets `path`'s mtime well in the past so a rewrite would show.
@@ -1971,7 +1976,7 @@ fn local_writes_settings_local_json_only() {
     assert_eq!(repo.read(".claude/settings.json"), USER_SETTINGS);
     assert_eq!(
         ours(&settings(&repo, ".claude/settings.local.json")).len(),
-        5
+        10
     );
 
     for agent in ["codex", "gemini"] {
@@ -2071,6 +2076,9 @@ fn gemini_gets_precompress_and_millisecond_timeouts() {
                 "sessions hook pre-compact --agent gemini",
                 10000
             ),
+            ("BeforeAgent", "sessions hook turn --agent gemini", 5000),
+            ("Notification", "sessions hook turn --agent gemini", 5000),
+            ("AfterAgent", "sessions hook turn --agent gemini", 5000),
         ])
     );
     assert!(v["hooks"].get("PreCompact").is_none(), "{v:#}");
@@ -2106,6 +2114,7 @@ fn codex_gets_hooks_json_and_the_trust_gate_note() {
             ),
             ("SessionEnd", "sessions hook session-end --agent codex", 3),
             ("PreCompact", "sessions hook pre-compact --agent codex", 10),
+            ("Stop", "sessions hook turn --agent codex", 5),
         ])
     );
     assert!(!repo.path(".claude").exists());

@@ -21,12 +21,14 @@ pub mod notify;
 pub mod output;
 pub mod poll;
 pub mod process;
+pub mod queue;
 pub mod reconcile;
 pub mod record;
 pub mod runner;
 pub mod summary;
 pub mod sync;
 pub mod template;
+pub mod waiting;
 pub mod writeback;
 
 pub use poll::wait_until;

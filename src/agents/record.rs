@@ -147,6 +147,17 @@ pub struct RunRecord {
     /// The linked git worktree the agent runs in (`spawn --worktree`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worktree: Option<Worktree>,
+    /// The run this one continues (`sessions send`, `restart`, a queued message): same
+    /// conversation, resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// Working or waiting for the person, as the agent's turn hooks last said (interactive
+    /// runs; see `waiting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<super::waiting::TurnState>,
+    /// Notification targets that failed for this run (`target: why`), for `agents` to show.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify_failures: Vec<String>,
 }
 
 /// A linked git worktree made for a run: where, on which branch, from which base.
@@ -446,6 +457,11 @@ pub fn mark_written_back(path: &Path) -> Result<RunRecord> {
     Ok(update(path, |r| r.written_back = true)?.0)
 }
 
+/// RFC 3339 with milliseconds, for other state files of the agents module.
+pub(crate) mod ts_pub {
+    pub use super::ts::{deserialize, serialize};
+}
+
 mod ts {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
@@ -523,6 +539,9 @@ pub(crate) mod tests {
             cancel_requested: false,
             written_back: false,
             worktree: None,
+            resumes: None,
+            turn: None,
+            notify_failures: Vec::new(),
         }
     }
 

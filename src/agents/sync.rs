@@ -51,7 +51,10 @@ impl Runs {
             .iter()
             .map(|(p, e)| format!("{}: {e}", p.display()))
             .collect();
+        let now = Utc::now();
         for (path, rec) in report.records.iter_mut() {
+            // Esc fires no hook: an interactive run's turn state is checked against its pane.
+            super::waiting::check_pane(path, rec, now);
             if rec.needs_write_back() {
                 match write_back_once(path) {
                     Ok(fresh) => *rec = fresh,
@@ -60,6 +63,10 @@ impl Runs {
                         rec.id, rec.agent
                     )),
                 }
+            } else if !rec.status.is_active() && super::queue::pending(rec) {
+                // A message queued while it ran, not delivered yet (its deliverer died, or
+                // the message came in as it ended).
+                crate::commands::deliver_queued(rec);
             }
         }
         Runs {
@@ -115,13 +122,20 @@ pub fn write_back_once(path: &Path) -> Result<RunRecord> {
     if done {
         notify::on_finished(&rec);
     }
+    if !rec.status.is_active() && super::queue::pending(&rec) {
+        crate::commands::deliver_queued(&rec);
+    }
     Ok(rec)
 }
 
-/// The supervisor's `on_exit`: write the outcome back and notify.
+/// The supervisor's `on_exit`: write the outcome back, notify, and continue the conversation
+/// with the messages queued for it meanwhile.
 pub fn on_exit(rec: &RunRecord) -> Result<()> {
     writeback::write_back(rec, Utc::now())?;
     notify::on_finished(rec);
+    if super::queue::pending(rec) {
+        crate::commands::deliver_queued(rec);
+    }
     Ok(())
 }
 

@@ -40,6 +40,8 @@ pub struct NewEntry {
     pub host: Option<String>,
     /// More `key: value` fields for the entry, in order (`worktree`, `branch`, `base`).
     pub extra: Vec<(String, String)>,
+    /// The run this one continues (`sessions send`, `restart`): `resumes: <run id>`.
+    pub resumes: Option<String>,
 }
 
 /// The entries, each with a Session Log line linking its log.
@@ -62,6 +64,9 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
         for (k, v) in &e.extra {
             entry.push((k.clone(), Scalar::str(v)));
         }
+        if let Some(r) = &e.resumes {
+            entry.push(("resumes".into(), Scalar::str(r)));
+        }
         ops.push(Op::Push {
             path: key_path(&AGENTS),
             entry,
@@ -69,13 +74,22 @@ pub fn spawn_ops(entries: &[NewEntry], actor: &str, at: DateTime<Utc>) -> Vec<Op
         ops.push(Op::Log {
             at,
             actor: actor.to_string(),
-            message: format!(
-                "Spawned agent {} (run {}): {} — [log]({})",
-                e.agent,
-                e.run_id,
-                one_line(&e.task),
-                e.link
-            ),
+            message: match &e.resumes {
+                None => format!(
+                    "Spawned agent {} (run {}): {} — [log]({})",
+                    e.agent,
+                    e.run_id,
+                    one_line(&e.task),
+                    e.link
+                ),
+                Some(prev) => format!(
+                    "Resumed agent {} (run {}, continues run {prev}): {} — [log]({})",
+                    e.agent,
+                    e.run_id,
+                    one_line(&e.task),
+                    e.link
+                ),
+            },
         });
     }
     ops
@@ -423,6 +437,7 @@ mod tests {
             link: "../logs/s/dev-0123abcd.log".into(),
             host: None,
             extra: Vec::new(),
+            resumes: None,
         }
     }
 

@@ -15,6 +15,14 @@ use crate::table::{Column, Table};
 /// Without `--all` or a session, runs that ended longer ago than this are not listed.
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
 
+/// `running`, `waiting (permission: Bash)`, `completed`, `failed (lost)`, …
+pub fn status_text(r: &RunRecord) -> String {
+    match &r.turn {
+        Some(t) if r.status.is_active() && t.is_waiting() => t.describe(),
+        _ => r.status.display().to_string(),
+    }
+}
+
 /// The unsettled orphans of the session files (all, or `session`'s); lost ones are
 /// settled (and recorded) on the way, so the run records loaded afterwards include them.
 fn orphans(ctx: &Ctx, session: Option<&SessionId>) -> Result<Vec<Orphan>> {
@@ -128,7 +136,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         let mut row = vec![
             r.id.clone(),
             r.agent.clone(),
-            r.status.display().to_string(),
+            status_text(r),
             r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
             runtime_label(v.runtime_secs),
             match (&v.exit_code, &v.signal) {
@@ -177,6 +185,11 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     }
     for o in &orphans {
         println!("  {} (run {}): {}", o.agent, o.run_id, o.describe());
+    }
+    for r in &shown {
+        for f in &r.notify_failures {
+            println!("  {} (run {}): notification failed: {f}", r.agent, r.id);
+        }
     }
     Ok(0)
 }

@@ -47,12 +47,16 @@ const FRAME: &str = "From `sessions`, the session files of this repository. Titl
 
 /// Runs a hook; always returns exit code 0.
 pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
+    if let HookEvent::Turn(args) = &event {
+        return turn(ctx, args);
+    }
     let (name, args) = match &event {
         HookEvent::SessionStart(a) => ("session-start", a),
         HookEvent::SubagentStart(a) => ("subagent-start", a),
         HookEvent::SubagentStop(a) => ("subagent-stop", a),
         HookEvent::SessionEnd(a) => ("session-end", a),
         HookEvent::PreCompact(a) => ("pre-compact", a),
+        HookEvent::Turn(a) => ("turn", a),
     };
     start_watchdog(name, budget(&event, args));
     crate::write::set_lock_timeout(lock_wait(&event));
@@ -104,11 +108,115 @@ pub fn run(ctx: &Ctx, event: HookEvent) -> u8 {
             bind_from_transcript(&ctx, &input);
             pre_compact(&ctx, &input, args.agent)
         }
+        HookEvent::Turn(_) => Ok(()),
     };
     if let Err(e) = result {
         eprintln!("sessions hook {name}: {e}");
     }
     0
+}
+
+/// The turn hooks: on every prompt, tool use and turn end, so they do the least — read the
+/// JSON, look up the conversation's binding, and, for a spawned run, update its record's turn
+/// state (one small locked read-modify-write). Subagents' hooks (`agent_id`) are ignored: the
+/// parent's state is the parent's. A run that starts waiting notifies the targets that want
+/// `waiting`.
+fn turn(ctx: &Ctx, args: &HookArgs) -> u8 {
+    start_watchdog(
+        "turn",
+        Duration::from_millis(args.budget_ms.unwrap_or(4_000)),
+    );
+    let input = match read_input() {
+        Ok(input) => input,
+        Err(why) => {
+            eprintln!("sessions hook turn: {why}");
+            return 0;
+        }
+    };
+    if input.is_subagent() {
+        return 0;
+    }
+    let (Some(event), Some(id)) = (
+        input.hook_event_name.as_deref(),
+        input.session_id.as_deref(),
+    ) else {
+        return 0;
+    };
+    let last = input
+        .last_assistant_message
+        .as_deref()
+        .or(input.prompt_response.as_deref());
+    let Some(report) = crate::agents::waiting::from_hook(
+        event,
+        input.notification_type.as_deref(),
+        input.tool_name.as_deref(),
+        last,
+    ) else {
+        return 0;
+    };
+    let repo = Repo::discover(&root_dir(ctx, &input));
+    let Some(b) = binding::read(&repo, id) else {
+        return 0;
+    };
+    let Some(run) = &b.run else { return 0 };
+    let stem = Path::new(&b.session)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let path = crate::agents::record::record_path(&repo.state_dir(), &stem, &run.run_id);
+    if !path.is_file() {
+        return 0;
+    }
+    let mut started_waiting = false;
+    let updated = crate::agents::record::update_if(&path, |r| {
+        if !r.status.is_active() {
+            return false;
+        }
+        let was_waiting = r.turn.as_ref().is_some_and(|t| t.is_waiting());
+        crate::agents::waiting::apply(r, report.clone(), event, ctx.now);
+        started_waiting = !was_waiting && r.turn.as_ref().is_some_and(|t| t.is_waiting());
+        true
+    });
+    match updated {
+        Ok((rec, _)) if started_waiting => {
+            let key = rec
+                .turn
+                .as_ref()
+                .map(|t| t.since.timestamp_millis().to_string())
+                .unwrap_or_default();
+            crate::agents::notify::on_waiting(&rec, &key);
+            type_queued(&rec);
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("sessions hook turn: {e}"),
+    }
+    0
+}
+
+/// An interactive run that now waits for input (not for a permission) gets the messages
+/// queued for it typed into its pane. One `stat` when there are none.
+fn type_queued(rec: &crate::agents::RunRecord) {
+    use crate::agents::{queue, waiting};
+    let for_input = rec
+        .turn
+        .as_ref()
+        .is_some_and(|t| t.why != Some(waiting::Why::Permission));
+    if !matches!(rec.runner, crate::agents::runner::RunnerState::Tmux(_))
+        || !for_input
+        || !queue::pending(rec)
+    {
+        return;
+    }
+    let messages = queue::take(rec);
+    if messages.is_empty() {
+        return;
+    }
+    if let Err(why) = waiting::type_into_pane(rec, &messages.join("\n\n")) {
+        eprintln!("sessions hook turn: cannot type the queued message(s): {why}; kept queued");
+        for m in &messages {
+            let _ = queue::push(rec, m, chrono::Utc::now());
+        }
+    }
 }
 
 /// How long a hook may run before it gives up: a little under the timeout `hooks install`
@@ -119,7 +227,7 @@ fn budget(event: &HookEvent, args: &HookArgs) -> Duration {
         return Duration::from_millis(ms);
     }
     match event {
-        HookEvent::SessionEnd(_) => Duration::from_millis(4_500),
+        HookEvent::SessionEnd(_) | HookEvent::Turn(_) => Duration::from_millis(4_500),
         _ => Duration::from_secs(9),
     }
 }

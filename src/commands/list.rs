@@ -66,12 +66,13 @@ pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
         Column::keep("AGENTS"),
         Column::keep("ID").drop(1),
     ]);
+    let waiting = crate::agents::waiting::waiting_by_session(&ctx.repo.state_dir());
     for o in sessions {
         let age = o.age_label(ctx.now);
-        let agents = if o.agents.total == 0 {
-            "-".into()
-        } else {
-            format!("{}/{}", o.agents.running, o.agents.total)
+        let agents = match (o.agents.total, waiting.get(&o.id)) {
+            (0, _) => "-".into(),
+            (_, Some(w)) => format!("{}/{} ({w} waiting)", o.agents.running, o.agents.total),
+            _ => format!("{}/{}", o.agents.running, o.agents.total),
         };
         let line = |s: &str| terminal::line(s).into_owned();
         t.row(vec![

@@ -14,11 +14,14 @@ mod log;
 mod logs;
 mod new;
 mod prune;
+mod restart;
+mod send;
 mod show;
 mod spawn;
 mod status;
 mod update;
 mod validate;
+mod wait;
 mod watch;
 mod worktree;
 
@@ -277,6 +280,15 @@ pub fn target(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
     Target::parse(&ctx.repo, &ctx.cwd, text, || session_path(ctx, None))
 }
 
+pub use send::deliver_queued;
+
+/// A session file's stem, which names its runs and logs.
+pub fn stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     crate::style::init(cli.color);
@@ -313,6 +325,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Attach(args) => attach::run(&ctx, args),
         Command::Worktree { action } => worktree::run(&ctx, action),
         Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
+        Command::Send(args) => send::run(&ctx, args),
+        Command::Wait(args) => wait::run(&ctx, args),
+        Command::Restart(args) => restart::run(&ctx, args),
+        Command::Notify(args) => Ok(crate::agents::notify::deliver_main(&args.args)),
         Command::Close(args) => close::close(&ctx, args),
         Command::Delete(args) => close::delete(&ctx, args),
         Command::Hook { event } => Ok(hook::run(&ctx, event)),

@@ -36,6 +36,19 @@ struct Plan {
     entry: NewEntry,
 }
 
+/// What `spawn --json`, `send` and `restart` report of a started run.
+pub type Started = RunView;
+
+/// A run that continues a recorded conversation (`send`, `restart`, a queued message): the
+/// agent's `resume:` argv, the conversation, the run it continues, and the prompt as given
+/// (a person's message: no placeholder in it is expanded).
+pub struct Resume {
+    pub argv: Vec<String>,
+    pub conversation_id: String,
+    pub resumes: String,
+    pub prompt: String,
+}
+
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     let path = store::absolute(&super::session_path(ctx, args.session.as_deref())?);
     if args.task.trim().is_empty() {
@@ -53,17 +66,74 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
         );
     }
     let config = ctx.config()?;
+    let supervisor = supervisor_argv()?;
+    let mut plans: Vec<Plan> = Vec::new();
+    for name in &args.agent {
+        plans.push(plan(ctx, &args, &config, name, &path, &supervisor, None)?);
+    }
+    let (out, failed) = launch(ctx, &path, plans)?;
+    print(ctx, &out, &failed, &path, args.json)?;
+    launch_result(ctx, &path, &failed)
+}
+
+/// Starts one run of `args.agent[0]` on the session at `path`, continuing a conversation when
+/// `resume` is given; with `run_id`, under that id (a queued message's claim).
+pub fn start_one(
+    ctx: &Ctx,
+    path: &Path,
+    args: &SpawnArgs,
+    resume: Option<Resume>,
+    run_id: Option<&str>,
+) -> Result<Started> {
+    let config = ctx.config()?;
+    let supervisor = supervisor_argv()?;
+    let name = args.agent.first().map(String::as_str).unwrap_or_default();
+    let mut p = plan(ctx, args, &config, name, path, &supervisor, resume.as_ref())?;
+    if let Some(id) = run_id {
+        p.spec.run_id = Some(id.to_string());
+        p.entry.log = p.spec.log_rel_path(id).display().to_string();
+        p.entry.link = writeback::link_target(path, &ctx.repo.root.join(&p.entry.log));
+        p.entry.run_id = id.to_string();
+    }
+    let (mut out, failed) = launch(ctx, path, vec![p])?;
+    launch_result(ctx, path, &failed)?;
+    out.pop()
+        .ok_or_else(|| Error::Usage("no run was started".into()))
+}
+
+fn supervisor_argv() -> Result<Vec<String>> {
     let exe = std::env::current_exe().map_err(|e| {
         Error::Usage(format!(
             "cannot find the sessions executable to supervise agents: {e}"
         ))
     })?;
-    let supervisor = vec![exe.to_string_lossy().into_owned(), "__supervise".into()];
-    let mut plans: Vec<Plan> = Vec::new();
-    for name in &args.agent {
-        plans.push(plan(ctx, &args, &config, name, &path, &supervisor)?);
-    }
+    Ok(vec![
+        exe.to_string_lossy().into_owned(),
+        "__supervise".into(),
+    ])
+}
 
+fn launch_result(ctx: &Ctx, path: &Path, failed: &[(NewEntry, String)]) -> Result<u8> {
+    if failed.is_empty() {
+        Ok(0)
+    } else {
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(e, why)| format!("agent {} (run {}): {why}", e.agent, e.run_id))
+            .collect();
+        Err(Error::Usage(format!(
+            "could not launch {}; its entry in {} is marked failed",
+            list.join("; "),
+            ctx.show_path(path)
+        )))
+    }
+}
+
+/// A run that could not be launched, and why.
+type Failed = (NewEntry, String);
+
+/// Records, entries and bindings first, then the agents (see the module docs).
+fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec<Failed>)> {
     // The intent first: every run's record exists before its entry reaches the file, so a
     // spawn killed anywhere from here on leaves nothing a reader cannot reconcile (see
     // docs/runs.md).
@@ -86,14 +156,14 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
     let actor = crate::actor::default_actor();
-    if let Err(e) = edit_session(ctx, &path, |_| {
+    if let Err(e) = edit_session(ctx, path, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
         super::worktree::undo_all(ctx, prepared.iter().map(|(_, p)| &p.record));
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
-    bind_conversations(ctx, &entries, &path);
+    bind_conversations(ctx, &entries, path);
 
     let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
@@ -114,27 +184,14 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     }
     if !failed.is_empty() {
         let reasons: Vec<(NewEntry, String)> = failed.clone();
-        edit_session(ctx, &path, |text| {
+        edit_session(ctx, path, |text| {
             Ok(reasons
                 .iter()
                 .flat_map(|(e, why)| writeback::launch_failed_ops(text, &e.run_id, &e.log, why))
                 .collect())
         })?;
     }
-    print(ctx, &out, &failed, &path, args.json)?;
-    if failed.is_empty() {
-        Ok(0)
-    } else {
-        let list: Vec<String> = failed
-            .iter()
-            .map(|(e, why)| format!("agent {} (run {}): {why}", e.agent, e.run_id))
-            .collect();
-        Err(Error::Usage(format!(
-            "could not launch {}; its entry in {} is marked failed",
-            list.join("; "),
-            ctx.show_path(&path)
-        )))
-    }
+    Ok((out, failed))
 }
 
 fn plan(
@@ -144,10 +201,13 @@ fn plan(
     name: &str,
     session: &Path,
     supervisor: &[String],
+    resume: Option<&Resume>,
 ) -> Result<Plan> {
     let root = &ctx.repo.root;
     let def: Option<&AgentDef> = config.agents.get(name);
-    let command = if !args.command.is_empty() {
+    let command = if let Some(r) = resume {
+        r.argv.clone()
+    } else if !args.command.is_empty() {
         args.command.clone()
     } else if let Some(d) = def {
         d.command.clone()
@@ -156,8 +216,7 @@ fn plan(
     };
     let stem = SessionId::of(session);
     let run_id = record::new_run_id();
-    let worktree =
-        super::worktree::plan_for(ctx, args, config, def, name, stem.as_str(), &run_id)?;
+    let worktree = super::worktree::plan_for(ctx, args, config, def, name, stem.as_str(), &run_id)?;
     let cwd = def
         .and_then(|d| d.cwd.as_deref())
         .map_or_else(|| root.clone(), |c| store::absolute(&root.join(c)));
@@ -180,19 +239,25 @@ fn plan(
         },
         None => cwd,
     };
-    let conversation_id = uuid::Uuid::new_v4().to_string();
+    let conversation_id = resume.map_or_else(
+        || uuid::Uuid::new_v4().to_string(),
+        |r| r.conversation_id.clone(),
+    );
     // The id is the agent's only when the command hands it over (`--session-id
-    // {conversation_id}`); otherwise the agent picks its own and its output names it.
-    let preassigned = command
-        .iter()
-        .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
-        .any(|a| a.contains("{conversation_id}"));
+    // {conversation_id}`); otherwise the agent picks its own and its output names it. A
+    // resumed conversation keeps its id.
+    let preassigned = resume.is_some()
+        || command
+            .iter()
+            .chain(def.iter().flat_map(|d| d.env.iter().map(|(_, v)| v)))
+            .any(|a| a.contains("{conversation_id}"));
     let session_file = session.strip_prefix(&cwd).map_or_else(
         |_| session.display().to_string(),
         |p| p.display().to_string(),
     );
     let agents_dir = ctx.repo.agents_dir().display().to_string();
     let prompt = match &args.prompt {
+        _ if resume.is_some() => resume.map(|r| r.prompt.clone()).unwrap_or_default(),
         Some(p) => template::expand(
             p,
             &Vars {
@@ -240,6 +305,7 @@ fn plan(
         .map(|w| super::worktree::entry_fields(&ctx.repo, w))
         .unwrap_or_default();
     spec.worktree = worktree;
+    spec.resumes = resume.map(|r| r.resumes.clone());
     let log = spec.log_rel_path(&run_id);
     let entry = NewEntry {
         agent: name.to_string(),
@@ -250,6 +316,7 @@ fn plan(
         link: writeback::link_target(session, &root.join(&log)),
         host: crate::agents::runner::host_name(),
         extra,
+        resumes: resume.map(|r| r.resumes.clone()),
     };
     Ok(Plan { spec, entry })
 }

@@ -123,13 +123,21 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     let count = |s: &str| active.iter().filter(|o| o.status == s).count();
     let stale = active.iter().filter(|o| o.stale).count();
     let running: usize = active.iter().map(|o| o.agents.running).sum();
+    let waiting: usize = crate::agents::waiting::waiting_by_session(&ctx.repo.state_dir())
+        .values()
+        .sum();
     println!(
-        "{} in progress, {} paused, {} stale, {} agent{} running",
+        "{} in progress, {} paused, {} stale, {} agent{} running{}",
         count("in_progress"),
         count("paused"),
         stale,
         running,
-        if running == 1 { "" } else { "s" }
+        if running == 1 { "" } else { "s" },
+        if waiting > 0 {
+            format!(" ({waiting} waiting for you)")
+        } else {
+            String::new()
+        }
     );
     let other = active.len() - count("in_progress") - count("paused");
     if other > 0 {
@@ -224,7 +232,8 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
             .unwrap_or_default();
         println!("\nAgents ({}){total}", d.spawned_agents.len());
         for a in &d.spawned_agents {
-            let status = crate::style::statuses(&format!("{:<12}", line(&a.status)), color);
+            let shown = a.waiting.as_deref().unwrap_or(&a.status);
+            let status = crate::style::statuses(&format!("{:<12}", line(shown)), color);
             let task = cut(&a.task, 32);
             println!("  {:<16} {status} {task}", line(&a.agent));
             if let Some(s) = &a.summary {

@@ -34,15 +34,21 @@ struct HookRow {
     /// Codex clamps some events (SessionEnd to 3 s) and warns on every start
     /// when a hook asks for more.
     codex_timeout_secs: u64,
+    /// Whether Codex gets this event (it has no PermissionRequest, Notification…).
+    codex: bool,
 }
 
-const HOOK_TABLE: [HookRow; 5] = [
+/// The turn hooks (`sessions hook turn`): working or waiting for the person.
+const TURN: &str = "sessions hook turn";
+
+const HOOK_TABLE: [HookRow; 10] = [
     HookRow {
         event: "SessionStart",
         gemini_event: Some("SessionStart"),
         command: "sessions hook session-start",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SubagentStart",
@@ -50,6 +56,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook subagent-start",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SubagentStop",
@@ -57,6 +64,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook subagent-stop",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
     },
     HookRow {
         event: "SessionEnd",
@@ -64,6 +72,7 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook session-end",
         timeout_secs: 5,
         codex_timeout_secs: 3,
+        codex: true,
     },
     HookRow {
         event: "PreCompact",
@@ -71,6 +80,47 @@ const HOOK_TABLE: [HookRow; 5] = [
         command: "sessions hook pre-compact",
         timeout_secs: 10,
         codex_timeout_secs: 10,
+        codex: true,
+    },
+    HookRow {
+        event: "UserPromptSubmit",
+        gemini_event: Some("BeforeAgent"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "PermissionRequest",
+        gemini_event: None,
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "PostToolUse",
+        gemini_event: None,
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "Notification",
+        gemini_event: Some("Notification"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: false,
+    },
+    HookRow {
+        event: "Stop",
+        gemini_event: Some("AfterAgent"),
+        command: TURN,
+        timeout_secs: 5,
+        codex_timeout_secs: 5,
+        codex: true,
     },
 ];
 
@@ -96,6 +146,7 @@ pub fn desired_hooks(agent: Agent) -> Vec<DesiredHook> {
             }
             let (event, timeout) = match agent {
                 Agent::Claude => (row.event, row.timeout_secs),
+                Agent::Codex if !row.codex => return None,
                 Agent::Codex => (row.event, row.codex_timeout_secs),
                 Agent::Gemini => (row.gemini_event?, row.timeout_secs * 1000),
             };
@@ -741,6 +792,61 @@ mod tests {
           }
         ]
       }
+    ],
+    "UserPromptSubmit": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "PermissionRequest": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "PostToolUse": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "Notification": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
+    ],
+    "Stop": [
+      {
+        "hooks": [
+          {
+            "type": "command",
+            "command": "sessions hook turn",
+            "timeout": 5
+          }
+        ]
+      }
     ]
   }
 }
@@ -807,7 +913,12 @@ mod tests {
                 "SubagentStart",
                 "SubagentStop",
                 "SessionEnd",
-                "PreCompact"
+                "PreCompact",
+                "UserPromptSubmit",
+                "PermissionRequest",
+                "PostToolUse",
+                "Notification",
+                "Stop"
             ]
         );
         assert_eq!(after["hooks"]["PreToolUse"], before["hooks"]["PreToolUse"]);
@@ -875,7 +986,12 @@ mod tests {
 "SubagentStart":[{"hooks":[{"type":"command","command":"sessions hook subagent-start","timeout":10}]}],
 "SubagentStop":[{"hooks":[{"type":"command","command":"sessions hook subagent-stop","timeout":10}]}],
 "SessionEnd":[{"hooks":[{"type":"command","command":"sessions hook session-end","timeout":5}]}],
-"PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}]}}"#;
+"PreCompact":[{"matcher":"auto","hooks":[{"command":"sessions hook pre-compact","type":"command","timeout":10}]}],
+"UserPromptSubmit":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"PermissionRequest":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"PostToolUse":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"Notification":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}],
+"Stop":[{"hooks":[{"type":"command","command":"sessions hook turn","timeout":5}]}]}}"#;
         write(dir.path(), ".claude/settings.json", text);
         let plan = plan_install(dir.path(), Agent::Claude, false).unwrap();
         assert!(!plan.changed);
@@ -1047,7 +1163,8 @@ mod tests {
                 "SubagentStart",
                 "SubagentStop",
                 "SessionEnd",
-                "PreCompact"
+                "PreCompact",
+                "Stop"
             ]
         );
         assert_eq!(
@@ -1077,16 +1194,16 @@ mod tests {
             .push(parse(
                 r#"{"type":"command","command":"sessions hook pre-compact"}"#,
             ));
-        v["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
-        v["hooks"]["Notification"] = parse("[]");
+        v["hooks"]["PostCompact"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        v["hooks"]["ConfigChange"] = parse("[]");
         fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 
         let plan = plan_uninstall(dir.path(), Agent::Claude, false).unwrap();
         assert!(plan.changed);
         let after = parse(&plan.after);
         let mut expected = parse(USER_SETTINGS);
-        expected["hooks"]["Stop"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
-        expected["hooks"]["Notification"] = parse("[]");
+        expected["hooks"]["PostCompact"] = parse(r#"[{"matcher":"x","hooks":[]}]"#);
+        expected["hooks"]["ConfigChange"] = parse("[]");
         assert_eq!(after, expected);
         let events: Vec<_> = after["hooks"]
             .as_object()
@@ -1096,7 +1213,7 @@ mod tests {
             .collect();
         assert_eq!(
             events,
-            ["PreToolUse", "SessionStart", "Stop", "Notification"]
+            ["PreToolUse", "SessionStart", "PostCompact", "ConfigChange"]
         );
         plan.apply().unwrap();
         assert!(

@@ -60,6 +60,22 @@ pub struct HookInput {
     #[serde(default, deserialize_with = "lenient_string")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_type: Option<String>,
+    /// PermissionRequest and tool hooks: the tool.
+    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// Notification: `permission_prompt`, `idle_prompt`, … (Gemini: `ToolPermission`).
+    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_type: Option<String>,
+    /// Stop (Claude, Codex): the turn's last answer.
+    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_assistant_message: Option<String>,
+    /// AfterAgent (Gemini): the turn's answer.
+    #[serde(default, deserialize_with = "lenient_string")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_response: Option<String>,
 }
 
 impl HookInput {

@@ -59,6 +59,8 @@ pub struct LaunchSpec {
     pub run_id: Option<String>,
     /// The linked worktree made for the run (it is the `cwd`).
     pub worktree: Option<record::Worktree>,
+    /// The run this one resumes (see `RunRecord::resumes`).
+    pub resumes: Option<String>,
 }
 
 impl LaunchSpec {
@@ -91,6 +93,7 @@ impl LaunchSpec {
             supervisor_argv,
             run_id: None,
             worktree: None,
+            resumes: None,
         }
     }
 }
@@ -240,6 +243,9 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         cancel_requested: false,
         written_back: false,
         worktree: spec.worktree,
+        resumes: spec.resumes.clone(),
+        turn: None,
+        notify_failures: Vec::new(),
     };
     let path = rec.path_in(&spec.state_dir);
     if path.exists() {
