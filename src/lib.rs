@@ -12,6 +12,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod error;
 pub mod hooks;
+pub mod live;
 pub mod overview;
 pub mod runs;
 pub mod session;
