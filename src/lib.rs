@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod live;
 pub mod overview;
 pub mod runs;
+pub mod serve;
 pub mod session;
 pub mod store;
 pub mod style;

@@ -14,6 +14,7 @@ mod log;
 mod logs;
 mod new;
 mod prune;
+mod serve;
 mod show;
 mod spawn;
 mod status;
@@ -313,6 +314,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Hook { event } => Ok(hook::run(&ctx, event)),
         Command::Hooks { action } => hooks_install::run(&ctx, action),
         Command::Watch(args) => watch::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "sessions", &mut std::io::stdout());

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,7 +16,9 @@ use chrono::Utc;
 use super::Ctx;
 use crate::cli::WatchArgs;
 use crate::error::{Error, Result};
-use crate::live::{Change, Changes, Event, Feed, Msg, SessionSnap, Snapshot, Tracker, settle};
+use crate::live::{
+    Change, Changes, Event, Feed, Followed, Msg, SessionSnap, Snapshot, Tracker, settle,
+};
 use crate::runs::RunView;
 
 /// How often the terminal view refreshes ages when nothing changes.
@@ -283,64 +285,6 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
         let _ = write!(out, "{l}\r\n");
     }
     let _ = out.flush();
-}
-
-/// How far one log has been printed.
-#[derive(Default)]
-struct Followed {
-    inode: u64,
-    offset: u64,
-    last_line: Option<Vec<u8>>,
-}
-
-impl Followed {
-    /// The whole lines added since the last call. Rotation replaces the file (a new inode)
-    /// with a marker line and the old file's tail: reading goes on after the last line already
-    /// printed, so the kept tail is not printed twice.
-    fn new_lines(&mut self, mut f: fs::File) -> Vec<String> {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(meta) = f.metadata() else {
-            return Vec::new();
-        };
-        let mut buf = Vec::new();
-        if meta.ino() != self.inode || meta.len() < self.offset {
-            let first_look = self.inode == 0;
-            self.inode = meta.ino();
-            self.offset = 0;
-            let _ = f.read_to_end(&mut buf);
-            if !first_look && let Some(last) = &self.last_line {
-                let mut at = 0;
-                for line in buf.split_inclusive(|&b| b == b'\n') {
-                    at += line.len();
-                    if line.strip_suffix(b"\n") == Some(last.as_slice()) {
-                        self.offset = at as u64;
-                    }
-                }
-            }
-            buf.drain(..self.offset as usize);
-        } else {
-            let _ = f.seek(SeekFrom::Start(self.offset));
-            let _ = f.read_to_end(&mut buf);
-        }
-        // Only whole lines; a partial last line waits for its newline.
-        let upto = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        self.offset += upto as u64;
-        let lines: Vec<&[u8]> = buf[..upto]
-            .split_inclusive(|&b| b == b'\n')
-            .map(|l| &l[..l.len() - 1])
-            .collect();
-        if let Some(last) = lines.last() {
-            self.last_line = Some(last.to_vec());
-        }
-        lines
-            .iter()
-            .map(|l| {
-                String::from_utf8_lossy(l)
-                    .trim_end_matches('\r')
-                    .to_string()
-            })
-            .collect()
-    }
 }
 
 /// `watch --logs`: print new lines of every log of one session as they arrive, prefixed with

@@ -28,7 +28,7 @@ pub enum Event {
         at: String,
         #[serde(flatten)]
         session: SessionRef,
-        changes: FieldChanges,
+        changes: Box<FieldChanges>,
     },
     /// The session has errors now, or different ones.
     SessionInvalid {
@@ -289,7 +289,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
                 out.push(Event::SessionUpdated {
                     at: at.clone(),
                     session: SessionRef::of(s),
-                    changes,
+                    changes: Box::new(changes),
                 });
                 let error_sig = |x: &SessionSnap| {
                     x.errors()
@@ -389,7 +389,7 @@ mod tests {
                 title: "T".into(),
                 status: "paused".into(),
             },
-            changes: FieldChanges {
+            changes: Box::new(FieldChanges {
                 status: Some(Change {
                     from: "in_progress".into(),
                     to: "paused".into(),
@@ -399,7 +399,7 @@ mod tests {
                     to: Some("x".into()),
                 }),
                 ..FieldChanges::default()
-            },
+            }),
         };
         assert_eq!(
             serde_json::to_string(&u).unwrap(),

@@ -10,6 +10,7 @@
 
 mod event;
 mod feed;
+mod follow;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
@@ -23,6 +24,7 @@ pub use event::{
     AgentFinished, AgentStarted, Change, Event, FieldChanges, SessionRef, at_now, diff,
 };
 pub use feed::{Feed, Msg, settle};
+pub use follow::Followed;
 
 use crate::agents::record::RunRecord;
 use crate::config::Config;
