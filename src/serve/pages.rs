@@ -190,41 +190,51 @@ pub fn board(snap: &Snapshot, viewed: &Viewed, read_only: bool) -> String {
             list.len()
         );
         for s in list {
-            let o = &s.overview;
-            let runs = runs_of(snap, &o.id);
-            let unread = runs.iter().any(|r| viewed.unread(r));
-            let _ = write!(
-                out,
-                "<article class=\"card{stale}\" data-session=\"{id}\"><h3><a href=\"/s/{id}\">{title}</a>{unread}</h3>\
-<p class=\"task\">{task}</p><p class=\"meta\"><span class=\"age\">{age}</span> · <span class=\"check\">☑ {done}/{total}</span> · {valid}{seen}</p>\
-<ul class=\"agents\">{agents}</ul></article>",
-                stale = if o.stale { " stale" } else { "" },
-                id = esc(&o.id),
-                title = esc(&o.title),
-                unread = if unread {
-                    " <span class=\"unread\" title=\"agent output since you last looked\">●</span>"
-                } else {
-                    ""
-                },
-                task = esc(o.current_task.as_deref().unwrap_or("")),
-                age = esc(&o.age_label(now)),
-                done = s.checklist.done,
-                total = s.checklist.total,
-                valid = validity(s),
-                seen = viewed
-                    .sessions
-                    .get(&o.id)
-                    .map_or(String::new(), |t| format!(
-                        " · <span class=\"seen\">viewed {} ago</span>",
-                        format_age(now - *t)
-                    )),
-                agents = agent_items(snap, viewed, &o.id, read_only),
-            );
+            out.push_str(&card(snap, viewed, s, read_only, now));
         }
         out.push_str("</section>");
     }
     out.push_str("</div>");
     out
+}
+
+/// One session's card on the board.
+pub fn card(
+    snap: &Snapshot,
+    viewed: &Viewed,
+    s: &SessionSnap,
+    read_only: bool,
+    now: DateTime<Utc>,
+) -> String {
+    let o = &s.overview;
+    let runs = runs_of(snap, &o.id);
+    let unread = runs.iter().any(|r| viewed.unread(r));
+    format!(
+        "<article class=\"card{stale}\" data-session=\"{id}\"><h3><a href=\"/s/{id}\">{title}</a>{unread}</h3>\
+<p class=\"task\">{task}</p><p class=\"meta\"><span class=\"age\">{age}</span> · <span class=\"check\">☑ {done}/{total}</span> · {valid}{seen}</p>\
+<ul class=\"agents\">{agents}</ul></article>",
+        stale = if o.stale { " stale" } else { "" },
+        id = esc(&o.id),
+        title = esc(&o.title),
+        unread = if unread {
+            " <span class=\"unread\" title=\"agent output since you last looked\">●</span>"
+        } else {
+            ""
+        },
+        task = esc(o.current_task.as_deref().unwrap_or("")),
+        age = esc(&o.age_label(now)),
+        done = s.checklist.done,
+        total = s.checklist.total,
+        valid = validity(s),
+        seen = viewed
+            .sessions
+            .get(&o.id)
+            .map_or(String::new(), |t| format!(
+                " · <span class=\"seen\">viewed {} ago</span>",
+                format_age(now - *t)
+            )),
+        agents = agent_items(snap, viewed, &o.id, read_only),
+    )
 }
 
 /// Markdown to HTML, with raw HTML shown as text.

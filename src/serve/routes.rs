@@ -25,6 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(board))
         .route("/fragment/board", get(board_fragment))
+        .route("/fragment/card/{id}", get(card_fragment))
         .route("/s/{id}", get(session))
         .route("/fragment/s/{id}", get(session_fragment))
         .route("/a/{run}", get(agent))
@@ -73,6 +74,22 @@ fn board_html(app: &App) -> String {
     let snap = app.live.snapshot.borrow().clone();
     let viewed = app.viewed.lock().unwrap_or_else(|e| e.into_inner());
     pages::board(&snap, &viewed, app.read_only)
+}
+
+async fn card_fragment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let snap = app.live.snapshot.borrow().clone();
+    let Some(s) = snap.sessions.get(&id) else {
+        return not_found("session");
+    };
+    let viewed = app.viewed.lock().unwrap_or_else(|e| e.into_inner());
+    Html(pages::card(
+        &snap,
+        &viewed,
+        s,
+        app.read_only,
+        chrono::Utc::now(),
+    ))
+    .into_response()
 }
 
 fn session_html(app: &App, id: &str) -> Option<String> {

@@ -18,26 +18,52 @@
     return page === "agent" ? document.getElementById("live-part") : main;
   }
 
+  // Coalesces the events of one batch (they arrive together) into one fetch.
   let pending = null;
-  function refresh() {
+  let cards = new Set();
+  let whole = false;
+  function schedule() {
     if (pending) return;
     pending = setTimeout(function () {
       pending = null;
-      const url = fragmentUrl();
-      if (!url) return;
-      fetch(url, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) {
-          if (html === null) return;
-          target().innerHTML = html;
-          document.body.dataset.refreshed = String(Date.now());
-        })
-        .catch(function () {});
-    }, 30);
+      const one = cards;
+      cards = new Set();
+      if (whole || page !== "board") {
+        whole = false;
+        const url = fragmentUrl();
+        if (url) swap(url, function (html) { target().innerHTML = html; });
+        return;
+      }
+      one.forEach(function (sid) {
+        swap("/fragment/card/" + encodeURIComponent(sid), function (html) {
+          const old = document.querySelector('article[data-session="' + CSS.escape(sid) + '"]');
+          if (old) old.outerHTML = html;
+        });
+      });
+    }, 0);
+  }
+  function swap(url, put) {
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        put(html);
+        document.body.dataset.refreshed = String(Date.now());
+      })
+      .catch(function () {});
+  }
+  function refresh() { whole = true; schedule(); }
+
+  // On the board, a change inside one session (not its column) redraws only its card.
+  function onBoard(ev) {
+    const sid = ev.session;
+    const known = sid && document.querySelector('article[data-session="' + CSS.escape(sid) + '"]');
+    const moves = ev.event !== "session-updated" ||
+      (ev.event === "session-updated" && ev.changes && ev.changes.status);
+    if (known && !moves) { cards.add(sid); schedule(); } else { refresh(); }
   }
 
   function concerns(ev) {
-    if (page === "board") return true;
     if (page === "session") return ev.session === id;
     if (page === "agent") return ev.run_id === id || ev.session !== undefined;
     return false;
@@ -49,7 +75,8 @@
   es.addEventListener("live", function (m) {
     let ev = {};
     try { ev = JSON.parse(m.data); } catch (e) { return; }
-    if (concerns(ev)) refresh();
+    if (page === "board") onBoard(ev);
+    else if (concerns(ev)) refresh();
   });
   es.addEventListener("tick", refresh);
 
