@@ -351,6 +351,25 @@ fn the_board_follows_files_and_agents_live_in_a_browser() {
         "the unread marker",
         &format!("!!document.querySelector('{li} .unread')"),
     );
+    // The other columns, and a file broken by hand, for the picture and the grouping.
+    let paused = stem(&new_session(dir.path(), "Provider fallback"));
+    sessions(dir.path(), &["pause", &paused, "--reason", "waiting for review"]);
+    let broken = new_session(dir.path(), "Retry with backoff");
+    let line = serve_support::break_context(&broken);
+    wait_js(
+        &tab,
+        "the paused session",
+        &format!("!!document.querySelector('[data-group=paused] article[data-session=\"{paused}\"]')"),
+    );
+    wait_js(
+        &tab,
+        "the first error with line:col",
+        &format!(
+            "!!document.querySelector('article[data-session=\"{}\"] .bad') && document.querySelector('article[data-session=\"{}\"] .bad').textContent.includes('{line}:1')",
+            stem(&broken),
+            stem(&broken)
+        ),
+    );
     let png = tab
         .capture_screenshot(
             headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
