@@ -181,10 +181,29 @@ pub enum Command {
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
 
-    /// Print a shell completion script (e.g. `sessions completions bash > ~/.local/share/bash-completion/completions/sessions`).
+    /// Print the shell code that completes session names, `SESSION:AGENT`/`SESSION:RUN`
+    /// targets, agent names and statuses from the repository you are in.
+    ///
+    /// It calls `sessions` back on each TAB, so completions stay right after an upgrade. Load
+    /// it from your shell's start-up file:
+    ///
+    ///   bash: echo 'source <(sessions completions bash)' >> ~/.bashrc
+    ///   zsh:  echo 'source <(sessions completions zsh)' >> ~/.zshrc
+    ///   fish: echo 'sessions completions fish | source' >> ~/.config/fish/config.fish
+    #[command(verbatim_doc_comment)]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff), or write one page per command into DIR.
+    ///
+    /// `sessions man | man -l -` reads it at once; `sessions man --out ~/.local/share/man/man1`
+    /// installs sessions(1), sessions-list(1), … for `man sessions-list`.
+    Man {
+        /// Write sessions.1 and sessions-<command>.1 here (made if missing) instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
 }
 

@@ -34,6 +34,8 @@ fn main() -> ExitCode {
             nix::sys::signal::SigHandler::SigDfl,
         );
     }
+    // `COMPLETE=bash sessions -- …` from a completion script: answer and exit.
+    sessions::completion::answer_if_asked();
     let cli = match sessions::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e)

@@ -144,31 +144,56 @@ pub fn load_all(
     now: DateTime<Utc>,
     stale_after: Duration,
 ) -> crate::error::Result<Vec<Overview>> {
+    use crate::summary_cache::{Cache, Key};
     use rayon::prelude::*;
     let files = repo.session_files()?;
     let runs = crate::agents::sync::Runs::load_live(repo);
-    let one = |p: &PathBuf| read(repo, &runs, p, now, stale_after);
+    let mut cache = Cache::load(&repo.state_dir());
+    let one = |p: &PathBuf| {
+        let Some((key, newest)) = cache.as_ref().and_then(|_| Key::of(p)) else {
+            return (read(repo, &runs, p, now, stale_after).0, None);
+        };
+        if let Some(f) = cache.as_ref().and_then(|c| c.get(p, &key)) {
+            let mut o = f.overview(p, repo.display(p), now, stale_after);
+            runs.correct_with(&mut o, &[]);
+            return (o, None);
+        }
+        let (o, facts) = read(repo, &runs, p, now, stale_after);
+        (o, Some((key, newest, facts)))
+    };
     // Threads pay from a few dozen files on; below that their start-up costs more.
-    Ok(if files.len() >= PARALLEL_FROM {
+    let read: Vec<_> = if files.len() >= PARALLEL_FROM {
         files.par_iter().map(one).collect()
     } else {
         files.iter().map(one).collect()
-    })
+    };
+    let mut out = Vec::with_capacity(read.len());
+    for (p, (o, learnt)) in files.iter().zip(read) {
+        if let (Some(c), Some((key, newest, facts))) = (cache.as_mut(), learnt) {
+            c.put(p, key, newest, facts);
+        }
+        out.push(o);
+    }
+    if let Some(mut c) = cache {
+        c.retain(&files);
+        c.save();
+    }
+    Ok(out)
 }
 
 /// From this many files on, [`load_all`] reads them on every core.
 const PARALLEL_FROM: usize = 64;
 
 /// The overview of one session file, from its head only (the frontmatter: the body is never
-/// read), with running counts corrected by `runs`. A symlink out of the repository is not
-/// read through (listed as `unreadable`).
+/// read), with running counts corrected by `runs`, and the facts the summary cache may keep of
+/// it. A symlink out of the repository is not read through (listed as `unreadable`).
 fn read(
     repo: &crate::store::Repo,
     runs: &crate::agents::sync::Runs,
     path: &Path,
     now: DateTime<Utc>,
     stale_after: Duration,
-) -> Overview {
+) -> (Overview, Option<crate::summary_cache::Facts>) {
     let text = (!path.is_symlink() || repo.contains(path))
         .then(|| crate::store::read_head(path).ok())
         .flatten();
@@ -183,6 +208,7 @@ fn read(
         other => (other, Vec::new()),
     };
     let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
+    let facts = crate::summary_cache::Facts::of(&o);
     runs.correct_with(&mut o, &orphans);
-    o
+    (o, facts)
 }

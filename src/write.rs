@@ -246,6 +246,25 @@ pub fn diff(before: &str, after: &str) -> String {
         .to_string()
 }
 
+/// A patch of `before` → `after` for the file at `rel` (relative to the repository root) that
+/// `git apply` (and `patch -p1`) accepts: `diff --git` header, `a/`/`b/` paths, three lines of
+/// context, every line ending in a newline.
+pub fn patch(rel: &str, before: &str, after: &str) -> String {
+    let mut out = format!("diff --git a/{rel} b/{rel}\n");
+    let diff = similar::TextDiff::from_lines(before, after);
+    let body = diff
+        .unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(true)
+        .header(&format!("a/{rel}"), &format!("b/{rel}"))
+        .to_string();
+    out.push_str(&body);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
 /// A write error, in plain words when the disk is full.
 fn write_error(path: &Path, e: std::io::Error) -> Error {
     let full = matches!(

@@ -1774,14 +1774,11 @@ fn completions_bash_prints_a_script() {
     let repo = TestRepo::new();
     let out = repo.run(&["completions", "bash"]);
     out.ok();
+    // The dynamic script: it asks `sessions` for candidates on each TAB (tests/completion.rs).
     assert!(
-        out.stdout.contains("_sessions()") || out.stdout.contains("_sessions ()"),
+        out.stdout.contains("-F _clap_complete_sessions sessions"),
         "{out}"
     );
-    assert!(out.stdout.contains("complete -F"), "{out}");
-    for sub in ["init", "new", "list", "status", "show", "validate"] {
-        assert!(out.stdout.contains(sub), "{sub} missing");
-    }
     repo.run(&["completions", "zsh"]).ok();
     repo.run(&["completions", "tcsh"]).code(2);
 }

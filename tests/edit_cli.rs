@@ -719,12 +719,52 @@ fn validate_fix_dry_run_prints_a_diff_and_writes_nothing() {
         .args(["validate", "--fix", "--dry-run"])
         .assert()
         .code(1);
+    // stdout is the patch alone; what would be fixed and the report are on stderr.
+    let patch = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
     let err = stderr_of(&a);
-    assert!(err.contains("-  status: done"), "{err}");
-    assert!(err.contains("+  status: completed"), "{err}");
-    assert!(err.contains("+## Next Steps"), "{err}");
+    assert!(
+        patch.starts_with("diff --git a/.agents/sessions/"),
+        "{patch}"
+    );
+    assert!(patch.contains("-  status: done"), "{patch}");
+    assert!(patch.contains("+  status: completed"), "{patch}");
+    assert!(patch.contains("+## Next Steps"), "{patch}");
+    assert!(patch.ends_with('\n'));
+    assert!(err.contains("would fix "), "{err}");
+    assert!(err.contains("would fix 1 file"), "{err}");
+    assert!(
+        err.contains("error[status]"),
+        "the report goes to stderr: {err}"
+    );
     assert_eq!(repo.read(&path), BROKEN);
     assert_eq!(mtime(&path), old);
+    // `git apply` takes it from the repository root and the file then validates.
+    let root = repo.root().to_path_buf();
+    let git = |args: &[&str], input: Option<&str>| {
+        use std::io::Write;
+        let mut c = std::process::Command::new("git");
+        c.args(args)
+            .current_dir(&root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().expect("git runs");
+        if let Some(i) = input {
+            child.stdin.take().unwrap().write_all(i.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    };
+    let applied = git(&["apply", "-"], Some(&patch));
+    assert!(
+        applied.status.success(),
+        "git apply refused the patch: {}\n{patch}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(repo.read(&path).contains("status: completed"));
+    repo.cmd().args(["validate"]).assert().code(0);
     // --dry-run needs --fix.
     repo.cmd().args(["validate", "--dry-run"]).assert().code(2);
 }

@@ -316,8 +316,22 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "sessions", &mut std::io::stdout());
+            crate::completion::write_registration(shell, &mut std::io::stdout().lock())
+                .map_err(|e| Error::Usage(format!("cannot write the completion script: {e}")))?;
+            Ok(0)
+        }
+        Command::Man { out } => {
+            let pages = crate::completion::man_pages(out.as_deref()).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot write the man pages{}: {e}",
+                    out.as_ref()
+                        .map(|d| format!(" into {}", d.display()))
+                        .unwrap_or_default()
+                ))
+            })?;
+            for p in pages {
+                println!("{}", p.display());
+            }
             Ok(0)
         }
     }

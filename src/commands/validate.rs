@@ -22,8 +22,14 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
     if args.fix {
         fix_all(ctx, &files, args.dry_run);
     }
-    let stdout = anstream::stdout();
-    let mut reporter = Reporter::new(args.format, stdout.lock());
+    // With `--fix --dry-run` stdout is the patch alone (`… | git apply`); the report goes to
+    // stderr.
+    let out: Box<dyn std::io::Write> = if args.fix && args.dry_run {
+        Box::new(anstream::stderr().lock())
+    } else {
+        Box::new(anstream::stdout().lock())
+    };
+    let mut reporter = Reporter::new(args.format, out);
     let io = |e: std::io::Error| Error::write(Path::new("<stdout>"), e);
     reporter.begin().map_err(io)?;
     let mut totals = Totals::default();
@@ -63,8 +69,9 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
     })
 }
 
-/// Applies the safe repairs to each file (or, with `dry_run`, prints them as a diff). What was
-/// changed goes to stderr so that stdout stays the chosen format.
+/// Applies the safe repairs to each file, or with `dry_run` prints them on stdout as a patch
+/// that `git apply` accepts from the repository root. What was (or would be) changed goes to
+/// stderr.
 fn fix_all(ctx: &Ctx, files: &[PathBuf], dry_run: bool) {
     let mut fixed = 0;
     for path in files {
@@ -88,7 +95,18 @@ fn fix_all(ctx: &Ctx, files: &[PathBuf], dry_run: bool) {
         };
         if dry_run {
             match edit::apply(&text, &ops_for(&text), ctx.now) {
-                Ok(Some(after)) => eprint!("--- {display}\n{}", write::diff(&text, &after)),
+                Ok(Some(after)) => {
+                    let rel = path
+                        .strip_prefix(&ctx.repo.root)
+                        .unwrap_or(path)
+                        .to_string_lossy()
+                        .into_owned();
+                    print!("{}", write::patch(&rel, &text, &after));
+                    fixed += 1;
+                    for f in &planned {
+                        eprintln!("would fix {display}: {}", f.what);
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => eprintln!("cannot fix {display}: {e}"),
             }
@@ -105,8 +123,18 @@ fn fix_all(ctx: &Ctx, files: &[PathBuf], dry_run: bool) {
             Err(e) => eprintln!("cannot fix {display}: {e}"),
         }
     }
-    if !dry_run {
-        eprintln!("fixed {fixed} file{}", if fixed == 1 { "" } else { "s" });
+    let s = if fixed == 1 { "" } else { "s" };
+    if dry_run {
+        eprintln!(
+            "would fix {fixed} file{s}{}",
+            if fixed > 0 {
+                " (the patch is on stdout: `sessions validate --fix --dry-run | git apply` applies it)"
+            } else {
+                ""
+            }
+        );
+    } else {
+        eprintln!("fixed {fixed} file{s}");
     }
 }
 
