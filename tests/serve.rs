@@ -353,13 +353,18 @@ fn the_board_follows_files_and_agents_live_in_a_browser() {
     );
     // The other columns, and a file broken by hand, for the picture and the grouping.
     let paused = stem(&new_session(dir.path(), "Provider fallback"));
-    sessions(dir.path(), &["pause", &paused, "--reason", "waiting for review"]);
+    sessions(
+        dir.path(),
+        &["pause", &paused, "--reason", "waiting for review"],
+    );
     let broken = new_session(dir.path(), "Retry with backoff");
     let line = serve_support::break_context(&broken);
     wait_js(
         &tab,
         "the paused session",
-        &format!("!!document.querySelector('[data-group=paused] article[data-session=\"{paused}\"]')"),
+        &format!(
+            "!!document.querySelector('[data-group=paused] article[data-session=\"{paused}\"]')"
+        ),
     );
     wait_js(
         &tab,

@@ -160,7 +160,12 @@ async fn events(State(app): State<Arc<App>>) -> Response {
     let mut batches = app.live.batches.subscribe();
     tokio::spawn(async move {
         loop {
-            let batch = match batches.recv().await {
+            let next = tokio::select! {
+                // A page that went away ends its task now, not at the next event.
+                _ = tx.closed() => return,
+                b = batches.recv() => b,
+            };
+            let batch = match next {
                 Ok(b) => b,
                 Err(RecvError::Lagged(_)) => {
                     if tx
@@ -234,7 +239,11 @@ async fn agent_stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> R
                     .insert(rec.id.clone(), size);
             }
             loop {
-                match batches.recv().await {
+                let next = tokio::select! {
+                    _ = tx.closed() => return,
+                    b = batches.recv() => b,
+                };
+                match next {
                     Ok(b)
                         if b.all
                             || b.paths
