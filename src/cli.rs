@@ -500,6 +500,10 @@ pub struct PauseArgs {
     /// Why it is paused (added to the Session Log).
     #[arg(long)]
     pub reason: Option<String>,
+    /// Also stop the session's running agents (SIGTERM, SIGKILL after 10 s), as
+    /// `sessions kill SESSION --all` does. Without it they keep running and are named.
+    #[arg(long)]
+    pub kill: bool,
 }
 
 #[derive(Debug, Args)]

@@ -83,12 +83,8 @@ impl Config {
             match key.as_str().unwrap_or("") {
                 "stale_after" => {
                     let s = scalar(value, "stale_after")?;
-                    config.stale_after = humantime::parse_duration(s).map_err(|e| {
-                        (
-                            value.span.start,
-                            format!("stale_after `{s}`: {e} (write e.g. 24h or 2d)"),
-                        )
-                    })?;
+                    config.stale_after = parse_duration(s)
+                        .map_err(|e| (value.span.start, format!("stale_after: {e}")))?;
                 }
                 "log_cap" => config.log_cap = parse_size(value)?,
                 "notify" => config.notify = Some(string_list(value, "notify")?),
@@ -225,6 +221,20 @@ fn parse_size(node: &Node) -> Result<u64, (usize, String)> {
             format!("log_cap `{s}` is not a size like 50MB"),
         )
     })
+}
+
+/// A duration (a flag's or the config's): `humantime` units (`45s`, `30m`, `2h`, `7d`, `1h30m`), with errors
+/// in this tool's words (a bare number is the usual slip).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const EXAMPLES: &str = "write it with a unit, e.g. 45s, 30m, 2h or 7d";
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(format!("the duration is empty: {EXAMPLES}"));
+    }
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("`{t}` has no unit: {t}s, {t}m, {t}h or {t}d?"));
+    }
+    humantime::parse_duration(t).map_err(|_| format!("`{t}` is not a duration: {EXAMPLES}"))
 }
 
 #[cfg(test)]

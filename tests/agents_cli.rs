@@ -505,6 +505,15 @@ fn tmux_runner_has_an_attach_target() {
         stderr(&out)
     );
 
+    // With tmux, attach first says how to get the terminal back (here tmux itself then
+    // refuses: the test has no terminal).
+    let out = repo.cmd(&["attach", &repo.stem]).output().unwrap();
+    assert!(
+        stderr(&out).contains("detach with Ctrl-b d and the agent keeps running"),
+        "{}",
+        stderr(&out)
+    );
+
     repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
     repo.wait_status(id, "cancelled");
     std::thread::sleep(Duration::from_millis(100));

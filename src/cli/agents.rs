@@ -127,7 +127,7 @@ pub struct KillArgs {
     #[arg(long)]
     pub all: bool,
     /// How long to wait after SIGTERM before SIGKILL (e.g. 500ms, 10s, 1m).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::config::parse_duration)]
     pub grace: Duration,
 }
 
@@ -137,7 +137,7 @@ pub struct PruneArgs {
     #[arg(long)]
     pub completed: bool,
     /// Only runs that ended longer ago than this (e.g. 12h, 7d).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub older_than: Option<Duration>,
     /// Say what would be removed, remove nothing.
     #[arg(long)]

@@ -48,6 +48,11 @@ pub fn run(ctx: &Ctx, args: AttachArgs) -> Result<u8> {
         ));
     };
     let argv = attach_argv(rec).unwrap_or_default();
+    // Said before tmux takes the screen: how to get it back without stopping the agent.
+    eprintln!(
+        "attaching to {} (run {}): detach with Ctrl-b d and the agent keeps running; Ctrl-c goes to the agent",
+        rec.agent, rec.id
+    );
     let err = Command::new(tmux)
         .args(argv.iter().skip(1))
         .env_remove("TMUX")

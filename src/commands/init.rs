@@ -76,6 +76,12 @@ pub fn run(ctx: &Ctx) -> Result<u8> {
             .map_err(|e| Error::write(&gitignore, e))?;
         said.push(format!("updated  .gitignore (+ {})", missing.join(", ")));
     }
+    if !repo.root.ancestors().any(|d| d.join(".git").exists()) {
+        eprintln!(
+            "note: {} is not in a git repository. sessions works without one, but session files are meant to travel with the code: run `git init` (or `sessions -C DIR init` in your project) to track them.",
+            repo.root.display()
+        );
+    }
     for line in said {
         println!("{line}");
     }

@@ -40,6 +40,43 @@ pub fn pause(ctx: &Ctx, args: PauseArgs) -> Result<u8> {
     ];
     edit_session(ctx, &path, |_| Ok(ops.clone()))?;
     println!("paused {}", ctx.show_path(&path));
+    still_running(ctx, &path, args.kill)
+}
+
+/// After a pause: the session's agents that still run, stopped with `--kill`, else named with
+/// the command that stops them.
+fn still_running(ctx: &Ctx, path: &std::path::Path, kill: bool) -> Result<u8> {
+    let stem = super::stem(path);
+    let runs = crate::agents::sync::Runs::load_session(&ctx.repo, &stem);
+    let active: Vec<_> = runs
+        .records
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.status.is_active())
+        .collect();
+    if active.is_empty() {
+        return Ok(0);
+    }
+    if kill {
+        return super::kill::run(
+            ctx,
+            crate::cli::KillArgs {
+                target: Some(stem),
+                all: true,
+                grace: std::time::Duration::from_secs(10),
+            },
+        );
+    }
+    let names: Vec<String> = active
+        .iter()
+        .map(|r| format!("{} ({})", r.agent, r.id))
+        .collect();
+    eprintln!(
+        "note: {} agent{} still running: {}. They keep working while the session is paused; stop them with `sessions kill {stem} --all` (or pause with --kill).",
+        active.len(),
+        if active.len() == 1 { " is" } else { "s are" },
+        names.join(", ")
+    );
     Ok(0)
 }
 

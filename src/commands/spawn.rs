@@ -57,6 +57,15 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
             "--task is empty; say what the agent should do".into(),
         ));
     }
+    if let Ok(text) = store::read_session(&path)
+        && crate::session::Document::parse_frontmatter(&text).str_value(&["session", "status"])
+            == Some("completed")
+    {
+        eprintln!(
+            "warning: {} is completed; the agent's outcome will be written into a closed session (`sessions resume` it first if the work goes on)",
+            ctx.show_path(&path)
+        );
+    }
     let config = ctx.config()?;
     let exe = std::env::current_exe().map_err(|e| {
         Error::Usage(format!(

@@ -164,7 +164,7 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
             Err(e) => out.push(Finding::new(
                 &YAML_SYNTAX,
                 e.offset,
-                format!("invalid YAML in the frontmatter: {}", e.message),
+                format!("invalid YAML in the frontmatter: {}", plain_yaml_error(&e.message)),
             )),
             Ok(None) => out.push(Finding::new(
                 &REQUIRED_KEY,
@@ -177,8 +177,94 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
     check_sections(doc, &mut out);
     check_unclosed(doc, &mut out);
     check_conflict_markers(doc.src, &mut out);
+    if let Some(file_name) = file_name
+        && let Some(f) = out.iter_mut().find(|f| f.rule.id == NAME_FORMAT.id)
+        && let Some(better) = suggested_name(doc, file_name)
+    {
+        const PATTERN: &str = "rename it to YYYYMMDD-HHMMSS-<slug>.md";
+        f.message = if f.message.contains(PATTERN) {
+            f.message.replace(
+                PATTERN,
+                &format!("rename it to `{better}` (YYYYMMDD-HHMMSS-<slug>.md, the time from `session.created`)"),
+            )
+        } else {
+            format!("{}: `{better}` would do", f.message)
+        };
+    }
     out.sort_by_key(|f| f.offset.map_or(0, |o| o + 1));
     out
+}
+
+/// The YAML parser's message in plain words, with what to do, for the slips people make in
+/// frontmatter; anything else is kept as the parser says it.
+fn plain_yaml_error(message: &str) -> String {
+    let plain = [
+        (
+            "while scanning a quoted scalar, found unexpected end of stream",
+            "this quote is never closed: add the closing quote at the end of the value",
+        ),
+        (
+            "mapping values are not allowed in this context",
+            "a second `: ` on one line: quote the value (title: \"Fix: the parser\")",
+        ),
+        (
+            "tabs disallowed within this context",
+            "a tab in the indentation: YAML indents with spaces only",
+        ),
+        (
+            "while parsing a flow sequence, expected ',' or ']'",
+            "this `[` list is not closed with `]` (or a `,` is missing between items)",
+        ),
+        (
+            "while parsing a flow mapping, did not find expected ',' or '}'",
+            "this `{` mapping is not closed with `}` (or a `,` is missing between entries)",
+        ),
+        (
+            "while parsing a block mapping, did not find expected key",
+            "this line is indented differently from the keys above it: line the keys of one block up",
+        ),
+        (
+            "found unknown anchor",
+            "`*name` refers to an anchor `&name` that is not defined above it",
+        ),
+        (
+            "found unknown escape character",
+            "an unknown `\\` escape inside double quotes: write `\\\\` for a backslash, or use single quotes",
+        ),
+    ];
+    plain
+        .iter()
+        .find(|(raw, _)| message.contains(raw))
+        .map_or_else(|| message.to_string(), |(_, words)| (*words).to_string())
+}
+
+/// The name a misnamed file should have: `session.created` as the timestamp, and a slug from
+/// the old name without its leading date-like part (else from the title).
+fn suggested_name(doc: &Document, file_name: &str) -> Option<String> {
+    let stem = file_name.strip_suffix(".md").unwrap_or(file_name);
+    // A name with a good timestamp keeps it; otherwise the time comes from `session.created`.
+    let (time, rest) = match stem
+        .get(..15)
+        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y%m%d-%H%M%S").ok())
+    {
+        Some(_) => (stem[..15].to_string(), &stem[15..]),
+        None => {
+            let created = parse_timestamp(doc.str_value(&["session", "created"])?).ok()?;
+            let rest = stem.trim_start_matches(|c: char| {
+                c.is_ascii_digit() || matches!(c, '-' | '_' | 'T' | ':')
+            });
+            (created.format("%Y%m%d-%H%M%S").to_string(), rest)
+        }
+    };
+    let mut slug = name::slugify(rest);
+    if slug.is_empty() {
+        slug = name::slugify(doc.str_value(&["session", "title"]).unwrap_or_default());
+    }
+    if slug.is_empty() {
+        slug = "session".into();
+    }
+    let better = format!("{time}-{slug}.md");
+    (better != file_name).then_some(better)
 }
 
 fn check_name(file_name: &str, out: &mut Vec<Finding>) -> Option<DateTime<Utc>> {
