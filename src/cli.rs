@@ -198,6 +198,14 @@ pub enum Command {
     /// agent-finished, agent-lost. Without a terminal it prints one line per event.
     Watch(WatchArgs),
 
+    /// Serve a live dashboard of sessions and agents in the browser (127.0.0.1 only by default).
+    ///
+    /// Prints a URL with a fresh random token; every request needs it (a cookie after the first
+    /// visit). Actions on the pages run this same binary with the CLI's arguments, so they
+    /// behave and log exactly as the commands do. Ctrl-C stops it.
+    #[command(after_help = SERVE_HELP)]
+    Serve(ServeArgs),
+
     /// Print the shell code that completes session names, `SESSION:AGENT`/`SESSION:RUN`
     /// targets, agent names and statuses from the repository you are in.
     ///
@@ -222,6 +230,44 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
     },
+}
+
+const SERVE_HELP: &str = "\
+Examples:
+  sessions serve                          http://127.0.0.1:4777/?token=… (open it)
+  sessions serve --port 0 --read-only     any free port, no actions
+  SESSIONS_SERVE_TOKEN=… sessions serve --bind 0.0.0.0 --allow-host box.lan
+
+Security: the Host header must be localhost, 127.0.0.1, [::1] or an --allow-host name (DNS
+rebinding); POSTs and event streams must come from the page's own origin; a non-loopback
+--bind needs a token set explicitly (--token or $SESSIONS_SERVE_TOKEN).";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The TCP port (0: any free port).
+    #[arg(long, default_value_t = 4777)]
+    pub port: u16,
+    /// The address to listen on. Anything but a loopback address needs --token.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Open the URL in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Show everything, allow no action (spawn, kill, pause, resume, review, validate).
+    #[arg(long)]
+    pub read_only: bool,
+    /// The access token (default: a fresh random one per start).
+    #[arg(
+        long,
+        env = "SESSIONS_SERVE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Another name the server may be reached by (the Host header), besides localhost,
+    /// 127.0.0.1 and [::1] (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ mod new;
 mod prune;
 mod restart;
 mod send;
+mod serve;
 mod show;
 mod spawn;
 mod status;
@@ -334,6 +335,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Hook { event } => Ok(hook::run(&ctx, event)),
         Command::Hooks { action } => hooks_install::run(&ctx, action),
         Command::Watch(args) => watch::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
         Command::Completions { shell } => {
             crate::completion::write_registration(shell, &mut std::io::stdout().lock())
                 .map_err(|e| Error::Usage(format!("cannot write the completion script: {e}")))?;
