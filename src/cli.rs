@@ -278,6 +278,10 @@ pub struct WatchArgs {
     /// Interleave the output of all running agents of SESSION, prefixed per agent.
     #[arg(long, value_name = "SESSION", conflicts_with = "json")]
     pub logs: Option<String>,
+    /// No terminal bell when a run fails, is lost or waits for you (the live table rings
+    /// one).
+    #[arg(long)]
+    pub no_bell: bool,
 }
 
 #[derive(Debug, Subcommand)]

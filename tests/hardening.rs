@@ -401,7 +401,7 @@ fn json_keeps_the_exact_text_escaped() {
 fn watch_lines_show_escapes_and_watch_json_keeps_them_exact() {
     let repo = TestRepo::init();
     let mut lines = watch_support::Watcher::start(repo.root(), &["watch"]);
-    lines.expect("the ready line", |l| l.starts_with("watching "));
+    lines.expect("the ready line", |l| l.starts_with("stderr: watching "));
     let mut json = watch_support::Watcher::start(repo.root(), &["watch", "--json"]);
     json.expect("the ready event", |l| l.contains("\"watching\""));
     evil_session(&repo);

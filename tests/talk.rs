@@ -729,3 +729,51 @@ fn a_message_queued_for_a_busy_tmux_run_is_typed_when_it_next_waits() {
     assert_eq!(v[0]["summary"], "got later please");
     assert!(continuing(&repo, &run).is_empty());
 }
+
+/// `watch --json` says when a run starts waiting for the person (and the live table rings the
+/// bell for it).
+#[test]
+fn watch_reports_a_run_that_starts_waiting() {
+    use std::io::{BufRead, BufReader};
+    let repo = repo();
+    let never = repo.root().join("never");
+    let run = spawn(&repo, "gate", never.to_str().unwrap());
+    repo.wait_running(&run);
+    let conv = repo.agent(&run)["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut watch = repo
+        .cmd(&["watch", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |pred: &dyn Fn(&str) -> bool| loop {
+        let l = rx
+            .recv_timeout(agents_support::PATIENCE)
+            .expect("a watch event in time");
+        if pred(&l) {
+            break l;
+        }
+    };
+    next(&|l| l.contains("\"watching\""));
+    hook(&repo, "claude-tui-permission-request-Bash.json", &conv);
+    let e = next(&|l| l.contains("agent-waiting"));
+    let v: Value = serde_json::from_str(&e).unwrap();
+    assert_eq!(v["run_id"], run.as_str(), "{e}");
+    assert_eq!(v["waiting"], "waiting (permission: Bash)", "{e}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    repo.ok(&["kill", &repo.stem, "--grace", "1s"]);
+}

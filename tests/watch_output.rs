@@ -28,8 +28,9 @@ fn is_event_line(l: &str) -> bool {
 fn piped_watch_prints_one_line_per_event() {
     let dir = repo();
     let mut w = Watcher::start(dir.path(), &["watch"]);
+    // The banner is for the person, on stderr; stdout carries only events.
     w.expect("the ready line", |l| {
-        l == "watching 0 session(s); Ctrl-C to stop"
+        l == "stderr: watching 0 session(s); Ctrl-C to stop"
     });
 
     let file = new_session(dir.path(), "Line work");

@@ -55,6 +55,7 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
     feed.ensure();
     let mut tracker = Tracker::default();
     let mut snap = tracker.snapshot(&ctx.repo, ctx.now, &Changes::everything(), None)?;
+    let bell = mode == Mode::Table && !args.no_bell;
     let mut out = std::io::stdout().lock();
     match mode {
         Mode::Json => {
@@ -71,8 +72,8 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
             draw(ctx, &snap, &mut out);
         }
         Mode::Lines => {
-            let _ = writeln!(
-                out,
+            // For the person: a program reading the pipe gets only events.
+            eprintln!(
                 "watching {} session(s); Ctrl-C to stop",
                 snap.sessions.len()
             );
@@ -126,6 +127,10 @@ pub fn run(ctx: &Ctx, args: WatchArgs) -> Result<u8> {
                     drop(writeln!(out, "{}", crate::terminal::line(&line(e))));
                 }),
                 Mode::Table => draw(&ctx, &next, &mut out),
+            }
+            // On a terminal, a bell when a run failed, was lost or waits for the person.
+            if bell && events.iter().any(Event::wants_attention) {
+                let _ = out.write_all(b"\x07");
             }
             let _ = out.flush();
         }
@@ -195,6 +200,7 @@ fn line(e: &Event) -> String {
             .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
             .unwrap_or_default(),
         Event::AgentStarted { agent: a, .. } => format!("{} ({})", a.agent, a.run_id),
+        Event::AgentWaiting { agent: a, .. } => format!("{} ({}) {}", a.agent, a.run_id, a.waiting),
         Event::AgentFinished { agent: a, .. } | Event::AgentLost { agent: a, .. } => format!(
             "{} {} exit {}{}",
             a.agent,

@@ -64,6 +64,12 @@ pub enum Event {
         #[serde(flatten)]
         agent: AgentFinished,
     },
+    /// An interactive run now waits for the person (its turn hooks say why).
+    AgentWaiting {
+        at: String,
+        #[serde(flatten)]
+        agent: AgentWaiting,
+    },
 }
 
 impl Event {
@@ -77,7 +83,8 @@ impl Event {
             | Event::SessionDeleted { at, .. }
             | Event::AgentStarted { at, .. }
             | Event::AgentFinished { at, .. }
-            | Event::AgentLost { at, .. } => at,
+            | Event::AgentLost { at, .. }
+            | Event::AgentWaiting { at, .. } => at,
         }
     }
 
@@ -94,6 +101,7 @@ impl Event {
             Event::AgentFinished { agent, .. } | Event::AgentLost { agent, .. } => {
                 Some(&agent.session)
             }
+            Event::AgentWaiting { agent, .. } => Some(&agent.session),
         }
     }
 
@@ -104,6 +112,7 @@ impl Event {
             Event::AgentFinished { agent, .. } | Event::AgentLost { agent, .. } => {
                 Some(&agent.run_id)
             }
+            Event::AgentWaiting { agent, .. } => Some(&agent.run_id),
             _ => None,
         }
     }
@@ -120,6 +129,16 @@ impl Event {
             Event::AgentStarted { .. } => "agent-started",
             Event::AgentFinished { .. } => "agent-finished",
             Event::AgentLost { .. } => "agent-lost",
+            Event::AgentWaiting { .. } => "agent-waiting",
+        }
+    }
+
+    /// Worth a terminal bell: a run ended badly, was lost, or waits for the person.
+    pub fn wants_attention(&self) -> bool {
+        match self {
+            Event::AgentFinished { agent, .. } => agent.status != "completed",
+            Event::AgentLost { .. } | Event::AgentWaiting { .. } => true,
+            _ => false,
         }
     }
 }
@@ -240,6 +259,15 @@ impl AgentFinished {
     }
 }
 
+/// A run that waits for the person: `waiting` says why (`waiting (permission: Bash)`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentWaiting {
+    pub session: String,
+    pub agent: String,
+    pub run_id: String,
+    pub waiting: String,
+}
+
 /// Now, as events say it.
 pub fn at_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -326,6 +354,25 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
         };
         if before.is_none() && r.active {
             out.push(started());
+        }
+        let waiting = |v: Option<&RunView>| {
+            v.filter(|v| v.active)
+                .and_then(|v| v.turn.as_ref())
+                .filter(|t| t.is_waiting())
+                .map(|t| t.describe())
+        };
+        if let Some(why) = waiting(Some(r))
+            && waiting(before) != Some(why.clone())
+        {
+            out.push(Event::AgentWaiting {
+                at: at.clone(),
+                agent: AgentWaiting {
+                    session: r.session.clone(),
+                    agent: r.agent.clone(),
+                    run_id: r.run_id.clone(),
+                    waiting: why,
+                },
+            });
         }
         if (before.is_none() || was_active) && !r.active {
             if before.is_none() {

@@ -81,11 +81,19 @@ fn cost(r: &RunRecord) -> String {
     r.cost_usd.map(|c| format!("${c:.2}")).unwrap_or_default()
 }
 
-fn status_word(r: &RunRecord) -> &'static str {
-    r.status.display()
+/// `running`, `waiting (permission: Bash)`, `completed`, … (the turn hooks' word while an
+/// interactive run waits for the person).
+fn status_word(r: &RunRecord) -> String {
+    match &r.turn {
+        Some(t) if r.status.is_active() && t.is_waiting() => t.describe(),
+        _ => r.status.display().to_string(),
+    }
 }
 
 fn status_class(r: &RunRecord) -> &'static str {
+    if r.status.is_active() && r.turn.as_ref().is_some_and(|t| t.is_waiting()) {
+        return "waiting";
+    }
     match r.status.display() {
         "running" | "starting" => "running",
         "completed" => "completed",
