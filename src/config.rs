@@ -63,7 +63,7 @@ pub fn default_resume(program: &str) -> Option<Vec<String>> {
             "--sandbox",
             "workspace-write",
             "--add-dir",
-            ".agents",
+            "{agents_dir}",
             "resume",
             "--json",
             "--skip-git-repo-check",
