@@ -83,12 +83,17 @@ pub enum Error {
     /// `.agents/sessions/` does not exist. `dir` as shown.
     #[error("no sessions directory at {dir}; {hint}")]
     NotInitialised { dir: String, hint: &'static str },
-    /// A `SESSION` reference matches no session. `dir`: the sessions directory as shown.
-    #[error("no session matches `{reference}` in {dir}; {hint}")]
+    /// A `SESSION` reference matches no session. `dir`: the sessions directory as shown;
+    /// `close`: the sessions whose name or title is close to it (stem, title).
+    #[error(
+        "no session matches `{reference}` in {dir}; {}",
+        did_you_mean(close, hint)
+    )]
     NoSuchSession {
         reference: String,
         dir: String,
         hint: &'static str,
+        close: Vec<(String, String)>,
     },
     /// A `SESSION` reference matches several sessions: their stems and titles.
     #[error("`{reference}` matches {} sessions; {hint}:\n{}", matches.len(), listing(matches))]
@@ -156,10 +161,29 @@ pub enum Error {
     Json(#[from] serde_json::Error),
 }
 
+fn did_you_mean(close: &[(String, String)], hint: &str) -> String {
+    if close.is_empty() {
+        hint.to_string()
+    } else {
+        format!("did you mean:\n{}", listing(close))
+    }
+}
+
+/// One `stem  title` line per session, the titles aligned.
 fn listing(matches: &[(String, String)]) -> String {
+    let width = matches
+        .iter()
+        .map(|(stem, _)| unicode_width::UnicodeWidthStr::width(stem.as_str()))
+        .max()
+        .unwrap_or(0);
     let lines: Vec<String> = matches
         .iter()
-        .map(|(stem, title)| format!("  {stem}  {title}"))
+        .map(|(stem, title)| {
+            let pad = width - unicode_width::UnicodeWidthStr::width(stem.as_str());
+            format!("  {stem}{}  {title}", " ".repeat(pad))
+                .trim_end()
+                .to_string()
+        })
         .collect();
     lines.join("\n")
 }
@@ -234,6 +258,7 @@ mod tests {
             reference: "x".into(),
             dir: ".agents/sessions".into(),
             hint: "run `sessions list --all` to see them",
+            close: Vec::new(),
         };
         assert_eq!(not_found.exit_code(), 1);
         assert_eq!(not_found.kind().http_status(), 404);

@@ -24,6 +24,7 @@ pub mod serve;
 pub mod session;
 pub mod store;
 pub mod style;
+pub mod suggest;
 pub mod summary_cache;
 pub mod table;
 pub mod target;

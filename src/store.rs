@@ -346,6 +346,7 @@ impl Repo {
                 reference: reference.to_string(),
                 dir: self.display(&self.sessions_dir()),
                 hint: "run `sessions list --all` to see them",
+                close: self.close_to(&files, wanted),
             }),
             _ => Err(Error::Ambiguous {
                 reference: reference.to_string(),
@@ -357,6 +358,28 @@ impl Repo {
 }
 
 impl Repo {
+    /// The sessions whose slug or title is close to a reference that matched none, as
+    /// (stem, title), best first. Only on that error path: titles are read here.
+    fn close_to(&self, files: &[PathBuf], wanted: &str) -> Vec<(String, String)> {
+        let known: Vec<(String, String)> = files
+            .iter()
+            .filter(|p| !p.is_symlink() || self.contains(p))
+            .map(|p| (SessionId::of(p).0, read_title(p, None).unwrap_or_default()))
+            .collect();
+        let slug = |stem: &str| {
+            crate::session::name::parse(&format!("{stem}.md"))
+                .map_or_else(|_| stem.to_string(), |n| n.slug.to_string())
+        };
+        crate::suggest::closest(wanted, &known, |(stem, title)| {
+            let mut keys = crate::suggest::words(&slug(stem));
+            keys.extend(crate::suggest::words(title));
+            keys
+        })
+        .into_iter()
+        .cloned()
+        .collect()
+    }
+
     /// `<sessions>/<stem>.md` when a listing would show it under that stem: one `lstat`
     /// instead of listing the directory. `None` sends the caller to the listing, which then
     /// decides exactly as before.

@@ -187,3 +187,31 @@ fn yaml_errors_are_in_plain_words_with_the_caret_at_the_cause() {
         }
     }
 }
+
+#[test]
+fn a_mistyped_session_agent_or_status_gets_a_did_you_mean() {
+    let repo = Repo::new();
+    repo.ok(&["new", "parser fix"]);
+    let err = |args: &[&str]| {
+        let out = repo.run(args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        stderr(&out)
+    };
+    let e = err(&["status", "wether"]);
+    assert!(e.contains("did you mean:\n  "), "{e}");
+    assert!(
+        e.contains(&format!("  {}  weather fallback", repo.stem)),
+        "{e}"
+    );
+    assert!(!e.contains("parser"), "only close names: {e}");
+    let e = err(&["show", "parsr-fix"]);
+    assert!(e.contains("parser fix"), "{e}");
+    // Nothing close: the plain hint.
+    let e = err(&["show", "zzzz"]);
+    assert!(e.contains("run `sessions list --all` to see them"), "{e}");
+
+    let e = err(&["spawn", &repo.stem, "--agent", "claud", "--task", "t"]);
+    assert!(e.contains("did you mean `claude`?"), "{e}");
+    let e = err(&["list", "--status", "paussed"]);
+    assert!(e.contains("did you mean `paused`?"), "{e}");
+}

@@ -11,8 +11,12 @@ use crate::terminal;
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     for s in &args.status {
         if !SESSION_STATUSES.contains(&s.as_str()) && s != "invalid" {
+            let known = ["in_progress", "paused", "completed", "invalid"];
+            let hint = crate::suggest::one(s, &known)
+                .map(|k| format!("did you mean `{k}`? The statuses are "))
+                .unwrap_or_else(|| "use ".into());
             return Err(Error::Usage(format!(
-                "--status `{s}`: use in_progress, paused, completed or invalid"
+                "--status `{s}`: {hint}in_progress, paused, completed or invalid"
             )));
         }
     }

@@ -346,16 +346,24 @@ fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
 
 fn unknown_agent(ctx: &Ctx, config: &Config, name: &str) -> Error {
     let config_path = ctx.repo.display(&ctx.repo.config_path());
-    let known = if config.agents.is_empty() {
+    let names: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+    let known = if names.is_empty() {
         "no agents are configured".to_string()
     } else {
-        let names: Vec<&str> = config.agents.keys().map(String::as_str).collect();
         format!("configured: {}", names.join(", "))
+    };
+    let hint = match crate::suggest::one(name, &names) {
+        Some(close) => format!(
+            "did you mean `{close}`? Otherwise define it under `agents:` in {config_path}, or give the command after `--`"
+        ),
+        None => {
+            format!("define it under `agents:` in {config_path}, or give the command after `--`")
+        }
     };
     Error::UnknownAgent {
         name: name.to_string(),
         known,
-        hint: format!("define it under `agents:` in {config_path}, or give the command after `--`"),
+        hint,
     }
 }
 
