@@ -287,6 +287,56 @@ fn actions_run_the_cli_and_log_like_it() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert!(!v["stderr"].as_str().unwrap().is_empty(), "{v}");
 
+    // A follow-up message goes through `sessions send`: here the run cannot be resumed (a
+    // plain `sh` agent has no `resume:` argv), and the page gets send's own reason.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .args([
+            "-C",
+            dir.path().to_str().unwrap(),
+            "spawn",
+            &id,
+            "--agent",
+            "sh1",
+            "--task",
+            "t",
+            "--json",
+            "--",
+            "sh",
+            "-c",
+            "exit 0",
+        ])
+        .env_remove("SESSIONS_CONVERSATION_ID")
+        .env("SESSIONS_PROCESS_TREE", "off")
+        .output()
+        .unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = run[0]["run_id"].as_str().unwrap().to_string();
+    // Once it has ended (bounded: a hang guard, not a speed limit).
+    for _ in 0..1200 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sessions"))
+            .args(["-C", dir.path().to_str().unwrap(), "agents", &id, "--json"])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains("\"completed\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let r = server.post(
+        "/api/send",
+        &format!("session={id}&run={run}&message=and+the+tests"),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        v["command"],
+        format!("sessions send {id}:{run} 'and the tests'"),
+        "{v}"
+    );
+    assert!(v["stderr"].as_str().unwrap().contains("resume"), "{v}");
+    let r = server.post("/api/send", &format!("session={id}&run={run}&message=-"));
+    assert_eq!(r.status, 400, "{}", r.body);
+
     let r = server.post("/api/pause", "session=../../etc/passwd");
     assert_eq!(r.status, 404, "only sessions the board knows");
     let r = server.post("/api/rm", &format!("session={id}"));

@@ -39,7 +39,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this long (exit 124), e.g. 30s, 10m.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "wait")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration, requires = "wait")]
     pub timeout: Option<Duration>,
     /// Print what happened as JSON.
     #[arg(long)]
@@ -59,7 +59,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub all: bool,
     /// Give up after this long (exit 124), e.g. 30s, 10m.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub timeout: Option<Duration>,
     /// Print the outcomes as a JSON array.
     #[arg(long)]

@@ -23,6 +23,9 @@ pub struct Form {
     pub task: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// `send`: the follow-up message.
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// What running the command gave.
@@ -73,6 +76,14 @@ pub fn argv(action: &str, f: &Form, file: &std::path::Path) -> Result<Vec<String
             v
         }
         "resume" => vec!["resume".into(), s],
+        "send" => {
+            let message = f.message.as_deref().map(str::trim).unwrap_or_default();
+            // `-` would make `send` read its (empty) standard input.
+            if message.is_empty() || message == "-" {
+                return Err("send needs a message".into());
+            }
+            vec!["send".into(), target(f)?, message.into()]
+        }
         "validate" => vec!["validate".into(), file.display().to_string()],
         "review" => {
             let what = match f.run.as_deref().filter(|r| !r.is_empty()) {

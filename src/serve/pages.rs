@@ -369,6 +369,14 @@ pub fn agent_head(snap: &Snapshot, run: &str, read_only: bool) -> Option<String>
             out.push_str(&action("kill", "Kill", &r.session, Some(&r.id)));
         }
         out.push_str(&action("review", "Mark reviewed", &r.session, Some(&r.id)));
+        // A follow-up: `sessions send` resumes a finished run, queues for a working one, or
+        // types into a waiting tmux pane.
+        let _ = write!(
+            out,
+            "<form class=\"act send\" method=\"post\" action=\"/api/send\"><input type=\"hidden\" name=\"session\" value=\"{}\"><input type=\"hidden\" name=\"run\" value=\"{}\"><input name=\"message\" placeholder=\"follow-up message\" required size=\"40\"><button type=\"submit\" data-action=\"send\">Send</button></form>",
+            esc(&r.session),
+            esc(&r.id)
+        );
         out.push_str("</div>");
     }
     Some(out)
