@@ -54,6 +54,9 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
         .arg(dir)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
+        // Looking (`git status` refreshes the index) must never take `index.lock` from under
+        // the agent working in the worktree: its own `git commit` would fail.
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| Error::Usage(format!("cannot run git: {e}; worktrees need git on PATH")))?;
@@ -682,6 +685,7 @@ fn snapshot(path: &Path, run_id: &str) -> Result<String> {
             .arg(path)
             .args(args)
             .env("GIT_INDEX_FILE", &index)
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(|e| Error::Usage(format!("cannot run git: {e}")))?;

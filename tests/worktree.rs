@@ -815,3 +815,14 @@ fn agents_dir_names_the_main_checkouts_agents_dir_from_a_worktree() {
         "{log}"
     );
 }
+
+/// Looking at a worktree (`agents` runs `git status` there on every call) never takes the
+/// index lock from under the agent: its own commits all succeed while `agents` polls.
+#[test]
+fn looking_at_a_worktree_never_breaks_the_agents_own_git() {
+    let env = Env::new();
+    let script = "for i in $(seq 1 30); do echo $i > n.txt && git add n.txt && git commit -qm \"n $i\" || exit 9; done";
+    let run = env.spawn_done(script, &[]);
+    assert_eq!(run["exit_code"], 0, "{run:#}");
+    assert_eq!(run["worktree"]["ahead"], 30, "{run:#}");
+}
