@@ -139,6 +139,15 @@ impl RunView {
         }
     }
 
+    /// The same facts apart from the runtime, which grows between any two looks at a run.
+    pub fn same_facts(&self, other: &RunView) -> bool {
+        let still = |v: &RunView| RunView {
+            runtime_secs: 0.0,
+            ..v.clone()
+        };
+        still(self) == still(other)
+    }
+
     pub fn failed(&self) -> bool {
         matches!(self.status, "failed" | "lost")
     }

@@ -283,13 +283,6 @@ pub fn target(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
 
 pub use send::deliver_queued;
 
-/// A session file's stem, which names its runs and logs.
-pub fn stem(path: &std::path::Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     crate::style::init(cli.color);

@@ -194,7 +194,9 @@ impl Tracker {
         // A run that started or finished may have just been written into its session file.
         let mut dirty: HashSet<PathBuf> = views
             .iter()
-            .filter(|r| old.is_none_or(|o| o.runs.get(&r.run_id) != Some(*r)))
+            // A running run's runtime grows on every look; only a change of its facts can
+            // have touched its session file.
+            .filter(|r| old.is_none_or(|o| !o.runs.get(&r.run_id).is_some_and(|b| b.same_facts(r))))
             .map(|r| dir.join(format!("{}.md", r.session)))
             .collect();
         dirty.extend(
