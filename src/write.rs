@@ -15,8 +15,12 @@
 //! their text. So a save by rename is never lost. An editor writing in place (truncate, then
 //! write) is read only once the file has been quiet for a few milliseconds (and an empty file
 //! once it has text, up to half a second), so no edit is built on half a file, and a swap
-//! that displaced a file being written puts it back. Left open: an editor that writes the
-//! file in several pieces and stalls between them for longer than that. Elsewhere (or on
+//! that displaced a file being written puts it back. An in-place save whose `open(2)` found
+//! the old file just before the swap lands in the displaced file after our check (the
+//! rename's inode lock makes it wait, then run right after): the displaced file is looked at
+//! once more, a millisecond later and after the directory fsync, before it is deleted, and
+//! put back if it changed. Left open: an editor that writes the file in several pieces and
+//! stalls between them for longer than that. Elsewhere (or on
 //! a file system without the exchange) a plain rename after a re-read is the fallback.
 //!
 //! Only files inside the repository's `.agents/sessions/` are written (a symlink there is
@@ -50,6 +54,9 @@ const QUIET: Duration = Duration::from_millis(5);
 const QUIET_LIMIT: Duration = Duration::from_millis(100);
 /// The longest we wait for an empty file to get its text.
 const EMPTY_LIMIT: Duration = Duration::from_millis(500);
+/// How long after checking the file our swap displaced we look at it again before deleting
+/// it, for an in-place save that was already under way when we swapped.
+const LATE_SAVE: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -109,7 +116,7 @@ pub fn edit_file(
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
         match swap_in(&tmp, path)? {
-            Swap::Renamed => {}
+            Swap::Renamed => atomic::sync_parent(path),
             Swap::Exchanged => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
@@ -117,9 +124,22 @@ pub fn edit_file(
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
+                // An editor's truncating `open(2)` that found the old file just before the
+                // swap waits for the rename's inode lock and then runs: its save lands in the
+                // displaced file, after the check above. Look once more before that file is
+                // deleted (after the directory fsync, and at least LATE_SAVE after the check).
+                let checked = Instant::now();
+                atomic::sync_parent(path);
+                test_pause("SESSIONS_TEST_UNLINK_DELAY_MS");
+                if let Some(rest) = LATE_SAVE.checked_sub(checked.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+                if identity(tmp.path()) != seen {
+                    swap_back(repo, &tmp, path)?;
+                    continue;
+                }
             }
         }
-        atomic::sync_parent(path);
         return Ok(Outcome::Written {
             before: base,
             after: new,
@@ -442,8 +462,9 @@ fn remove_stale_temps(path: &Path) {
 }
 
 /// Test seams: `SESSIONS_TEST_WRITE_DELAY_MS` pauses between preparing the temp file and the
-/// last re-read, `SESSIONS_TEST_SWAP_DELAY_MS` between that re-read and the swap, so tests
-/// can change the file in either window (the editor-race tests).
+/// last re-read, `SESSIONS_TEST_SWAP_DELAY_MS` between that re-read and the swap,
+/// `SESSIONS_TEST_UNLINK_DELAY_MS` between the check of the displaced file and its removal, so
+/// tests can change the file in each window (the editor-race tests).
 fn test_pause(var: &str) {
     if let Some(ms) = std::env::var_os(var).and_then(|v| v.to_str()?.parse().ok()) {
         std::thread::sleep(Duration::from_millis(ms));

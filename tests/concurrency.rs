@@ -375,6 +375,66 @@ fn editor_saving_in_place_between_the_last_check_and_the_rename_is_kept() {
     editor_saves_in_the_swap_window(false);
 }
 
+/// An in-place save whose `open(2)` found the file just before a writer's swap lands in the
+/// file the swap displaced, after the writer checked it (the rename holds the file's inode
+/// lock, so an editor's truncating open waits for it and then runs right after). Here the
+/// editor holds the file open from before the swap and truncates and writes through its
+/// descriptor while the writer pauses after its check (`SESSIONS_TEST_UNLINK_DELAY_MS`). The
+/// save must end up at the path, merged with the command's edit.
+#[test]
+fn editor_writing_in_place_into_the_displaced_file_after_the_check_is_kept() {
+    use std::io::Write;
+    use std::os::unix::fs::MetadataExt;
+    let repo = TestRepo::new();
+    let path = repo.write_session(RICH_NAME, RICH);
+    let ino = fs::metadata(&path).unwrap().ino();
+    let mut held = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let mut child = repo
+        .std_cmd()
+        .args(["update", "weather", "--state", "Written by the command."])
+        .env("SESSIONS_TEST_UNLINK_DELAY_MS", "800")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs::metadata(&path).unwrap().ino() == ino {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer finished before it paused"
+        );
+        assert!(Instant::now() < deadline, "the writer never swapped");
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The writer has swapped; let it check what it displaced (it then pauses).
+    thread::sleep(Duration::from_millis(200));
+    let edited = RICH.replace(
+        "Keep me byte for byte.\n",
+        "Keep me byte for byte.\nSaved through the open file.\n",
+    );
+    held.set_len(0).unwrap();
+    held.write_all(edited.as_bytes()).unwrap();
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = repo.read(&path);
+    assert!(
+        text.contains("Keep me byte for byte.\nSaved through the open file.\n"),
+        "the editor's save went into a deleted file:\n{text}"
+    );
+    assert_eq!(
+        section_body(&text, "Current State").as_deref(),
+        Some("\nWritten by the command.\n\n"),
+        "{text}"
+    );
+    assert_intact(&text, &section_names(RICH));
+    assert!(temp_files(&repo.sessions_dir()).is_empty());
+}
+
 /// 16 processes doing mixed `log`/`update`/`--check`/`pause`/`resume` while an editor saves
 /// every 10 ms, each save adding one numbered line (by temp file + rename, or in place by
 /// truncate-and-write). Every numbered line must be in the final file: none of the editor's
