@@ -421,6 +421,78 @@ fn a_tool_with_no_variable_finds_its_conversation_through_the_process_tree() {
     assert_eq!(procs.len(), 1, "{procs:?}");
 }
 
+/// Issue 10.2: a Codex agent's tools see only `CODEX_THREAD_ID`, a Gemini agent's tools no id
+/// at all. The agent's own `sessions resume X` binds its conversation, its `log` follows, and
+/// the hooks (which route by the payload's `session_id`) then write PreCompact and SessionEnd
+/// into X.
+#[test]
+fn codex_and_gemini_agents_bind_themselves_and_their_hooks_then_write_there() {
+    let repo = new_repo();
+    let thread = "019a4e2b-77c1-7d30-b5e8-3c9f0a61d2e4";
+    let codex = [("CODEX_THREAD_ID", thread)];
+    let out = run(&repo, &["resume", "beta"], &codex);
+    out.ok();
+    assert_eq!(
+        bound_session(&repo, thread),
+        Some(session_rel(&repo, "beta")),
+        "{out}"
+    );
+    run(&repo, &["log", "from the codex tool"], &codex).ok();
+    for (event, fixture) in [
+        ("pre-compact", "codex-pre-compact.json"),
+        ("session-end", "codex-session-end.json"),
+    ] {
+        hook(
+            &repo,
+            event,
+            "codex",
+            payload(&repo, fixture, Some(thread), None),
+        );
+    }
+    let beta = text_of(&repo, "beta");
+    for want in [
+        "\nfrom the codex tool\n",
+        "- [codex hook]\nContext compacted (auto).",
+        "- [codex hook]\nConversation ended (",
+    ] {
+        assert!(beta.contains(want), "{want}: {beta}");
+    }
+    assert!(!text_of(&repo, "alpha").contains("codex"));
+
+    // Gemini: the hook records the gemini process; its tool (no variable) binds by `resume`.
+    let id = "5e8d2a90-3b7f-4c16-a2d4-91e07f3bc865";
+    let start = write_payload(
+        &repo,
+        "g-start.json",
+        payload(&repo, "gemini-session-start-startup.json", Some(id), None),
+    );
+    let end = write_payload(
+        &repo,
+        "g-end.json",
+        payload(&repo, "gemini-session-end.json", Some(id), None),
+    );
+    let out = in_agent_tree(
+        &repo,
+        &format!(
+            "\"$BIN\" hook session-start --agent gemini < {} > /dev/null\nbash -c '\"$BIN\" resume alpha && \"$BIN\" log \"from the gemini tool\"'\n\"$BIN\" hook session-end --agent gemini < {}\n",
+            start.display(),
+            end.display()
+        ),
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        bound_session(&repo, id),
+        Some(session_rel(&repo, "alpha")),
+        "{out}"
+    );
+    let alpha = text_of(&repo, "alpha");
+    assert!(alpha.contains("\nfrom the gemini tool\n"), "{alpha}");
+    assert!(
+        alpha.contains("- [gemini hook]\nConversation ended (exit)."),
+        "{alpha}"
+    );
+}
+
 /// This process's start time, from /proc (field 22).
 fn own_start() -> u64 {
     let stat = fs::read_to_string("/proc/self/stat").unwrap();
@@ -721,12 +793,7 @@ fn a_conversation_that_edits_a_session_by_hand_is_bound_at_pre_compact() {
     let b = binding(&repo, "hand-1").expect("bound from the transcript");
     assert_eq!(b["session"], beta);
     assert_eq!(b["via"], "transcript");
-    assert!(
-        text_of(&repo, "beta").contains("Context compacted"),
-        "logged where it works"
-    );
-    assert!(!text_of(&repo, "alpha").contains("Context compacted"));
-    // A later start after compaction re-injects it.
+    // The start after compaction re-injects it, and confirms the compaction where it works.
     let out = hook(
         &repo,
         "session-start",
@@ -739,6 +806,11 @@ fn a_conversation_that_edits_a_session_by_hand_is_bound_at_pre_compact() {
         ),
     );
     assert!(context(&out).starts_with("This conversation works in the session \"Beta work\""));
+    assert!(
+        text_of(&repo, "beta").contains("Context compacted"),
+        "logged where it works"
+    );
+    assert!(!text_of(&repo, "alpha").contains("Context compacted"));
 
     // `claude --resume` of a hand-editing conversation: bound from the transcript at start.
     let out = hook(

@@ -146,6 +146,7 @@ fn a_hook_answers_while_the_harness_keeps_stdin_open() {
     for (event, file) in [
         ("session-start", "claude-session-start-resume.json"),
         ("pre-compact", "claude-pre-compact-manual.json"),
+        ("session-start", "claude-session-start-compact.json"),
         ("session-end", "claude-session-end-other.json"),
     ] {
         let mut child = spawn_hook(event, &[]);
@@ -528,6 +529,12 @@ fn claude_and_codex_precompact_are_logged_as_hook_entries() {
         &payload("claude-pre-compact-manual.json", repo.root(), "cc-1"),
     )
     .ok();
+    // Claude's is confirmed by the SessionStart(compact) that follows a real compaction.
+    context(&hook(
+        "session-start",
+        &[],
+        &payload("claude-session-start-compact.json", repo.root(), "cc-1"),
+    ));
     hook(
         "pre-compact",
         &["--agent", "codex"],
@@ -543,6 +550,62 @@ fn claude_and_codex_precompact_are_logged_as_hook_entries() {
         text.contains("- [codex hook]\nContext compacted (auto)."),
         "{text}"
     );
+}
+
+/// Claude fires PreCompact before it decides whether there is anything to compact: a refused
+/// `/compact` ("Not enough messages to compact.") is followed by no SessionStart(compact). So
+/// its PreCompact is a marker, logged once a SessionStart(compact) confirms it.
+#[test]
+fn a_claude_precompact_is_logged_only_when_the_compaction_happens() {
+    let repo = TestRepo::init();
+    let path = new_bound(&repo, "Refused work", "cr-1");
+    let pre = payload("claude-pre-compact-manual.json", repo.root(), "cr-1");
+    let compact = payload("claude-session-start-compact.json", repo.root(), "cr-1");
+    // A refused `/compact` in `claude -p`: PreCompact, then the run ends.
+    let before = repo.read(&path);
+    hook("pre-compact", &[], &pre).ok();
+    assert_eq!(repo.read(&path), before, "nothing logged before it happens");
+    hook(
+        "session-end",
+        &[],
+        &payload("claude-session-end-other.json", repo.root(), "cr-1"),
+    )
+    .ok();
+    let text = repo.read(&path);
+    assert!(!text.contains("Context compacted"), "{text}");
+    // A compaction that happens: PreCompact, then SessionStart(compact), logged once.
+    hook("pre-compact", &[], &pre).ok();
+    for _ in 0..2 {
+        context(&hook("session-start", &[], &compact));
+    }
+    let text = repo.read(&path);
+    assert_eq!(
+        text.matches("- [claude hook]\nContext compacted (manual).")
+            .count(),
+        1,
+        "{text}"
+    );
+    // A refused manual one, then an automatic one that happens: the trigger is the latter's.
+    hook("pre-compact", &[], &pre).ok();
+    hook(
+        "pre-compact",
+        &[],
+        &payload_with(
+            "claude-pre-compact-manual.json",
+            repo.root(),
+            "cr-1",
+            "trigger",
+            "auto",
+        ),
+    )
+    .ok();
+    context(&hook("session-start", &[], &compact));
+    let text = repo.read(&path);
+    assert!(
+        text.contains("- [claude hook]\nContext compacted (auto)."),
+        "{text}"
+    );
+    assert_eq!(text.matches("Context compacted").count(), 2, "{text}");
 }
 
 /// The restored block's quoted log lines.
@@ -637,6 +700,15 @@ fn the_same_state_is_not_injected_twice_into_one_conversation() {
 /// are about what concurrency does to the files, so the watchdog is moved out of the way.
 const STRESS_BUDGET: &[&str] = &["--budget-ms", "120000"];
 
+/// The stress tests' hook arguments: their PreCompact is Codex's.
+fn stress_args(event: &str) -> Vec<&'static str> {
+    let mut args = STRESS_BUDGET.to_vec();
+    if event == "pre-compact" {
+        args.extend(["--agent", "codex"]);
+    }
+    args
+}
+
 #[test]
 fn fifty_conversations_hooks_at_once_all_land_in_their_own_session() {
     const N: usize = 50;
@@ -650,16 +722,18 @@ fn fifty_conversations_hooks_at_once_all_land_in_their_own_session() {
             )
         })
         .collect();
+    // Codex's PreCompact is logged at once (Claude's waits for its SessionStart(compact)), so
+    // the order in which the events started at once run does not matter.
     let events = [
         ("session-start", "claude-session-start-resume.json"),
-        ("pre-compact", "claude-pre-compact-manual.json"),
+        ("pre-compact", "codex-PreCompact.json"),
         ("session-end", "claude-session-end-other.json"),
     ];
     // Every conversation's three events, all started before any is waited for.
     let mut children = Vec::new();
     for (event, file) in events {
         for i in 0..N {
-            let mut child = spawn_hook(event, STRESS_BUDGET);
+            let mut child = spawn_hook(event, &stress_args(event));
             let mut pipe = child.stdin.take().unwrap();
             pipe.write_all(payload(file, repo.root(), &format!("conv-{i:02}")).as_bytes())
                 .unwrap();
@@ -692,7 +766,7 @@ fn fifty_conversations_hooks_at_once_all_land_in_their_own_session() {
             "{text}"
         );
         assert_eq!(
-            text.matches("Context compacted (manual).").count(),
+            text.matches("Context compacted (auto).").count(),
             1,
             "{path}:\n{text}"
         );
@@ -735,11 +809,11 @@ fn fifty_conversations_sharing_twenty_five_sessions_lose_no_entry() {
     }
     let mut children = Vec::new();
     for (event, file) in [
-        ("pre-compact", "claude-pre-compact-manual.json"),
+        ("pre-compact", "codex-PreCompact.json"),
         ("session-end", "claude-session-end-other.json"),
     ] {
         for i in 0..N {
-            let mut child = spawn_hook(event, STRESS_BUDGET);
+            let mut child = spawn_hook(event, &stress_args(event));
             let mut pipe = child.stdin.take().unwrap();
             pipe.write_all(payload(file, repo.root(), &format!("conv-{i:02}")).as_bytes())
                 .unwrap();
@@ -761,7 +835,7 @@ fn fifty_conversations_sharing_twenty_five_sessions_lose_no_entry() {
         let text = repo.read(path);
         let per = N / SESSIONS;
         assert_eq!(
-            text.matches("Context compacted (manual).").count(),
+            text.matches("Context compacted (auto).").count(),
             per,
             "{path}:\n{text}"
         );

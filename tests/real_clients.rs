@@ -369,7 +369,6 @@ fn claude_subagent_cannot_steal_the_binding() {
 /// Claude fires PreCompact before it checks whether there is anything to compact; a refused
 /// compaction ("Not enough messages to compact.") must not be logged as one.
 #[test]
-#[ignore = "known: Claude's PreCompact is still taken as proof of a compaction; a refused /compact is logged (to confirm it at SessionStart(compact) instead)"]
 fn claude_refused_compaction_is_not_logged() {
     let Some(world) = World::new(
         Client::Claude,
@@ -431,6 +430,15 @@ fn spawn_and_wait(world: &World, session: &str, agent: &str, task: &str) -> Valu
             .unwrap_or_default(),
         world.server.summary()
     );
+    // The record settles first; the supervisor then writes the outcome into the session
+    // file's entry. Wait (bounded) for that too, as `sessions wait` does.
+    let file = format!(".agents/sessions/{session}.md");
+    for _ in 0..200 {
+        if !world.read(&file).contains("      status: in_progress") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     record
 }
 

@@ -662,10 +662,13 @@ fn listing(ctx: &Ctx, bound: Option<&Path>) -> Result<(String, String, usize)> {
     Ok((out, key, active.len()))
 }
 
-/// Whether this PreCompact proves a compaction: Gemini fires PreCompress (`trigger: auto`)
-/// before every turn, before it even decides whether to compress.
+/// Whether this PreCompact proves a compaction. Only Codex's does. Gemini fires PreCompress
+/// (`trigger: auto`) before every turn, before it even decides whether to compress; Claude
+/// fires PreCompact before it checks whether there is enough to compact, and a refused
+/// `/compact` ("Not enough messages to compact.") is followed by no SessionStart(compact).
+/// Both are kept as a marker that SessionStart(compact) confirms.
 fn compaction_is_certain(input: &HookInput, agent: Agent) -> bool {
-    agent != Agent::Gemini && input.hook_event_name.as_deref() != Some("PreCompress")
+    agent == Agent::Codex && input.hook_event_name.as_deref() != Some("PreCompress")
 }
 
 fn pre_compact(ctx: &Ctx, input: &HookInput, agent: Agent) -> Result<()> {
@@ -696,11 +699,17 @@ fn remember_compaction(ctx: &Ctx, input: &HookInput, trigger: &str) -> Result<()
         return Ok(());
     };
     let mut memo = Memo::load(&ctx.repo, id);
-    if memo.pending_compaction.is_some() {
+    let trigger = clean_line(trigger, 40);
+    // The latest trigger wins (a refused manual `/compact`, then an automatic one that happens).
+    if memo
+        .pending_compaction
+        .as_ref()
+        .is_some_and(|p| p.trigger == trigger)
+    {
         return Ok(());
     }
     memo.pending_compaction = Some(PendingCompaction {
-        trigger: clean_line(trigger, 40),
+        trigger,
         at: timestamp(ctx.now),
     });
     memo.save(&ctx.repo)
