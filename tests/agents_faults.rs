@@ -86,8 +86,10 @@ fn spawn_killed_part_way_leaves_every_run_recorded_and_settled() {
     let mut rng = Lcg(0x5eed);
     let trials = 24;
     for _ in 0..trials {
-        // A debug `spawn` takes some tens of milliseconds: kill it anywhere in that span.
-        let delay = Duration::from_micros(rng.next() % 35_000);
+        // A debug `spawn` takes some tens of milliseconds, more on a loaded machine (100-180
+        // ms seen): kill it anywhere in that span, so that some kills land before the record,
+        // some between the entry and the supervisor, and some after the agent started.
+        let delay = Duration::from_micros(rng.next() % 150_000);
         let mut child = repo
             .cmd(&[
                 "spawn",
