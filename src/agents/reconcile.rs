@@ -90,6 +90,12 @@ pub fn reconcile(rec: &mut RunRecord) -> bool {
         }
         Liveness::Gone => {}
     }
+    // A run elsewhere may have ended there with an outcome of its own.
+    if let Some(o) = rec.runner.runner().outcome(rec) {
+        rec.cancel_requested |= o.cancelled;
+        super::runner::supervisor::settle(rec, o.ending, o.output);
+        return true;
+    }
     rec.status = if rec.cancel_requested {
         RunStatus::Cancelled
     } else {
