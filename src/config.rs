@@ -268,7 +268,10 @@ impl Config {
                 && !config.hosts.contains_key(h)
             {
                 let at = text.find(&format!("host: {h}")).unwrap_or(0);
-                return Err((at, unknown_host_message(&format!("agents.{name}.host"), h, &config)));
+                return Err((
+                    at,
+                    unknown_host_message(&format!("agents.{name}.host"), h, &config),
+                ));
             }
         }
         Ok(config)
@@ -301,31 +304,41 @@ fn host_def(name: &str, def: &Node) -> Result<HostDef, (usize, String)> {
     if !def.is_map() {
         return Err((
             def.span.start,
-            format!("host `{name}` must be a mapping like {{ssh: user@machine, root: /path/to/checkout}}"),
+            format!(
+                "host `{name}` must be a mapping like {{ssh: user@machine, root: /path/to/checkout}}"
+            ),
         ));
     }
     let opt = |key: &str| -> Result<Option<(String, usize)>, (usize, String)> {
         def.get(key)
             .filter(|v| !v.is_null())
-            .map(|v| scalar(v, &format!("hosts.{name}.{key}")).map(|s| (s.to_owned(), v.span.start)))
+            .map(|v| {
+                scalar(v, &format!("hosts.{name}.{key}")).map(|s| (s.to_owned(), v.span.start))
+            })
             .transpose()
     };
     let Some((ssh, at)) = opt("ssh")? else {
         return Err((
             def.span.start,
-            format!("host `{name}` has no `ssh:` destination (user@machine or an ~/.ssh/config alias)"),
+            format!(
+                "host `{name}` has no `ssh:` destination (user@machine or an ~/.ssh/config alias)"
+            ),
         ));
     };
     if ssh.is_empty() || ssh.starts_with('-') || ssh.contains(char::is_whitespace) {
         return Err((
             at,
-            format!("hosts.{name}.ssh is `{ssh}`; write the destination as user@machine (options go in ssh_options)"),
+            format!(
+                "hosts.{name}.ssh is `{ssh}`; write the destination as user@machine (options go in ssh_options)"
+            ),
         ));
     }
     let Some((root, at)) = opt("root")? else {
         return Err((
             def.span.start,
-            format!("host `{name}` has no `root:` (the absolute path of the repository's checkout there)"),
+            format!(
+                "host `{name}` has no `root:` (the absolute path of the repository's checkout there)"
+            ),
         ));
     };
     if !root.starts_with('/') {
@@ -337,7 +350,10 @@ fn host_def(name: &str, def: &Node) -> Result<HostDef, (usize, String)> {
     let port = match opt("port")? {
         None => None,
         Some((p, at)) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
-            (at, format!("hosts.{name}.port is `{p}`; use a port number from 1 to 65535"))
+            (
+                at,
+                format!("hosts.{name}.port is `{p}`; use a port number from 1 to 65535"),
+            )
         })?),
     };
     let ssh_options = match def.get("ssh_options").filter(|v| !v.is_null()) {
@@ -741,17 +757,33 @@ mod tests {
             ("hosts: [a]\n", "mapping of name"),
             ("hosts:\n  b: x\n", "must be a mapping"),
             ("hosts:\n  b:\n    root: /r\n", "no `ssh:`"),
-            ("hosts:\n  b:\n    ssh: -oProxy=x\n    root: /r\n", "user@machine"),
+            (
+                "hosts:\n  b:\n    ssh: -oProxy=x\n    root: /r\n",
+                "user@machine",
+            ),
             ("hosts:\n  b:\n    ssh: h\n", "no `root:`"),
             ("hosts:\n  b:\n    ssh: h\n    root: srv\n", "absolute path"),
-            ("hosts:\n  b:\n    ssh: h\n    root: /r\n    port: 70000\n", "port number"),
-            ("hosts:\n  b:\n    ssh: h\n    root: /r\n    ssh_options: -v\n", "list"),
-            ("agents:\n  a:\n    command: [x]\n    host: nowhere\n", "not under `hosts:`"),
+            (
+                "hosts:\n  b:\n    ssh: h\n    root: /r\n    port: 70000\n",
+                "port number",
+            ),
+            (
+                "hosts:\n  b:\n    ssh: h\n    root: /r\n    ssh_options: -v\n",
+                "list",
+            ),
+            (
+                "agents:\n  a:\n    command: [x]\n    host: nowhere\n",
+                "not under `hosts:`",
+            ),
         ] {
             let (_, msg) = Config::parse(bad).unwrap_err();
             assert!(msg.contains(says), "{bad}: {msg}");
         }
-        assert!(c.host("biuld1").unwrap_err().contains("did you mean `build1`"));
+        assert!(
+            c.host("biuld1")
+                .unwrap_err()
+                .contains("did you mean `build1`")
+        );
     }
 
     #[test]

@@ -30,6 +30,10 @@ use crate::store;
 
 /// How long `spawn` waits for the supervisor to report the agent's pid.
 const START_WAIT: Duration = Duration::from_secs(3);
+/// The same for a run on another host: a connection (ssh's ConnectTimeout is 10 s) and the
+/// host's own spawn. The wait ends the moment the supervisor reports, so a fast host costs
+/// nothing more.
+const REMOTE_START_WAIT: Duration = Duration::from_secs(20);
 
 struct Plan {
     spec: LaunchSpec,
@@ -204,7 +208,12 @@ fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec
     let mut out = Vec::new();
     for (entry, l) in launched {
         let rec_path = l.path.clone();
-        let rec = l.wait_started(START_WAIT);
+        let wait = if l.record.runner.host().is_some() {
+            REMOTE_START_WAIT
+        } else {
+            START_WAIT
+        };
+        let rec = l.wait_started(wait);
         if !rec.status.is_active() && rec.pid.is_none() {
             // The agent could not be started: the record says why; the file gets it now.
             let reason = rec.reason.clone().unwrap_or_default();

@@ -274,10 +274,7 @@ impl World {
         };
         let sshd = Sshd::start(&path);
         let local = Repo::new();
-        let remote_dir = tempfile::Builder::new()
-            .prefix("remote")
-            .tempdir()
-            .unwrap();
+        let remote_dir = tempfile::Builder::new().prefix("remote").tempdir().unwrap();
         let remote_root = remote_dir.path().join("checkout");
         let agents = agents.replace("{bin}", &bin.path().display().to_string());
         local.configure(&agents, &sshd.host_yaml("build1", &remote_root));

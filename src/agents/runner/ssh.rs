@@ -27,9 +27,7 @@ use super::super::record::{self, RunRecord, RunStatus};
 use super::super::summary::RunOutput;
 use super::super::{Error, Result};
 use super::state::{RemoteProcess, SshState};
-use super::{
-    Ending, Liveness, Outcome, Ready, Runner, append_note, find_program, local_liveness,
-};
+use super::{Ending, Liveness, Outcome, Ready, Runner, append_note, find_program, local_liveness};
 
 /// `ssh`'s own exit status for a connection or protocol error (the remote command's status
 /// otherwise; `sessions` never exits 255).
@@ -95,9 +93,7 @@ impl Runner for SshState {
         let target = format!("{}:{}", rec.session, self.remote_run_id);
         let outcome = match call(self, &["kill", &target, "--grace", &grace_arg]) {
             Ok(_) => KillOutcome::Terminated,
-            Err(Remote::Failed(why)) if why.contains("no running agent") => {
-                KillOutcome::NotRunning
-            }
+            Err(Remote::Failed(why)) if why.contains("no running agent") => KillOutcome::NotRunning,
             Err(Remote::Unreachable(_)) | Err(Remote::Failed(_)) => {
                 KillOutcome::Survived(pid.into_iter().collect())
             }
@@ -372,7 +368,10 @@ fn supervise_remote(
         let why = format!(
             "on host {}: {}",
             s.host,
-            remote.reason.clone().unwrap_or_else(|| "the agent did not start".into())
+            remote
+                .reason
+                .clone()
+                .unwrap_or_else(|| "the agent did not start".into())
         );
         append_note(rec, &why);
         return Ok((Ending::NotStarted(why), RunOutput::default()));
@@ -532,7 +531,11 @@ mod tests {
             "cd '/srv/my repo' && exec sessions spawn \"it's\" --task 'a; rm -rf /'"
         );
         assert_eq!(
-            host_options(Some(2222), Some("~/.ssh/k"), &["-F".into(), "/c".into(), "A=b".into()]),
+            host_options(
+                Some(2222),
+                Some("~/.ssh/k"),
+                &["-F".into(), "/c".into(), "A=b".into()]
+            ),
             ["-p", "2222", "-i", "~/.ssh/k", "-F", "/c", "-o", "A=b"]
         );
     }
