@@ -259,3 +259,41 @@ fn hosts_check_passes_on_a_ready_host_and_list_shows_it() {
     let text = w.ok(&["hosts", "list"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("build1"));
 }
+
+#[test]
+fn a_remote_run_whose_local_supervisor_died_is_settled_from_the_hosts_record() {
+    if !available() {
+        return;
+    }
+    let mut w = fake_world(true);
+    let go = w.bin.path().join("go");
+    let run = w.spawn("fake", &format!("orphaned wait-for:{} x", go.display()));
+    let id = run["run_id"].as_str().unwrap().to_string();
+    w.wait_agent(&id, "running", |r| r["remote"]["pid"].is_u64());
+    let sup = w.local.record(&id)["supervisor_pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    hosts_support::agents::eventually("the supervisor gone", || {
+        !hosts_support::agents::alive(sup as u64)
+    });
+    // Still running there: the host says so.
+    let r = w.wait_agent(&id, "unsupervised", |r| r["reason"] == "supervisor gone");
+    assert_eq!(r["status"], "running", "{r:#}");
+    // The host away: unknown, not lost.
+    w.sshd.down();
+    let r = w.wait_agent(&id, "unknown", |r| r["status"] == "unknown");
+    assert!(
+        r["reason"].as_str().unwrap().contains("unreachable since"),
+        "{r:#}"
+    );
+    // Back, and the agent done: a reader settles it from the host's record.
+    w.sshd.up();
+    fs::write(&go, "").unwrap();
+    let done = w.wait_agent(&id, "completed", |r| r["status"] == "completed");
+    assert_eq!(done["exit_code"], 0, "{done:#}");
+    w.local
+        .wait_file("the outcome", |t| t.contains("status: completed"));
+}

@@ -123,6 +123,26 @@ impl RunnerState {
         }
     }
 
+    /// Notes that the run's host did not answer (`why` from [`Runner::liveness`]), if it is
+    /// a run elsewhere and that is news; whether anything changed.
+    pub fn note_unreachable(&mut self, why: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match self {
+            RunnerState::Ssh(s) if s.unreachable_since.is_none() && ssh::is_unreachable(why) => {
+                s.unreachable_since = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes that the run's host answers again; whether anything changed.
+    pub fn note_reachable(&mut self) -> bool {
+        match self {
+            RunnerState::Ssh(s) => s.unreachable_since.take().is_some(),
+            _ => false,
+        }
+    }
+
     /// The host a run elsewhere runs on, and why it cannot be seen now (`host build1
     /// unreachable since …`) — `None` for a local run or a host that answers.
     pub fn unreachable(&self) -> Option<String> {

@@ -134,11 +134,18 @@ impl Runner for SshState {
     }
 }
 
+/// Does a liveness answer say the host did not answer (rather than that it could not tell)?
+pub fn is_unreachable(why: &str) -> bool {
+    why.starts_with("host ") && why.contains(UNREACHABLE)
+}
+
+const UNREACHABLE: &str = " unreachable";
+
 /// `host build1 unreachable since 2026-12-02T03:10:00Z`.
 pub fn unreachable_text(host: &str, since: Option<&str>) -> String {
     match since {
-        Some(t) => format!("host {host} unreachable since {t}"),
-        None => format!("host {host} unreachable"),
+        Some(t) => format!("host {host}{UNREACHABLE} since {t}"),
+        None => format!("host {host}{UNREACHABLE}"),
     }
 }
 
