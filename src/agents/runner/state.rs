@@ -120,7 +120,7 @@ impl<'de> Deserialize<'de> for RunnerState {
         enum Tagged {
             Process,
             Tmux(TmuxState),
-            Ssh(SshState),
+            Ssh(Box<SshState>),
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -133,7 +133,7 @@ impl<'de> Deserialize<'de> for RunnerState {
                 Ok(RunnerState::Process)
             }
             Wire::Tagged(Tagged::Tmux(t)) => Ok(RunnerState::Tmux(t)),
-            Wire::Tagged(Tagged::Ssh(s)) => Ok(RunnerState::Ssh(s)),
+            Wire::Tagged(Tagged::Ssh(s)) => Ok(RunnerState::Ssh(*s)),
             Wire::Flat(RunnerKind::Tmux) => Err(serde::de::Error::custom(FLAT_TMUX)),
             Wire::Flat(RunnerKind::Ssh) => Err(serde::de::Error::custom(
                 "an ssh runner needs its host and remote run",
