@@ -40,6 +40,10 @@ const CONTROL_PERSIST: &str = "60";
 /// Connection timeout of every call, in seconds.
 pub const CONNECT_TIMEOUT: &str = "10";
 
+/// How many answers in a row without the run's record end the wait (the host answers, but
+/// has no such run any more).
+const GIVE_UP_AFTER: u32 = 5;
+
 /// The longest pause between two tries to reach a host that stopped answering.
 const RETRY_MAX: Duration = Duration::from_secs(10);
 
@@ -271,7 +275,18 @@ impl std::fmt::Display for Remote {
     }
 }
 
-/// The last non-empty line of an ssh call's stderr.
+/// What the remote `sessions` said on stderr, on one line (`error:` prefixes dropped).
+fn message(bytes: &[u8]) -> String {
+    let text: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .collect();
+    text.join(" ")
+}
+
+/// The last non-empty line of an ssh call's stderr (ssh's own error, after any warnings).
 fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes)
         .lines()
@@ -293,7 +308,7 @@ pub fn call(s: &SshState, args: &[&str]) -> std::result::Result<Vec<u8>, Remote>
         Some(0) => Ok(out.stdout),
         Some(SSH_FAILED) | None => Err(Remote::Unreachable(last_line(&out.stderr))),
         Some(NOT_FOUND) => Err(Remote::Failed(not_installed(&s.host))),
-        Some(_) => Err(Remote::Failed(last_line(&out.stderr))),
+        Some(_) => Err(Remote::Failed(message(&out.stderr))),
     }
 }
 
@@ -409,6 +424,7 @@ fn follow(s: &SshState, path: &Path, rec: &RunRecord) -> Result<(Ending, RunOutp
     let mut log = LogWriter::open(&log_path, rec.log_cap, rec.log_keep).ok();
     let target = format!("{}:{}", rec.session, s.remote_run_id);
     let mut copied: u64 = 0;
+    let mut failures = 0;
     let mut pause = Duration::from_millis(200);
     loop {
         let status = command(s, &["logs", &target, "-f"])
@@ -452,13 +468,20 @@ fn follow(s: &SshState, path: &Path, rec: &RunRecord) -> Result<(Ending, RunOutp
                     }
                     return Ok((o.ending, o.output));
                 }
-                Ok(_) => set_unreachable(path, None),
+                Ok(_) => {
+                    failures = 0;
+                    set_unreachable(path, None);
+                }
                 Err(Remote::Unreachable(_)) => set_unreachable(path, Some(now())),
                 Err(Remote::Failed(why)) => {
                     // The host answers but cannot tell (its record pruned, sessions removed):
-                    // keep asking, it may be fixed; say it once in the log.
-                    if pause == Duration::from_millis(200) {
-                        append_note(rec, &format!("host {}: {why}", s.host));
+                    // asked again a few times, then the run ends here as unknown there.
+                    set_unreachable(path, None);
+                    failures += 1;
+                    if failures >= GIVE_UP_AFTER {
+                        let why = format!("host {} cannot tell how it ended: {why}", s.host);
+                        append_note(rec, &why);
+                        return Ok((Ending::Unknown(why), RunOutput::default()));
                     }
                 }
             }
