@@ -258,6 +258,29 @@ fn hosts_check_passes_on_a_ready_host_and_list_shows_it() {
     assert_eq!(list[0]["port"], w.sshd.port);
     let text = w.ok(&["hosts", "list"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("build1"));
+
+    // A checkout without the session file: the host says what to do.
+    fs::remove_file(
+        w.remote_root()
+            .join(w.local.path.strip_prefix(w.local.root()).unwrap()),
+    )
+    .unwrap();
+    let spawn = w.run(&[
+        "spawn",
+        &w.local.stem,
+        "--agent",
+        "fake",
+        "--host",
+        "build1",
+        "--task",
+        "x",
+    ]);
+    assert_eq!(spawn.status.code(), Some(2), "{}", show(&spawn));
+    let err = String::from_utf8_lossy(&spawn.stderr);
+    assert!(
+        err.contains("on host build1") && err.contains("commit and push it"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -158,11 +158,16 @@ where
     if !claimed {
         return Ok(rec);
     }
+    // A copy of the readiness pipe, closed only once the final record is saved: a runner
+    // that could not start the agent drops its end before that, and the launcher must then
+    // read the failure, not the record as it was still `starting`.
+    let hold = ready.as_ref().and_then(|f| f.try_clone().ok());
     let (ending, output) = rec
         .runner
         .runner()
         .supervise(record_path, &rec, Ready::new(ready))?;
     let fin = finalize(record_path, ending, output)?;
+    drop(hold);
     match on_exit(&fin) {
         Ok(()) => record::mark_written_back(record_path),
         Err(e) => {
