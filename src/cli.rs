@@ -144,6 +144,13 @@ pub enum Command {
         #[command(subcommand)]
         action: WorktreeAction,
     },
+    /// Other machines that run agents over ssh (`hosts:` in the config): list them, check one.
+    #[command(after_help = HOSTS_HELP)]
+    Hosts {
+        #[command(subcommand)]
+        action: HostsAction,
+    },
+
     /// Continue an agent's conversation with a message.
     #[command(after_help = SEND_HELP)]
     Send(SendArgs),

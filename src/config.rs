@@ -25,6 +25,23 @@ pub struct AgentDef {
     /// placeholders as `command`, `{conversation_id}` being the recorded one. Default: the
     /// built-in one for claude, codex and gemini ([`default_resume`]).
     pub resume: Option<Vec<String>>,
+    /// Run on this configured host (`hosts:`) over ssh (`spawn --host`).
+    pub host: Option<String>,
+}
+
+/// One `hosts:` entry: another machine that runs agents over the system `ssh` in its own
+/// checkout of the repository (docs/hosts.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDef {
+    /// The ssh destination, `user@host` or a `Host` alias of ~/.ssh/config.
+    pub ssh: String,
+    /// Absolute path of the repository's checkout on that host.
+    pub root: String,
+    pub port: Option<u16>,
+    /// `-i` key file.
+    pub identity: Option<String>,
+    /// Extra `-o` options (`ServerAliveInterval=10`) or whole arguments (`-F`, `path`).
+    pub ssh_options: Vec<String>,
 }
 
 impl AgentDef {
@@ -138,6 +155,8 @@ pub struct Config {
     /// Where `spawn --worktree` puts worktrees, relative to the repository root (`{repo}` is
     /// its directory name); `None`: `crate::worktree::DEFAULT_DIR`.
     pub worktree_dir: Option<String>,
+    /// `hosts:` by name.
+    pub hosts: BTreeMap<String, HostDef>,
 }
 
 impl Default for Config {
@@ -148,6 +167,7 @@ impl Default for Config {
             log_cap: 50 * 1024 * 1024,
             notify: Vec::new(),
             worktree_dir: None,
+            hosts: BTreeMap::new(),
         }
     }
 }
@@ -203,6 +223,25 @@ impl Config {
                 "worktree_dir" => {
                     config.worktree_dir = Some(scalar(value, "worktree_dir")?.to_string())
                 }
+                "hosts" => {
+                    if !value.is_map() {
+                        return Err((
+                            value.span.start,
+                            "`hosts` must be a mapping of name → {ssh: user@host, root: /path}"
+                                .into(),
+                        ));
+                    }
+                    for (key, def) in value.entries() {
+                        let name = scalar(key, "host name")?.to_string();
+                        let parsed = host_def(&name, def)?;
+                        if config.hosts.insert(name.clone(), parsed).is_some() {
+                            return Err((
+                                key.span.start,
+                                format!("host `{name}` is defined twice; keep one definition"),
+                            ));
+                        }
+                    }
+                }
                 "agents" => {
                     for (key, def) in value.entries() {
                         let name = scalar(key, "agent name")?.to_string();
@@ -224,8 +263,110 @@ impl Config {
                 _ => {} // Unknown keys are allowed: newer versions may add some.
             }
         }
+        for (name, def) in &config.agents {
+            if let Some(h) = &def.host
+                && !config.hosts.contains_key(h)
+            {
+                let at = text.find(&format!("host: {h}")).unwrap_or(0);
+                return Err((
+                    at,
+                    unknown_host_message(&format!("agents.{name}.host"), h, &config),
+                ));
+            }
+        }
         Ok(config)
     }
+
+    /// The host named `name`, or an error naming the configured ones.
+    pub fn host(&self, name: &str) -> std::result::Result<&HostDef, String> {
+        self.hosts
+            .get(name)
+            .ok_or_else(|| unknown_host_message("--host", name, self))
+    }
+}
+
+fn unknown_host_message(what: &str, name: &str, config: &Config) -> String {
+    let names: Vec<&str> = config.hosts.keys().map(String::as_str).collect();
+    let known = if names.is_empty() {
+        "no hosts are configured".to_string()
+    } else {
+        format!("configured: {}", names.join(", "))
+    };
+    let close = crate::suggest::one(name, &names)
+        .map(|c| format!("did you mean `{c}`? "))
+        .unwrap_or_default();
+    format!(
+        "{what} names host `{name}`, which is not under `hosts:` ({known}); {close}add it as `hosts: {{{name}: {{ssh: user@machine, root: /path/to/checkout}}}}` in .agents/config.yaml"
+    )
+}
+
+fn host_def(name: &str, def: &Node) -> Result<HostDef, (usize, String)> {
+    if !def.is_map() {
+        return Err((
+            def.span.start,
+            format!(
+                "host `{name}` must be a mapping like {{ssh: user@machine, root: /path/to/checkout}}"
+            ),
+        ));
+    }
+    let opt = |key: &str| -> Result<Option<(String, usize)>, (usize, String)> {
+        def.get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| {
+                scalar(v, &format!("hosts.{name}.{key}")).map(|s| (s.to_owned(), v.span.start))
+            })
+            .transpose()
+    };
+    let Some((ssh, at)) = opt("ssh")? else {
+        return Err((
+            def.span.start,
+            format!(
+                "host `{name}` has no `ssh:` destination (user@machine or an ~/.ssh/config alias)"
+            ),
+        ));
+    };
+    if ssh.is_empty() || ssh.starts_with('-') || ssh.contains(char::is_whitespace) {
+        return Err((
+            at,
+            format!(
+                "hosts.{name}.ssh is `{ssh}`; write the destination as user@machine (options go in ssh_options)"
+            ),
+        ));
+    }
+    let Some((root, at)) = opt("root")? else {
+        return Err((
+            def.span.start,
+            format!(
+                "host `{name}` has no `root:` (the absolute path of the repository's checkout there)"
+            ),
+        ));
+    };
+    if !root.starts_with('/') {
+        return Err((
+            at,
+            format!("hosts.{name}.root is `{root}`; it must be an absolute path on that host"),
+        ));
+    }
+    let port = match opt("port")? {
+        None => None,
+        Some((p, at)) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            (
+                at,
+                format!("hosts.{name}.port is `{p}`; use a port number from 1 to 65535"),
+            )
+        })?),
+    };
+    let ssh_options = match def.get("ssh_options").filter(|v| !v.is_null()) {
+        Some(o) => string_list(o, &format!("hosts.{name}.ssh_options"))?,
+        None => Vec::new(),
+    };
+    Ok(HostDef {
+        ssh,
+        root,
+        port,
+        identity: opt("identity")?.map(|(s, _)| s),
+        ssh_options,
+    })
 }
 
 fn scalar<'a>(node: &'a Node, what: &str) -> Result<&'a str, (usize, String)> {
@@ -326,6 +467,7 @@ fn agent_def(name: &str, def: &Node) -> Result<AgentDef, (usize, String)> {
         runner,
         worktree,
         resume,
+        host: opt("host")?,
     })
 }
 
@@ -596,6 +738,52 @@ mod tests {
             ]
         );
         assert!(c.agents.values().all(|a| a.env.is_empty()));
+    }
+
+    #[test]
+    fn hosts_parse_with_clear_errors() {
+        let c = Config::parse(
+            "hosts:\n  build1:\n    ssh: me@build1\n    root: /srv/repo\n    port: 2222\n    identity: ~/.ssh/k\n    ssh_options: [ServerAliveInterval=10]\n    later: 1\nagents:\n  far:\n    command: [sh]\n    host: build1\n",
+        )
+        .unwrap();
+        let h = &c.hosts["build1"];
+        assert_eq!(h.ssh, "me@build1");
+        assert_eq!(h.root, "/srv/repo");
+        assert_eq!(h.port, Some(2222));
+        assert_eq!(h.identity.as_deref(), Some("~/.ssh/k"));
+        assert_eq!(h.ssh_options, ["ServerAliveInterval=10"]);
+        assert_eq!(c.agents["far"].host.as_deref(), Some("build1"));
+        for (bad, says) in [
+            ("hosts: [a]\n", "mapping of name"),
+            ("hosts:\n  b: x\n", "must be a mapping"),
+            ("hosts:\n  b:\n    root: /r\n", "no `ssh:`"),
+            (
+                "hosts:\n  b:\n    ssh: -oProxy=x\n    root: /r\n",
+                "user@machine",
+            ),
+            ("hosts:\n  b:\n    ssh: h\n", "no `root:`"),
+            ("hosts:\n  b:\n    ssh: h\n    root: srv\n", "absolute path"),
+            (
+                "hosts:\n  b:\n    ssh: h\n    root: /r\n    port: 70000\n",
+                "port number",
+            ),
+            (
+                "hosts:\n  b:\n    ssh: h\n    root: /r\n    ssh_options: -v\n",
+                "list",
+            ),
+            (
+                "agents:\n  a:\n    command: [x]\n    host: nowhere\n",
+                "not under `hosts:`",
+            ),
+        ] {
+            let (_, msg) = Config::parse(bad).unwrap_err();
+            assert!(msg.contains(says), "{bad}: {msg}");
+        }
+        assert!(
+            c.host("biuld1")
+                .unwrap_err()
+                .contains("did you mean `build1`")
+        );
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub struct RunView {
     /// Notification targets that failed for this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify_failures: Vec<String>,
+    /// A run on another host (`spawn --host`): the host, the run there, its pids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteView>,
     /// Starting or running.
     #[serde(skip)]
     pub active: bool,
@@ -66,21 +69,52 @@ pub struct RunView {
     pub lost: bool,
 }
 
+/// Where a run on another host runs (`agents --json`'s `remote`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemoteView {
+    /// The host's name under `hosts:`.
+    pub host: String,
+    pub run_id: String,
+    pub pid: Option<u32>,
+    pub pid_start: Option<u64>,
+    pub supervisor_pid: Option<u32>,
+    pub supervisor_start: Option<u64>,
+    /// Since when the host does not answer (the run is `unknown` meanwhile).
+    pub unreachable_since: Option<String>,
+}
+
 impl RunView {
     pub fn new(r: &RunRecord, now: DateTime<Utc>) -> Self {
         let end = r.ended_at.unwrap_or(now);
+        let unreachable = r.runner.unreachable().filter(|_| r.status.is_active());
+        let remote = match &r.runner {
+            crate::agents::RunnerState::Ssh(s) => Some(RemoteView {
+                host: s.host.clone(),
+                run_id: s.remote_run_id.clone(),
+                pid: s.remote.as_ref().and_then(|p| p.pid),
+                pid_start: s.remote.as_ref().and_then(|p| p.pid_start),
+                supervisor_pid: s.remote.as_ref().and_then(|p| p.supervisor_pid),
+                supervisor_start: s.remote.as_ref().and_then(|p| p.supervisor_start),
+                unreachable_since: s.unreachable_since.clone(),
+            }),
+            _ => None,
+        };
         RunView {
             session: r.session.clone(),
             agent: r.agent.clone(),
             task: r.task.clone(),
-            status: r.status.session_status(),
+            status: if unreachable.is_some() {
+                "unknown"
+            } else {
+                r.status.session_status()
+            },
             pid: r.pid,
             started_at: Some(timestamp(r.started_at)),
             ended_at: r.ended_at.map(timestamp),
             exit_code: r.exit_code,
             log: r.log.display().to_string(),
             run_id: r.id.clone(),
-            reason: r.reason.clone(),
+            reason: unreachable.or_else(|| r.reason.clone()),
             summary: r.summary.clone(),
             runtime_secs: ((end - r.started_at).num_milliseconds().max(0) as f64) / 1000.0,
             signal: r.signal.map(|s| {
@@ -97,6 +131,7 @@ impl RunView {
             turn: r.turn.clone().filter(|_| r.status.is_active()),
             resumes: r.resumes.clone(),
             notify_failures: r.notify_failures.clone(),
+            remote,
             active: r.status.is_active(),
             lost: matches!(r.status, RunStatus::Lost),
         }
@@ -134,6 +169,7 @@ impl RunView {
             turn: None,
             resumes: None,
             notify_failures: Vec::new(),
+            remote: None,
             active: pid.is_some(),
             lost: false,
         }

@@ -68,6 +68,10 @@ pub fn event(rec: &RunRecord, kind: &str) -> serde_json::Value {
 
 /// A run's outcome has been written back: notify `finished`/`failed`/`lost`/`cancelled`.
 pub fn on_finished(rec: &RunRecord) {
+    if rec.owner.is_some() {
+        // The owner (which ran `spawn --host`) tells its own targets.
+        return;
+    }
     emit(rec, end_kind(rec), "end");
 }
 

@@ -79,16 +79,26 @@ pub fn reconcile(rec: &mut RunRecord) -> bool {
         }
     }
     match rec.runner.runner().liveness(rec) {
-        Liveness::Supervised | Liveness::Unknown(_) => return false,
+        Liveness::Supervised => return false,
+        // Nothing is concluded; a host out of reach is noted, so readers show the run
+        // `unknown (host … unreachable since …)` rather than `running`.
+        Liveness::Unknown(why) => return rec.runner.note_unreachable(&why, Utc::now()),
         Liveness::Unsupervised => {
+            let noted = rec.runner.note_reachable();
             let reason = Some("supervisor gone".to_string());
             if rec.reason != reason {
                 rec.reason = reason;
                 return true;
             }
-            return false;
+            return noted;
         }
         Liveness::Gone => {}
+    }
+    // A run elsewhere may have ended there with an outcome of its own.
+    if let Some(o) = rec.runner.runner().outcome(rec) {
+        rec.cancel_requested |= o.cancelled;
+        super::runner::supervisor::settle(rec, o.ending, o.output);
+        return true;
     }
     rec.status = if rec.cancel_requested {
         RunStatus::Cancelled

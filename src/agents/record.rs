@@ -158,6 +158,11 @@ pub struct RunRecord {
     /// Notification targets that failed for this run (`target: why`), for `agents` to show.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify_failures: Vec<String>,
+    /// The machine whose session file holds this run's entry, when that is not this one: a
+    /// run started here over ssh (`spawn --owned-by`). Its outcome is written back there, by
+    /// the owner, never into this checkout's copy of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A linked git worktree made for a run: where, on which branch, from which base.
@@ -542,6 +547,7 @@ pub(crate) mod tests {
             resumes: None,
             turn: None,
             notify_failures: Vec::new(),
+            owner: None,
         }
     }
 

@@ -235,7 +235,7 @@ fn tmux(rec: &RunRecord, args: &[&OsStr]) -> Option<String> {
 fn pane_target(rec: &RunRecord) -> Option<String> {
     match &rec.runner {
         RunnerState::Tmux(t) => Some(format!("={}:", t.session)),
-        RunnerState::Process => None,
+        RunnerState::Process | RunnerState::Ssh(_) => None,
     }
 }
 

@@ -337,8 +337,12 @@ pub fn bound_run(rec: &RunRecord) -> crate::binding::BoundRun {
 }
 
 /// The session file a run belongs to: where it was at spawn, else the sessions directory
-/// (or its archive) by stem. `None` when it has been deleted.
+/// (or its archive) by stem. `None` when it has been deleted, or is another machine's.
 pub fn session_file(rec: &RunRecord) -> Option<PathBuf> {
+    if rec.owner.is_some() {
+        // Another machine's entry: that machine writes it (see `RunRecord::owner`).
+        return None;
+    }
     let repo = Repo::at(rec.root.clone());
     let name = SessionId::from_record(&rec.session).file_name();
     rec.session_file

@@ -91,6 +91,23 @@ pub struct SpawnArgs {
     /// What the branch starts from (default: the current HEAD); implies --worktree.
     #[arg(long, value_name = "REF")]
     pub base: Option<String>,
+    /// Run the agent on this host of the config's `hosts:`, over ssh, in that host's checkout
+    /// (default: the agent's `host:` in the config). See `sessions hosts --help`.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Internal (ssh runs): the machine whose session file holds the entry; this side keeps the
+    /// record and log only.
+    #[arg(long, value_name = "HOST", hide = true, requires = "run_id")]
+    pub owned_by: Option<String>,
+    /// Internal (ssh runs): the run id to use.
+    #[arg(long, value_name = "ID", hide = true)]
+    pub run_id: Option<String>,
+    /// Internal (ssh runs): the conversation id to pre-assign.
+    #[arg(long, value_name = "ID", hide = true)]
+    pub conversation_id: Option<String>,
+    /// Internal (ssh runs): the version of the sessions that asks; refused when it is not ours.
+    #[arg(long, value_name = "VERSION", hide = true)]
+    pub peer_version: Option<String>,
     /// Run this command instead of the configured template (placeholders are replaced too).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -108,6 +125,9 @@ pub struct AgentsArgs {
     /// exit_code, log, run_id, reason, summary, runtime_secs, …, worktree (with --worktree)}.
     #[arg(long)]
     pub json: bool,
+    /// Internal (ssh runs): with --json, the reconciled run records themselves.
+    #[arg(long, hide = true, requires = "json")]
+    pub records: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,5 +215,38 @@ pub enum WorktreeAction {
         /// commit under refs/sessions/trash/, the branch is kept.
         #[arg(long)]
         force: bool,
+    },
+}
+
+pub const HOSTS_HELP: &str = "\
+Examples:
+  sessions hosts list                the configured hosts
+  sessions hosts check build1        reach build1, compare its sessions with this one
+
+A host is configured in .agents/config.yaml:
+
+  hosts:
+    build1: {ssh: me@build1.example.com, root: /srv/checkouts/repo}
+
+and used with `sessions spawn SESSION --agent NAME --host build1 --task TEXT` (or `host:` in an
+agent's definition). The agent runs there, in that checkout, under that host's own sessions;
+nothing is copied to a host. `check` exits 1 when something is missing and says how to fix it.";
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HostsAction {
+    /// The configured hosts: name, ssh destination, checkout.
+    List {
+        /// Print a JSON array of {name, ssh, root, port, identity, ssh_options}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Connect to a host and check it can run agents: sessions on its PATH (the same version
+    /// as this one), the checkout, its .agents/ directory.
+    Check {
+        /// The host's name under `hosts:`.
+        name: String,
+        /// Print {name, reachable, sessions, version, root, repository, agents_dir, problems}.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -17,6 +17,11 @@ const RECENT: chrono::Duration = chrono::Duration::hours(24);
 
 /// `running`, `waiting (permission: Bash)`, `completed`, `failed (lost)`, …
 pub fn status_text(r: &RunRecord) -> String {
+    if r.status.is_active()
+        && let Some(why) = r.runner.unreachable()
+    {
+        return format!("unknown ({why})");
+    }
     match &r.turn {
         Some(t) if r.status.is_active() && t.is_waiting() => t.describe(),
         _ => r.status.display().to_string(),
@@ -93,6 +98,11 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             })
             .collect(),
     };
+    if args.records {
+        // For the machine that started these runs over ssh (see `agents::runner::ssh`).
+        println!("{}", serde_json::to_string(&shown)?);
+        return Ok(0);
+    }
     if args.json {
         let views: Vec<RunView> = shown
             .iter()

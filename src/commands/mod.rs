@@ -6,6 +6,7 @@ mod close;
 mod handoff;
 mod hook;
 mod hooks_install;
+mod hosts;
 mod init;
 mod kill;
 mod lifecycle;
@@ -328,6 +329,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Attach(args) => attach::run(&ctx, args),
         Command::Worktree { action } => worktree::run(&ctx, action),
         Command::Supervise(args) => Ok(spawn::supervise(&args.args)),
+        Command::Hosts { action } => hosts::run(&ctx, action),
         Command::Send(args) => send::run(&ctx, args),
         Command::Wait(args) => wait::run(&ctx, args),
         Command::Restart(args) => restart::run(&ctx, args),

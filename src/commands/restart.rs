@@ -119,11 +119,16 @@ fn fresh(ctx: &Ctx, rec: &RunRecord) -> Result<Started> {
         agent: vec![rec.agent.clone()],
         task: rec.task.clone(),
         prompt: None,
-        runner: Some(rec.runner.kind()),
+        runner: rec.runner.local_kind(),
         json: false,
         worktree: false,
         branch: None,
         base: None,
+        host: rec.runner.host().map(str::to_owned),
+        owned_by: None,
+        run_id: None,
+        conversation_id: None,
+        peer_version: None,
         command,
     };
     spawn::start_one(ctx, &path, &args, None, None)

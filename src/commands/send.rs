@@ -311,11 +311,16 @@ pub fn resume_run(
         agent: vec![rec.agent.clone()],
         task: task.to_string(),
         prompt: None,
-        runner: Some(rec.runner.kind()),
+        runner: rec.runner.local_kind(),
         json: false,
         worktree: false,
         branch: None,
         base: None,
+        host: rec.runner.host().map(str::to_owned),
+        owned_by: None,
+        run_id: None,
+        conversation_id: None,
+        peer_version: None,
         command: Vec::new(),
     };
     let resume = Resume {

@@ -17,7 +17,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session};
 use crate::agents::record;
-use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, prepare};
+use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, SshState, prepare, ssh};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
@@ -30,6 +30,10 @@ use crate::store;
 
 /// How long `spawn` waits for the supervisor to report the agent's pid.
 const START_WAIT: Duration = Duration::from_secs(3);
+/// The same for a run on another host: a connection (ssh's ConnectTimeout is 10 s) and the
+/// host's own spawn. The wait ends the moment the supervisor reports, so a fast host costs
+/// nothing more.
+const REMOTE_START_WAIT: Duration = Duration::from_secs(20);
 
 struct Plan {
     spec: LaunchSpec,
@@ -50,7 +54,24 @@ pub struct Resume {
 }
 
 pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
-    let path = store::absolute(&super::session_path(ctx, args.session.as_deref())?);
+    if let Some(v) = &args.peer_version
+        && v != env!("CARGO_PKG_VERSION")
+    {
+        return Err(Error::Usage(format!(
+            "this host has sessions {}, the machine that asks has {v}; install the same version on both (`sessions hosts check` compares them)",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    let path = match super::session_path(ctx, args.session.as_deref()) {
+        Ok(p) => store::absolute(&p),
+        Err(e) if args.owned_by.is_some() => {
+            return Err(Error::Usage(format!(
+                "{e}; this checkout ({}) must have the session file: commit and push it where you spawn, then pull it here",
+                ctx.repo.root.display()
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     if args.task.trim().is_empty() {
         return Err(Error::Usage(
             "--task is empty; say what the agent should do".into(),
@@ -64,6 +85,9 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
             "warning: {} is completed; the agent's outcome will be written into a closed session (`sessions resume` it first if the work goes on)",
             ctx.show_path(&path)
         );
+    }
+    if let Some(owner) = &args.owned_by {
+        return run_for(ctx, &args, owner, &path);
     }
     let config = ctx.config()?;
     let supervisor = supervisor_argv()?;
@@ -99,6 +123,20 @@ pub fn start_one(
     launch_result(ctx, path, &failed)?;
     out.pop()
         .ok_or_else(|| Error::Usage("no run was started".into()))
+}
+
+/// `spawn --owned-by HOST` (what an ssh run's supervisor asks this host for): start the run
+/// here, in this checkout, with this host's config, but leave the session file alone — the
+/// machine that asked owns the entry and writes the outcome. Prints the run records.
+fn run_for(ctx: &Ctx, args: &SpawnArgs, owner: &str, path: &Path) -> Result<u8> {
+    let config = ctx.config()?;
+    let supervisor = supervisor_argv()?;
+    let name = args.agent.first().map(String::as_str).unwrap_or_default();
+    let mut p = plan(ctx, args, &config, name, path, &supervisor, None)?;
+    p.spec.owner = Some(owner.to_string());
+    let rec = prepare(p.spec)?.start().wait_started(START_WAIT);
+    println!("{}", serde_json::to_string(&[rec])?);
+    Ok(0)
 }
 
 fn supervisor_argv() -> Result<Vec<String>> {
@@ -170,7 +208,12 @@ fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec
     let mut out = Vec::new();
     for (entry, l) in launched {
         let rec_path = l.path.clone();
-        let rec = l.wait_started(START_WAIT);
+        let wait = if l.record.runner.host().is_some() {
+            REMOTE_START_WAIT
+        } else {
+            START_WAIT
+        };
+        let rec = l.wait_started(wait);
         if !rec.status.is_active() && rec.pid.is_none() {
             // The agent could not be started: the record says why; the file gets it now.
             let reason = rec.reason.clone().unwrap_or_default();
@@ -215,12 +258,26 @@ fn plan(
         return Err(unknown_agent(ctx, config, name));
     };
     let stem = SessionId::of(session);
-    let run_id = record::new_run_id();
-    let worktree = super::worktree::plan_for(ctx, args, config, def, name, stem.as_str(), &run_id)?;
+    let run_id = args.run_id.clone().unwrap_or_else(record::new_run_id);
+    // On another host: that host's sessions plans the run in its checkout; here it is the
+    // record, the log copy and the entry.
+    let host = match (&args.owned_by, &args.host) {
+        (Some(_), _) => None,
+        (None, Some(h)) => Some(h.clone()),
+        (None, None) => def.and_then(|d| d.host.clone()),
+    };
+    let host_def = host
+        .as_deref()
+        .map(|h| config.host(h).map_err(Error::Usage))
+        .transpose()?;
+    let worktree = match host {
+        Some(_) => None,
+        None => super::worktree::plan_for(ctx, args, config, def, name, stem.as_str(), &run_id)?,
+    };
     let cwd = def
         .and_then(|d| d.cwd.as_deref())
         .map_or_else(|| root.clone(), |c| store::absolute(&root.join(c)));
-    if !cwd.is_dir() {
+    if host.is_none() && !cwd.is_dir() {
         return Err(Error::Usage(format!(
             "agents.{name}.cwd is {}, which is not a directory; fix it in {}",
             ctx.show_path(&cwd),
@@ -231,6 +288,12 @@ fn plan(
         .runner
         .or_else(|| def.and_then(|d| d.runner))
         .unwrap_or(RunnerKind::Process);
+    if host.is_some() && resume.is_some() {
+        return Err(Error::Usage(format!(
+            "agent {name} runs on host {}; continuing its conversation from here is not supported yet: run `sessions send` or `restart` on that host",
+            host.as_deref().unwrap_or_default()
+        )));
+    }
     // In a worktree the agent works in the same place of its own checkout.
     let cwd = match &worktree {
         Some(w) => match cwd.strip_prefix(root) {
@@ -239,10 +302,11 @@ fn plan(
         },
         None => cwd,
     };
-    let conversation_id = resume.map_or_else(
-        || uuid::Uuid::new_v4().to_string(),
-        |r| r.conversation_id.clone(),
-    );
+    let conversation_id = match (resume, &args.conversation_id) {
+        (Some(r), _) => r.conversation_id.clone(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => uuid::Uuid::new_v4().to_string(),
+    };
     // The id is the agent's only when the command hands it over (`--session-id
     // {conversation_id}`); otherwise the agent picks its own and its output names it. A
     // resumed conversation keeps its id.
@@ -279,7 +343,7 @@ fn plan(
     };
     let mut spec = LaunchSpec::new(
         root.clone(),
-        stem,
+        stem.clone(),
         name,
         args.task.clone(),
         template::expand_all(&command, &vars),
@@ -306,6 +370,19 @@ fn plan(
         .unwrap_or_default();
     spec.worktree = worktree;
     spec.resumes = resume.map(|r| r.resumes.clone());
+    if let (Some(h), Some(d)) = (&host, host_def) {
+        spec.runner = RunnerKind::Ssh;
+        spec.ssh = Some(SshState {
+            host: h.clone(),
+            destination: d.ssh.clone(),
+            ssh_args: ssh::host_options(d.port, d.identity.as_deref(), &d.ssh_options),
+            root: d.root.clone(),
+            remote_run_id: run_id.clone(),
+            remote_spawn: remote_spawn(args, name, stem.as_str(), &run_id, &conversation_id),
+            remote: None,
+            unreachable_since: None,
+        });
+    }
     let log = spec.log_rel_path(&run_id);
     let entry = NewEntry {
         agent: name.to_string(),
@@ -314,11 +391,60 @@ fn plan(
         conversation_id: preassigned.then_some(conversation_id),
         log: log.display().to_string(),
         link: writeback::link_target(session, &root.join(&log)),
-        host: crate::agents::runner::host_name(),
+        host: host.clone().or_else(crate::agents::runner::host_name),
         extra,
         resumes: resume.map(|r| r.resumes.clone()),
     };
     Ok(Plan { spec, entry })
+}
+
+/// The `sessions spawn` arguments that start the run on its host: the same agent, task,
+/// prompt, runner, worktree flags and command, under the same run and conversation ids, owned
+/// by this machine.
+fn remote_spawn(
+    args: &SpawnArgs,
+    agent: &str,
+    stem: &str,
+    run_id: &str,
+    conversation_id: &str,
+) -> Vec<String> {
+    let mut a: Vec<String> = ["spawn", stem, "--agent", agent, "--task", &args.task]
+        .map(String::from)
+        .to_vec();
+    if let Some(p) = &args.prompt {
+        a.extend(["--prompt".into(), p.clone()]);
+    }
+    if let Some(r) = args.runner {
+        a.extend(["--runner".into(), r.name().into()]);
+    }
+    if args.worktree {
+        a.push("--worktree".into());
+    }
+    if let Some(b) = &args.branch {
+        a.extend(["--branch".into(), b.clone()]);
+    }
+    if let Some(b) = &args.base {
+        a.extend(["--base".into(), b.clone()]);
+    }
+    let owner = crate::agents::runner::host_name().unwrap_or_else(|| "another machine".into());
+    a.extend(
+        [
+            "--owned-by",
+            &owner,
+            "--run-id",
+            run_id,
+            "--conversation-id",
+            conversation_id,
+            "--peer-version",
+            env!("CARGO_PKG_VERSION"),
+        ]
+        .map(String::from),
+    );
+    if !args.command.is_empty() {
+        a.push("--".into());
+        a.extend(args.command.iter().cloned());
+    }
+    a
 }
 
 /// Spawned agents are born bound: each pre-assigned conversation is bound to the session

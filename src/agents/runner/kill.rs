@@ -107,9 +107,13 @@ pub fn kill_run(
         ));
     }
     let supervised = RunRecord::supervised;
-    // A run still starting has no pgid yet; its supervisor will see cancel_requested.
+    // A run still starting has no pgid yet (a run elsewhere has none here: `running` is
+    // enough); its supervisor will see cancel_requested.
     let rec = reload_until(record_path, START_WAIT, |r| {
-        r.pgid.is_some() || !r.status.is_active() || (r.supervisor_pid.is_some() && !supervised(r))
+        r.pgid.is_some()
+            || r.status == RunStatus::Running
+            || !r.status.is_active()
+            || (r.supervisor_pid.is_some() && !supervised(r))
     })?;
     let report = rec.runner.runner().kill(&rec, grace, progress);
     let mut rec = reload_until(record_path, END_WAIT, |r| {

@@ -61,6 +61,11 @@ pub struct LaunchSpec {
     pub worktree: Option<record::Worktree>,
     /// The run this one resumes (see `RunRecord::resumes`).
     pub resumes: Option<String>,
+    /// Run it on another host (`runner` is then `ssh`).
+    pub ssh: Option<super::SshState>,
+    /// The machine whose session file holds the entry, if not this one (see
+    /// `RunRecord::owner`).
+    pub owner: Option<String>,
 }
 
 impl LaunchSpec {
@@ -94,6 +99,8 @@ impl LaunchSpec {
             run_id: None,
             worktree: None,
             resumes: None,
+            ssh: None,
+            owner: None,
         }
     }
 }
@@ -220,7 +227,10 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         log,
         log_cap: spec.log_cap,
         log_keep: spec.log_keep,
-        runner: RunnerState::for_run(spec.runner, &spec.session, &id),
+        runner: match spec.ssh {
+            Some(s) => RunnerState::Ssh(s),
+            None => RunnerState::for_run(spec.runner, &spec.session, &id),
+        },
         supervisor_argv: spec.supervisor_argv,
         host: host_name(),
         spawner_pid: Some(me),
@@ -246,6 +256,7 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         resumes: spec.resumes.clone(),
         turn: None,
         notify_failures: Vec::new(),
+        owner: spec.owner,
     };
     let path = rec.path_in(&spec.state_dir);
     if path.exists() {
@@ -288,7 +299,10 @@ impl Prepared {
     /// readiness pipe.
     pub fn start(self) -> Launched {
         let Prepared { record: rec, path } = self;
+        // A run on another host starts a program there, not here.
+        let local = !matches!(rec.runner, RunnerState::Ssh(_));
         let unstartable = missing_program(&rec.argv[0], &rec.cwd)
+            .filter(|_| local)
             .map(|why| format!("cannot start agent: {why}"))
             .or_else(|| rec.runner.runner().unavailable(&rec));
         if let Some(why) = unstartable {

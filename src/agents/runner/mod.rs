@@ -29,6 +29,7 @@
 pub mod kill;
 pub mod launch;
 pub mod process;
+pub mod ssh;
 pub mod state;
 pub mod supervisor;
 pub mod tmux;
@@ -40,7 +41,7 @@ use std::time::Duration;
 
 pub use kill::{DEFAULT_KILL_GRACE, kill_run};
 pub use launch::{LaunchSpec, Launched, Prepared, find_program, host_name, launch, prepare};
-pub use state::{RunnerKind, RunnerState, TmuxState};
+pub use state::{RemoteProcess, RunnerKind, RunnerState, SshState, TmuxState};
 pub use supervisor::{run_supervisor, supervisor_main};
 
 use super::Result;
@@ -66,6 +67,13 @@ pub trait Runner {
     /// reader; must be cheap for a local run (a `/proc` lookup or two).
     fn liveness(&self, rec: &RunRecord) -> Liveness;
 
+    /// The outcome a run recorded elsewhere (another host) although its supervisor here is
+    /// gone; `None` for a local run (a local run whose supervisor died without recording one
+    /// is lost).
+    fn outcome(&self, _rec: &RunRecord) -> Option<Outcome> {
+        None
+    }
+
     /// Stop the run's processes: SIGTERM, `grace`, SIGKILL (or the runner's equivalent),
     /// telling `progress` each step. Marking the run cancelled is `kill_run`'s job.
     fn kill(&self, rec: &RunRecord, grace: Duration, progress: &dyn Fn(KillStep)) -> KillReport;
@@ -84,16 +92,66 @@ impl RunnerState {
         match self {
             RunnerState::Process => &process::ProcessRunner,
             RunnerState::Tmux(t) => t,
+            RunnerState::Ssh(s) => s,
         }
     }
 
-    /// The state a new run of `kind` starts with.
+    /// The state a new run of `kind` starts with (an ssh run's is made by `spawn --host`;
+    /// without it, the run is a local process).
     pub fn for_run(kind: RunnerKind, session: &str, id: &str) -> RunnerState {
         match kind {
-            RunnerKind::Process => RunnerState::Process,
+            RunnerKind::Process | RunnerKind::Ssh => RunnerState::Process,
             RunnerKind::Tmux => RunnerState::Tmux(TmuxState {
                 session: tmux::session_name(session, id),
             }),
+        }
+    }
+
+    /// The configured host an ssh run runs on.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            RunnerState::Ssh(s) => Some(&s.host),
+            _ => None,
+        }
+    }
+
+    /// The kind to run it again with here (`None` for an ssh run: its host decides there).
+    pub fn local_kind(&self) -> Option<RunnerKind> {
+        match self {
+            RunnerState::Ssh(_) => None,
+            other => Some(other.kind()),
+        }
+    }
+
+    /// Notes that the run's host did not answer (`why` from [`Runner::liveness`]), if it is
+    /// a run elsewhere and that is news; whether anything changed.
+    pub fn note_unreachable(&mut self, why: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match self {
+            RunnerState::Ssh(s) if s.unreachable_since.is_none() && ssh::is_unreachable(why) => {
+                s.unreachable_since = Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes that the run's host answers again; whether anything changed.
+    pub fn note_reachable(&mut self) -> bool {
+        match self {
+            RunnerState::Ssh(s) => s.unreachable_since.take().is_some(),
+            _ => false,
+        }
+    }
+
+    /// The host a run elsewhere runs on, and why it cannot be seen now (`host build1
+    /// unreachable since …`) — `None` for a local run or a host that answers.
+    pub fn unreachable(&self) -> Option<String> {
+        match self {
+            RunnerState::Ssh(s) => s
+                .unreachable_since
+                .as_deref()
+                .map(|t| ssh::unreachable_text(&s.host, Some(t))),
+            _ => None,
         }
     }
 }
@@ -120,6 +178,15 @@ pub(crate) fn local_liveness(rec: &RunRecord) -> Liveness {
     } else {
         Liveness::Gone
     }
+}
+
+/// How a run ended elsewhere, as [`Runner::outcome`] tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub ending: Ending,
+    pub output: RunOutput,
+    /// It was cancelled there.
+    pub cancelled: bool,
 }
 
 /// How a run ended, as far as its supervisor knows.

@@ -20,9 +20,13 @@ pub enum RunnerKind {
     Process,
     /// A detached tmux session on the `sessions` socket (attach with `sessions attach`)
     Tmux,
+    /// On another host, over ssh (chosen with `--host`, not `--runner`)
+    #[value(skip)]
+    Ssh,
 }
 
 impl RunnerKind {
+    /// The kinds `--runner` and the config's `runner:` take (`ssh` is chosen by a host).
     pub const ALL: [RunnerKind; 2] = [RunnerKind::Process, RunnerKind::Tmux];
 
     /// The name as written on the command line, in the config and in records.
@@ -30,6 +34,7 @@ impl RunnerKind {
         match self {
             RunnerKind::Process => "process",
             RunnerKind::Tmux => "tmux",
+            RunnerKind::Ssh => "ssh",
         }
     }
 
@@ -52,6 +57,40 @@ pub enum RunnerState {
     #[default]
     Process,
     Tmux(TmuxState),
+    Ssh(SshState),
+}
+
+/// A run on another host: how to reach it, and the run there (started by that host's own
+/// `sessions`, which keeps its own record and log in its checkout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshState {
+    /// The host's name in the config (`hosts:`).
+    pub host: String,
+    /// The ssh destination (`user@machine`).
+    pub destination: String,
+    /// The host's own `ssh` options (port, identity, `ssh_options`).
+    pub ssh_args: Vec<String>,
+    /// The repository's checkout on the host.
+    pub root: String,
+    /// The run's id on the host.
+    pub remote_run_id: String,
+    /// The arguments of the `sessions spawn` that starts it there.
+    pub remote_spawn: Vec<String>,
+    /// The remote supervisor and agent, once started there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteProcess>,
+    /// When the host stopped answering (RFC 3339); cleared once it answers again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
+}
+
+/// Pids and start times (clock ticks since the host's boot) on the remote host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteProcess {
+    pub pid: Option<u32>,
+    pub pid_start: Option<u64>,
+    pub supervisor_pid: Option<u32>,
+    pub supervisor_start: Option<u64>,
 }
 
 /// A tmux run: its session on the `sessions` socket (`tmux -L sessions`).
@@ -65,6 +104,7 @@ impl RunnerState {
         match self {
             RunnerState::Process => RunnerKind::Process,
             RunnerState::Tmux(_) => RunnerKind::Tmux,
+            RunnerState::Ssh(_) => RunnerKind::Ssh,
         }
     }
 }
@@ -80,6 +120,7 @@ impl<'de> Deserialize<'de> for RunnerState {
         enum Tagged {
             Process,
             Tmux(TmuxState),
+            Ssh(Box<SshState>),
         }
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -92,7 +133,11 @@ impl<'de> Deserialize<'de> for RunnerState {
                 Ok(RunnerState::Process)
             }
             Wire::Tagged(Tagged::Tmux(t)) => Ok(RunnerState::Tmux(t)),
+            Wire::Tagged(Tagged::Ssh(s)) => Ok(RunnerState::Ssh(*s)),
             Wire::Flat(RunnerKind::Tmux) => Err(serde::de::Error::custom(FLAT_TMUX)),
+            Wire::Flat(RunnerKind::Ssh) => Err(serde::de::Error::custom(
+                "an ssh runner needs its host and remote run",
+            )),
         }
     }
 }

@@ -158,11 +158,16 @@ where
     if !claimed {
         return Ok(rec);
     }
+    // A copy of the readiness pipe, closed only once the final record is saved: a runner
+    // that could not start the agent drops its end before that, and the launcher must then
+    // read the failure, not the record as it was still `starting`.
+    let hold = ready.as_ref().and_then(|f| f.try_clone().ok());
     let (ending, output) = rec
         .runner
         .runner()
         .supervise(record_path, &rec, Ready::new(ready))?;
     let fin = finalize(record_path, ending, output)?;
+    drop(hold);
     match on_exit(&fin) {
         Ok(()) => record::mark_written_back(record_path),
         Err(e) => {
@@ -184,37 +189,44 @@ fn finalize(path: &Path, ending: Ending, output: RunOutput) -> Result<RunRecord>
     Ok(record::update(path, |r| {
         r.supervisor_pid = Some(me);
         r.supervisor_start = my_start;
-        r.ended_at = Some(Utc::now());
-        r.summary = output.summary;
-        r.cost_usd = output.cost_usd;
-        r.tokens = output.tokens;
-        r.turns = output.turns;
-        if let Some(id) = output.conversation_id {
-            r.conversation_id = Some(id);
-        }
-        let (ok, reason) = match ending {
-            Ending::Exited { code, signal } => {
-                r.exit_code = code;
-                r.signal = signal;
-                match (code, signal) {
-                    (Some(0), _) => (true, None),
-                    (Some(c), _) => (false, Some(format!("exit code {c}"))),
-                    (None, Some(s)) => (false, Some(format!("killed by {}", signal_name(s)))),
-                    (None, None) => (false, Some("exit status unknown".into())),
-                }
-            }
-            Ending::NotStarted(why) | Ending::Unknown(why) => (false, Some(why)),
-        };
-        (r.status, r.reason) = if r.cancel_requested {
-            (RunStatus::Cancelled, Some("cancelled".into()))
-        } else if ok {
-            (RunStatus::Completed, None)
-        } else {
-            (RunStatus::Failed, reason)
-        };
-        if r.summary.is_none() && r.status == RunStatus::Failed {
-            r.summary = r.reason.clone();
-        }
+        settle(r, ending, output);
     })?
     .0)
+}
+
+/// Writes how a run ended into its record: end time, what its output told, status and reason
+/// from the exit status (cancelled if a kill was asked). The supervisor's final record, and a
+/// reader's when the run's outcome was recorded elsewhere ([`Runner::outcome`](super::Runner::outcome)).
+pub fn settle(r: &mut RunRecord, ending: Ending, output: RunOutput) {
+    r.ended_at = Some(Utc::now());
+    r.summary = output.summary;
+    r.cost_usd = output.cost_usd;
+    r.tokens = output.tokens;
+    r.turns = output.turns;
+    if let Some(id) = output.conversation_id {
+        r.conversation_id = Some(id);
+    }
+    let (ok, reason) = match ending {
+        Ending::Exited { code, signal } => {
+            r.exit_code = code;
+            r.signal = signal;
+            match (code, signal) {
+                (Some(0), _) => (true, None),
+                (Some(c), _) => (false, Some(format!("exit code {c}"))),
+                (None, Some(s)) => (false, Some(format!("killed by {}", signal_name(s)))),
+                (None, None) => (false, Some("exit status unknown".into())),
+            }
+        }
+        Ending::NotStarted(why) | Ending::Unknown(why) => (false, Some(why)),
+    };
+    (r.status, r.reason) = if r.cancel_requested {
+        (RunStatus::Cancelled, Some("cancelled".into()))
+    } else if ok {
+        (RunStatus::Completed, None)
+    } else {
+        (RunStatus::Failed, reason)
+    };
+    if r.summary.is_none() && r.status == RunStatus::Failed {
+        r.summary = r.reason.clone();
+    }
 }
