@@ -16,6 +16,8 @@ mod agents_support;
 mod common;
 #[path = "../edit_support/mod.rs"]
 mod edit_support;
+#[path = "../hosts_support/mod.rs"]
+mod hosts_support;
 #[path = "../outside/mod.rs"]
 mod outside;
 #[path = "../real_clients_support/mod.rs"]
@@ -42,6 +44,7 @@ mod fuzz;
 mod hardening;
 mod hooks_cli;
 mod hooks_safety;
+mod hosts;
 mod output_width;
 mod parser_props;
 mod readme;

@@ -2,7 +2,7 @@
 //! spawn --host, outcomes written back here, logs, kill, agents --json, a host that goes away
 //! mid-run and comes back, and `hosts check`.
 
-mod hosts_support;
+use crate::hosts_support;
 
 use std::fs;
 use std::time::Instant;
