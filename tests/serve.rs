@@ -6,8 +6,8 @@ mod serve_support;
 use std::time::{Duration, Instant};
 
 use serve_support::{
-    Chrome, PATIENCE, Server, chromium, eval, eventually, new_session, repo, request, sessions,
-    spawn_sh, stem, wait_js,
+    Chrome, PATIENCE, Server, Stream, chromium, eval, eventually, has_tmux, new_session, repo,
+    request, sessions, spawn_sh, spawn_tmux, stem, wait_js,
 };
 
 #[test]
@@ -663,4 +663,210 @@ fn note_board_time_and_edit_latency_with_a_thousand_sessions() {
         ));
     }
     serve_support::skip_note(&format!("not a failure, a measurement: {note}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tmux run's pane on the agent page.
+
+/// A fake interactive agent: says it is ready, then echoes every line it reads.
+const ECHOER: &str = r#"echo "ready for input"; while read line; do echo "echo: $line"; done"#;
+
+/// Kills a run when dropped, so a failing test leaves no tmux session behind.
+struct KillRun(std::path::PathBuf, String);
+
+impl Drop for KillRun {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(serve_support::bin())
+            .arg("-C")
+            .arg(&self.0)
+            .args(["kill", &self.1, "--grace", "2s"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// A repository with one session and a running echoing tmux run; the kill guard goes last.
+fn tmux_run() -> (tempfile::TempDir, String, String, KillRun) {
+    let dir = repo();
+    let file = new_session(dir.path(), "Pane view");
+    let id = stem(&file);
+    let run = spawn_tmux(dir.path(), &id, "echoer", ECHOER);
+    let guard = KillRun(dir.path().to_path_buf(), format!("{id}:{run}"));
+    (dir, id, run, guard)
+}
+
+/// Opens the run's pane stream as the page does; the viewer id it sent first.
+fn pane_viewer(server: &Server, run: &str) -> (Stream, String) {
+    let (host, cookie) = (server.host(), server.cookie());
+    let mut s = Stream::open(
+        server.port,
+        &format!("/a/{run}/pane/stream"),
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Accept", "text/event-stream"),
+        ],
+    );
+    assert_eq!(s.status, 200);
+    let (name, viewer) = s.next_event().expect("a first event");
+    assert_eq!(name, "viewer");
+    (s, viewer)
+}
+
+#[test]
+fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
+    if !has_tmux() {
+        return;
+    }
+    let (dir, id, run, _kill) = tmux_run();
+    let server = Server::start(dir.path(), &[]);
+    let (mut stream, viewer) = pane_viewer(&server, &run);
+    let text = stream.until("pane", |d| d.contains("ready for input"));
+    assert!(text.starts_with('"'), "the text travels as a JSON string: {text}");
+    let keys = format!("/a/{run}/pane/keys");
+    let typing = format!("/a/{run}/pane/typing");
+    let line = format!("viewer={viewer}&text=first+line&key=enter");
+
+    // Typing is off for a new view: the key is refused and nothing reaches the agent.
+    let r = server.post(&keys, &line);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Enable typing"), "{}", r.body);
+    // Every guard applies to the key and the toggle alike.
+    let (host, cookie) = (server.host(), server.cookie());
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for path in [&keys, &typing] {
+        let body = format!("{line}&on=1");
+        let origin = server.origin();
+        let no_token = server.request(
+            "POST",
+            path,
+            &[("Host", &host), ("Origin", &origin), form[0]],
+            &body,
+        );
+        assert_eq!(no_token.status, 401, "{path} without the token");
+        for bad in ["http://evil.example", "null"] {
+            let r = server.request(
+                "POST",
+                path,
+                &[("Host", &host), ("Cookie", &cookie), ("Origin", bad), form[0]],
+                &body,
+            );
+            assert_eq!(r.status, 403, "{path} from {bad}");
+        }
+        let r = server.request(
+            "POST",
+            path,
+            &[("Host", &host), ("Cookie", &cookie), form[0]],
+            &body,
+        );
+        assert_eq!(r.status, 403, "{path} without an Origin");
+        let r = server.request(
+            "POST",
+            path,
+            &[
+                ("Host", "evil.example"),
+                ("Cookie", &cookie),
+                ("Origin", "http://evil.example"),
+                form[0],
+            ],
+            &body,
+        );
+        assert_eq!(r.status, 421, "{path} under a rebinding name");
+    }
+    let r = server.request(
+        "GET",
+        &format!("/a/{run}/pane/stream"),
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Origin", "http://evil.example"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 403, "a cross-origin pane stream");
+    let r = server.request(
+        "GET",
+        &format!("/a/{run}/pane/stream"),
+        &[("Host", &host)],
+        "",
+    );
+    assert_eq!(r.status, 401, "a pane stream without the token");
+    // A made-up viewer cannot turn typing on.
+    let r = server.post(&typing, "viewer=0123456789abcdef&on=1");
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // Turned on, the same key is typed: the agent echoes it in the pane.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=1"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server.post(&keys, &format!("viewer={viewer}&text=hello+%24(not+run)+%60x%60&key=enter"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = stream.until("pane", |d| d.contains("echo: hello $(not run) `x`"));
+    assert!(
+        !shown.contains("first line"),
+        "the refused key was never typed: {shown}"
+    );
+    let r = server.post(&keys, &format!("viewer={viewer}&key=run-shell"));
+    assert_eq!(r.status, 400, "only listed key names: {}", r.body);
+    let r = server.post(&keys, &format!("viewer={viewer}"));
+    assert_eq!(r.status, 400, "nothing to type");
+    // Off again: refused again.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=0"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(server.post(&keys, &line).status, 403);
+
+    // A view dies with its stream: its id types nothing afterwards.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=1"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    drop(stream);
+    let forgotten = serve_support::eventually(PATIENCE, || {
+        server
+            .post(&typing, &format!("viewer={viewer}&on=1"))
+            .status
+            == 403
+    });
+    assert!(forgotten, "a closed view keeps no typing permission");
+
+    // A run without tmux has no pane: a clear refusal, and its page shows none.
+    let plain = spawn_sh(dir.path(), &id, "plain", "sleep 300");
+    let _kill_plain = KillRun(dir.path().to_path_buf(), format!("{id}:{plain}"));
+    let known = eventually(PATIENCE, || server.get(&format!("/a/{plain}")).status == 200);
+    assert!(known, "the server sees the new run");
+    let r = server.post(
+        &format!("/a/{plain}/pane/keys"),
+        "viewer=x&text=hi&key=enter",
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("does not run in tmux"), "{}", r.body);
+    let r = server.get(&format!("/a/{plain}/pane/stream"));
+    assert_eq!(r.status, 409, "{}", r.body);
+    let page = server.get(&format!("/a/{plain}"));
+    assert!(!page.body.contains("id=\"pane\""), "no pane for a process run");
+    let page = server.get(&format!("/a/{run}"));
+    assert!(page.body.contains("id=\"pane\""), "{}", page.body);
+    assert!(page.body.contains("id=\"typing\""), "the toggle");
+    assert!(page.body.contains(&format!("sessions attach {id}:{run}")));
+    let r = server.post("/a/nosuch/pane/keys", "viewer=x&text=hi");
+    assert_eq!(r.status, 404);
+
+    // --read-only: the pane shows, typing does not exist.
+    let ro = Server::start(dir.path(), &["--read-only"]);
+    let (mut ro_stream, ro_viewer) = pane_viewer(&ro, &run);
+    ro_stream.until("pane", |d| d.contains("ready for input"));
+    let r = ro.post(
+        &format!("/a/{run}/pane/typing"),
+        &format!("viewer={ro_viewer}&on=1"),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+    let r = ro.post(
+        &format!("/a/{run}/pane/keys"),
+        &format!("viewer={ro_viewer}&text=x&key=enter"),
+    );
+    assert_eq!(r.status, 403);
+    let page = ro.get(&format!("/a/{run}"));
+    assert!(page.body.contains("id=\"pane\""));
+    assert!(!page.body.contains("id=\"typing\""), "no toggle when read-only");
+    assert!(!page.body.contains("id=\"keys\""));
 }
