@@ -870,3 +870,184 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     assert!(!page.body.contains("id=\"typing\""), "no toggle when read-only");
     assert!(!page.body.contains("id=\"keys\""));
 }
+
+#[test]
+fn an_agent_page_shows_a_tmux_pane_and_types_into_it_once_enabled_in_a_browser() {
+    let Some(path) = chromium() else { return };
+    if !has_tmux() {
+        return;
+    }
+    let (dir, _id, run, _kill) = tmux_run();
+    let server = Server::start(dir.path(), &[]);
+    let chrome = Chrome::start(path);
+    let tab = chrome.tab();
+    tab.navigate_to(&format!("{}/a/{run}?token={}", server.base, server.token))
+        .unwrap();
+    // Not `wait_until_navigated`: it waits for the network to go almost idle (two open
+    // connections at most), and this page holds three event streams.
+    wait_js(
+        &tab,
+        "the pane's text",
+        "document.getElementById('pane').textContent.includes('ready for input')",
+    );
+    let off = "document.getElementById('typing').checked === false && document.getElementById('keys').hidden";
+    wait_js(&tab, "typing off at first", off);
+    tab.wait_for_element("#typing").unwrap().click().unwrap();
+    wait_js(
+        &tab,
+        "the keys form",
+        "!document.getElementById('keys').hidden && document.getElementById('pane-state').textContent.includes('typing ON')",
+    );
+    tab.wait_for_element("#keys-text").unwrap().click().unwrap();
+    tab.type_str("hello <b>from</b> the page").unwrap();
+    tab.press_key("Enter").unwrap();
+    wait_js(
+        &tab,
+        "the echo in the pane",
+        "document.getElementById('pane').textContent.includes('echo: hello <b>from</b> the page')",
+    );
+    assert_eq!(
+        eval(&tab, "document.querySelectorAll('#pane *').length"),
+        serde_json::json!(0),
+        "the pane is text, never HTML"
+    );
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    if let Some(to) = std::env::var_os("SERVE_PANE_SCREENSHOT") {
+        std::fs::write(to, &png).unwrap();
+    }
+
+    // Not a check, a measurement: keystroke POST sent → its echo in the page, timed by the
+    // page itself (a MutationObserver on the pane).
+    let mut lat = Vec::new();
+    for n in 0..20 {
+        let js = format!(
+            "new Promise(function (resolve) {{
+              const pane = document.getElementById('pane');
+              const want = 'echo: tick-{n:02}';
+              let t0 = 0;
+              const obs = new MutationObserver(function () {{
+                if (pane.textContent.includes(want)) {{ obs.disconnect(); resolve(performance.now() - t0); }}
+              }});
+              obs.observe(pane, {{ childList: true, characterData: true, subtree: true }});
+              document.getElementById('keys-text').value = 'tick-{n:02}';
+              t0 = performance.now();
+              document.getElementById('keys').requestSubmit();
+              setTimeout(function () {{ obs.disconnect(); resolve(-1); }}, 30000);
+            }})"
+        );
+        let ms = tab
+            .evaluate(&js, true)
+            .unwrap()
+            .value
+            .and_then(|v| v.as_f64())
+            .unwrap_or(-1.0);
+        assert!(ms >= 0.0, "tick {n} never showed");
+        lat.push(ms);
+    }
+    lat.sort_by(f64::total_cmp);
+    serve_support::skip_note(&format!(
+        "not a failure, a measurement: pane echo (key POST to text in the page) over 20 runs: median {:.0} ms, min {:.0} ms, max {:.0} ms",
+        (lat[9] + lat[10]) / 2.0,
+        lat[0],
+        lat[19]
+    ));
+
+    // Typing is never remembered: a reload is a new view, with typing off.
+    tab.reload(true, None).unwrap();
+    wait_js(
+        &tab,
+        "the pane after a reload",
+        "document.getElementById('pane').textContent.includes('ready for input') && document.getElementById('pane-state').textContent.includes('typing off')",
+    );
+    wait_js(&tab, "typing off after a reload", off);
+
+    // Named keys: Ctrl-C ends the echoing agent, and the page says the pane is gone.
+    tab.wait_for_element("#typing").unwrap().click().unwrap();
+    wait_js(
+        &tab,
+        "the keys form again",
+        "!document.getElementById('keys').hidden",
+    );
+    tab.wait_for_element("button[data-key=ctrl-c]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(
+        &tab,
+        "the pane gone",
+        "document.getElementById('pane-state').textContent.includes('gone') && document.getElementById('keys').hidden",
+    );
+}
+
+/// Agents with a `resume:` argv, as `sessions send` needs to continue a finished run.
+const RESUMABLE: &str = r#"  ok:
+    command: [sh, -c, 'echo "SUMMARY: done $0"', "{conversation_id}"]
+    resume: [sh, -c, 'echo "resumed $0"; echo "SUMMARY: got $1"', "{conversation_id}", "{prompt}"]
+"#;
+
+#[test]
+fn a_follow_up_from_the_agent_page_resumes_a_finished_run_in_a_browser() {
+    let Some(path) = chromium() else { return };
+    let dir = repo();
+    serve_support::configure_agents(dir.path(), RESUMABLE);
+    let file = new_session(dir.path(), "Follow-ups");
+    let id = stem(&file);
+    let out = sessions(
+        dir.path(),
+        &["spawn", &id, "--agent", "ok", "--task", "first", "--json"],
+    );
+    let started: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let run = started[0]["run_id"].as_str().unwrap().to_string();
+    serve_support::wait_until_runs_end(dir.path(), &id);
+    let server = Server::start(dir.path(), &[]);
+    let chrome = Chrome::start(path);
+    let tab = chrome.tab();
+    tab.navigate_to(&format!("{}/a/{run}?token={}", server.base, server.token))
+        .unwrap();
+    tab.wait_until_navigated().unwrap();
+    wait_js(
+        &tab,
+        "the finished run",
+        "!!document.querySelector('.status.st-completed')",
+    );
+    tab.wait_for_element("form.send input[name=message]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("and the tests").unwrap();
+    tab.wait_for_element("form.send button[data-action=send]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(
+        &tab,
+        "send's answer",
+        &format!(
+            "document.getElementById('flash').className === 'ok' && document.getElementById('flash').innerText.includes(\"sessions send {id}:{run} 'and the tests'\")"
+        ),
+    );
+    let linked = eventually(PATIENCE, || {
+        let all: serde_json::Value =
+            serde_json::from_str(&sessions(dir.path(), &["agents", "--all", "--json"])).unwrap();
+        all.as_array().unwrap().iter().any(|r| {
+            r["resumes"] == run.as_str() && r["summary"] == "got and the tests"
+        })
+    });
+    assert!(linked, "a new run continues the first with the message");
+    // And the session page lists both.
+    tab.navigate_to(&format!("{}/s/{id}", server.base)).unwrap();
+    tab.wait_until_navigated().unwrap();
+    wait_js(
+        &tab,
+        "both runs",
+        "document.querySelectorAll('li.agent').length === 2",
+    );
+}
