@@ -727,7 +727,10 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     let server = Server::start(dir.path(), &[]);
     let (mut stream, viewer) = pane_viewer(&server, &run);
     let text = stream.until("pane", |d| d.contains("ready for input"));
-    assert!(text.starts_with('"'), "the text travels as a JSON string: {text}");
+    assert!(
+        text.starts_with('"'),
+        "the text travels as a JSON string: {text}"
+    );
     let keys = format!("/a/{run}/pane/keys");
     let typing = format!("/a/{run}/pane/typing");
     let line = format!("viewer={viewer}&text=first+line&key=enter");
@@ -753,7 +756,12 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
             let r = server.request(
                 "POST",
                 path,
-                &[("Host", &host), ("Cookie", &cookie), ("Origin", bad), form[0]],
+                &[
+                    ("Host", &host),
+                    ("Cookie", &cookie),
+                    ("Origin", bad),
+                    form[0],
+                ],
                 &body,
             );
             assert_eq!(r.status, 403, "{path} from {bad}");
@@ -803,7 +811,10 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     // Turned on, the same key is typed: the agent echoes it in the pane.
     let r = server.post(&typing, &format!("viewer={viewer}&on=1"));
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = server.post(&keys, &format!("viewer={viewer}&text=hello+%24(not+run)+%60x%60&key=enter"));
+    let r = server.post(
+        &keys,
+        &format!("viewer={viewer}&text=hello+%24(not+run)+%60x%60&key=enter"),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     let shown = stream.until("pane", |d| d.contains("echo: hello $(not run) `x`"));
     assert!(
@@ -834,7 +845,9 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     // A run without tmux has no pane: a clear refusal, and its page shows none.
     let plain = spawn_sh(dir.path(), &id, "plain", "sleep 300");
     let _kill_plain = KillRun(dir.path().to_path_buf(), format!("{id}:{plain}"));
-    let known = eventually(PATIENCE, || server.get(&format!("/a/{plain}")).status == 200);
+    let known = eventually(PATIENCE, || {
+        server.get(&format!("/a/{plain}")).status == 200
+    });
     assert!(known, "the server sees the new run");
     let r = server.post(
         &format!("/a/{plain}/pane/keys"),
@@ -845,7 +858,10 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     let r = server.get(&format!("/a/{plain}/pane/stream"));
     assert_eq!(r.status, 409, "{}", r.body);
     let page = server.get(&format!("/a/{plain}"));
-    assert!(!page.body.contains("id=\"pane\""), "no pane for a process run");
+    assert!(
+        !page.body.contains("id=\"pane\""),
+        "no pane for a process run"
+    );
     let page = server.get(&format!("/a/{run}"));
     assert!(page.body.contains("id=\"pane\""), "{}", page.body);
     assert!(page.body.contains("id=\"typing\""), "the toggle");
@@ -870,7 +886,10 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     assert_eq!(r.status, 403);
     let page = ro.get(&format!("/a/{run}"));
     assert!(page.body.contains("id=\"pane\""));
-    assert!(!page.body.contains("id=\"typing\""), "no toggle when read-only");
+    assert!(
+        !page.body.contains("id=\"typing\""),
+        "no toggle when read-only"
+    );
     assert!(!page.body.contains("id=\"keys\""));
 }
 
@@ -1040,9 +1059,10 @@ fn a_follow_up_from_the_agent_page_resumes_a_finished_run_in_a_browser() {
     let linked = eventually(PATIENCE, || {
         let all: serde_json::Value =
             serde_json::from_str(&sessions(dir.path(), &["agents", "--all", "--json"])).unwrap();
-        all.as_array().unwrap().iter().any(|r| {
-            r["resumes"] == run.as_str() && r["summary"] == "got and the tests"
-        })
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resumes"] == run.as_str() && r["summary"] == "got and the tests")
     });
     assert!(linked, "a new run continues the first with the message");
     // And the session page lists both.

@@ -314,7 +314,11 @@ impl Stream {
         let mut reader = BufReader::new(s);
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
-        let status = line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         loop {
             line.clear();
             if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
