@@ -79,12 +79,12 @@ fn refuse(status: StatusCode, why: impl Into<String>) -> Response {
 }
 
 /// The run, if it is a tmux run the board knows; else the refusal.
-fn tmux_run(app: &App, run: &str) -> Result<RunRecord, Response> {
+fn tmux_run(app: &App, run: &str) -> Result<RunRecord, (StatusCode, String)> {
     let Some(rec) = app.live.snapshot.borrow().records.get(run).cloned() else {
-        return Err(refuse(StatusCode::NOT_FOUND, "no agent run of that name"));
+        return Err((StatusCode::NOT_FOUND, "no agent run of that name".into()));
     };
     if !matches!(rec.runner, RunnerState::Tmux(_)) {
-        return Err(refuse(
+        return Err((
             StatusCode::CONFLICT,
             format!(
                 "run {run} does not run in tmux, so it has no pane to show or type into (spawn it with --runner tmux)"
@@ -99,7 +99,7 @@ fn tmux_run(app: &App, run: &str) -> Result<RunRecord, Response> {
 pub async fn stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> Response {
     let rec = match tmux_run(&app, &run) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err((status, why)) => return refuse(status, why),
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let poke = Arc::new(Notify::new());
@@ -202,8 +202,8 @@ pub async fn typing(
     Path(run): Path<String>,
     axum::Form(form): axum::Form<TypingForm>,
 ) -> Response {
-    if let Err(r) = tmux_run(&app, &run) {
-        return r;
+    if let Err((status, why)) = tmux_run(&app, &run) {
+        return refuse(status, why);
     }
     let on = matches!(form.on.as_deref(), Some("1" | "true" | "on"));
     let mut viewers = app.panes.lock();
@@ -256,7 +256,7 @@ pub async fn keys(
 ) -> Response {
     let rec = match tmux_run(&app, &run) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err((status, why)) => return refuse(status, why),
     };
     let poke = match app.panes.lock().get(&form.viewer) {
         Some(v) if v.run == run && v.typing => v.poke.clone(),
