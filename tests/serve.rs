@@ -670,8 +670,10 @@ fn note_board_time_and_edit_latency_with_a_thousand_sessions() {
 // ---------------------------------------------------------------------------------------------
 // A tmux run's pane on the agent page.
 
-/// A fake interactive agent: says it is ready, then echoes every line it reads.
-const ECHOER: &str = r#"echo "ready for input"; while read line; do echo "echo: $line"; done"#;
+/// A fake interactive agent: says it is ready (`ready` in bold green), then echoes every line
+/// it reads.
+const ECHOER: &str =
+    r#"printf '\033[1;32mready\033[0m for input\n'; while read line; do echo "echo: $line"; done"#;
 
 /// Kills a run when dropped, so a failing test leaves no tmux session behind.
 struct KillRun(std::path::PathBuf, String);
@@ -726,10 +728,12 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     let (dir, id, run, _kill) = tmux_run();
     let server = Server::start(dir.path(), &[]);
     let (mut stream, viewer) = pane_viewer(&server, &run);
-    let text = stream.until("pane", |d| d.contains("ready for input"));
-    assert!(
-        text.starts_with('"'),
-        "the text travels as a JSON string: {text}"
+    let text = stream.until("pane", |d| d.contains("for input"));
+    let runs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        runs[0],
+        serde_json::json!(["ready", "f2 b"]),
+        "runs of text with our own class names: {text}"
     );
     let keys = format!("/a/{run}/pane/keys");
     let typing = format!("/a/{run}/pane/typing");
@@ -872,7 +876,7 @@ fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
     // --read-only: the pane shows, typing does not exist.
     let ro = Server::start(dir.path(), &["--read-only"]);
     let (mut ro_stream, ro_viewer) = pane_viewer(&ro, &run);
-    ro_stream.until("pane", |d| d.contains("ready for input"));
+    ro_stream.until("pane", |d| d.contains("for input"));
     let r = ro.post(
         &format!("/a/{run}/pane/typing"),
         &format!("viewer={ro_viewer}&on=1"),
@@ -912,6 +916,11 @@ fn an_agent_page_shows_a_tmux_pane_and_types_into_it_once_enabled_in_a_browser()
         "the pane's text",
         "document.getElementById('pane').textContent.includes('ready for input')",
     );
+    wait_js(
+        &tab,
+        "the log without escape sequences",
+        "document.getElementById('log').textContent.includes('ready for input') && !document.getElementById('log').textContent.includes('\\u001b')",
+    );
     let off = "document.getElementById('typing').checked === false && document.getElementById('keys').hidden";
     wait_js(&tab, "typing off at first", off);
     tab.wait_for_element("#typing").unwrap().click().unwrap();
@@ -929,9 +938,20 @@ fn an_agent_page_shows_a_tmux_pane_and_types_into_it_once_enabled_in_a_browser()
         "document.getElementById('pane').textContent.includes('echo: hello <b>from</b> the page')",
     );
     assert_eq!(
-        eval(&tab, "document.querySelectorAll('#pane *').length"),
+        eval(
+            &tab,
+            "document.querySelectorAll('#pane :not(span), #pane span *').length"
+        ),
         serde_json::json!(0),
-        "the pane is text, never HTML"
+        "the pane is text in spans, never HTML"
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelector('#pane span.f2.b').textContent"
+        ),
+        serde_json::json!("ready"),
+        "colours as our own classes"
     );
     let png = tab
         .capture_screenshot(

@@ -8,6 +8,7 @@
 //! a tmux run's pane view and typing into it ([`pane`]) pass it like everything else.
 
 mod actions;
+mod ansi;
 mod engine;
 mod guard;
 mod pages;

@@ -12,7 +12,8 @@
 //! refuses every POST). Keys are typed with the tmux runner's own helper: text literally
 //! (`send-keys -l`), named keys from a fixed list, never through a shell.
 //!
-//! The text goes to the page as a JSON string that the script puts in with `textContent`:
+//! The text (`capture-pane -e`, with its colours) goes to the page as JSON runs of text with
+//! class names of our own ([`super::ansi`]) that the script puts in with `textContent`:
 //! whatever the agent prints, it can never be HTML in the dashboard.
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use super::App;
+use super::{App, ansi};
 use crate::agents::record::RunRecord;
 use crate::agents::runner::RunnerState;
 use crate::agents::runner::tmux::{self, Key};
@@ -94,8 +95,9 @@ fn tmux_run(app: &App, run: &str) -> Result<RunRecord, (StatusCode, String)> {
     Ok(rec)
 }
 
-/// `GET /a/{run}/pane/stream`: `event: viewer` (this view's id), then `event: pane` with the
-/// text as a JSON string whenever it changed; `event: gone` once the pane is gone.
+/// `GET /a/{run}/pane/stream`: `event: viewer` (this view's id), then `event: pane` whenever
+/// the pane changed, with its text as a JSON array of `[text, class]` runs
+/// ([`ansi::runs`]); `event: gone` once the pane is gone.
 pub async fn stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> Response {
     let rec = match tmux_run(&app, &run) {
         Ok(r) => r,
@@ -131,11 +133,11 @@ pub async fn stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> Res
         {
             return;
         }
-        let mut last: Option<String> = None;
+        let mut last: Option<Vec<(String, String)>> = None;
         let mut busy_until = tokio::time::Instant::now();
         loop {
             let r = rec.clone();
-            let text = tokio::task::spawn_blocking(move || tmux::capture_pane(&r, false))
+            let text = tokio::task::spawn_blocking(move || tmux::capture_pane(&r, true))
                 .await
                 .ok()
                 .flatten();
@@ -148,7 +150,7 @@ pub async fn stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> Res
                 return;
             };
             let text = tidy(text);
-            if last.as_deref() != Some(&text) {
+            if last.as_ref() != Some(&text) {
                 let data = serde_json::to_string(&text).unwrap_or_default();
                 if tx
                     .send(Ok(SseEvent::default().event("pane").data(data)))
@@ -175,10 +177,9 @@ pub async fn stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> Res
     super::routes::sse(rx)
 }
 
-/// Trailing blank lines dropped (a fresh pane is mostly empty rows), bounded in size.
-fn tidy(mut text: String) -> String {
-    let end = text.trim_end().len();
-    text.truncate(end);
+/// The pane's runs of styled text ([`ansi::runs`]), bounded in size, without the trailing
+/// blank rows a fresh pane is mostly made of.
+fn tidy(mut text: String) -> Vec<(String, String)> {
     if text.len() > MAX_PANE_BYTES {
         let mut cut = MAX_PANE_BYTES;
         while !text.is_char_boundary(cut) {
@@ -186,7 +187,16 @@ fn tidy(mut text: String) -> String {
         }
         text.truncate(cut);
     }
-    text
+    let mut runs = ansi::runs(&text);
+    while let Some((t, _)) = runs.last_mut() {
+        let end = t.trim_end().len();
+        t.truncate(end);
+        if !t.is_empty() {
+            break;
+        }
+        runs.pop();
+    }
+    runs
 }
 
 #[derive(Deserialize)]
@@ -339,9 +349,16 @@ mod tests {
 
     #[test]
     fn pane_text_is_trimmed_and_bounded() {
-        assert_eq!(tidy("a\nb  \n\n\n".into()), "a\nb");
-        let big = "é".repeat(MAX_PANE_BYTES);
-        let t = tidy(big);
-        assert!(t.len() <= MAX_PANE_BYTES && t.is_char_boundary(t.len()));
+        let plain = |t: &str| vec![(t.to_string(), String::new())];
+        assert_eq!(tidy("a\nb  \n\n\n".into()), plain("a\nb"));
+        assert_eq!(
+            tidy("a\x1b[31mb\x1b[0m\n  \n\x1b[44m \n".into()),
+            vec![
+                ("a".to_string(), String::new()),
+                ("b".to_string(), "f1".to_string())
+            ]
+        );
+        let t = tidy("é".repeat(MAX_PANE_BYTES));
+        assert!(t[0].0.len() <= MAX_PANE_BYTES);
     }
 }

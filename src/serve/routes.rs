@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{App, actions, guard, pages, pane};
+use super::{App, actions, ansi, guard, pages, pane};
 use crate::live::Followed;
 
 const CSS: &str = include_str!("assets/app.css");
@@ -229,7 +229,12 @@ async fn agent_stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> R
         let mut first = true;
         loop {
             let lines = match std::fs::File::open(&log) {
-                Ok(f) => followed.new_lines(f),
+                // A tmux run's log is its terminal's output: colours and cursor moves dropped.
+                Ok(f) => followed
+                    .new_lines(f)
+                    .iter()
+                    .map(|l| ansi::plain(l))
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             if !lines.is_empty() || first {

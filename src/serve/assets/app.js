@@ -148,8 +148,8 @@
     log.dataset.lines = String(log.children.length);
     if (stick) log.scrollTop = log.scrollHeight;
   });
-  // A tmux run's pane: its text as the server last saw it (put in with textContent, never
-  // as HTML). Typing is off until the person ticks the box, for this page only: the server
+  // A tmux run's pane: its text as the server last saw it, in runs of styled text (put in
+  // with textContent, never as HTML). Typing is off until the person ticks the box, for this page only: the server
   // knows this view by the id its stream sent first, and a reload is a new view with
   // typing off.
   function followPane() {
@@ -182,10 +182,19 @@
     const es = new EventSource(base + "stream");
     es.addEventListener("viewer", function (m) { viewer = m.data; typingOff("live · typing off"); });
     es.addEventListener("pane", function (m) {
-      let text = "";
-      try { text = JSON.parse(m.data); } catch (e) { return; }
+      let runs = [];
+      try { runs = JSON.parse(m.data); } catch (e) { return; }
       const stick = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
-      pane.textContent = text;
+      // Each run's class names are the server's own (f0–f15, g0–g15, b, d, i, u).
+      const frag = document.createDocumentFragment();
+      for (const run of runs) {
+        if (!run[1]) { frag.append(run[0]); continue; }
+        const span = document.createElement("span");
+        span.className = run[1];
+        span.textContent = run[0];
+        frag.append(span);
+      }
+      pane.replaceChildren(frag);
       pane.dataset.updated = String(Date.now());
       if (stick) pane.scrollTop = pane.scrollHeight;
     });
