@@ -4,9 +4,7 @@
 //! been silent for a while (Esc in Claude Code fires no hook at all, and approving a
 //! permission fires nothing until the tool ends). See `docs/talk.md`.
 
-use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{self, RunRecord};
 use super::runner::RunnerState;
-use super::runner::tmux::SOCKET as TMUX_SOCKET;
 
 /// Without a hook for this long, a tmux run's pane is looked at to confirm the state.
 pub const PANE_CHECK_AFTER: Duration = Duration::from_secs(5);
@@ -187,7 +184,7 @@ pub fn check_pane(path: &Path, rec: &mut RunRecord, now: DateTime<Utc>) {
     if !stale || !suspect {
         return;
     }
-    let Some(text) = capture_pane(rec) else {
+    let Some(text) = super::runner::tmux::capture_pane(rec, false) else {
         return;
     };
     let (state, why) = classify_pane(&text);
@@ -214,36 +211,6 @@ pub fn waiting_by_session(state_dir: &Path) -> std::collections::HashMap<String,
         }
     }
     out
-}
-
-fn tmux(rec: &RunRecord, args: &[&OsStr]) -> Option<String> {
-    let out = Command::new("tmux")
-        .arg("-L")
-        .arg(TMUX_SOCKET)
-        .args(args)
-        .env_remove("TMUX")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .current_dir(&rec.root)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn pane_target(rec: &RunRecord) -> Option<String> {
-    match &rec.runner {
-        RunnerState::Tmux(t) => Some(format!("={}:", t.session)),
-        RunnerState::Process | RunnerState::Ssh(_) => None,
-    }
-}
-
-/// The visible text of the run's pane.
-pub fn capture_pane(rec: &RunRecord) -> Option<String> {
-    let target = pane_target(rec)?;
-    let os = OsStr::new;
-    tmux(rec, &[os("capture-pane"), os("-p"), os("-t"), os(&target)])
 }
 
 /// Types `message` into the run's pane as literal keys (`send-keys -l`, so nothing in it is

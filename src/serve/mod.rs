@@ -4,12 +4,15 @@
 //! [`run`]); nothing on the hook path or in another command touches it. It reads through the
 //! library and acts only by running this same binary with the CLI's arguments
 //! ([`actions`]), so it never imports `commands::` and every action behaves and logs as the
-//! command does. Security (token, Host, Origin, read-only) is one middleware in [`guard`].
+//! command does. Security (token, Host, Origin, read-only) is one middleware in [`guard`];
+//! a tmux run's pane view and typing into it ([`pane`]) pass it like everything else.
 
 mod actions;
+mod ansi;
 mod engine;
 mod guard;
 mod pages;
+mod pane;
 mod routes;
 
 use std::net::{IpAddr, SocketAddr};
@@ -44,6 +47,8 @@ pub struct App {
     pub cookie: String,
     pub live: engine::Live,
     pub viewed: std::sync::Mutex<pages::Viewed>,
+    /// The open pane views of tmux runs and whether each may type.
+    pub panes: pane::Panes,
 }
 
 /// A fresh token: two v4 UUIDs (244 random bits from the OS), as hex.
@@ -109,6 +114,7 @@ async fn serve(opts: Options) -> Result<u8> {
         cookie: format!("sessions_token_{}", local.port()),
         live,
         viewed: std::sync::Mutex::new(pages::Viewed::default()),
+        panes: pane::Panes::default(),
     });
     let host = match local.ip() {
         ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),

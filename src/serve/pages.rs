@@ -382,9 +382,27 @@ pub fn agent_head(snap: &Snapshot, run: &str, read_only: bool) -> Option<String>
     Some(out)
 }
 
-/// The agent page around its live header: the search box and the log.
-pub fn agent_page(head: &str) -> String {
+/// The agent page around its live header: for a tmux run its pane (typing off until the
+/// person turns it on; no toggle at all when read-only), then the search box and the log.
+pub fn agent_page(head: &str, tmux: bool, read_only: bool) -> String {
+    let pane = if tmux {
+        let control = if read_only {
+            "<span class=\"ro\">read-only: typing is off</span>"
+        } else {
+            "<label class=\"typing\"><input type=\"checkbox\" id=\"typing\" autocomplete=\"off\"> Enable typing</label>"
+        };
+        let keys = if read_only {
+            ""
+        } else {
+            "<form id=\"keys\" class=\"keys\" hidden><input id=\"keys-text\" placeholder=\"a line to type; Enter sends it\" autocomplete=\"off\" size=\"40\"> <button type=\"submit\">Send line</button> <span class=\"named\"><button type=\"button\" data-key=\"enter\">Enter</button><button type=\"button\" data-key=\"ctrl-c\">Ctrl-C</button><button type=\"button\" data-key=\"esc\">Esc</button><button type=\"button\" data-key=\"tab\">Tab</button><button type=\"button\" data-key=\"up\" title=\"Up\">↑</button><button type=\"button\" data-key=\"down\" title=\"Down\">↓</button><button type=\"button\" data-key=\"left\" title=\"Left\">←</button><button type=\"button\" data-key=\"right\" title=\"Right\">→</button></span></form>"
+        };
+        format!(
+            "<section class=\"pane-view\"><div class=\"panebar\"><strong>Pane</strong> <span id=\"pane-state\">connecting…</span> {control}</div><pre id=\"pane\" class=\"pane\"></pre>{keys}</section>"
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "<div id=\"live-part\">{head}</div><div class=\"logbar\"><input id=\"search\" type=\"search\" placeholder=\"search the log\" autocomplete=\"off\"> <span id=\"matches\"></span></div><pre id=\"log\" class=\"log\"></pre>"
+        "<div id=\"live-part\">{head}</div>{pane}<div class=\"logbar\"><input id=\"search\" type=\"search\" placeholder=\"search the log\" autocomplete=\"off\"> <span id=\"matches\"></span></div><pre id=\"log\" class=\"log\"></pre>"
     )
 }

@@ -1,5 +1,6 @@
-//! The URL space: pages, the fragments their script swaps in, two event streams (the live
-//! engine's events; one agent's log lines) and the action endpoints, all behind
+//! The URL space: pages, the fragments their script swaps in, three event streams (the live
+//! engine's events; one agent's log lines; a tmux run's pane) and the action and typing
+//! endpoints, all behind
 //! [`super::guard::check`]. Assets are compiled into the binary.
 
 use std::convert::Infallible;
@@ -15,7 +16,7 @@ use axum::routing::{get, post};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{App, actions, guard, pages};
+use super::{App, actions, ansi, guard, pages, pane};
 use crate::live::Followed;
 
 const CSS: &str = include_str!("assets/app.css");
@@ -31,6 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/a/{run}", get(agent))
         .route("/fragment/a/{run}", get(agent_fragment))
         .route("/a/{run}/stream", get(agent_stream))
+        .route("/a/{run}/pane/stream", get(pane::stream))
+        .route("/a/{run}/pane/typing", post(pane::typing))
+        .route("/a/{run}/pane/keys", post(pane::keys))
         .route("/events", get(events))
         .route("/api/{action}", post(act))
         .route(
@@ -132,7 +136,14 @@ async fn agent(State(app): State<Arc<App>>, Path(run): Path<String>) -> Response
     let Some(head) = agent_head(&app, &run) else {
         return not_found("agent run");
     };
-    let body = pages::agent_page(&head);
+    let tmux = app
+        .live
+        .snapshot
+        .borrow()
+        .records
+        .get(&run)
+        .is_some_and(|r| matches!(r.runner, crate::agents::runner::RunnerState::Tmux(_)));
+    let body = pages::agent_page(&head, tmux, app.read_only);
     Html(pages::page(
         &format!("run {run}"),
         "agent",
@@ -147,7 +158,7 @@ async fn agent_fragment(State(app): State<Arc<App>>, Path(run): Path<String>) ->
     agent_head(&app, &run).map_or_else(|| not_found("agent run"), |b| Html(b).into_response())
 }
 
-fn sse(rx: tokio::sync::mpsc::Receiver<Result<SseEvent, Infallible>>) -> Response {
+pub(super) fn sse(rx: tokio::sync::mpsc::Receiver<Result<SseEvent, Infallible>>) -> Response {
     Sse::new(ReceiverStream::new(rx))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
@@ -218,7 +229,12 @@ async fn agent_stream(State(app): State<Arc<App>>, Path(run): Path<String>) -> R
         let mut first = true;
         loop {
             let lines = match std::fs::File::open(&log) {
-                Ok(f) => followed.new_lines(f),
+                // A tmux run's log is its terminal's output: colours and cursor moves dropped.
+                Ok(f) => followed
+                    .new_lines(f)
+                    .iter()
+                    .map(|l| ansi::plain(l))
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             if !lines.is_empty() || first {

@@ -6,8 +6,8 @@ use crate::serve_support;
 use std::time::{Duration, Instant};
 
 use serve_support::{
-    Chrome, PATIENCE, Sealed, Server, chromium, eval, eventually, new_session, repo, request,
-    sessions, spawn_sh, stem, wait_js,
+    Chrome, PATIENCE, Sealed, Server, Stream, chromium, eval, eventually, has_tmux, new_session,
+    repo, request, sessions, spawn_sh, spawn_tmux, stem, wait_js,
 };
 
 #[test]
@@ -665,4 +665,432 @@ fn note_board_time_and_edit_latency_with_a_thousand_sessions() {
         ));
     }
     serve_support::skip_note(&format!("not a failure, a measurement: {note}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tmux run's pane on the agent page.
+
+/// A fake interactive agent: says it is ready (`ready` in bold green), then echoes every line
+/// it reads.
+const ECHOER: &str =
+    r#"printf '\033[1;32mready\033[0m for input\n'; while read line; do echo "echo: $line"; done"#;
+
+/// Kills a run when dropped, so a failing test leaves no tmux session behind.
+struct KillRun(std::path::PathBuf, String);
+
+impl Drop for KillRun {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(serve_support::bin())
+            .sealed()
+            .arg("-C")
+            .arg(&self.0)
+            .args(["kill", &self.1, "--grace", "2s"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// A repository with one session and a running echoing tmux run; the kill guard goes last.
+fn tmux_run() -> (tempfile::TempDir, String, String, KillRun) {
+    let dir = repo();
+    let file = new_session(dir.path(), "Pane view");
+    let id = stem(&file);
+    let run = spawn_tmux(dir.path(), &id, "echoer", ECHOER);
+    let guard = KillRun(dir.path().to_path_buf(), format!("{id}:{run}"));
+    (dir, id, run, guard)
+}
+
+/// Opens the run's pane stream as the page does; the viewer id it sent first.
+fn pane_viewer(server: &Server, run: &str) -> (Stream, String) {
+    let (host, cookie) = (server.host(), server.cookie());
+    let mut s = Stream::open(
+        server.port,
+        &format!("/a/{run}/pane/stream"),
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Accept", "text/event-stream"),
+        ],
+    );
+    assert_eq!(s.status, 200);
+    let (name, viewer) = s.next_event().expect("a first event");
+    assert_eq!(name, "viewer");
+    (s, viewer)
+}
+
+#[test]
+fn typing_into_a_pane_needs_the_toggle_and_passes_every_guard() {
+    if !has_tmux() {
+        return;
+    }
+    let (dir, id, run, _kill) = tmux_run();
+    let server = Server::start(dir.path(), &[]);
+    let (mut stream, viewer) = pane_viewer(&server, &run);
+    let text = stream.until("pane", |d| d.contains("for input"));
+    let runs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        runs[0],
+        serde_json::json!(["ready", "f2 b"]),
+        "runs of text with our own class names: {text}"
+    );
+    let keys = format!("/a/{run}/pane/keys");
+    let typing = format!("/a/{run}/pane/typing");
+    let line = format!("viewer={viewer}&text=first+line&key=enter");
+
+    // Typing is off for a new view: the key is refused and nothing reaches the agent.
+    let r = server.post(&keys, &line);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Enable typing"), "{}", r.body);
+    // Every guard applies to the key and the toggle alike.
+    let (host, cookie) = (server.host(), server.cookie());
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    for path in [&keys, &typing] {
+        let body = format!("{line}&on=1");
+        let origin = server.origin();
+        let no_token = server.request(
+            "POST",
+            path,
+            &[("Host", &host), ("Origin", &origin), form[0]],
+            &body,
+        );
+        assert_eq!(no_token.status, 401, "{path} without the token");
+        for bad in ["http://evil.example", "null"] {
+            let r = server.request(
+                "POST",
+                path,
+                &[
+                    ("Host", &host),
+                    ("Cookie", &cookie),
+                    ("Origin", bad),
+                    form[0],
+                ],
+                &body,
+            );
+            assert_eq!(r.status, 403, "{path} from {bad}");
+        }
+        let r = server.request(
+            "POST",
+            path,
+            &[("Host", &host), ("Cookie", &cookie), form[0]],
+            &body,
+        );
+        assert_eq!(r.status, 403, "{path} without an Origin");
+        let r = server.request(
+            "POST",
+            path,
+            &[
+                ("Host", "evil.example"),
+                ("Cookie", &cookie),
+                ("Origin", "http://evil.example"),
+                form[0],
+            ],
+            &body,
+        );
+        assert_eq!(r.status, 421, "{path} under a rebinding name");
+    }
+    let r = server.request(
+        "GET",
+        &format!("/a/{run}/pane/stream"),
+        &[
+            ("Host", &host),
+            ("Cookie", &cookie),
+            ("Origin", "http://evil.example"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 403, "a cross-origin pane stream");
+    let r = server.request(
+        "GET",
+        &format!("/a/{run}/pane/stream"),
+        &[("Host", &host)],
+        "",
+    );
+    assert_eq!(r.status, 401, "a pane stream without the token");
+    // A made-up viewer cannot turn typing on.
+    let r = server.post(&typing, "viewer=0123456789abcdef&on=1");
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // Turned on, the same key is typed: the agent echoes it in the pane.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=1"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = server.post(
+        &keys,
+        &format!("viewer={viewer}&text=hello+%24(not+run)+%60x%60&key=enter"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = stream.until("pane", |d| d.contains("echo: hello $(not run) `x`"));
+    assert!(
+        !shown.contains("first line"),
+        "the refused key was never typed: {shown}"
+    );
+    let r = server.post(&keys, &format!("viewer={viewer}&key=run-shell"));
+    assert_eq!(r.status, 400, "only listed key names: {}", r.body);
+    let r = server.post(&keys, &format!("viewer={viewer}"));
+    assert_eq!(r.status, 400, "nothing to type");
+    // Off again: refused again.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=0"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(server.post(&keys, &line).status, 403);
+
+    // A view dies with its stream: its id types nothing afterwards.
+    let r = server.post(&typing, &format!("viewer={viewer}&on=1"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    drop(stream);
+    let forgotten = serve_support::eventually(PATIENCE, || {
+        server
+            .post(&typing, &format!("viewer={viewer}&on=1"))
+            .status
+            == 403
+    });
+    assert!(forgotten, "a closed view keeps no typing permission");
+
+    // A run without tmux has no pane: a clear refusal, and its page shows none.
+    let plain = spawn_sh(dir.path(), &id, "plain", "sleep 300");
+    let _kill_plain = KillRun(dir.path().to_path_buf(), format!("{id}:{plain}"));
+    let known = eventually(PATIENCE, || {
+        server.get(&format!("/a/{plain}")).status == 200
+    });
+    assert!(known, "the server sees the new run");
+    let r = server.post(
+        &format!("/a/{plain}/pane/keys"),
+        "viewer=x&text=hi&key=enter",
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("does not run in tmux"), "{}", r.body);
+    let r = server.get(&format!("/a/{plain}/pane/stream"));
+    assert_eq!(r.status, 409, "{}", r.body);
+    let page = server.get(&format!("/a/{plain}"));
+    assert!(
+        !page.body.contains("id=\"pane\""),
+        "no pane for a process run"
+    );
+    let page = server.get(&format!("/a/{run}"));
+    assert!(page.body.contains("id=\"pane\""), "{}", page.body);
+    assert!(page.body.contains("id=\"typing\""), "the toggle");
+    assert!(page.body.contains(&format!("sessions attach {id}:{run}")));
+    let r = server.post("/a/nosuch/pane/keys", "viewer=x&text=hi");
+    assert_eq!(r.status, 404);
+
+    // --read-only: the pane shows, typing does not exist.
+    let ro = Server::start(dir.path(), &["--read-only"]);
+    let (mut ro_stream, ro_viewer) = pane_viewer(&ro, &run);
+    ro_stream.until("pane", |d| d.contains("for input"));
+    let r = ro.post(
+        &format!("/a/{run}/pane/typing"),
+        &format!("viewer={ro_viewer}&on=1"),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("read-only"), "{}", r.body);
+    let r = ro.post(
+        &format!("/a/{run}/pane/keys"),
+        &format!("viewer={ro_viewer}&text=x&key=enter"),
+    );
+    assert_eq!(r.status, 403);
+    let page = ro.get(&format!("/a/{run}"));
+    assert!(page.body.contains("id=\"pane\""));
+    assert!(
+        !page.body.contains("id=\"typing\""),
+        "no toggle when read-only"
+    );
+    assert!(!page.body.contains("id=\"keys\""));
+}
+
+#[test]
+fn an_agent_page_shows_a_tmux_pane_and_types_into_it_once_enabled_in_a_browser() {
+    let Some(path) = chromium() else { return };
+    if !has_tmux() {
+        return;
+    }
+    let (dir, _id, run, _kill) = tmux_run();
+    let server = Server::start(dir.path(), &[]);
+    let chrome = Chrome::start(path);
+    let tab = chrome.tab();
+    tab.navigate_to(&format!("{}/a/{run}?token={}", server.base, server.token))
+        .unwrap();
+    // Not `wait_until_navigated`: it waits for the network to go almost idle (two open
+    // connections at most), and this page holds three event streams.
+    wait_js(
+        &tab,
+        "the pane's text",
+        "document.getElementById('pane').textContent.includes('ready for input')",
+    );
+    wait_js(
+        &tab,
+        "the log without escape sequences",
+        "document.getElementById('log').textContent.includes('ready for input') && !document.getElementById('log').textContent.includes('\\u001b')",
+    );
+    let off = "document.getElementById('typing').checked === false && document.getElementById('keys').hidden";
+    wait_js(&tab, "typing off at first", off);
+    tab.wait_for_element("#typing").unwrap().click().unwrap();
+    wait_js(
+        &tab,
+        "the keys form",
+        "!document.getElementById('keys').hidden && document.getElementById('pane-state').textContent.includes('typing ON')",
+    );
+    tab.wait_for_element("#keys-text").unwrap().click().unwrap();
+    tab.type_str("hello <b>from</b> the page").unwrap();
+    tab.press_key("Enter").unwrap();
+    wait_js(
+        &tab,
+        "the echo in the pane",
+        "document.getElementById('pane').textContent.includes('echo: hello <b>from</b> the page')",
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelectorAll('#pane :not(span), #pane span *').length"
+        ),
+        serde_json::json!(0),
+        "the pane is text in spans, never HTML"
+    );
+    assert_eq!(
+        eval(
+            &tab,
+            "document.querySelector('#pane span.f2.b').textContent"
+        ),
+        serde_json::json!("ready"),
+        "colours as our own classes"
+    );
+    let png = tab
+        .capture_screenshot(
+            headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+            None,
+            None,
+            true,
+        )
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    if let Some(to) = std::env::var_os("SERVE_PANE_SCREENSHOT") {
+        std::fs::write(to, &png).unwrap();
+    }
+
+    // Not a check, a measurement: keystroke POST sent → its echo in the page, timed by the
+    // page itself (a MutationObserver on the pane).
+    let mut lat = Vec::new();
+    for n in 0..20 {
+        let js = format!(
+            "new Promise(function (resolve) {{
+              const pane = document.getElementById('pane');
+              const want = 'echo: tick-{n:02}';
+              let t0 = 0;
+              const obs = new MutationObserver(function () {{
+                if (pane.textContent.includes(want)) {{ obs.disconnect(); resolve(performance.now() - t0); }}
+              }});
+              obs.observe(pane, {{ childList: true, characterData: true, subtree: true }});
+              document.getElementById('keys-text').value = 'tick-{n:02}';
+              t0 = performance.now();
+              document.getElementById('keys').requestSubmit();
+              setTimeout(function () {{ obs.disconnect(); resolve(-1); }}, 30000);
+            }})"
+        );
+        let ms = tab
+            .evaluate(&js, true)
+            .unwrap()
+            .value
+            .and_then(|v| v.as_f64())
+            .unwrap_or(-1.0);
+        assert!(ms >= 0.0, "tick {n} never showed");
+        lat.push(ms);
+    }
+    lat.sort_by(f64::total_cmp);
+    serve_support::skip_note(&format!(
+        "not a failure, a measurement: pane echo (key POST to text in the page) over 20 runs: median {:.0} ms, min {:.0} ms, max {:.0} ms",
+        (lat[9] + lat[10]) / 2.0,
+        lat[0],
+        lat[19]
+    ));
+
+    // Typing is never remembered: a reload is a new view, with typing off.
+    tab.reload(true, None).unwrap();
+    wait_js(
+        &tab,
+        "the pane after a reload",
+        "document.getElementById('pane').textContent.includes('ready for input') && document.getElementById('pane-state').textContent.includes('typing off')",
+    );
+    wait_js(&tab, "typing off after a reload", off);
+
+    // Named keys: Ctrl-C ends the echoing agent, and the page says the pane is gone.
+    tab.wait_for_element("#typing").unwrap().click().unwrap();
+    wait_js(
+        &tab,
+        "the keys form again",
+        "!document.getElementById('keys').hidden",
+    );
+    tab.wait_for_element("button[data-key=ctrl-c]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(
+        &tab,
+        "the pane gone",
+        "document.getElementById('pane-state').textContent.includes('gone') && document.getElementById('keys').hidden",
+    );
+}
+
+/// Agents with a `resume:` argv, as `sessions send` needs to continue a finished run.
+const RESUMABLE: &str = r#"  ok:
+    command: [sh, -c, 'echo "SUMMARY: done $0"', "{conversation_id}"]
+    resume: [sh, -c, 'echo "resumed $0"; echo "SUMMARY: got $1"', "{conversation_id}", "{prompt}"]
+"#;
+
+#[test]
+fn a_follow_up_from_the_agent_page_resumes_a_finished_run_in_a_browser() {
+    let Some(path) = chromium() else { return };
+    let dir = repo();
+    serve_support::configure_agents(dir.path(), RESUMABLE);
+    let file = new_session(dir.path(), "Follow-ups");
+    let id = stem(&file);
+    let out = sessions(
+        dir.path(),
+        &["spawn", &id, "--agent", "ok", "--task", "first", "--json"],
+    );
+    let started: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let run = started[0]["run_id"].as_str().unwrap().to_string();
+    serve_support::wait_until_runs_end(dir.path(), &id);
+    let server = Server::start(dir.path(), &[]);
+    let chrome = Chrome::start(path);
+    let tab = chrome.tab();
+    tab.navigate_to(&format!("{}/a/{run}?token={}", server.base, server.token))
+        .unwrap();
+    tab.wait_until_navigated().unwrap();
+    wait_js(
+        &tab,
+        "the finished run",
+        "!!document.querySelector('.status.st-completed')",
+    );
+    tab.wait_for_element("form.send input[name=message]")
+        .unwrap()
+        .click()
+        .unwrap();
+    tab.type_str("and the tests").unwrap();
+    tab.wait_for_element("form.send button[data-action=send]")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_js(
+        &tab,
+        "send's answer",
+        &format!(
+            "document.getElementById('flash').className === 'ok' && document.getElementById('flash').innerText.includes(\"sessions send {id}:{run} 'and the tests'\")"
+        ),
+    );
+    let linked = eventually(PATIENCE, || {
+        let all: serde_json::Value =
+            serde_json::from_str(&sessions(dir.path(), &["agents", "--all", "--json"])).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resumes"] == run.as_str() && r["summary"] == "got and the tests")
+    });
+    assert!(linked, "a new run continues the first with the message");
+    // And the session page lists both.
+    tab.navigate_to(&format!("{}/s/{id}", server.base)).unwrap();
+    tab.wait_until_navigated().unwrap();
+    wait_js(
+        &tab,
+        "both runs",
+        "document.querySelectorAll('li.agent').length === 2",
+    );
 }

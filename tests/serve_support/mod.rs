@@ -255,3 +255,110 @@ pub fn wait_js(tab: &headless_chrome::Tab, what: &str, js: &str) {
     let text = eval(tab, "document.body.innerText");
     panic!("the page never showed {what} within {PATIENCE:?}; it shows:\n{text}");
 }
+
+/// Replaces the `agents:` map of the repository's `.agents/config.yaml` with `agents` (YAML
+/// lines indented by two spaces), keeping the rest of the file.
+pub fn configure_agents(dir: &Path, agents: &str) {
+    let path = dir.join(".agents/config.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (head, rest) = text.split_once("\nagents:\n").expect("an agents: map");
+    let after: String = rest
+        .split_inclusive('\n')
+        .skip_while(|l| l.starts_with(' '))
+        .collect();
+    std::fs::write(&path, format!("{head}\nagents:\n{agents}{after}")).unwrap();
+}
+
+/// Is tmux installed? Otherwise a note that the test skips.
+pub fn has_tmux() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        skip_note("tmux is not installed");
+    }
+    ok
+}
+
+/// `sessions spawn … --runner tmux -- sh -c SCRIPT`; returns the run id.
+pub fn spawn_tmux(dir: &Path, session: &str, agent: &str, script: &str) -> String {
+    let out = sessions(
+        dir,
+        &[
+            "spawn", session, "--agent", agent, "--task", "fake", "--runner", "tmux", "--json",
+            "--", "sh", "-c", script,
+        ],
+    );
+    let runs: serde_json::Value = serde_json::from_str(&out).expect("spawn --json prints JSON");
+    runs[0]["run_id"].as_str().expect("a run id").to_string()
+}
+
+/// An open event stream read event by event (HTTP/1.0, so the body is not chunked). The
+/// connection closes when it is dropped.
+pub struct Stream {
+    pub status: u16,
+    reader: BufReader<TcpStream>,
+}
+
+impl Stream {
+    pub fn open(port: u16, path: &str, headers: &[(&str, &str)]) -> Stream {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut req = format!("GET {path} HTTP/1.0\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+        }
+        Stream { status, reader }
+    }
+
+    /// The next event's name and data (bounded by the read timeout); `None` at the end.
+    pub fn next_event(&mut self) -> Option<(String, String)> {
+        let (mut name, mut data) = (String::new(), Vec::new());
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if !name.is_empty() || !data.is_empty() {
+                    return Some((name, data.join("\n")));
+                }
+            } else if let Some(n) = line.strip_prefix("event:") {
+                name = n.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push(d.strip_prefix(' ').unwrap_or(d).to_string());
+            }
+        }
+    }
+
+    /// Reads events until one named `name` whose data satisfies `pred` (bounded: at most
+    /// 10,000 events, each within the read timeout).
+    pub fn until(&mut self, name: &str, pred: impl Fn(&str) -> bool) -> String {
+        for _ in 0..10_000 {
+            match self.next_event() {
+                Some((n, d)) if n == name && pred(&d) => return d,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        panic!("the stream ended without a matching `{name}` event");
+    }
+}

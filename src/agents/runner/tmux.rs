@@ -90,26 +90,81 @@ impl Runner for TmuxState {
 
     /// `send-keys -l` (the text literally, no key names), then `Enter` on its own.
     fn send(&self, rec: &RunRecord, text: &str) -> Result<()> {
-        let tmux_bin = find_program("tmux", &rec.cwd).ok_or(Error::TmuxMissing)?;
-        let target = format!("={}:", self.session);
-        let os = OsStr::new;
-        tmux(
-            &tmux_bin,
-            &[
-                os("send-keys"),
-                os("-t"),
-                os(&target),
-                os("-l"),
-                os("--"),
-                os(text),
-            ],
-        )?;
-        tmux(
-            &tmux_bin,
-            &[os("send-keys"), os("-t"), os(&target), os("Enter")],
-        )?;
-        Ok(())
+        send_keys_to(rec, &self.session, &[Key::Text(text), Key::Named("Enter")])
     }
+}
+
+/// One step of typing into a pane: text typed literally (`send-keys -l`, so nothing in it is
+/// read as a key name), or one of tmux's key names (`Enter`, `C-c`, `Escape`, `Up`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key<'a> {
+    Text(&'a str),
+    Named(&'static str),
+}
+
+/// Types `keys` into a tmux run's pane, in order. A run of another runner has no pane.
+pub fn send_keys(rec: &RunRecord, keys: &[Key]) -> Result<()> {
+    match &rec.runner {
+        super::RunnerState::Tmux(t) => send_keys_to(rec, &t.session, keys),
+        _ => Err(Error::Unsupported(format!(
+            "run {} has no tmux pane to type into",
+            rec.id
+        ))),
+    }
+}
+
+fn send_keys_to(rec: &RunRecord, session: &str, keys: &[Key]) -> Result<()> {
+    let tmux_bin = find_program("tmux", &rec.cwd).ok_or(Error::TmuxMissing)?;
+    let target = format!("={session}:");
+    let os = OsStr::new;
+    for key in keys {
+        match key {
+            Key::Text("") => {}
+            Key::Text(text) => tmux(
+                &tmux_bin,
+                &[
+                    os("send-keys"),
+                    os("-t"),
+                    os(&target),
+                    os("-l"),
+                    os("--"),
+                    os(text),
+                ],
+            )
+            .map(drop)?,
+            Key::Named(name) => tmux(
+                &tmux_bin,
+                &[os("send-keys"), os("-t"), os(&target), os(name)],
+            )
+            .map(drop)?,
+        }
+    }
+    Ok(())
+}
+
+/// The visible text of a tmux run's pane (`capture-pane -p`; with `escapes`, `-e` keeps the
+/// colours as SGR sequences), or `None` when it has none (another runner, the session gone,
+/// tmux missing).
+pub fn capture_pane(rec: &RunRecord, escapes: bool) -> Option<String> {
+    let super::RunnerState::Tmux(t) = &rec.runner else {
+        return None;
+    };
+    let tmux_bin = find_program("tmux", &rec.cwd)?;
+    let target = format!("={}:", t.session);
+    let mut c = tmux_cmd(&tmux_bin);
+    c.args(["capture-pane", "-p"]);
+    if escapes {
+        c.arg("-e");
+    }
+    let out = c
+        .arg("-t")
+        .arg(&target)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn tmux_cmd(tmux: &Path) -> Command {

@@ -133,6 +133,7 @@
   }
   search.addEventListener("input", filter);
   const logs = new EventSource("/a/" + encodeURIComponent(id) + "/stream");
+  followPane();
   logs.addEventListener("lines", function (m) {
     let lines = [];
     try { lines = JSON.parse(m.data); } catch (e) { return; }
@@ -147,4 +148,90 @@
     log.dataset.lines = String(log.children.length);
     if (stick) log.scrollTop = log.scrollHeight;
   });
+  // A tmux run's pane: its text as the server last saw it, in runs of styled text (put in
+  // with textContent, never as HTML). Typing is off until the person ticks the box, for this page only: the server
+  // knows this view by the id its stream sent first, and a reload is a new view with
+  // typing off.
+  function followPane() {
+    const pane = document.getElementById("pane");
+    if (!pane) return;
+    const state = document.getElementById("pane-state");
+    const toggle = document.getElementById("typing");
+    const keys = document.getElementById("keys");
+    const line = document.getElementById("keys-text");
+    const base = "/a/" + encodeURIComponent(id) + "/pane/";
+    let viewer = null;
+    function typingOff(why) {
+      if (toggle) { toggle.checked = false; toggle.disabled = !viewer; }
+      if (keys) keys.hidden = true;
+      pane.classList.remove("typing");
+      state.classList.remove("typing");
+      state.textContent = why;
+    }
+    function post(what, fields) {
+      const body = new URLSearchParams(fields);
+      body.set("viewer", viewer || "");
+      return fetch(base + what, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.json().catch(function () { return { ok: false, stderr: "HTTP " + r.status }; }); });
+    }
+    function failed(o) {
+      flash.className = "err";
+      flash.textContent = o.stderr || "failed";
+    }
+    typingOff("connecting…");
+    const es = new EventSource(base + "stream");
+    es.addEventListener("viewer", function (m) { viewer = m.data; typingOff("live · typing off"); });
+    es.addEventListener("pane", function (m) {
+      let runs = [];
+      try { runs = JSON.parse(m.data); } catch (e) { return; }
+      const stick = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 4;
+      // Each run's class names are the server's own (f0–f15, g0–g15, b, d, i, u).
+      const frag = document.createDocumentFragment();
+      for (const run of runs) {
+        if (!run[1]) { frag.append(run[0]); continue; }
+        const span = document.createElement("span");
+        span.className = run[1];
+        span.textContent = run[0];
+        frag.append(span);
+      }
+      pane.replaceChildren(frag);
+      pane.dataset.updated = String(Date.now());
+      if (stick) pane.scrollTop = pane.scrollHeight;
+    });
+    es.addEventListener("gone", function (m) { es.close(); viewer = null; typingOff(m.data); });
+    es.addEventListener("error", function () {
+      // The browser reconnects by itself; the new stream is a new view, with typing off.
+      viewer = null;
+      typingOff("reconnecting…");
+    });
+    if (!toggle) return;
+    toggle.checked = false;
+    toggle.addEventListener("change", function () {
+      const on = toggle.checked;
+      post("typing", { on: on ? "1" : "0" }).then(function (o) {
+        if (!o.ok) { typingOff("typing off"); failed(o); return; }
+        keys.hidden = !o.typing;
+        pane.classList.toggle("typing", o.typing);
+        state.classList.toggle("typing", o.typing);
+        state.textContent = o.typing ? "live · typing ON: keys go to the agent" : "live · typing off";
+        if (o.typing) line.focus();
+      }).catch(function (err) { typingOff("typing off"); failed({ stderr: String(err) }); });
+    });
+    function send(fields) {
+      return post("keys", fields).then(function (o) { if (!o.ok) failed(o); return o; })
+        .catch(function (err) { failed({ stderr: String(err) }); });
+    }
+    keys.addEventListener("submit", function (e) {
+      e.preventDefault();
+      const text = line.value;
+      line.value = "";
+      send({ text: text, key: "enter" });
+    });
+    keys.addEventListener("click", function (e) {
+      const b = e.target.closest && e.target.closest("[data-key]");
+      if (!b) return;
+      send({ key: b.dataset.key });
+      line.focus();
+    });
+  }
 })();
