@@ -37,6 +37,19 @@ pub struct Overview {
 }
 
 impl Overview {
+    /// The fields of its JSON, for `--json=FIELD,…`.
+    pub const FIELDS: &[&str] = &[
+        "path",
+        "id",
+        "title",
+        "status",
+        "created",
+        "last_updated",
+        "current_task",
+        "agents",
+        "stale",
+    ];
+
     /// Builds the view of one file. `display` is the path as shown; `text` is `None` when
     /// the file could not be read (it is then listed with status `unreadable`).
     pub fn new(

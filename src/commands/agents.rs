@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     };
     if bound
         && let Some(t) = &target
-        && !args.json
+        && !args.json.on()
     {
         eprintln!(
             "(runs of {}, the session this conversation is bound to; --all lists every session's)",
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             })
             .collect(),
     };
-    if args.json {
+    if args.json.on() {
         let views: Vec<RunView> = shown
             .iter()
             .map(|r| RunView {
@@ -102,8 +102,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             })
             .chain(orphans.iter().map(RunView::orphan))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(0);
+        return crate::jsonout::print(&args.json, &views, RunView::FIELDS);
     }
     if shown.is_empty() && orphans.is_empty() {
         let hint = if target.is_none() && !args.all && !runs.records.is_empty() {

@@ -39,12 +39,8 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     if args.reverse {
         sessions.reverse();
     }
-    if args.json {
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&sessions)?)
-        );
-        return Ok(0);
+    if args.json.on() {
+        return crate::jsonout::print(&args.json, &sessions, Overview::FIELDS);
     }
     if sessions.is_empty() {
         let hint = if args.all {

@@ -3,11 +3,11 @@
 
 use super::Ctx;
 use crate::agents::output::usage_text;
-use crate::cli::{SortKey, StatusArgs};
+use crate::cli::{JsonArgs, SortKey, StatusArgs};
 use crate::detail::Detail;
 use crate::error::Result;
 use crate::overview::{self, Overview};
-use crate::terminal::{self, line};
+use crate::terminal::line;
 
 /// The conversation `status` runs in and what it is bound to, for the person and `--json`.
 struct Here {
@@ -46,12 +46,26 @@ fn this_conversation(ctx: &Ctx) -> Option<Here> {
 
 pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
     match &args.session {
-        Some(reference) => detail(ctx, reference, args.json),
-        None => summary(ctx, args.json),
+        Some(reference) => detail(ctx, reference, &args.json),
+        None => summary(ctx, &args.json),
     }
 }
 
-fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
+/// The fields of the summary's JSON: the listing's, and `conversation` on the bound session.
+const SUMMARY_FIELDS: &[&str] = &[
+    "path",
+    "id",
+    "title",
+    "status",
+    "created",
+    "last_updated",
+    "current_task",
+    "agents",
+    "stale",
+    "conversation",
+];
+
+fn summary(ctx: &Ctx, json: &JsonArgs) -> Result<u8> {
     let config = ctx.config()?;
     let mut active: Vec<Overview> = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?
         .into_iter()
@@ -59,7 +73,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         .collect();
     crate::overview::sort(&mut active, SortKey::Status);
     let here = this_conversation(ctx);
-    if json {
+    if json.on() {
         // The array of SPEC's listing; the session this conversation is bound to carries
         // `conversation`: {id, found, via, bound_at, run}.
         let items = active
@@ -74,8 +88,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
                 Ok(v)
             })
             .collect::<Result<Vec<serde_json::Value>>>()?;
-        println!("{}", terminal::json(serde_json::to_string_pretty(&items)?));
-        return Ok(0);
+        return crate::jsonout::print(json, &items, SUMMARY_FIELDS);
     }
     if let Some(h) = &here {
         let how = h.conversation.found.describe();
@@ -153,14 +166,20 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
+fn detail(ctx: &Ctx, reference: &str, json: &JsonArgs) -> Result<u8> {
     let config = ctx.config()?;
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let display = ctx.show_path(&path);
     let d = Detail::load(&ctx.repo, &path, &display, ctx.now, config.stale_after)?;
-    if json {
-        println!("{}", terminal::json(serde_json::to_string_pretty(&d)?));
-        return Ok(0);
+    if json.on() {
+        // As the text view: `conversation` when this conversation is bound to it.
+        let mut v = serde_json::to_value(&d)?;
+        if let (Some(h), Some(map)) = (this_conversation(ctx), v.as_object_mut())
+            && h.session.as_deref() == Some(d.overview.path.as_str())
+        {
+            map.insert("conversation".into(), h.json());
+        }
+        return crate::jsonout::print(json, &v, Detail::FIELDS);
     }
     let o = &d.overview;
     // The free text is cut to fit the terminal (whole in `--json`); control characters are
@@ -205,16 +224,16 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
                 .unwrap_or_default()
         );
     }
-    if d.checklist.1 > 0 {
+    if d.checklist.total > 0 {
         println!(
             "  progress  {}/{} checklist items done",
-            d.checklist.0, d.checklist.1
+            d.checklist.done, d.checklist.total
         );
     }
     println!("\nSections");
     for s in &d.sections {
-        let check = if s.checklist.1 > 0 {
-            format!("  [{}/{}]", s.checklist.0, s.checklist.1)
+        let check = if s.checklist.total > 0 {
+            format!("  [{}/{}]", s.checklist.done, s.checklist.total)
         } else {
             String::new()
         };
