@@ -412,6 +412,9 @@ pub struct ListArgs {
     /// Include completed sessions.
     #[arg(short, long)]
     pub all: bool,
+    /// List the archived sessions (`close --archive`, in .agents/sessions/archive/) instead.
+    #[arg(long)]
+    pub archived: bool,
     /// Sort order.
     #[arg(long, value_enum, default_value_t = SortKey::Updated)]
     pub sort: SortKey,

@@ -183,6 +183,11 @@ impl Overview {
         }
     }
 
+    /// A file that could not be read or whose frontmatter does not parse.
+    pub fn is_broken(&self) -> bool {
+        matches!(self.status.as_str(), "invalid" | "unreadable")
+    }
+
     pub fn is_active(&self) -> bool {
         self.status != "completed"
     }
@@ -206,7 +211,13 @@ impl Overview {
 fn agent_counts(agents: Option<&Node>) -> AgentCounts {
     let items = agents.map(Node::items).unwrap_or_default();
     AgentCounts {
-        total: items.len(),
+        // An entry whose run `prune` cleared is history, not an agent (as in `agents`).
+        total: items
+            .iter()
+            .filter(|a| {
+                a.get("log").and_then(Node::as_str) != Some(crate::agents::writeback::PRUNED)
+            })
+            .count(),
         running: items
             .iter()
             .filter(|a| a.get("status").and_then(Node::as_str) == Some("in_progress"))

@@ -7,7 +7,9 @@ use crate::cli::{JsonArgs, SortKey, StatusArgs};
 use crate::detail::Detail;
 use crate::error::Result;
 use crate::overview::{self, Overview};
+use crate::session::rules::Severity;
 use crate::terminal::line;
+use crate::validation::validate_file;
 
 /// The conversation `status` runs in and what it is bound to, for the person and `--json`.
 struct Here {
@@ -159,11 +161,50 @@ fn summary(ctx: &Ctx, json: &JsonArgs) -> Result<u8> {
     if !active.is_empty() {
         println!();
         print!("{}", super::list::table(ctx, &active));
+        // A file that does not parse has no age to show: say why instead.
+        let broken: Vec<&Overview> = active.iter().filter(|o| o.is_broken()).collect();
+        if !broken.is_empty() {
+            println!();
+            for o in broken {
+                let path = ctx.repo.root.join(&o.path);
+                println!(
+                    "{}: {}",
+                    line(&o.id),
+                    line(&first_problem(ctx, &path, &o.path))
+                );
+            }
+        }
         println!("\nDetail: sessions status SESSION");
     } else {
         println!("Create one with: sessions new \"what you are working on\"");
     }
     Ok(0)
+}
+
+/// A file's first error, short: `line 3:10: this quote is never closed`.
+fn first_problem(ctx: &Ctx, path: &std::path::Path, shown: &str) -> String {
+    match validate_file(Some(&ctx.repo), path, shown, &mut Vec::new(), ctx.now) {
+        Ok(diags) => diags
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .map_or_else(|| "no error found: run `sessions validate`".into(), short),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// One diagnostic on one short line: where, and its first sentence.
+fn short(d: &crate::diagnostic::Diagnostic) -> String {
+    let first = d.message.split(". ").next().unwrap_or(&d.message);
+    let first = first
+        .split(';')
+        .next()
+        .unwrap_or(first)
+        .trim_end_matches('.');
+    if d.line == 0 {
+        first.to_string()
+    } else {
+        format!("line {}:{}: {first}", d.line, d.column)
+    }
 }
 
 fn detail(ctx: &Ctx, reference: &str, json: &JsonArgs) -> Result<u8> {
@@ -194,12 +235,24 @@ fn detail(ctx: &Ctx, reference: &str, json: &JsonArgs) -> Result<u8> {
     );
     let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
-    println!(
-        "  status    {}, updated {} ago{}",
-        crate::style::statuses(&line(&o.status), color),
-        o.age(ctx.now),
-        crate::style::statuses(stale, color)
-    );
+    let problem = d
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .map(short);
+    match problem.filter(|_| o.is_broken() || o.updated_at.is_none()) {
+        Some(why) => println!(
+            "  status    {}: {}",
+            crate::style::statuses(&line(&o.status), color),
+            cut(&why, 12)
+        ),
+        None => println!(
+            "  status    {}, updated {} ago{}",
+            crate::style::statuses(&line(&o.status), color),
+            o.age(ctx.now),
+            crate::style::statuses(stale, color)
+        ),
+    }
     println!("  created   {}", line(o.created.as_deref().unwrap_or("?")));
     if let Some(h) = this_conversation(ctx)
         && h.session.as_deref() == Some(o.path.as_str())
