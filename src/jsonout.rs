@@ -55,6 +55,16 @@ pub fn print<T: Serialize + ?Sized>(args: &JsonArgs, view: &T, fields: &[&str]) 
     Ok(0)
 }
 
+/// The result of an action command (`new`, `spawn`, `send`, `wait`, `restart`) as `--json`
+/// prints it: the whole value, in the same style as the views.
+pub fn emit<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let whole = JsonArgs {
+        json: Some(String::new()),
+        jq: None,
+    };
+    print(&whole, value, &[]).map(drop)
+}
+
 /// One JSON document in the house style (pretty or compact), control characters escaped.
 pub fn render(v: &Value, pretty: bool) -> Result<String> {
     let s = if pretty {
