@@ -51,6 +51,10 @@ fn run_of(repo: &Repo, agent: &str, cmd: &str, status: &str) -> String {
     let started = repo.spawn(&["--agent", agent, "--task", "t", "--", cmd]);
     let id = started[0]["run_id"].as_str().unwrap().to_string();
     repo.wait_status(&id, status);
+    // `prune` keeps a run whose outcome is not in the file yet.
+    agents_support::eventually("the outcome written back", || {
+        repo.record(&id)["written_back"] == true
+    });
     id
 }
 

@@ -55,6 +55,8 @@ fn busy_repo() -> Repo {
     let started = repo.spawn(&["--agent", "quick", "--task", "t", "--", "true"]);
     let id = started[0]["run_id"].as_str().unwrap().to_string();
     repo.wait_status(&id, "completed");
+    // The outcome is written back into the file just after the record says it.
+    repo.wait_file("the outcome in the file", |t| t.contains("exit_code: 0"));
     repo
 }
 
