@@ -167,11 +167,9 @@ fn summary(ctx: &Ctx, json: &JsonArgs) -> Result<u8> {
             println!();
             for o in broken {
                 let path = ctx.repo.root.join(&o.path);
-                println!(
-                    "{}: {}",
-                    line(&o.id),
-                    line(&first_problem(ctx, &path, &o.path))
-                );
+                let why = format!("{}: {}", o.id, first_problem(ctx, &path, &o.path));
+                let room = crate::style::width().unwrap_or(usize::MAX);
+                println!("{}", crate::table::truncate(&line(&why), room));
             }
         }
         println!("\nDetail: sessions status SESSION");
