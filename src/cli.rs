@@ -392,6 +392,25 @@ pub struct NewArgs {
 
 pub use crate::overview::SortKey;
 
+/// `--json`, `--json=FIELD,…` and `--jq EXPR`, the same on every command that prints a view
+/// (printed by `crate::jsonout`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct JsonArgs {
+    /// Print JSON; `--json=FIELD,…` only those fields (a wrong name lists them). The fields
+    /// need the `=`: a word after a bare --json is an argument.
+    #[arg(
+        long,
+        value_name = "FIELDS",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub json: Option<String>,
+    /// Filter the JSON with a jq expression (implies --json); strings print without quotes.
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
+    pub jq: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only sessions with this status (repeatable): in_progress, paused, completed.
@@ -400,24 +419,25 @@ pub struct ListArgs {
     /// Include completed sessions.
     #[arg(short, long)]
     pub all: bool,
+    /// List the archived sessions (`close --archive`, in .agents/sessions/archive/) instead.
+    #[arg(long)]
+    pub archived: bool,
     /// Sort order.
     #[arg(long, value_enum, default_value_t = SortKey::Updated)]
     pub sort: SortKey,
     /// Reverse the sort order.
     #[arg(short, long)]
     pub reverse: bool,
-    /// Print a JSON array of {path, id, title, status, created, last_updated, current_task, agents, stale}.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// The session to show in detail; without it, a summary of active sessions.
     pub session: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]
@@ -428,6 +448,10 @@ pub struct ShowArgs {
     /// Print only this section's body (e.g. "Next Steps"; case-insensitive).
     #[arg(long, short, value_name = "NAME")]
     pub section: Option<String>,
+    /// With --json: {path, id, text, sections: [{name, line, body}]}; with --section too:
+    /// {path, id, section, body}.
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -19,13 +19,26 @@ use crate::session::yaml::Node;
 use crate::store::{self, Repo, SessionId};
 use crate::validation::validate_file;
 
+/// `- [x]` items against all task-list items, as `status` prints them (`1/3`).
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checklist {
+    pub done: usize,
+    pub total: usize,
+}
+
+impl From<(usize, usize)> for Checklist {
+    fn from((done, total): (usize, usize)) -> Checklist {
+        Checklist { done, total }
+    }
+}
+
 #[derive(Serialize)]
 pub struct SectionInfo {
     pub name: String,
     pub line: usize,
     pub lines: usize,
     pub bytes: usize,
-    pub checklist: (usize, usize),
+    pub checklist: Checklist,
 }
 
 #[derive(Serialize)]
@@ -82,7 +95,7 @@ pub struct Detail {
     pub linear_issue: Option<String>,
     pub linear_url: Option<String>,
     pub sections: Vec<SectionInfo>,
-    pub checklist: (usize, usize),
+    pub checklist: Checklist,
     pub spawned_agents: Vec<AgentInfo>,
     /// The session's agents' cost, tokens and turns added up.
     pub agent_totals: AgentTotals,
@@ -90,6 +103,28 @@ pub struct Detail {
 }
 
 impl Detail {
+    /// The fields of its JSON (the overview's and its own), for `--json=FIELD,…`;
+    /// `conversation` is `status`'s, on the session this conversation is bound to.
+    pub const FIELDS: &[&str] = &[
+        "path",
+        "id",
+        "title",
+        "status",
+        "created",
+        "last_updated",
+        "current_task",
+        "agents",
+        "stale",
+        "linear_issue",
+        "linear_url",
+        "sections",
+        "checklist",
+        "spawned_agents",
+        "agent_totals",
+        "diagnostics",
+        "conversation",
+    ];
+
     /// The detail of the session file at `path`; `shown` is its path as diagnostics name it.
     pub fn load(
         repo: &Repo,
@@ -112,7 +147,7 @@ impl Detail {
                 line: doc.position(s.heading.line.start).0,
                 lines: content_lines(&text, s.body.clone()),
                 bytes: doc.text(&s.body).trim_end().len(),
-                checklist: checklist(&text, s.body.clone()),
+                checklist: checklist(&text, s.body.clone()).into(),
             })
             .collect();
         let field = |n: &Node, k: &str| {
@@ -163,7 +198,7 @@ impl Detail {
                 .str_value(&["session", "linear_issue"])
                 .map(str::to_owned),
             linear_url: doc.str_value(&["session", "linear_url"]).map(str::to_owned),
-            checklist: checklist(&text, doc.body_start..text.len()),
+            checklist: checklist(&text, doc.body_start..text.len()).into(),
             overview,
             sections,
             spawned_agents: agents,

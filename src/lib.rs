@@ -18,6 +18,7 @@ pub mod detail;
 pub mod diagnostic;
 pub mod error;
 pub mod hooks;
+pub mod jsonout;
 pub mod live;
 pub mod overview;
 pub mod runs;

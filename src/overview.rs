@@ -37,6 +37,19 @@ pub struct Overview {
 }
 
 impl Overview {
+    /// The fields of its JSON, for `--json=FIELD,…`.
+    pub const FIELDS: &[&str] = &[
+        "path",
+        "id",
+        "title",
+        "status",
+        "created",
+        "last_updated",
+        "current_task",
+        "agents",
+        "stale",
+    ];
+
     /// Builds the view of one file. `display` is the path as shown; `text` is `None` when
     /// the file could not be read (it is then listed with status `unreadable`).
     pub fn new(
@@ -170,6 +183,11 @@ impl Overview {
         }
     }
 
+    /// A file that could not be read or whose frontmatter does not parse.
+    pub fn is_broken(&self) -> bool {
+        matches!(self.status.as_str(), "invalid" | "unreadable")
+    }
+
     pub fn is_active(&self) -> bool {
         self.status != "completed"
     }
@@ -193,7 +211,13 @@ impl Overview {
 fn agent_counts(agents: Option<&Node>) -> AgentCounts {
     let items = agents.map(Node::items).unwrap_or_default();
     AgentCounts {
-        total: items.len(),
+        // An entry whose run `prune` cleared is history, not an agent (as in `agents`).
+        total: items
+            .iter()
+            .filter(|a| {
+                a.get("log").and_then(Node::as_str) != Some(crate::agents::writeback::PRUNED)
+            })
+            .count(),
         running: items
             .iter()
             .filter(|a| a.get("status").and_then(Node::as_str) == Some("in_progress"))

@@ -84,6 +84,34 @@ pub struct RemoteView {
 }
 
 impl RunView {
+    /// The fields of its JSON, for `--json=FIELD,…`.
+    pub const FIELDS: &[&str] = &[
+        "session",
+        "agent",
+        "task",
+        "status",
+        "pid",
+        "started_at",
+        "ended_at",
+        "exit_code",
+        "log",
+        "run_id",
+        "reason",
+        "summary",
+        "runtime_secs",
+        "signal",
+        "conversation_id",
+        "runner",
+        "cost_usd",
+        "tokens",
+        "turns",
+        "supervisor_pid",
+        "worktree",
+        "turn",
+        "resumes",
+        "notify_failures",
+    ];
+
     pub fn new(r: &RunRecord, now: DateTime<Utc>) -> Self {
         let end = r.ended_at.unwrap_or(now);
         let unreachable = r.runner.unreachable().filter(|_| r.status.is_active());

@@ -185,6 +185,29 @@ impl Repo {
     pub fn config_path(&self) -> PathBuf {
         self.root.join(CONFIG_FILE)
     }
+    /// The archived session files (`close --archive`), by name; none when there is no archive.
+    pub fn archived_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.archive_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "md")
+                    && fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+            })
+            .collect();
+        sort_by_name(&mut files);
+        files
+    }
+
+    /// Whether an archived session's stem contains `needle` (lower case).
+    fn is_archived(&self, needle: &str) -> bool {
+        self.archived_files()
+            .iter()
+            .any(|p| SessionId::of(p).0.to_lowercase().contains(needle))
+    }
+
     /// Where `close --archive` moves sessions.
     pub fn archive_dir(&self) -> PathBuf {
         self.sessions_dir().join(ARCHIVE_DIR)
@@ -345,7 +368,11 @@ impl Repo {
             0 => Err(Error::NoSuchSession {
                 reference: reference.to_string(),
                 dir: self.display(&self.sessions_dir()),
-                hint: "run `sessions list --all` to see them",
+                hint: if self.is_archived(&needle) {
+                    "it was archived (`sessions close --archive`): `sessions list --archived` lists it"
+                } else {
+                    "run `sessions list --all` to see them (archived ones: `sessions list --archived`)"
+                },
                 close: self.close_to(&files, wanted),
             }),
             _ => Err(Error::Ambiguous {

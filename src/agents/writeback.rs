@@ -112,6 +112,9 @@ pub fn launch_failed_ops(text: &str, run_id: &str, log: &str, reason: &str) -> V
     ]
 }
 
+/// The `log:` of an entry whose log `prune` deleted.
+pub const PRUNED: &str = "pruned";
+
 /// Index of the `spawned_agents` entry of this run: by `run_id`, else by `log`.
 pub fn find_entry(text: &str, run_id: &str, log: &str) -> Option<usize> {
     let doc = Document::parse(text);

@@ -121,10 +121,8 @@ pub struct AgentsArgs {
     /// Also runs that ended more than 24 hours ago.
     #[arg(long, short)]
     pub all: bool,
-    /// Print a JSON array of {session, agent, task, status, pid, started_at, ended_at,
-    /// exit_code, log, run_id, reason, summary, runtime_secs, …, worktree (with --worktree)}.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: crate::cli::JsonArgs,
     /// Internal (ssh runs): with --json, the reconciled run records themselves.
     #[arg(long, hide = true, requires = "json")]
     pub records: bool,
@@ -202,10 +200,8 @@ touched; `git worktree prune` is never run.";
 pub enum WorktreeAction {
     /// The agents' worktrees: branch, commits ahead, uncommitted files, merged, pushed.
     List {
-        /// Print a JSON array of {run_id, session, agent, status, path, branch, base, ahead,
-        /// uncommitted, merged, pushed, only_here, problems, …}.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        json: crate::cli::JsonArgs,
     },
     /// Remove a finished run's worktree (and its branch, when every commit is elsewhere).
     Remove {

@@ -59,7 +59,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     };
     if bound
         && let Some(t) = &target
-        && !args.json
+        && !args.json.on()
     {
         eprintln!(
             "(runs of {}, the session this conversation is bound to; --all lists every session's)",
@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         println!("{}", serde_json::to_string(&shown)?);
         return Ok(0);
     }
-    if args.json {
+    if args.json.on() {
         let views: Vec<RunView> = shown
             .iter()
             .map(|r| RunView {
@@ -112,8 +112,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             })
             .chain(orphans.iter().map(RunView::orphan))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(0);
+        return crate::jsonout::print(&args.json, &views, RunView::FIELDS);
     }
     if shown.is_empty() && orphans.is_empty() {
         let hint = if target.is_none() && !args.all && !runs.records.is_empty() {

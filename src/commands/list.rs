@@ -27,23 +27,27 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
             terminal::line(&ctx.show_path(&path))
         );
     }
-    let mut sessions = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?;
+    let mut sessions = if args.archived {
+        archived(ctx, config.stale_after)
+    } else {
+        overview::load_all(&ctx.repo, ctx.now, config.stale_after)?
+    };
     sessions.retain(|o| {
         if !args.status.is_empty() {
             args.status.contains(&o.status)
         } else {
-            args.all || o.is_active()
+            args.all || args.archived || o.is_active()
         }
     });
     overview::sort(&mut sessions, args.sort);
     if args.reverse {
         sessions.reverse();
     }
-    if args.json {
-        println!(
-            "{}",
-            terminal::json(serde_json::to_string_pretty(&sessions)?)
-        );
+    if args.json.on() {
+        return crate::jsonout::print(&args.json, &sessions, Overview::FIELDS);
+    }
+    if sessions.is_empty() && args.archived {
+        println!("No archived sessions (`sessions close --archive` moves one there).");
         return Ok(0);
     }
     if sessions.is_empty() {
@@ -59,6 +63,24 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// The archived sessions' overviews (their runs have ended: `close` refuses running ones).
+fn archived(ctx: &Ctx, stale_after: std::time::Duration) -> Vec<Overview> {
+    ctx.repo
+        .archived_files()
+        .iter()
+        .map(|p| {
+            let text = crate::store::read_head(p).ok();
+            Overview::new(
+                p,
+                ctx.repo.display(p),
+                text.as_deref(),
+                ctx.now,
+                stale_after,
+            )
+        })
+        .collect()
+}
+
 pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
     // Cut first: the title and task (widest first); left out first: the task, then the id
     // (a part of the title names a session too).
@@ -72,7 +94,12 @@ pub fn table(ctx: &Ctx, sessions: &[Overview]) -> String {
     ]);
     let waiting = crate::agents::waiting::waiting_by_session(&ctx.repo.state_dir());
     for o in sessions {
-        let age = o.age_label(ctx.now);
+        // A file that does not parse has no age (`status` says why).
+        let age = if o.is_broken() && o.updated_at.is_none() {
+            "-".into()
+        } else {
+            o.age_label(ctx.now)
+        };
         let agents = match (o.agents.total, waiting.get(&o.id)) {
             (0, _) => "-".into(),
             (_, Some(w)) => format!("{}/{} ({w} waiting)", o.agents.running, o.agents.total),

@@ -75,10 +75,9 @@ pub fn run(ctx: &Ctx, args: NewArgs) -> Result<u8> {
                 super::bind_conversation(ctx, &file, super::BindAsk::New, args.bind)?;
                 if args.json {
                     let stem = crate::store::SessionId::of(&file);
-                    println!(
-                        "{}",
-                        serde_json::json!({"path": ctx.repo.display(&file), "id": stem, "title": title})
-                    );
+                    crate::jsonout::emit(
+                        &serde_json::json!({"path": ctx.repo.display(&file), "id": stem, "title": title}),
+                    )?;
                 } else {
                     println!("{}", ctx.show_path(&file));
                 }

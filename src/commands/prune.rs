@@ -6,8 +6,10 @@ use chrono::Utc;
 use super::Ctx;
 use crate::agents::record::{self, RunStatus};
 use crate::agents::sync::Runs;
+use crate::agents::writeback::{self, PRUNED};
 use crate::cli::PruneArgs;
 use crate::error::{Error, Result};
+use crate::session::edit::{Op, Scalar, Seg, key_path};
 
 pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
     let older_than = args
@@ -50,6 +52,15 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         if args.dry_run {
             println!("would remove {what}");
         } else {
+            // The file first: a run whose entry cannot say so is kept, so the file never
+            // links a log that is gone.
+            if let Err(e) = mark_pruned(ctx, rec) {
+                eprintln!(
+                    "sessions: kept {} run {}: its session file cannot be updated: {e}",
+                    rec.agent, rec.id
+                );
+                continue;
+            }
             record::remove(path, rec)?;
             if let Some(dir) = log.parent() {
                 // The session's log directory goes once empty (fails harmlessly otherwise).
@@ -81,6 +92,34 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         human_bytes(bytes)
     );
     Ok(0)
+}
+
+/// Marks the run's log as pruned in its session file (or the archived one): `log: pruned` in
+/// its `spawned_agents` entry, and its `[log](…)` links in the body replaced by `log pruned`.
+/// Nothing to do when the file is gone.
+fn mark_pruned(ctx: &Ctx, rec: &record::RunRecord) -> Result<()> {
+    let Some(file) = writeback::session_file(rec) else {
+        return Ok(());
+    };
+    let link = format!("[log]({})", writeback::link_target(&file, &rec.log_path()));
+    let log = rec.log.to_string_lossy().into_owned();
+    super::edit_session(ctx, &file, |text| {
+        let mut ops = Vec::new();
+        if let Some(i) = writeback::find_entry(text, &rec.id, &log) {
+            let mut path = key_path(&["orchestration", "spawned_agents"]);
+            path.extend([Seg::Index(i), Seg::Key("log".into())]);
+            ops.push(Op::Set {
+                path,
+                value: Scalar::Plain(PRUNED.into()),
+            });
+        }
+        ops.push(Op::ReplaceInBody {
+            from: link.clone(),
+            to: "log pruned".into(),
+        });
+        Ok(ops)
+    })?;
+    Ok(())
 }
 
 fn human_bytes(n: u64) -> String {

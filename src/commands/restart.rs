@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: RestartArgs) -> Result<u8> {
             resumed,
             run: started,
         };
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::jsonout::emit(&out)?;
     } else {
         let how = if resumed {
             "resuming its conversation"

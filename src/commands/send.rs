@@ -109,10 +109,7 @@ fn finish(ctx: &Ctx, args: &SendArgs, sent: &mut Sent, wait_on: Option<PathBuf>)
         }
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&sent).unwrap_or_default()
-        );
+        crate::jsonout::emit(&sent)?;
     }
     Ok(code)
 }
@@ -195,10 +192,7 @@ fn queued(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &st
         sent.outcome = Some(o);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&sent).unwrap_or_default()
-        );
+        crate::jsonout::emit(&sent)?;
     }
     Ok(wait::exit_code(&recs, false, timed_out))
 }
@@ -281,10 +275,7 @@ fn typed(ctx: &Ctx, args: &SendArgs, path: &Path, rec: &RunRecord, message: &str
         }
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&sent).unwrap_or_default()
-        );
+        crate::jsonout::emit(&sent)?;
     }
     Ok(code)
 }

@@ -501,7 +501,7 @@ fn print(
     json: bool,
 ) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(out)?);
+        crate::jsonout::emit(out)?;
         return Ok(());
     }
     let stem = SessionId::of(path);

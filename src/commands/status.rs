@@ -3,11 +3,13 @@
 
 use super::Ctx;
 use crate::agents::output::usage_text;
-use crate::cli::{SortKey, StatusArgs};
+use crate::cli::{JsonArgs, SortKey, StatusArgs};
 use crate::detail::Detail;
 use crate::error::Result;
 use crate::overview::{self, Overview};
-use crate::terminal::{self, line};
+use crate::session::rules::Severity;
+use crate::terminal::line;
+use crate::validation::validate_file;
 
 /// The conversation `status` runs in and what it is bound to, for the person and `--json`.
 struct Here {
@@ -46,12 +48,26 @@ fn this_conversation(ctx: &Ctx) -> Option<Here> {
 
 pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
     match &args.session {
-        Some(reference) => detail(ctx, reference, args.json),
-        None => summary(ctx, args.json),
+        Some(reference) => detail(ctx, reference, &args.json),
+        None => summary(ctx, &args.json),
     }
 }
 
-fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
+/// The fields of the summary's JSON: the listing's, and `conversation` on the bound session.
+const SUMMARY_FIELDS: &[&str] = &[
+    "path",
+    "id",
+    "title",
+    "status",
+    "created",
+    "last_updated",
+    "current_task",
+    "agents",
+    "stale",
+    "conversation",
+];
+
+fn summary(ctx: &Ctx, json: &JsonArgs) -> Result<u8> {
     let config = ctx.config()?;
     let mut active: Vec<Overview> = overview::load_all(&ctx.repo, ctx.now, config.stale_after)?
         .into_iter()
@@ -59,7 +75,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
         .collect();
     crate::overview::sort(&mut active, SortKey::Status);
     let here = this_conversation(ctx);
-    if json {
+    if json.on() {
         // The array of SPEC's listing; the session this conversation is bound to carries
         // `conversation`: {id, found, via, bound_at, run}.
         let items = active
@@ -74,8 +90,7 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
                 Ok(v)
             })
             .collect::<Result<Vec<serde_json::Value>>>()?;
-        println!("{}", terminal::json(serde_json::to_string_pretty(&items)?));
-        return Ok(0);
+        return crate::jsonout::print(json, &items, SUMMARY_FIELDS);
     }
     if let Some(h) = &here {
         let how = h.conversation.found.describe();
@@ -146,6 +161,17 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     if !active.is_empty() {
         println!();
         print!("{}", super::list::table(ctx, &active));
+        // A file that does not parse has no age to show: say why instead.
+        let broken: Vec<&Overview> = active.iter().filter(|o| o.is_broken()).collect();
+        if !broken.is_empty() {
+            println!();
+            for o in broken {
+                let path = ctx.repo.root.join(&o.path);
+                let why = format!("{}: {}", o.id, first_problem(ctx, &path, &o.path));
+                let room = crate::style::width().unwrap_or(usize::MAX);
+                println!("{}", crate::table::truncate(&line(&why), room));
+            }
+        }
         println!("\nDetail: sessions status SESSION");
     } else {
         println!("Create one with: sessions new \"what you are working on\"");
@@ -153,14 +179,46 @@ fn summary(ctx: &Ctx, json: bool) -> Result<u8> {
     Ok(0)
 }
 
-fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
+/// A file's first error, short: `line 3:10: this quote is never closed`.
+fn first_problem(ctx: &Ctx, path: &std::path::Path, shown: &str) -> String {
+    match validate_file(Some(&ctx.repo), path, shown, &mut Vec::new(), ctx.now) {
+        Ok(diags) => diags
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .map_or_else(|| "no error found: run `sessions validate`".into(), short),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// One diagnostic on one short line: where, and its first sentence.
+fn short(d: &crate::diagnostic::Diagnostic) -> String {
+    let first = d.message.split(". ").next().unwrap_or(&d.message);
+    let first = first
+        .split(';')
+        .next()
+        .unwrap_or(first)
+        .trim_end_matches('.');
+    if d.line == 0 {
+        first.to_string()
+    } else {
+        format!("line {}:{}: {first}", d.line, d.column)
+    }
+}
+
+fn detail(ctx: &Ctx, reference: &str, json: &JsonArgs) -> Result<u8> {
     let config = ctx.config()?;
     let path = ctx.repo.resolve(reference, &ctx.cwd)?;
     let display = ctx.show_path(&path);
     let d = Detail::load(&ctx.repo, &path, &display, ctx.now, config.stale_after)?;
-    if json {
-        println!("{}", terminal::json(serde_json::to_string_pretty(&d)?));
-        return Ok(0);
+    if json.on() {
+        // As the text view: `conversation` when this conversation is bound to it.
+        let mut v = serde_json::to_value(&d)?;
+        if let (Some(h), Some(map)) = (this_conversation(ctx), v.as_object_mut())
+            && h.session.as_deref() == Some(d.overview.path.as_str())
+        {
+            map.insert("conversation".into(), h.json());
+        }
+        return crate::jsonout::print(json, &v, Detail::FIELDS);
     }
     let o = &d.overview;
     // The free text is cut to fit the terminal (whole in `--json`); control characters are
@@ -175,12 +233,24 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
     );
     let color = crate::style::color();
     let stale = if o.stale { "  (stale)" } else { "" };
-    println!(
-        "  status    {}, updated {} ago{}",
-        crate::style::statuses(&line(&o.status), color),
-        o.age(ctx.now),
-        crate::style::statuses(stale, color)
-    );
+    let problem = d
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .map(short);
+    match problem.filter(|_| o.is_broken() || o.updated_at.is_none()) {
+        Some(why) => println!(
+            "  status    {}: {}",
+            crate::style::statuses(&line(&o.status), color),
+            cut(&why, 12)
+        ),
+        None => println!(
+            "  status    {}, updated {} ago{}",
+            crate::style::statuses(&line(&o.status), color),
+            o.age(ctx.now),
+            crate::style::statuses(stale, color)
+        ),
+    }
     println!("  created   {}", line(o.created.as_deref().unwrap_or("?")));
     if let Some(h) = this_conversation(ctx)
         && h.session.as_deref() == Some(o.path.as_str())
@@ -205,16 +275,16 @@ fn detail(ctx: &Ctx, reference: &str, json: bool) -> Result<u8> {
                 .unwrap_or_default()
         );
     }
-    if d.checklist.1 > 0 {
+    if d.checklist.total > 0 {
         println!(
             "  progress  {}/{} checklist items done",
-            d.checklist.0, d.checklist.1
+            d.checklist.done, d.checklist.total
         );
     }
     println!("\nSections");
     for s in &d.sections {
-        let check = if s.checklist.1 > 0 {
-            format!("  [{}/{}]", s.checklist.0, s.checklist.1)
+        let check = if s.checklist.total > 0 {
+            format!("  [{}/{}]", s.checklist.done, s.checklist.total)
         } else {
             String::new()
         };

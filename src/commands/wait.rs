@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let (recs, timed_out) = wait_for(&paths, args.any, args.timeout);
     let out: Vec<Outcome> = recs.iter().map(Outcome::of).collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        crate::jsonout::emit(&out)?;
     } else {
         for o in &out {
             println!("{}", o.line());

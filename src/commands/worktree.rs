@@ -147,7 +147,31 @@ fn with_worktrees(runs: &Runs) -> impl Iterator<Item = (&PathBuf, &RunRecord, &W
     })
 }
 
-fn list(ctx: &Ctx, json: bool) -> Result<u8> {
+/// The fields of [`Listed`]'s JSON, for `--json=FIELD,…`.
+const LISTED_FIELDS: &[&str] = &[
+    "run_id",
+    "session",
+    "agent",
+    "status",
+    "path",
+    "branch",
+    "base",
+    "base_commit",
+    "exists",
+    "registered",
+    "branch_exists",
+    "base_exists",
+    "ahead",
+    "uncommitted",
+    "merged",
+    "merged_into",
+    "upstream",
+    "pushed",
+    "only_here",
+    "problems",
+];
+
+fn list(ctx: &Ctx, json: crate::cli::JsonArgs) -> Result<u8> {
     let runs = Runs::load(&ctx.repo);
     for p in &runs.problems {
         eprintln!("sessions: warning: {p}");
@@ -172,12 +196,8 @@ fn list(ctx: &Ctx, json: bool) -> Result<u8> {
             ctx.show_path(&path)
         );
     }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&listed).unwrap_or_default()
-        );
-        return Ok(0);
+    if json.on() {
+        return crate::jsonout::print(&json, &listed, LISTED_FIELDS);
     }
     if listed.is_empty() {
         println!(

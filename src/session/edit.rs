@@ -130,6 +130,9 @@ pub enum Op {
         actor: String,
         message: String,
     },
+    /// Replace every occurrence of `from` in the body (after the frontmatter) with `to`:
+    /// the log links `prune` and `close --archive` rewrite.
+    ReplaceInBody { from: String, to: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,6 +246,17 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
             }
         },
         Op::Check { item, checked } => check(&doc, item, *checked),
+        Op::ReplaceInBody { from, to } => {
+            let body = &src[doc.body_start..];
+            if from.is_empty() || from == to || !body.contains(from.as_str()) {
+                return Ok(None);
+            }
+            Ok(Some(format!(
+                "{}{}",
+                &src[..doc.body_start],
+                body.replace(from.as_str(), to)
+            )))
+        }
         Op::PromoteHeading { name } => {
             if doc.section(name).is_some() {
                 return Ok(None);

@@ -966,7 +966,7 @@ fn status_detail_json() {
     let v = out.json();
     assert_eq!(v["title"], "Detailed session");
     assert_eq!(v["linear_issue"], "BACK-7");
-    assert_eq!(v["checklist"], serde_json::json!([1, 3]));
+    assert_eq!(v["checklist"], serde_json::json!({"done": 1, "total": 3}));
     assert_eq!(v["agents"], serde_json::json!({"total": 2, "running": 1}));
     let agents = v["spawned_agents"].as_array().unwrap();
     assert_eq!(agents[0]["agent"], "backend-dev");
@@ -979,7 +979,10 @@ fn status_detail_json() {
         .collect();
     assert_eq!(sections, ["Context", "Current State", "Next Steps"]);
     let next = &v["sections"][2];
-    assert_eq!(next["checklist"], serde_json::json!([1, 3]));
+    assert_eq!(
+        next["checklist"],
+        serde_json::json!({"done": 1, "total": 3})
+    );
     assert_eq!(next["line"], 27);
     assert_eq!(v["diagnostics"], serde_json::json!([]));
 }

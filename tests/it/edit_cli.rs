@@ -600,10 +600,11 @@ fn close_adr_writes_numbered_decision_record() {
     assert!(!path.exists());
     let adr = repo.read(&repo.root().join("docs/decisions/0001-use-x.md"));
     assert!(adr.starts_with("# 0001. Use X\n"), "{adr}");
-    assert!(adr.contains("Use X because Y."), "{adr}");
+    assert!(adr.contains("## Decision\n\n- Use X\n"), "{adr}");
+    assert!(adr.contains("## Rationale\n\n- Use X: Y.\n"), "{adr}");
     assert!(adr.contains("Providers fail; we need a chain."), "{adr}");
     // The next ADR gets the next number.
-    let path = repo.write_session("20251205-100000-other-work.md", RICH);
+    let path = repo.write_session("20251205-100000-other-work.md", &text);
     repo.cmd()
         .args(["close", "other-work", "--adr", "Use Y", "--yes"])
         .assert()
