@@ -292,9 +292,14 @@ pub fn run(cli: Cli) -> Result<u8> {
             cwd.display()
         )));
     }
-    // A hook never fails its agent: a bad pin falls back to the system clock there.
+    // A hook never fails its agent, and a background process never dies of its starter's
+    // environment: a bad pin falls back to the system clock there.
+    let background = matches!(
+        cli.command,
+        Command::Hook { .. } | Command::Supervise(_) | Command::Notify(_)
+    );
     let now = match crate::clock::now() {
-        Err(_) if matches!(cli.command, Command::Hook { .. }) => Utc::now(),
+        Err(_) if background => Utc::now(),
         other => other?,
     };
     let ctx = Ctx {
