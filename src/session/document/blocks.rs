@@ -1,0 +1,442 @@
+//! The Markdown block scanner under the document model: which lines are prose, which are
+//! inside a code fence, an HTML block or comment, and where a `#` heading really starts one
+//! (CommonMark's rules for the cases session files meet). Headings, checklists and the
+//! unclosed-block checks all read lines through it, so text in a code block never counts.
+
+use std::ops::Range;
+
+use super::{Heading, lines, position};
+
+/// An open fenced code block: its character, length and indentation.
+struct Fence {
+    ch: u8,
+    len: usize,
+}
+
+fn indent_of(line: &[u8]) -> Option<usize> {
+    // Up to three spaces; a tab or four spaces make indented code (or a continuation).
+    let n = line.iter().take_while(|&&b| b == b' ').count();
+    (n <= 3 && line.get(n) != Some(&b'\t')).then_some(n)
+}
+
+fn fence_open(line: &[u8]) -> Option<Fence> {
+    let indent = indent_of(line)?;
+    let rest = &line[indent..];
+    let ch = *rest.first()?;
+    if ch != b'`' && ch != b'~' {
+        return None;
+    }
+    let len = rest.iter().take_while(|&&b| b == ch).count();
+    if len < 3 || (ch == b'`' && rest[len..].contains(&b'`')) {
+        return None;
+    }
+    Some(Fence { ch, len })
+}
+
+fn fence_closes(fence: &Fence, line: &[u8]) -> bool {
+    let Some(indent) = indent_of(line) else {
+        return false;
+    };
+    let rest = &line[indent..];
+    let len = rest.iter().take_while(|&&b| b == fence.ch).count();
+    len >= fence.len && rest[len..].iter().all(|b| b.is_ascii_whitespace())
+}
+
+fn atx_heading(src: &str, start: usize, end: usize, next: usize) -> Option<Heading> {
+    let line = &src.as_bytes()[start..end];
+    let indent = indent_of(line)?;
+    let rest = &line[indent..];
+    let level = rest.iter().take_while(|&&b| b == b'#').count();
+    if !(1..=6).contains(&level) {
+        return None;
+    }
+    if let Some(&b) = rest.get(level)
+        && b != b' '
+        && b != b'\t'
+    {
+        return None;
+    }
+    let text_start = start + indent + level;
+    let mut text = src[text_start..end].trim_matches([' ', '\t']);
+    // An optional closing sequence of `#`s, preceded by a space, is not part of the text.
+    let without_hashes = text.trim_end_matches('#');
+    if without_hashes.is_empty() || without_hashes.ends_with([' ', '\t']) {
+        text = without_hashes.trim_end_matches([' ', '\t']);
+    }
+    let offset = text.as_ptr() as usize - src.as_ptr() as usize;
+    Some(Heading {
+        level: level as u8,
+        text: offset..offset + text.len(),
+        line: start..next,
+    })
+}
+
+/// Lines of `src[range]` that are not inside fenced code or HTML blocks, as
+/// (start, end-without-line-ending, next-line-start). Fence and HTML lines are skipped too.
+pub fn prose_lines(
+    src: &str,
+    range: Range<usize>,
+) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    // The start of the range counts as after a blank line: any block may begin there.
+    let mut state = BlockState {
+        prev_blank: true,
+        ..BlockState::default()
+    };
+    let limit = range.end;
+    lines(src, range.start)
+        .take_while(move |l| l.0 < limit)
+        .filter(move |&(start, end, _)| state.is_prose(&src.as_bytes()[start..end]))
+}
+
+/// A code fence or HTML comment/block still open at the end of the text: it hides every
+/// heading (and every entry appended) after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclosed {
+    /// Byte offset of the opening ``` / ~~~ / `<`.
+    pub offset: usize,
+    /// Start of the opening line.
+    pub line_start: usize,
+    /// `Some(closing line)` for a fence (e.g. "```", indented for a list item); `None` for HTML.
+    pub closer: Option<String>,
+}
+
+impl Unclosed {
+    pub fn what(&self) -> &'static str {
+        if self.closer.is_some() {
+            "a code fence"
+        } else {
+            "an HTML comment or block"
+        }
+    }
+}
+
+/// The first fence or HTML comment/block opened at or after `from` that is still open at the
+/// end of `src`.
+pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
+    let mut state = BlockState {
+        prev_blank: true,
+        ..BlockState::default()
+    };
+    let mut opened = None;
+    for (start, end, _) in lines(src, from) {
+        let was_open = state.open();
+        let line = &src.as_bytes()[start..end];
+        state.is_prose(line);
+        let open = state.open();
+        if open && !was_open {
+            let closer = state.fence.as_ref().map(|f| {
+                let indent = " ".repeat(state.fence_container.unwrap_or(0));
+                format!("{indent}{}", (f.ch as char).to_string().repeat(f.len))
+            });
+            let mark = match &closer {
+                Some(_) => state.fence.as_ref().map_or(b'`', |f| f.ch),
+                None => b'<',
+            };
+            let at = line.iter().position(|&b| b == mark).unwrap_or(0);
+            opened = Some(Unclosed {
+                offset: start + at,
+                line_start: start,
+                closer,
+            });
+        }
+        if !open {
+            opened = None;
+        }
+    }
+    opened
+}
+
+/// The first code fence or HTML comment/block in `text` that is still open at its end, as
+/// (1-based line, what it is). Inserted text must not leave one open: it would hide every
+/// heading after it.
+pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
+    unclosed_at(text, 0).map(|u| (position(text, u.line_start).0, u.what()))
+}
+
+/// How an open HTML block ends (CommonMark §4.6).
+#[derive(Clone, Copy)]
+enum HtmlEnd {
+    /// At the first line containing this text (ASCII case-insensitive).
+    Contains(&'static [u8]),
+    /// At a blank line.
+    Blank,
+}
+
+/// The block-level state a line scanner needs to know what can hide a heading: an open
+/// fence (possibly inside a list item), an open HTML block, and the current list item.
+#[derive(Default)]
+struct BlockState {
+    fence: Option<Fence>,
+    /// The content column of the list item the open fence belongs to.
+    fence_container: Option<usize>,
+    html: Option<HtmlEnd>,
+    /// The content column of the current list item.
+    list: Option<usize>,
+    prev_blank: bool,
+}
+
+impl BlockState {
+    /// Inside a fence or an HTML block that only a marker ends (not a blank line).
+    fn open(&self) -> bool {
+        self.fence.is_some() || matches!(self.html, Some(HtmlEnd::Contains(_)))
+    }
+
+    fn is_prose(&mut self, line: &[u8]) -> bool {
+        let blank = line.iter().all(|b| b.is_ascii_whitespace());
+        let prose = self.classify(line, blank);
+        self.prev_blank = blank;
+        prose
+    }
+
+    fn classify(&mut self, line: &[u8], blank: bool) -> bool {
+        let indent = line.iter().take_while(|&&b| b == b' ').count();
+        if let Some(f) = &self.fence {
+            match self.fence_container {
+                // A line indented less than its list item ends the item and the fence with it.
+                Some(col) if !blank && indent < col => {
+                    self.fence = None;
+                    self.fence_container = None;
+                    self.list = None;
+                }
+                Some(col) => {
+                    if fence_closes(f, &line[indent.min(col)..]) {
+                        self.fence = None;
+                        self.fence_container = None;
+                    }
+                    return false;
+                }
+                None => {
+                    if fence_closes(f, line) {
+                        self.fence = None;
+                    }
+                    return false;
+                }
+            }
+        }
+        if let Some(end) = self.html {
+            match end {
+                HtmlEnd::Blank if blank => self.html = None,
+                HtmlEnd::Blank => {}
+                HtmlEnd::Contains(pat) => {
+                    if contains_ignore_case(line, pat) {
+                        self.html = None;
+                    }
+                }
+            }
+            return false;
+        }
+        if blank {
+            return true;
+        }
+        // List items: a fence may sit at the item's content column.
+        if let Some(col) = self.list
+            && indent < col
+            && list_item(line).is_none()
+        {
+            self.list = None;
+        }
+        if let Some(col) = list_item(line) {
+            self.list = Some(col);
+            let rest = &line[col.min(line.len())..];
+            if let Some(f) = fence_open(rest) {
+                self.fence = Some(f);
+                self.fence_container = Some(col);
+                return false;
+            }
+            return true;
+        }
+        if let Some(col) = self.list.filter(|&c| indent >= c) {
+            if let Some(f) = fence_open(&line[col..]) {
+                self.fence = Some(f);
+                self.fence_container = Some(col);
+                return false;
+            }
+            return true;
+        }
+        if let Some(f) = fence_open(line) {
+            self.fence = Some(f);
+            return false;
+        }
+        if indent <= 3
+            && let Some(end) = html_start(&line[indent..], self.prev_blank)
+        {
+            // Types 1-5 may end on their first line.
+            if let HtmlEnd::Contains(pat) = end {
+                let from = if pat == b"-->" { 2 } else { 1 };
+                if contains_ignore_case(&line[indent + from..], pat) {
+                    return false;
+                }
+            }
+            self.html = Some(end);
+            return false;
+        }
+        true
+    }
+}
+
+/// The content column of a list item line (`- x`, `* x`, `+ x`, `1. x`, `1) x`).
+fn list_item(line: &[u8]) -> Option<usize> {
+    let indent = line.iter().take_while(|&&b| b == b' ').count();
+    if indent > 3 {
+        return None;
+    }
+    let rest = &line[indent..];
+    let marker = match rest.first()? {
+        b'-' | b'*' | b'+' => 1,
+        b'0'..=b'9' => {
+            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits > 9 || !matches!(rest.get(digits), Some(b'.' | b')')) {
+                return None;
+            }
+            digits + 1
+        }
+        _ => return None,
+    };
+    match rest.get(marker) {
+        None => Some(indent + marker + 1),
+        Some(b' ') => {
+            let spaces = rest[marker..].iter().take_while(|&&b| b == b' ').count();
+            // Five or more spaces: the content is indented code, and starts after one space.
+            Some(indent + marker + if spaces > 4 { 1 } else { spaces })
+        }
+        _ => None,
+    }
+}
+
+const HTML_BLOCK_TAGS: [&str; 62] = [
+    "address",
+    "article",
+    "aside",
+    "base",
+    "basefont",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "col",
+    "colgroup",
+    "dd",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "frame",
+    "frameset",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "hr",
+    "html",
+    "iframe",
+    "legend",
+    "li",
+    "link",
+    "main",
+    "menu",
+    "menuitem",
+    "nav",
+    "noframes",
+    "ol",
+    "optgroup",
+    "option",
+    "p",
+    "param",
+    "search",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "track",
+    "ul",
+];
+
+/// Whether `rest` (after the indent) starts an HTML block, and how that block ends.
+fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
+    if rest.first() != Some(&b'<') {
+        return None;
+    }
+    let lower: Vec<u8> = rest.iter().take(12).map(u8::to_ascii_lowercase).collect();
+    let tag_end = |n: usize| matches!(rest.get(n), None | Some(b' ' | b'\t' | b'>'));
+    for (tag, end) in [
+        (&b"<pre"[..], &b"</pre>"[..]),
+        (b"<script", b"</script>"),
+        (b"<style", b"</style>"),
+        (b"<textarea", b"</textarea>"),
+    ] {
+        if lower.starts_with(tag) && tag_end(tag.len()) {
+            return Some(HtmlEnd::Contains(end));
+        }
+    }
+    if rest.starts_with(b"<!--") {
+        return Some(HtmlEnd::Contains(b"-->"));
+    }
+    if rest.starts_with(b"<?") {
+        return Some(HtmlEnd::Contains(b"?>"));
+    }
+    if rest.starts_with(b"<![CDATA[") {
+        return Some(HtmlEnd::Contains(b"]]>"));
+    }
+    if rest.len() > 2 && rest[1] == b'!' && rest[2].is_ascii_alphabetic() {
+        return Some(HtmlEnd::Contains(b">"));
+    }
+    let name_start = if rest.get(1) == Some(&b'/') { 2 } else { 1 };
+    let name_len = rest[name_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+        .count();
+    if name_len == 0 || !rest[name_start].is_ascii_alphabetic() {
+        return None;
+    }
+    let name =
+        String::from_utf8_lossy(&rest[name_start..name_start + name_len]).to_ascii_lowercase();
+    let after = &rest[name_start + name_len..];
+    if HTML_BLOCK_TAGS.contains(&name.as_str())
+        && (after.is_empty()
+            || after.starts_with(b" ")
+            || after.starts_with(b"\t")
+            || after.starts_with(b">")
+            || after.starts_with(b"/>"))
+    {
+        return Some(HtmlEnd::Blank);
+    }
+    // Type 7: a lone complete tag, which cannot interrupt a paragraph.
+    let trimmed = rest.trim_ascii_end();
+    let lone_tag = trimmed.ends_with(b">")
+        && !trimmed[1..trimmed.len() - 1].contains(&b'<')
+        && !trimmed[1..trimmed.len() - 1].contains(&b'>');
+    (after_blank && lone_tag).then_some(HtmlEnd::Blank)
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// All ATX headings from `from` on that are not inside fenced code or HTML comments.
+/// (Indented code cannot hold a heading: a heading allows at most three spaces of indent.)
+pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
+    prose_lines(src, from..src.len())
+        .filter(|&(start, end, _)| {
+            src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#')
+        })
+        .filter_map(|(start, end, next)| atx_heading(src, start, end, next))
+        .collect()
+}
