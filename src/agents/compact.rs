@@ -717,6 +717,10 @@ mod tests {
     use crate::agents::record::{RunStatus, load_all, save};
     use proptest::prelude::*;
 
+    fn views() -> &'static Views {
+        crate::runs::settled_views()
+    }
+
     /// A settled record of `session`, started `start` seconds into 2025.
     fn settled(session: &str, start: i64) -> RunRecord {
         let mut r = sample(session);
@@ -735,7 +739,8 @@ mod tests {
             .map(|r| {
                 let p = r.path_in(state);
                 save(&p, r).unwrap();
-                (p, record::load(&p).unwrap())
+                let rec = record::load(&p).unwrap();
+                (p, rec)
             })
             .collect()
     }
@@ -769,13 +774,13 @@ mod tests {
         let state = dir.path();
         let first: Vec<RunRecord> = (0..5).map(|i| settled("a", i * 10)).collect();
         let loaded = put(state, &first);
-        assert_eq!(compact(state, &loaded).unwrap(), 5);
+        assert_eq!(compact(state, &loaded, views()).unwrap(), 5);
         assert_eq!(loose_count(state), 0);
         assert_eq!(seen(state), expected(&first));
         // Later starts: appended. Earlier ones (a long run that ended last): merged in.
         let more = vec![settled("b", 100), settled("b", 5), settled("a", -3)];
         let loaded = put(state, &more);
-        assert_eq!(compact(state, &loaded).unwrap(), 3);
+        assert_eq!(compact(state, &loaded, views()).unwrap(), 3);
         let all: Vec<RunRecord> = first.iter().chain(&more).cloned().collect();
         assert_eq!(seen(state), expected(&all));
         let text = fs::read_to_string(path(state)).unwrap();
@@ -801,7 +806,7 @@ mod tests {
         let mut recent = settled("a", 2);
         recent.ended_at = Some(Utc::now());
         let loaded = put(state, &[running, not_back, recent]);
-        assert_eq!(compact(state, &loaded).unwrap(), 0);
+        assert_eq!(compact(state, &loaded, views()).unwrap(), 0);
         assert_eq!(loose_count(state), 3);
         assert!(!path(state).exists());
     }
@@ -812,7 +817,7 @@ mod tests {
         let state = dir.path();
         let recs: Vec<RunRecord> = (0..3).map(|i| settled("a", i)).collect();
         let loaded = put(state, &recs);
-        compact(state, &loaded).unwrap();
+        compact(state, &loaded, views()).unwrap();
         let p = recs[1].path_in(state);
         assert!(!p.exists());
         let (rec, ()) = record::update(&p, |r| r.notify_failures.push("late".into())).unwrap();
@@ -826,7 +831,7 @@ mod tests {
         );
         // Compacted again: its line is replaced, the loose file goes.
         let loaded = record::load_loose(state).records;
-        assert_eq!(compact(state, &loaded).unwrap(), 1);
+        assert_eq!(compact(state, &loaded, views()).unwrap(), 1);
         assert_eq!(loose_count(state), 0);
         let report = load_all(state);
         assert_eq!(report.records.len(), 3);
@@ -849,7 +854,7 @@ mod tests {
         let state = dir.path();
         let recs: Vec<RunRecord> = (0..4).map(|i| settled("a", i)).collect();
         let loaded = put(state, &recs);
-        compact(state, &loaded).unwrap();
+        compact(state, &loaded, views()).unwrap();
         let gone: HashSet<(String, String)> = [("a".to_string(), recs[2].id.clone())].into();
         forget(state, &gone).unwrap();
         let mut rest = recs.clone();
@@ -897,12 +902,12 @@ mod tests {
             let old = mk(&old);
             let new = mk(&new);
             let loaded = put(state, &old);
-            compact(state, &loaded).unwrap();
+            compact(state, &loaded, views()).unwrap();
             let before = fs::read(path(state)).unwrap_or_default();
             let loaded = put(state, &new);
             let all: Vec<RunRecord> = old.iter().chain(&new).cloned().collect();
             // What a finished compaction writes.
-            compact(state, &loaded).unwrap();
+            compact(state, &loaded, views()).unwrap();
             let after = fs::read(path(state)).unwrap();
             // Put the files back as the stop left them.
             put(state, &new);
@@ -930,7 +935,7 @@ mod tests {
             }
             prop_assert_eq!(seen(state), expected(&all));
             let loaded = record::load_loose(state).records;
-            compact(state, &loaded).unwrap();
+            compact(state, &loaded, views()).unwrap();
             prop_assert_eq!(seen(state), expected(&all));
             prop_assert_eq!(loose_count(state), 0);
             let lines = fs::read_to_string(path(state)).unwrap().lines().count();
