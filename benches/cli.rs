@@ -1817,7 +1817,10 @@ impl Pueue {
             if p.cmd(&["status", "--json"]).status()?.success() {
                 return Ok(Some(p));
             }
-            ensure!(Instant::now() < deadline, "pueued did not answer within 20 s");
+            ensure!(
+                Instant::now() < deadline,
+                "pueued did not answer within 20 s"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
@@ -1877,35 +1880,88 @@ fn runs(b: &mut Bench) -> Result<Report> {
         ));
         repos.push(root);
     }
-    let listing = |root: &Path| with_stdin(&b.bin, vec!["agents".into(), "--all".into(), "--json".into()], root, None);
+    let listing = |root: &Path| {
+        with_stdin(
+            &b.bin,
+            vec!["agents".into(), "--all".into(), "--json".into()],
+            root,
+            None,
+        )
+    };
     let cases = [
-        Case { name: "agents --all --json (large)", commands: listing(&repos[1]), ok: &[0] },
-        Case { name: "agents --all --json (small)", commands: listing(&repos[0]), ok: &[0] },
-        Case { name: "true", commands: with_stdin(&truth, Vec::new(), &repos[1], None), ok: &[0] },
+        Case {
+            name: "agents --all --json (large)",
+            commands: listing(&repos[1]),
+            ok: &[0],
+        },
+        Case {
+            name: "agents --all --json (small)",
+            commands: listing(&repos[0]),
+            ok: &[0],
+        },
+        Case {
+            name: "true",
+            commands: with_stdin(&truth, Vec::new(), &repos[1], None),
+            ok: &[0],
+        },
     ];
     let samples = measure(&cases, rounds, 3)?;
     let base = median(&samples[2].wall);
     rows.push(
-        Row::new(format!("agents --all --json, {} records", thousands(large)), Unit::Ms, &samples[0].wall)
-            .against("`true`", base, Compare::Diff)
-            .target(Target::Max(50.0)),
+        Row::new(
+            format!("agents --all --json, {} records", thousands(large)),
+            Unit::Ms,
+            &samples[0].wall,
+        )
+        .against("`true`", base, Compare::Diff)
+        .target(Target::Max(50.0)),
     );
     rows.push(
-        Row::new(format!("agents --all --json, {} records", thousands(small)), Unit::Ms, &samples[1].wall)
-            .against("`true`", base, Compare::Diff),
+        Row::new(
+            format!("agents --all --json, {} records", thousands(small)),
+            Unit::Ms,
+            &samples[1].wall,
+        )
+        .against("`true`", base, Compare::Diff),
     );
-    spread(&mut notes, &format!("agents --all --json, {} records", thousands(large)), &samples[0]);
-    spread(&mut notes, &format!("agents --all --json, {} records", thousands(small)), &samples[1]);
+    spread(
+        &mut notes,
+        &format!("agents --all --json, {} records", thousands(large)),
+        &samples[0],
+    );
+    spread(
+        &mut notes,
+        &format!("agents --all --json, {} records", thousands(small)),
+        &samples[1],
+    );
     spread(&mut notes, "`true`", &samples[2]);
     let (mut rss_small, mut rss_large) = (Vec::new(), Vec::new());
     for _ in 0..3 {
-        rss_small.push(peak_rss(&repos[0], &b.bin, &["agents", "--all", "--json"], &[0])?);
-        rss_large.push(peak_rss(&repos[1], &b.bin, &["agents", "--all", "--json"], &[0])?);
+        rss_small.push(peak_rss(
+            &repos[0],
+            &b.bin,
+            &["agents", "--all", "--json"],
+            &[0],
+        )?);
+        rss_large.push(peak_rss(
+            &repos[1],
+            &b.bin,
+            &["agents", "--all", "--json"],
+            &[0],
+        )?);
     }
     rows.push(
-        Row::new(format!("agents --all --json peak RSS, {} records", thousands(large)), Unit::MiB, &rss_large)
-            .against(format!("the same at {} records", thousands(small)), median(&rss_small), Compare::Diff)
-            .target(Target::Diff(1.0)),
+        Row::new(
+            format!("agents --all --json peak RSS, {} records", thousands(large)),
+            Unit::MiB,
+            &rss_large,
+        )
+        .against(
+            format!("the same at {} records", thousands(small)),
+            median(&rss_small),
+            Compare::Diff,
+        )
+        .target(Target::Diff(1.0)),
     );
     let args = ["agents", "--all", "--json"];
     if let (Some(l), Some(s), Some(t)) = (
@@ -1914,8 +1970,19 @@ fn runs(b: &mut Bench) -> Result<Report> {
         instructions(&repos[1], &truth, &[])?,
     ) {
         rows.push(
-            Row::new(format!("agents --all --json instructions, {} records", thousands(large)), Unit::MInstr, &[l])
-                .against(format!("the same at {} records", thousands(small)), s, Compare::Ratio),
+            Row::new(
+                format!(
+                    "agents --all --json instructions, {} records",
+                    thousands(large)
+                ),
+                Unit::MInstr,
+                &[l],
+            )
+            .against(
+                format!("the same at {} records", thousands(small)),
+                s,
+                Compare::Ratio,
+            ),
         );
         notes.push(format!(
             "callgrind: {l:.1} M instructions at {}, {s:.1} M at {} ({:.1} K per record); `true` {t:.2} M",
@@ -1940,7 +2007,10 @@ fn runs(b: &mut Bench) -> Result<Report> {
             .output()?;
         ensure!(out.status.success(), "sessions new failed");
         let v: Value = serde_json::from_slice(&out.stdout)?;
-        let stem = v["id"].as_str().context("new --json has an id")?.to_string();
+        let stem = v["id"]
+            .as_str()
+            .context("new --json has an id")?
+            .to_string();
         let mut cmd = Command::new(&b.bin);
         cmd.args(["spawn", &stem, "--agent", "noop", "--task", "t"])
             .current_dir(&root)
@@ -1961,7 +2031,10 @@ fn runs(b: &mut Bench) -> Result<Report> {
         let t_setsid = timed(cmd)?;
         let t_agents = timed(b.sessions(&root, &["agents", "--json"]))?;
         let pueue_times = match &pueue {
-            Some(p) => Some((timed(p.cmd(&["add", "--", "true"]))?, timed(p.cmd(&["status", "--json"]))?)),
+            Some(p) => Some((
+                timed(p.cmd(&["add", "--", "true"]))?,
+                timed(p.cmd(&["status", "--json"]))?,
+            )),
             None => None,
         };
         if round >= 2 {
@@ -1974,7 +2047,10 @@ fn runs(b: &mut Bench) -> Result<Report> {
             }
         }
     }
-    let spawn_samples = Samples { wall: spawn.clone(), cpu: Vec::new() };
+    let spawn_samples = Samples {
+        wall: spawn.clone(),
+        cpu: Vec::new(),
+    };
     match &pueue {
         Some(_) => {
             rows.push(
@@ -1994,13 +2070,28 @@ fn runs(b: &mut Bench) -> Result<Report> {
                 .into(),
         ),
     }
-    rows.push(
-        Row::new("spawn", Unit::Ms, &spawn)
-            .against("`setsid -f true`", median(&setsid), Compare::Diff),
-    );
+    rows.push(Row::new("spawn", Unit::Ms, &spawn).against(
+        "`setsid -f true`",
+        median(&setsid),
+        Compare::Diff,
+    ));
     spread(&mut notes, "spawn", &spawn_samples);
-    spread(&mut notes, "`setsid -f true`", &Samples { wall: setsid, cpu: Vec::new() });
-    spread(&mut notes, "agents --json (spawn repo)", &Samples { wall: agents, cpu: Vec::new() });
+    spread(
+        &mut notes,
+        "`setsid -f true`",
+        &Samples {
+            wall: setsid,
+            cpu: Vec::new(),
+        },
+    );
+    spread(
+        &mut notes,
+        "agents --json (spawn repo)",
+        &Samples {
+            wall: agents,
+            cpu: Vec::new(),
+        },
+    );
     notes.push(format!("load average at the end: {}", load_average()));
     Ok(Report::new(rows, notes))
 }

@@ -85,10 +85,11 @@ fn compacted(repo: &Repo) -> Vec<(String, String)> {
     text.split_inclusive('\n')
         .filter(|l| l.ends_with('\n'))
         .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("a complete line is a record");
+            // `{"k": head, "v": the run's view, "r": its record}`, one JSON value a line.
+            let v: Value = serde_json::from_str(l).expect("a complete line is JSON");
             (
-                v["session"].as_str().unwrap().to_string(),
-                v["id"].as_str().unwrap().to_string(),
+                v["r"]["session"].as_str().unwrap().to_string(),
+                v["r"]["id"].as_str().unwrap().to_string(),
             )
         })
         .collect()
@@ -180,7 +181,8 @@ fn a_partial_last_line_is_not_a_run_and_is_cut_by_the_next_compaction() {
         .collect::<Vec<_>>();
     let file = runs_dir(&repo).join("finished.jsonl");
     let mut text = fs::read(&file).unwrap();
-    let line = serde_json::to_vec(&more[0].2).unwrap();
+    let whole = fs::read(&file).unwrap();
+    let line = &whole[..whole.iter().position(|&b| b == b'\n').unwrap()];
     text.extend_from_slice(&line[..line.len() / 2]);
     fs::write(&file, &text).unwrap();
     let mut every = all.clone();
