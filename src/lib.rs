@@ -10,6 +10,7 @@ pub mod agents;
 pub mod atomic;
 pub mod binding;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod completion;
 pub mod config;

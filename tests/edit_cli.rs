@@ -743,7 +743,8 @@ fn validate_fix_dry_run_prints_a_diff_and_writes_nothing() {
     let git = |args: &[&str], input: Option<&str>| {
         use std::io::Write;
         let mut c = std::process::Command::new("git");
-        c.args(args)
+        c.sealed()
+            .args(args)
             .current_dir(&root)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -432,6 +432,7 @@ fn show_on_a_terminal_shows_escapes_visibly() {
     evil_session(&repo);
     let bin = assert_cmd::cargo::cargo_bin("sessions");
     let out = std::process::Command::new("script")
+        .sealed()
         .args([
             "-qec",
             &format!("{} show weather", bin.display()),
@@ -494,7 +495,8 @@ fn a_full_disk_leaves_the_file_intact_and_says_so() {
     drop(f);
     let big = "y".repeat(64 * 1024);
     let mut cmd = assert_cmd::Command::cargo_bin("sessions").unwrap();
-    cmd.current_dir(&root)
+    cmd.sealed()
+        .current_dir(&root)
         .env("NO_COLOR", "1")
         .args(["log", "weather", &big]);
     let out = run(&mut cmd);

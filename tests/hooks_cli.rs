@@ -1579,6 +1579,7 @@ fn a_held_lock_does_not_hold_up_the_hook() {
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
+        .sealed()
         .current_dir(dir)
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -6,8 +6,8 @@ mod serve_support;
 use std::time::{Duration, Instant};
 
 use serve_support::{
-    Chrome, PATIENCE, Server, chromium, eval, eventually, new_session, repo, request, sessions,
-    spawn_sh, stem, wait_js,
+    Chrome, PATIENCE, Sealed, Server, chromium, eval, eventually, new_session, repo, request,
+    sessions, spawn_sh, stem, wait_js,
 };
 
 #[test]
@@ -290,6 +290,7 @@ fn actions_run_the_cli_and_log_like_it() {
     // A follow-up message goes through `sessions send`: here the run cannot be resumed (a
     // plain `sh` agent has no `resume:` argv), and the page gets send's own reason.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .sealed()
         .args([
             "-C",
             dir.path().to_str().unwrap(),
@@ -314,6 +315,7 @@ fn actions_run_the_cli_and_log_like_it() {
     // Once it has ended (bounded: a hang guard, not a speed limit).
     for _ in 0..1200 {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_sessions"))
+            .sealed()
             .args(["-C", dir.path().to_str().unwrap(), "agents", &id, "--json"])
             .output()
             .unwrap();

@@ -20,6 +20,26 @@ use super::record::{self, RunRecord};
 use super::{Error, IoContext, Result};
 
 const CLAIM: &str = "claim.json";
+
+/// Starts the resumed run that carries a finished run's queued messages. Starting a run takes
+/// the spawn machinery, which lives above this engine, so the binary registers it at start-up
+/// ([`set_deliverer`]) and the engine never imports its caller.
+pub type Deliverer = fn(&RunRecord);
+
+static DELIVERER: std::sync::OnceLock<Deliverer> = std::sync::OnceLock::new();
+
+/// Registers who delivers queued messages (once per process; later calls are ignored).
+pub fn set_deliverer(f: Deliverer) {
+    let _ = DELIVERER.set(f);
+}
+
+/// Delivers `rec`'s queued messages through the registered deliverer. Without one (a library
+/// caller that never registered), the messages stay queued for the next reader that has one.
+pub fn deliver_pending(rec: &RunRecord) {
+    if let Some(f) = DELIVERER.get() {
+        f(rec);
+    }
+}
 const FAILED: &str = "failed.txt";
 
 /// One queued message.

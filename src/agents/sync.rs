@@ -103,7 +103,7 @@ impl Runs {
             } else if !rec.status.is_active() && super::queue::pending(rec) {
                 // A message queued while it ran, not delivered yet (its deliverer died, or
                 // the message came in as it ended).
-                crate::commands::deliver_queued(rec);
+                super::queue::deliver_pending(rec);
             }
         }
         Runs {
@@ -168,7 +168,7 @@ pub fn write_back_once(path: &Path) -> Result<RunRecord> {
         notify::on_finished(&rec);
     }
     if !rec.status.is_active() && super::queue::pending(&rec) {
-        crate::commands::deliver_queued(&rec);
+        super::queue::deliver_pending(&rec);
     }
     Ok(rec)
 }
@@ -179,7 +179,7 @@ pub fn on_exit(rec: &RunRecord) -> Result<()> {
     writeback::write_back(rec, Utc::now())?;
     notify::on_finished(rec);
     if super::queue::pending(rec) {
-        crate::commands::deliver_queued(rec);
+        super::queue::deliver_pending(rec);
     }
     Ok(())
 }

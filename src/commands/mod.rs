@@ -281,11 +281,10 @@ pub fn target(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
     Target::parse(&ctx.repo, &ctx.cwd, text, || session_path(ctx, None))
 }
 
-pub use send::deliver_queued;
-
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     crate::style::init(cli.color);
+    crate::agents::queue::set_deliverer(send::deliver_queued);
     let cwd = crate::store::absolute(&cli.directory.unwrap_or_else(|| PathBuf::from(".")));
     if !cwd.is_dir() {
         return Err(crate::error::Error::Usage(format!(
@@ -293,10 +292,20 @@ pub fn run(cli: Cli) -> Result<u8> {
             cwd.display()
         )));
     }
+    // A hook never fails its agent, and a background process never dies of its starter's
+    // environment: a bad pin falls back to the system clock there.
+    let background = matches!(
+        cli.command,
+        Command::Hook { .. } | Command::Supervise(_) | Command::Notify(_)
+    );
+    let now = match crate::clock::now() {
+        Err(_) if background => Utc::now(),
+        other => other?,
+    };
     let ctx = Ctx {
         repo: Repo::discover(&cwd),
         cwd,
-        now: Utc::now(),
+        now,
         conversation: cli.conversation,
     };
     match cli.command {

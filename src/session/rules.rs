@@ -204,6 +204,11 @@ fn plain_yaml_error(message: &str) -> String {
             "this quote is never closed: add the closing quote at the end of the value",
         ),
         (
+            // A quote left open runs into the next key, which is then "badly indented".
+            "invalid indentation in quoted scalar",
+            "this quote is not closed on its line: add the closing quote at the end of the value",
+        ),
+        (
             "mapping values are not allowed in this context",
             "a second `: ` on one line: quote the value (title: \"Fix: the parser\")",
         ),

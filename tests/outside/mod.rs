@@ -43,9 +43,15 @@ fn current_test() -> String {
         .to_string()
 }
 
-/// Prefixes of the variables `sessions` or the agent clients read.
-const FOREIGN: [&str; 10] = [
+/// Prefixes of the variables `sessions`, git or the agent clients read.
+const FOREIGN: [&str; 15] = [
     "SESSIONS_",
+    // A suite run from a git hook would otherwise point every git call at the outer repository.
+    "GIT_",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
     "COLUMNS",
     "CLICOLOR",
     "CLAUDE",
@@ -66,8 +72,17 @@ pub fn foreign_vars() -> Vec<String> {
 }
 
 pub trait Sealed {
-    /// Removes every inherited agent, tmux, `SESSIONS_*`, `COLUMNS` and `CLICOLOR*` variable.
+    /// Removes every inherited agent, tmux, git, `SESSIONS_*`, `COLUMNS` and `CLICOLOR*` variable
+    /// and gives the binary an empty home.
     fn sealed(&mut self) -> &mut Self;
+}
+
+/// An empty home for the binary under test, so nothing of the person's (`~/.claude`,
+/// `~/.gitconfig`, `~/.config`) reaches it. Shared by the suite; nothing writes there.
+pub fn scratch_home() -> PathBuf {
+    let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("home");
+    let _ = std::fs::create_dir_all(&home);
+    home
 }
 
 impl Sealed for std::process::Command {
@@ -75,7 +90,7 @@ impl Sealed for std::process::Command {
         for k in foreign_vars() {
             self.env_remove(k);
         }
-        self
+        self.env("HOME", scratch_home())
     }
 }
 
@@ -84,6 +99,6 @@ impl Sealed for assert_cmd::Command {
         for k in foreign_vars() {
             self.env_remove(k);
         }
-        self
+        self.env("HOME", scratch_home())
     }
 }
