@@ -1470,6 +1470,39 @@ fn scale(b: &mut Bench) -> Result<Report> {
             spread(&mut notes, "show by stem", &samples[3]);
             spread(&mut notes, "show by substring", &samples[4]);
         }
+        // Instruction counts: what the wall times above mean when the machine is busy.
+        let count = |args: &[&str], stdin: Option<&Path>| {
+            instructions_with(&corpus.root, &b.bin, args, stdin)
+        };
+        let mut counts = vec![format!(
+            "`hook session-start` {:.1}",
+            count(&["hook", "session-start"], Some(&input))?.unwrap_or(f64::NAN)
+        )];
+        if n == small {
+            counts.push(format!(
+                "`list --json` {:.1}",
+                count(&["list", "--json"], None)?.unwrap_or(f64::NAN)
+            ));
+        } else {
+            for (name, reference) in [
+                ("`show` by path", format!(".agents/sessions/{last}")),
+                ("`show` by stem", stem.clone()),
+                ("`show` by substring", needle.clone()),
+            ] {
+                counts.push(format!(
+                    "{name} {:.1}",
+                    count(&["show", &reference], None)?.unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        if has_program("valgrind") {
+            notes.push(format!(
+                "callgrind, {} sessions, M instructions: {}; `true` {:.2}",
+                thousands(n),
+                counts.join(", "),
+                instructions_with(&corpus.root, &truth, &[], None)?.unwrap_or(f64::NAN)
+            ));
+        }
     }
 
     // watch: write → event at `small` sessions, and CPU per change at `small` vs 100 sessions.
@@ -1673,6 +1706,16 @@ fn mb(bytes: u64) -> String {
 /// `valgrind --tool=callgrind` (one run: the count hardly moves with machine load). `None`
 /// without valgrind.
 fn instructions(dir: &Path, program: &Path, args: &[&str]) -> Result<Option<f64>> {
+    instructions_with(dir, program, args, None)
+}
+
+/// [`instructions`] with `stdin` on standard input.
+fn instructions_with(
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&Path>,
+) -> Result<Option<f64>> {
     if !has_program("valgrind") {
         return Ok(None);
     }
@@ -1681,7 +1724,10 @@ fn instructions(dir: &Path, program: &Path, args: &[&str]) -> Result<Option<f64>
         .arg(program)
         .args(args)
         .current_dir(dir)
-        .stdin(Stdio::null())
+        .stdin(match stdin {
+            Some(f) => Stdio::from(fs::File::open(f)?),
+            None => Stdio::null(),
+        })
         .stdout(Stdio::null())
         .output()
         .context("running valgrind")?;
