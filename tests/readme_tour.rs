@@ -70,9 +70,14 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
 
 fn skipped(block: &[Step]) -> bool {
     block.iter().any(|s| {
-        ["sessions spawn", "sessions agents", "sessions watch", "tail "]
-            .iter()
-            .any(|p| s.command.starts_with(p))
+        [
+            "sessions spawn",
+            "sessions agents",
+            "sessions watch",
+            "tail ",
+        ]
+        .iter()
+        .any(|p| s.command.starts_with(p))
     })
 }
 
