@@ -1785,7 +1785,7 @@ fn add_run_records(root: &Path, n: usize) -> Result<()> {
         let id = format!("{i:08x}");
         let rec = json!({
             "version": 2, "id": id, "session": session,
-            "agent": if i % 3 == 0 { "codex" } else { "claude" },
+            "agent": if i.is_multiple_of(3) { "codex" } else { "claude" },
             "task": format!("an old task {i} with a realistic length of some words"),
             "conversation_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
             "argv": ["claude", "-p", "a prompt naming the session file and the task"],
@@ -1797,8 +1797,8 @@ fn add_run_records(root: &Path, n: usize) -> Result<()> {
             "pid_start": 2, "pgid": 4_000_001,
             "started_at": format!("2025-01-{:02}T{:02}:{:02}:00.000Z", 1 + i / 1440 % 28, i / 60 % 24, i % 60),
             "ended_at": "2025-02-01T00:05:00.000Z",
-            "exit_code": if i % 10 == 0 { 1 } else { 0 },
-            "status": if i % 10 == 0 { "failed" } else { "completed" },
+            "exit_code": if i.is_multiple_of(10) { 1 } else { 0 },
+            "status": if i.is_multiple_of(10) { "failed" } else { "completed" },
             "summary": "did the thing, tests pass", "cost_usd": 0.42,
             "tokens": {"input": 12000, "output": 800}, "turns": 7,
             "cancel_requested": false, "written_back": true

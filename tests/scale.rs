@@ -20,21 +20,21 @@ fn settled(root: &Path, session: &str, i: usize) -> (String, Value) {
     let id = format!("{:08x}", 0x1000_0000 + i);
     let root_s = root.display().to_string();
     let rec = json!({
-        "version": if i % 7 == 0 { 1 } else { 2 },
-        "id": id, "session": session, "agent": if i % 2 == 0 { "claude" } else { "codex" },
+        "version": if i.is_multiple_of(7) { 1 } else { 2 },
+        "id": id, "session": session, "agent": if i.is_multiple_of(2) { "claude" } else { "codex" },
         "task": format!("task number {i}"),
         "argv": ["claude", "-p", "a prompt"], "env": [], "cwd": root_s, "root": root_s,
         "log": format!(".agents/logs/{session}/claude-{id}.log"),
         "log_cap": 52428800, "log_keep": 26214400,
-        "runner": if i % 7 == 0 { json!("process") } else { json!({"kind": "process"}) },
+        "runner": if i.is_multiple_of(7) { json!("process") } else { json!({"kind": "process"}) },
         "supervisor_argv": ["/usr/bin/sessions", "__supervise"],
         "supervisor_pid": 4_000_000, "supervisor_start": 1, "pid": 4_000_001,
         "pid_start": 2, "pgid": 4_000_001,
         // Starts out of order with the ids, some equal: the listing sorts by start then id.
         "started_at": format!("2025-01-01T00:{:02}:{:02}.000Z", (i * 7) % 60, i % 3),
         "ended_at": "2025-01-01T02:00:00.000Z",
-        "exit_code": if i % 5 == 0 { 1 } else { 0 },
-        "status": if i % 5 == 0 { "failed" } else { "completed" },
+        "exit_code": if i.is_multiple_of(5) { 1 } else { 0 },
+        "status": if i.is_multiple_of(5) { "failed" } else { "completed" },
         "summary": format!("did thing {i}"),
         "cancel_requested": false, "written_back": true
     });

@@ -351,7 +351,7 @@ fn read_line<R: BufRead + ?Sized>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Resu
 
 /// A run as a merged listing yields it: a loose record, or a compacted line.
 pub enum Item {
-    Loose(PathBuf, RunRecord),
+    Loose(PathBuf, Box<RunRecord>),
     Compacted(Line),
 }
 
@@ -413,7 +413,7 @@ impl Merged {
         let state_dir = self.compacted.state_dir.clone();
         let file = self.compacted.path.clone();
         self.by_ref().filter_map(move |item| match item {
-            Item::Loose(p, r) => Some((p, r)),
+            Item::Loose(p, r) => Some((p, *r)),
             Item::Compacted(line) => match line.record() {
                 Ok(r) => Some((r.path_in(&state_dir), r)),
                 Err(e) => {
@@ -437,7 +437,7 @@ impl Iterator for Merged {
             (Some((_, l)), Some(c)) => Key::of(l).cmp(&c) != Ordering::Greater,
         };
         if take_loose {
-            self.loose.next().map(|(p, r)| Item::Loose(p, r))
+            self.loose.next().map(|(p, r)| Item::Loose(p, Box::new(r)))
         } else {
             self.peeked.take().map(Item::Compacted)
         }
