@@ -3,7 +3,7 @@
 //! them the same as before. A compaction killed at any moment loses no run and shows none
 //! twice. Speed is measured in `benches/`, not here.
 
-mod agents_support;
+use crate::agents_support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
