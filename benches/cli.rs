@@ -1342,7 +1342,7 @@ fn watch(b: &mut Bench) -> Result<Report> {
 /// Issue 14's table: the hot paths at 1,000 and 10,000 sessions, each against a baseline run
 /// interleaved with it (`true`, a path reference, `dd conv=fsync`, the same watch at 100
 /// sessions). `validate` against `cat` is the `validate` scenario; `spawn` and `agents` are in
-/// `benches/agents.rs`.
+/// the `runs` scenario.
 fn scale(b: &mut Bench) -> Result<Report> {
     let (small, large, runs) = if b.quick {
         (300, 3_000, 11)
@@ -1617,7 +1617,7 @@ fn scale(b: &mut Bench) -> Result<Report> {
     spread(&mut notes, "log 1 MB", &samples[1]);
     spread(&mut notes, "dd conv=fsync 1 MB", &samples[2]);
     notes.push(
-        "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are in `benches/agents.rs`"
+        "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are the `runs` scenario"
             .into(),
     );
     Ok(Report::new(rows, notes))
