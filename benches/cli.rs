@@ -70,6 +70,11 @@ const SCENARIOS: &[Scenario] = &[
         about: "issue 14: hook, list, references and watch at 1,000 and 10,000 sessions; update/log on 1 MB",
         run: scale,
     },
+    Scenario {
+        name: "runs",
+        about: "issue 14: `agents --all --json` at 10,000 run records (time, RSS, instructions); `spawn` vs `pueue add`",
+        run: runs,
+    },
 ];
 
 fn main() -> ExitCode {
@@ -274,6 +279,8 @@ enum Unit {
     MiB,
     /// CPU milliseconds per wall-clock second.
     MsPerSec,
+    /// Millions of instructions (callgrind).
+    MInstr,
 }
 
 /// How a row is compared with its baseline.
@@ -362,6 +369,7 @@ impl Row {
             Unit::Ms => format!("{v:.1} ms"),
             Unit::MiB => format!("{v:.1} MiB"),
             Unit::MsPerSec => format!("{v:.2} ms/s"),
+            Unit::MInstr => format!("{v:.1} M instr"),
         }
     }
 
@@ -390,6 +398,7 @@ impl Row {
             Unit::Ms => "ms",
             Unit::MiB => "MiB",
             Unit::MsPerSec => "ms/s",
+            Unit::MInstr => "M instructions",
         };
         let (target_kind, target_value) = match self.target {
             Target::Ratio(t) => ("ratio", Some(t)),
@@ -1333,7 +1342,7 @@ fn watch(b: &mut Bench) -> Result<Report> {
 /// Issue 14's table: the hot paths at 1,000 and 10,000 sessions, each against a baseline run
 /// interleaved with it (`true`, a path reference, `dd conv=fsync`, the same watch at 100
 /// sessions). `validate` against `cat` is the `validate` scenario; `spawn` and `agents` are in
-/// `benches/agents.rs`.
+/// the `runs` scenario.
 fn scale(b: &mut Bench) -> Result<Report> {
     let (small, large, runs) = if b.quick {
         (300, 3_000, 11)
@@ -1461,6 +1470,39 @@ fn scale(b: &mut Bench) -> Result<Report> {
             spread(&mut notes, "show by stem", &samples[3]);
             spread(&mut notes, "show by substring", &samples[4]);
         }
+        // Instruction counts: what the wall times above mean when the machine is busy.
+        let count = |args: &[&str], stdin: Option<&Path>| {
+            instructions_with(&corpus.root, &b.bin, args, stdin)
+        };
+        let mut counts = vec![format!(
+            "`hook session-start` {:.1}",
+            count(&["hook", "session-start"], Some(&input))?.unwrap_or(f64::NAN)
+        )];
+        if n == small {
+            counts.push(format!(
+                "`list --json` {:.1}",
+                count(&["list", "--json"], None)?.unwrap_or(f64::NAN)
+            ));
+        } else {
+            for (name, reference) in [
+                ("`show` by path", format!(".agents/sessions/{last}")),
+                ("`show` by stem", stem.clone()),
+                ("`show` by substring", needle.clone()),
+            ] {
+                counts.push(format!(
+                    "{name} {:.1}",
+                    count(&["show", &reference], None)?.unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        if has_program("valgrind") {
+            notes.push(format!(
+                "callgrind, {} sessions, M instructions: {}; `true` {:.2}",
+                thousands(n),
+                counts.join(", "),
+                instructions_with(&corpus.root, &truth, &[], None)?.unwrap_or(f64::NAN)
+            ));
+        }
     }
 
     // watch: write → event at `small` sessions, and CPU per change at `small` vs 100 sessions.
@@ -1575,7 +1617,7 @@ fn scale(b: &mut Bench) -> Result<Report> {
     spread(&mut notes, "log 1 MB", &samples[1]);
     spread(&mut notes, "dd conv=fsync 1 MB", &samples[2]);
     notes.push(
-        "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are in `benches/agents.rs`"
+        "`validate` against `cat` is the `validate` scenario; `spawn` against `pueue add` / `setsid -f true` and `agents --all --json` with many records are the `runs` scenario"
             .into(),
     );
     Ok(Report::new(rows, notes))
@@ -1655,4 +1697,447 @@ fn mb(bytes: u64) -> String {
     } else {
         format!("{:.1} MB", bytes as f64 / 1e6)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run records and spawn (issue 14's last two rows)
+
+/// Instructions (millions) `program args` executes in `dir`, user space, under
+/// `valgrind --tool=callgrind` (one run: the count hardly moves with machine load). `None`
+/// without valgrind.
+fn instructions(dir: &Path, program: &Path, args: &[&str]) -> Result<Option<f64>> {
+    instructions_with(dir, program, args, None)
+}
+
+/// [`instructions`] with `stdin` on standard input.
+fn instructions_with(
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    stdin: Option<&Path>,
+) -> Result<Option<f64>> {
+    if !has_program("valgrind") {
+        return Ok(None);
+    }
+    let out = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(match stdin {
+            Some(f) => Stdio::from(fs::File::open(f)?),
+            None => Stdio::null(),
+        })
+        .stdout(Stdio::null())
+        .output()
+        .context("running valgrind")?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let n = err
+        .lines()
+        .find_map(|l| l.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse::<f64>().ok());
+    Ok(n.map(|n| n / 1e6))
+}
+
+fn has_program(name: &str) -> bool {
+    find_program(name).is_some()
+}
+
+/// `name` on PATH, or in `~/.cargo/bin` (where `cargo install` puts pueue).
+fn find_program(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// An initialised repository with a no-op agent (`true`), for spawns.
+fn agents_repo(bin: &Path, root: &Path) -> Result<()> {
+    fs::create_dir_all(root.join(".git"))?;
+    let st = Command::new(bin)
+        .arg("init")
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .status()?;
+    ensure!(st.success(), "sessions init failed");
+    let config = root.join(".agents/config.yaml");
+    let text = fs::read_to_string(&config)?;
+    fs::write(
+        &config,
+        text.replacen(
+            "agents:\n",
+            "agents:\n  noop:\n    command: [\"true\"]\n",
+            1,
+        ),
+    )?;
+    Ok(())
+}
+
+/// `n` finished, written-back run records over 100 sessions (files gone), as loose files: the
+/// layout before compaction. Deterministic.
+fn add_run_records(root: &Path, n: usize) -> Result<()> {
+    let root_s = root.display().to_string();
+    for i in 0..n {
+        let session = format!("20250101-000000-old-{:02}", i % 100);
+        let id = format!("{i:08x}");
+        let rec = json!({
+            "version": 2, "id": id, "session": session,
+            "agent": if i.is_multiple_of(3) { "codex" } else { "claude" },
+            "task": format!("an old task {i} with a realistic length of some words"),
+            "conversation_id": "0f8fad5b-d9cb-469f-a165-70867728950e",
+            "argv": ["claude", "-p", "a prompt naming the session file and the task"],
+            "env": [], "cwd": root_s, "root": root_s,
+            "log": format!(".agents/logs/{session}/claude-{id}.log"),
+            "log_cap": 52428800, "log_keep": 26214400, "runner": {"kind": "process"},
+            "supervisor_argv": ["/usr/bin/sessions", "__supervise"],
+            "supervisor_pid": 4_000_000, "supervisor_start": 1, "pid": 4_000_001,
+            "pid_start": 2, "pgid": 4_000_001,
+            "started_at": format!("2025-01-{:02}T{:02}:{:02}:00.000Z", 1 + i / 1440 % 28, i / 60 % 24, i % 60),
+            "ended_at": "2025-02-01T00:05:00.000Z",
+            "exit_code": if i.is_multiple_of(10) { 1 } else { 0 },
+            "status": if i.is_multiple_of(10) { "failed" } else { "completed" },
+            "summary": "did the thing, tests pass", "cost_usd": 0.42,
+            "tokens": {"input": 12000, "output": 800}, "turns": 7,
+            "cancel_requested": false, "written_back": true
+        });
+        let path = root.join(format!(".agents/state/runs/{session}/{id}.json"));
+        fs::create_dir_all(path.parent().context("record path")?)?;
+        fs::write(path, serde_json::to_vec_pretty(&rec)?)?;
+    }
+    Ok(())
+}
+
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A private pueue daemon (own config, directories and socket in a temp dir), killed on drop.
+struct Pueue {
+    client: PathBuf,
+    config: PathBuf,
+    daemon: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Pueue {
+    fn start(work: &Path) -> Result<Option<Pueue>> {
+        let (Some(client), Some(daemon)) = (find_program("pueue"), find_program("pueued")) else {
+            return Ok(None);
+        };
+        let dir = tempfile::Builder::new().prefix("pueue-").tempdir_in(work)?;
+        let d = dir.path();
+        let config = d.join("pueue.yml");
+        fs::write(
+            &config,
+            format!(
+                "shared:\n  pueue_directory: {0}/data\n  runtime_directory: {0}/run\n  use_unix_socket: true\n  unix_socket_path: {0}/run/pueue.socket\n",
+                d.display()
+            ),
+        )?;
+        fs::create_dir_all(d.join("data"))?;
+        fs::create_dir_all(d.join("run"))?;
+        let child = Command::new(&daemon)
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(d.join("pueued.log"))?)
+            .spawn()
+            .context("starting pueued")?;
+        let p = Pueue {
+            client,
+            config,
+            daemon: child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if p.cmd(&["status", "--json"]).status()?.success() {
+                return Ok(Some(p));
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "pueued did not answer within 20 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.client);
+        c.arg("-c")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+}
+
+impl Drop for Pueue {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn timed(mut cmd: Command) -> Result<f64> {
+    let started = Instant::now();
+    let st = cmd.status()?;
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    ensure!(st.success(), "{cmd:?} exited with {st}");
+    Ok(ms)
+}
+
+/// Issue 14's rows for run records and spawn.
+fn runs(b: &mut Bench) -> Result<Report> {
+    let (small, large, rounds) = if b.quick {
+        (300, 3_000, 11)
+    } else {
+        (1_000, 10_000, 31)
+    };
+    let truth = true_path();
+    let mut rows = Vec::new();
+    let mut notes = vec![format!("load average at the start: {}", load_average())];
+
+    // agents --all --json over many records.
+    let mut repos = Vec::new();
+    for n in [small, large] {
+        let root = b.work.path().join(format!("runs-{n}"));
+        agents_repo(&b.bin, &root)?;
+        add_run_records(&root, n)?;
+        Command::new("sync").status()?;
+        // The first listing compacts the loose records (the upgrade from the old layout).
+        let started = Instant::now();
+        let rss = peak_rss(&root, &b.bin, &["agents", "--all", "--json"], &[0])?;
+        notes.push(format!(
+            "first `agents --all --json` over {} loose records (compacting them into finished.jsonl): {:.0} ms, peak RSS {rss:.1} MiB (once)",
+            thousands(n),
+            started.elapsed().as_secs_f64() * 1e3
+        ));
+        repos.push(root);
+    }
+    let listing = |root: &Path| {
+        with_stdin(
+            &b.bin,
+            vec!["agents".into(), "--all".into(), "--json".into()],
+            root,
+            None,
+        )
+    };
+    let cases = [
+        Case {
+            name: "agents --all --json (large)",
+            commands: listing(&repos[1]),
+            ok: &[0],
+        },
+        Case {
+            name: "agents --all --json (small)",
+            commands: listing(&repos[0]),
+            ok: &[0],
+        },
+        Case {
+            name: "true",
+            commands: with_stdin(&truth, Vec::new(), &repos[1], None),
+            ok: &[0],
+        },
+    ];
+    let samples = measure(&cases, rounds, 3)?;
+    let base = median(&samples[2].wall);
+    rows.push(
+        Row::new(
+            format!("agents --all --json, {} records", thousands(large)),
+            Unit::Ms,
+            &samples[0].wall,
+        )
+        .against("`true`", base, Compare::Diff)
+        .target(Target::Max(50.0)),
+    );
+    rows.push(
+        Row::new(
+            format!("agents --all --json, {} records", thousands(small)),
+            Unit::Ms,
+            &samples[1].wall,
+        )
+        .against("`true`", base, Compare::Diff),
+    );
+    spread(
+        &mut notes,
+        &format!("agents --all --json, {} records", thousands(large)),
+        &samples[0],
+    );
+    spread(
+        &mut notes,
+        &format!("agents --all --json, {} records", thousands(small)),
+        &samples[1],
+    );
+    spread(&mut notes, "`true`", &samples[2]);
+    let (mut rss_small, mut rss_large) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        rss_small.push(peak_rss(
+            &repos[0],
+            &b.bin,
+            &["agents", "--all", "--json"],
+            &[0],
+        )?);
+        rss_large.push(peak_rss(
+            &repos[1],
+            &b.bin,
+            &["agents", "--all", "--json"],
+            &[0],
+        )?);
+    }
+    rows.push(
+        Row::new(
+            format!("agents --all --json peak RSS, {} records", thousands(large)),
+            Unit::MiB,
+            &rss_large,
+        )
+        .against(
+            format!("the same at {} records", thousands(small)),
+            median(&rss_small),
+            Compare::Diff,
+        )
+        .target(Target::Diff(1.0)),
+    );
+    let args = ["agents", "--all", "--json"];
+    if let (Some(l), Some(s), Some(t)) = (
+        instructions(&repos[1], &b.bin, &args)?,
+        instructions(&repos[0], &b.bin, &args)?,
+        instructions(&repos[1], &truth, &[])?,
+    ) {
+        rows.push(
+            Row::new(
+                format!(
+                    "agents --all --json instructions, {} records",
+                    thousands(large)
+                ),
+                Unit::MInstr,
+                &[l],
+            )
+            .against(
+                format!("the same at {} records", thousands(small)),
+                s,
+                Compare::Ratio,
+            ),
+        );
+        notes.push(format!(
+            "callgrind: {l:.1} M instructions at {}, {s:.1} M at {} ({:.1} K per record); `true` {t:.2} M",
+            thousands(large),
+            thousands(small),
+            (l - s) * 1e3 / (large - small) as f64
+        ));
+    } else {
+        notes.push("valgrind is not installed: no instruction counts".into());
+    }
+
+    // spawn against pueue add and a bare detached start.
+    let root = b.work.path().join("spawn");
+    agents_repo(&b.bin, &root)?;
+    let pueue = Pueue::start(b.work.path())?;
+    let (mut spawn, mut setsid, mut add, mut status, mut agents) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds + 2 {
+        let out = Command::new(&b.bin)
+            .args(["new", &format!("bench {round}"), "--json"])
+            .current_dir(&root)
+            .output()?;
+        ensure!(out.status.success(), "sessions new failed");
+        let v: Value = serde_json::from_slice(&out.stdout)?;
+        let stem = v["id"]
+            .as_str()
+            .context("new --json has an id")?
+            .to_string();
+        let mut cmd = Command::new(&b.bin);
+        cmd.args(["spawn", &stem, "--agent", "noop", "--task", "t"])
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let t_spawn = timed(cmd)?;
+        // Let the run finish before anything else is timed.
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        while fs::read_dir(root.join(format!(".agents/state/runs/{stem}/live")))
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+        {
+            ensure!(Instant::now() < deadline, "the spawned run never finished");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let mut cmd = Command::new("setsid");
+        cmd.args(["-f", "true"]).stdin(Stdio::null());
+        let t_setsid = timed(cmd)?;
+        let t_agents = timed(b.sessions(&root, &["agents", "--json"]))?;
+        let pueue_times = match &pueue {
+            Some(p) => Some((
+                timed(p.cmd(&["add", "--", "true"]))?,
+                timed(p.cmd(&["status", "--json"]))?,
+            )),
+            None => None,
+        };
+        if round >= 2 {
+            spawn.push(t_spawn);
+            setsid.push(t_setsid);
+            agents.push(t_agents);
+            if let Some((a, s)) = pueue_times {
+                add.push(a);
+                status.push(s);
+            }
+        }
+    }
+    let spawn_samples = Samples {
+        wall: spawn.clone(),
+        cpu: Vec::new(),
+    };
+    match &pueue {
+        Some(_) => {
+            rows.push(
+                Row::new("spawn", Unit::Ms, &spawn)
+                    .against("`pueue add -- true`", median(&add), Compare::Ratio)
+                    .target(Target::Ratio(1.0)),
+            );
+            rows.push(
+                Row::new(format!("agents --json, {rounds} runs"), Unit::Ms, &agents)
+                    .against("`pueue status --json`", median(&status), Compare::Ratio),
+            );
+            spread(&mut notes, "`pueue add -- true`", &Samples { wall: add.clone(), cpu: Vec::new() });
+            spread(&mut notes, "`pueue status --json`", &Samples { wall: status.clone(), cpu: Vec::new() });
+        }
+        None => notes.push(
+            "pueue is not installed (`cargo install pueue --locked`): no `pueue add` / `pueue status --json` baseline"
+                .into(),
+        ),
+    }
+    rows.push(Row::new("spawn", Unit::Ms, &spawn).against(
+        "`setsid -f true`",
+        median(&setsid),
+        Compare::Diff,
+    ));
+    spread(&mut notes, "spawn", &spawn_samples);
+    spread(
+        &mut notes,
+        "`setsid -f true`",
+        &Samples {
+            wall: setsid,
+            cpu: Vec::new(),
+        },
+    );
+    spread(
+        &mut notes,
+        "agents --json (spawn repo)",
+        &Samples {
+            wall: agents,
+            cpu: Vec::new(),
+        },
+    );
+    notes.push(format!("load average at the end: {}", load_average()));
+    Ok(Report::new(rows, notes))
 }

@@ -244,6 +244,113 @@ pub fn views(runs: &Runs, now: DateTime<Utc>) -> Vec<RunView> {
         .collect()
 }
 
+/// A view as it stands in a pretty-printed JSON array (`agents --json`): the element's text
+/// without the array's brackets, indented for depth 1. Every listing writes its elements
+/// through this, so a stored view (see [`settled_views`]) prints byte for byte the same.
+pub fn array_element(view: &RunView) -> String {
+    let text = serde_json::to_string_pretty(&[view]).expect("a run view serializes");
+    text["[\n  ".len()..text.len() - "\n]".len()].to_string()
+}
+
+/// Writes views as `serde_json::to_string_pretty` writes the array of them, plus a newline,
+/// one element at a time.
+pub struct ArrayWriter<W: std::io::Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: std::io::Write> ArrayWriter<W> {
+    pub fn new(mut out: W) -> std::io::Result<Self> {
+        out.write_all(b"[")?;
+        Ok(ArrayWriter { out, first: true })
+    }
+
+    /// One element, as [`array_element`] gives it.
+    pub fn element(&mut self, text: &str) -> std::io::Result<()> {
+        self.separate()?;
+        self.out.write_all(text.as_bytes())
+    }
+
+    /// One element as it is stored beside a compacted record: [`array_element`]'s text with
+    /// its line breaks written as carriage returns (see [`settled_views`]).
+    pub fn stored_element(&mut self, stored: &[u8], scratch: &mut Vec<u8>) -> std::io::Result<()> {
+        self.separate()?;
+        scratch.clear();
+        scratch.extend(stored.iter().map(|&b| if b == b'\r' { b'\n' } else { b }));
+        self.out.write_all(scratch)
+    }
+
+    fn separate(&mut self) -> std::io::Result<()> {
+        let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
+        self.first = false;
+        self.out.write_all(sep)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
+        self.out.write_all(end)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// How views of settled runs are kept beside their compacted records: a settled run's view
+/// never changes (its runtime is fixed, it has no turn state), except for a worktree not yet
+/// removed, whose state is looked up live (not stored). A view is stored as the listing
+/// prints it ([`array_element`]) with its line breaks as carriage returns: still JSON (a CR is
+/// whitespace, and serde escapes every CR inside a string), still one line, and printed by a
+/// byte swap. The fingerprint is the hash of a sample view with every field set: any change
+/// to the view's shape or formatting changes it, and stored views of another fingerprint are
+/// rendered afresh.
+pub fn settled_views() -> &'static crate::agents::compact::Views {
+    static VIEWS: std::sync::OnceLock<crate::agents::compact::Views> = std::sync::OnceLock::new();
+    VIEWS.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        if let Some(sample) = sample_record() {
+            render_settled(&sample).hash(&mut h);
+        }
+        crate::agents::compact::Views {
+            fingerprint: h.finish() | 1,
+            render: render_settled,
+        }
+    })
+}
+
+fn render_settled(r: &RunRecord) -> Option<String> {
+    if r.status.is_active() || r.worktree.as_ref().is_some_and(|w| !w.removed) {
+        return None;
+    }
+    Some(array_element(&RunView::new(r, r.ended_at?)).replace('\n', "\r"))
+}
+
+/// A finished record with every optional field of the view set.
+fn sample_record() -> Option<RunRecord> {
+    let mut r: RunRecord = serde_json::from_value(json!({
+        "id": "0123abcd", "session": "s", "agent": "a", "task": "t", "argv": ["x"],
+        "cwd": "/", "root": "/", "log": "l", "log_cap": 1, "log_keep": 1,
+        "supervisor_argv": ["x"], "started_at": "2025-01-01T00:00:00.000Z",
+        "ended_at": "2025-01-01T00:01:01.500Z", "status": "failed",
+    }))
+    .ok()?;
+    r.pid = Some(2);
+    r.supervisor_pid = Some(1);
+    r.exit_code = Some(1);
+    r.signal = Some(9);
+    r.reason = Some("r".into());
+    r.summary = Some("s".into());
+    r.conversation_id = Some("c".into());
+    r.cost_usd = Some(1.25);
+    r.tokens = Some(Tokens {
+        input: 1,
+        output: 2,
+    });
+    r.turns = Some(3);
+    r.resumes = Some("x".into());
+    r.notify_failures = vec!["n".into()];
+    Some(r)
+}
+
 /// `4s`, `2m05s`, `1h03m`.
 pub fn runtime_label(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
@@ -251,5 +358,47 @@ pub fn runtime_label(secs: f64) -> String {
         0..60 => format!("{s}s"),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_view_prints_as_the_pretty_array_element() {
+        let mut r = sample_record().unwrap();
+        let mut cases = vec![r.clone()];
+        r.summary = Some("quotes \" and \\ back\\slashes, {braces}, a: colon,\r\n\t".into());
+        r.task = "日本語 ✓ \u{1}".into();
+        cases.push(r);
+        for r in &cases {
+            let view = RunView::new(r, r.ended_at.unwrap());
+            let stored = render_settled(r).unwrap();
+            assert!(!stored.contains('\n'), "one line");
+            // Still JSON, the same value.
+            let back: Value = serde_json::from_str(&stored).unwrap();
+            assert_eq!(back, serde_json::to_value(&view).unwrap());
+            let mut w = ArrayWriter::new(Vec::new()).unwrap();
+            w.stored_element(stored.as_bytes(), &mut Vec::new())
+                .unwrap();
+            let want = serde_json::to_string_pretty(&[&view]).unwrap() + "\n";
+            assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn the_array_writer_writes_what_to_string_pretty_does() {
+        let r = sample_record().unwrap();
+        let views = vec![RunView::new(&r, r.ended_at.unwrap()); 3];
+        for n in 0..=3 {
+            let mut w = ArrayWriter::new(Vec::new()).unwrap();
+            for v in &views[..n] {
+                w.element(&array_element(v)).unwrap();
+            }
+            let out = w.finish().unwrap();
+            let want = serde_json::to_string_pretty(&views[..n]).unwrap() + "\n";
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! The session-file side lives in [`writeback`] (entry at spawn, outcome at exit, through the
 //! lossless edit engine) and [`sync`] (load + reconcile + write back, used by every reader).
 
+pub mod compact;
 pub mod logfile;
 pub mod notify;
 pub mod output;

@@ -311,10 +311,11 @@ fn unmark_live(path: &Path) {
 /// Read-modify-write `path` under an exclusive `flock` on its directory, so concurrent
 /// updaters (supervisor, `kill`, reconciling readers) never lose each other's changes.
 /// Returns the saved record and the closure's result. The record is saved even if the
-/// closure changed nothing.
+/// closure changed nothing. A compacted record (see `compact`) is written back out as a loose
+/// file, which from then on wins over its compacted line.
 pub fn update<T>(path: &Path, f: impl FnOnce(&mut RunRecord) -> T) -> Result<(RunRecord, T)> {
     let _lock = lock_dir(path)?;
-    let mut rec = load(path)?;
+    let mut rec = load_or_compacted(path)?;
     let out = f(&mut rec);
     save(path, &rec)?;
     Ok((rec, out))
@@ -323,12 +324,43 @@ pub fn update<T>(path: &Path, f: impl FnOnce(&mut RunRecord) -> T) -> Result<(Ru
 /// Like [`update`], but the closure says whether it changed anything; saves only then.
 pub fn update_if(path: &Path, f: impl FnOnce(&mut RunRecord) -> bool) -> Result<(RunRecord, bool)> {
     let _lock = lock_dir(path)?;
-    let mut rec = load(path)?;
+    let mut rec = load_or_compacted(path)?;
     let changed = f(&mut rec);
     if changed {
         save(path, &rec)?;
     }
     Ok((rec, changed))
+}
+
+/// The record at `path`, or, when that file is gone, its compacted line.
+fn load_or_compacted(path: &Path) -> Result<RunRecord> {
+    match load(path) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            let found = (|| {
+                let id = path.file_stem()?.to_str()?;
+                let dir = path.parent()?;
+                let session = dir.file_name()?.to_str()?;
+                let state_dir = dir.parent()?.parent()?;
+                super::compact::find(state_dir, session, id)
+            })();
+            found.ok_or_else(|| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Whether the run has a record here, loose or compacted.
+pub fn exists(state_dir: &Path, session: &str, id: &str) -> bool {
+    record_path(state_dir, session, id).exists() || super::compact::contains(state_dir, session, id)
+}
+
+/// Runs `f` under the exclusive lock of the record's directory (as [`update`] holds it).
+pub(crate) fn with_dir_lock<T>(path: &Path, f: impl FnOnce() -> T) -> Result<T> {
+    let _lock = lock_dir(path)?;
+    Ok(f())
 }
 
 /// Exclusive lock on the record's directory, released on drop.
@@ -350,8 +382,17 @@ pub struct LoadReport {
     pub errors: Vec<(PathBuf, String)>,
 }
 
-/// Every record under `<state_dir>/runs/`. A missing directory is an empty report.
+/// Every record under `<state_dir>/runs/`, loose and compacted (a loose file wins over its
+/// compacted line). A missing directory is an empty report.
 pub fn load_all(state_dir: &Path) -> LoadReport {
+    let mut report = load_loose(state_dir);
+    add_compacted(&mut report, super::compact::Compacted::open(state_dir));
+    report
+}
+
+/// The loose record files only (`<state_dir>/runs/<session>/<id>.json`): the runs still
+/// live, the recently finished ones and anything not compacted yet.
+pub fn load_loose(state_dir: &Path) -> LoadReport {
     let mut report = LoadReport::default();
     let runs = state_dir.join("runs");
     let Ok(dir) = fs::read_dir(&runs) else {
@@ -368,6 +409,15 @@ pub fn load_all(state_dir: &Path) -> LoadReport {
     }
     sort_report(&mut report);
     report
+}
+
+/// Adds the compacted records no loose record of the report hides, keeping the order.
+pub fn add_compacted(report: &mut LoadReport, compacted: super::compact::Compacted) {
+    let mut merged = super::compact::Merged::new(std::mem::take(&mut report.records), compacted);
+    let mut errors = Vec::new();
+    report.records = merged.records(&mut errors).collect();
+    report.errors.extend(errors);
+    report.errors.extend(merged.errors().iter().cloned());
 }
 
 /// Records of runs still live (running, or finished without their outcome written back), as
@@ -399,18 +449,29 @@ pub fn load_live(state_dir: &Path) -> LoadReport {
     report
 }
 
-/// Records of one session (by file stem).
+/// Records of one session (by file stem), loose and compacted.
 pub fn load_for_session(state_dir: &Path, session: &str) -> LoadReport {
+    let mut report = load_loose_session(state_dir, session);
+    add_compacted(
+        &mut report,
+        super::compact::Compacted::of_session(state_dir, session),
+    );
+    report
+}
+
+/// The loose records of one session.
+pub fn load_loose_session(state_dir: &Path, session: &str) -> LoadReport {
     let mut report = LoadReport::default();
     load_dir(&state_dir.join("runs").join(session), &mut report);
     sort_report(&mut report);
     report
 }
 
+/// Oldest start first (the order of the compacted file, see `compact::Key`).
 fn sort_report(report: &mut LoadReport) {
     report
         .records
-        .sort_by(|a, b| (a.1.started_at, &a.1.id).cmp(&(b.1.started_at, &b.1.id)));
+        .sort_by_cached_key(|(_, r)| super::compact::Key::of(r));
 }
 
 fn load_dir(dir: &Path, report: &mut LoadReport) {
@@ -427,13 +488,16 @@ fn load_dir(dir: &Path, report: &mut LoadReport) {
         let path = e.path();
         match load(&path) {
             Ok(rec) => report.records.push((path, rec)),
+            // Gone since the listing: compacted (then its line is read next) or pruned.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => report.errors.push((path, err.to_string())),
         }
     }
 }
 
-/// Delete a finished run: its log, any leftover helper files, and its record (last, so a
-/// crash leaves the record to retry). Refuses an active run.
+/// Delete a finished run: its log, any leftover helper files, and its loose record (last, so
+/// a crash leaves the record to retry). Refuses an active run. A compacted line stays until
+/// the caller passes the run to `compact::forget` (one rewrite for a whole `prune`).
 pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
     if rec.status.is_active() {
         return Err(Error::Invalid(format!(
@@ -449,7 +513,11 @@ pub fn remove(path: &Path, rec: &RunRecord) -> Result<()> {
             _ => {}
         }
     }
-    fs::remove_file(path).at(path)?;
+    // A compacted run has no loose file (its line goes with `compact::forget`).
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).at(path),
+        _ => {}
+    }
     if let Some(dir) = path.parent() {
         // Drop the session's directory once empty (fails harmlessly otherwise).
         let _ = fs::remove_dir(dir.join(LIVE_DIR));

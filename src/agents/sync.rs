@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
+use super::compact;
 use super::record::{self, LoadReport, RunRecord};
 use super::{notify, writeback};
 use crate::error::Result;
@@ -25,9 +26,42 @@ pub struct Runs {
 }
 
 impl Runs {
-    /// Every run of the repository.
+    /// Every run of the repository (all held: [`Runs::stream`] is for listing them).
     pub fn load(repo: &Repo) -> Runs {
-        Runs::settle(record::load_all(&repo.state_dir()))
+        let (mut runs, mut compacted) = Runs::stream(repo);
+        let mut errors = Vec::new();
+        runs.records = compacted.records(&mut errors).collect();
+        errors.extend(compacted.errors().iter().cloned());
+        runs.problems.extend(problems(&errors));
+        runs
+    }
+
+    /// Every run of the repository, oldest first, without holding the settled ones: the loose
+    /// records are loaded and settled (reconciled, written back), settled ones are compacted
+    /// once [`compact::COMPACT_AT`] of them have piled up, and the compacted records are
+    /// streamed behind them. The returned `Runs` holds the problems met so far and no records;
+    /// corrupt compacted lines are reported by the iterator (see [`compacted_problems`]).
+    pub fn stream(repo: &Repo) -> (Runs, compact::Merged) {
+        let state_dir = repo.state_dir();
+        let mut runs = Runs::settle(record::load_loose(&state_dir));
+        let now = Utc::now();
+        if runs
+            .records
+            .iter()
+            .filter(|(_, r)| compact::eligible(r, now))
+            .count()
+            >= compact::COMPACT_AT
+            && let Err(e) =
+                compact::compact(&state_dir, &runs.records, crate::runs::settled_views())
+        {
+            runs.problems
+                .push(format!("cannot compact finished runs: {e}"));
+        }
+        let loose = std::mem::take(&mut runs.records);
+        (
+            runs,
+            compact::Merged::new(loose, compact::Compacted::open(&state_dir)),
+        )
     }
 
     /// Only the runs not yet settled (running, or finished but not written back): all that
@@ -38,19 +72,22 @@ impl Runs {
 
     /// The runs of one session.
     pub fn load_session(repo: &Repo, session: &SessionId) -> Runs {
-        Runs::settle(record::load_for_session(
-            &repo.state_dir(),
-            session.as_str(),
-        ))
+        let state_dir = repo.state_dir();
+        let mut runs = Runs::settle(record::load_loose_session(&state_dir, session.as_str()));
+        let mut merged = compact::Merged::new(
+            std::mem::take(&mut runs.records),
+            compact::Compacted::of_session(&state_dir, session.as_str()),
+        );
+        let mut errors = Vec::new();
+        runs.records = merged.records(&mut errors).collect();
+        errors.extend(merged.errors().iter().cloned());
+        runs.problems.extend(problems(&errors));
+        runs
     }
 
     fn settle(mut report: LoadReport) -> Runs {
         super::reconcile::reconcile_report(&mut report);
-        let mut problems: Vec<String> = report
-            .errors
-            .iter()
-            .map(|(p, e)| format!("{}: {e}", p.display()))
-            .collect();
+        let mut problems = problems(&report.errors);
         let now = Utc::now();
         for (path, rec) in report.records.iter_mut() {
             // Esc fires no hook: an interactive run's turn state is checked against its pane.
@@ -95,6 +132,14 @@ impl Runs {
         }
         any.then_some(n)
     }
+}
+
+/// Unreadable records as `path: message` lines.
+pub fn problems(errors: &[(PathBuf, String)]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|(p, e)| format!("{}: {e}", p.display()))
+        .collect()
 }
 
 /// Writes a finished run back into its session file unless that already happened, under the
@@ -211,7 +256,7 @@ pub fn check_entries(repo: &Repo, path: &Path, text: String) -> (String, Vec<Orp
     let state_dir = repo.state_dir();
     let mut orphans = candidates(&text, &stem)
         .into_iter()
-        .filter(|o| !record::record_path(&state_dir, &stem, &o.run_id).exists())
+        .filter(|o| !record::exists(&state_dir, &stem, &o.run_id))
         .collect::<Vec<_>>();
     if orphans.is_empty() {
         return (text, orphans);

@@ -43,6 +43,67 @@ fn orphans(ctx: &Ctx, session: Option<&SessionId>) -> Result<Vec<Orphan>> {
         .collect())
 }
 
+/// `agents [--all] --json` over every session: the runs are streamed (see `Runs::stream`)
+/// and written one by one, so memory stays flat however many are kept; a compacted run's
+/// stored view is copied as it is. The same bytes as `to_string_pretty` of the whole list.
+fn stream_json(ctx: &Ctx, all: bool, orphans: &[Orphan]) -> Result<u8> {
+    use crate::agents::compact::Item;
+    let (runs, mut stream) = Runs::stream(&ctx.repo);
+    for p in &runs.problems {
+        eprintln!("sessions: warning: {p}");
+    }
+    let now = Utc::now();
+    let recent_ms = (now - RECENT).timestamp_millis();
+    let views = crate::runs::settled_views();
+    let state_dir = stream.state_dir().to_path_buf();
+    let render = |r: &RunRecord| {
+        crate::runs::array_element(&RunView {
+            worktree: super::worktree::state_of(ctx, r),
+            ..RunView::new(r, now)
+        })
+    };
+    let io = serde_json::Error::io;
+    let mut out = crate::runs::ArrayWriter::new(std::io::BufWriter::with_capacity(
+        64 << 10,
+        std::io::stdout().lock(),
+    ))
+    .map_err(io)?;
+    let mut errors = Vec::new();
+    let mut scratch = Vec::with_capacity(4096);
+    for item in stream.by_ref() {
+        match item {
+            Item::Loose(_, r) => {
+                if all || r.status.is_active() || r.ended_at.is_none_or(|e| now - e < RECENT) {
+                    out.element(&render(&r)).map_err(io)?;
+                }
+            }
+            Item::Compacted(line) => {
+                if !all && line.ended_ms.is_some_and(|e| e <= recent_ms) {
+                    continue;
+                }
+                if let Some(v) = line.view(views) {
+                    out.stored_element(v, &mut scratch).map_err(io)?;
+                    continue;
+                }
+                match line.record() {
+                    Ok(r) => out.element(&render(&r)).map_err(io)?,
+                    Err(e) => errors.push((state_dir.clone(), format!("invalid run record: {e}"))),
+                }
+            }
+        }
+    }
+    for o in orphans {
+        out.element(&crate::runs::array_element(&RunView::orphan(o)))
+            .map_err(io)?;
+    }
+    out.finish().map_err(io)?;
+    errors.extend(stream.errors().iter().cloned());
+    for p in sync::problems(&errors) {
+        eprintln!("sessions: warning: {p}");
+    }
+    Ok(0)
+}
+
 pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     // Without SESSION: the bound session's runs inside a bound conversation (unless --all),
     // every session's elsewhere.
@@ -75,6 +136,9 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                 .is_none_or(|sel| o.agent == sel || o.run_id.starts_with(sel))
         })
         .collect();
+    if args.json && target.is_none() {
+        return stream_json(ctx, args.all, &orphans);
+    }
     let runs = match &target {
         Some(t) => Runs::load_session(&ctx.repo, &t.session),
         None => Runs::load(&ctx.repo),

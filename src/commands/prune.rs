@@ -23,6 +23,8 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
     }
     let now = Utc::now();
     let (mut count, mut bytes, mut kept, mut kept_worktrees) = (0usize, 0u64, 0usize, 0usize);
+    // Removed runs whose record may be a line of the compacted file: dropped in one rewrite.
+    let mut forget = std::collections::HashSet::new();
     for (path, rec) in &runs.records {
         if rec.status.is_active()
             || (args.completed && rec.status != RunStatus::Completed)
@@ -62,6 +64,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
                 continue;
             }
             record::remove(path, rec)?;
+            forget.insert((rec.session.clone(), rec.id.clone()));
             if let Some(dir) = log.parent() {
                 // The session's log directory goes once empty (fails harmlessly otherwise).
                 let _ = std::fs::remove_dir(dir);
@@ -71,6 +74,7 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         count += 1;
         bytes += size;
     }
+    crate::agents::compact::forget(&ctx.repo.state_dir(), &forget)?;
     if kept > 0 {
         eprintln!(
             "kept {kept} finished run(s) whose outcome is not in their session file yet (`sessions agents` shows why)"

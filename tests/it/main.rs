@@ -53,6 +53,7 @@ mod readme;
 mod readme_tour;
 mod real_clients;
 mod real_clients_send;
+mod scale;
 mod serve;
 mod snapshots;
 mod summary_cache;
