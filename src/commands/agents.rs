@@ -136,7 +136,19 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                 .is_none_or(|sel| o.agent == sel || o.run_id.starts_with(sel))
         })
         .collect();
-    if args.json && target.is_none() {
+    // The whole list, piped (compact): streamed, so memory stays flat in the number of runs.
+    // Picked fields, --jq and the pretty terminal form take the collected path below.
+    let whole = args.json.jq.is_none()
+        && args
+            .json
+            .json
+            .as_deref()
+            .is_some_and(|f| f.trim().is_empty());
+    if whole
+        && !args.records
+        && target.is_none()
+        && !std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
         return stream_json(ctx, args.all, &orphans);
     }
     let runs = match &target {
