@@ -252,22 +252,59 @@ pub fn array_element(view: &RunView) -> String {
     text["[\n  ".len()..text.len() - "\n]".len()].to_string()
 }
 
+/// Pretty JSON from serde (line breaks possibly stored as carriage returns) as
+/// `serde_json::to_string` writes it: whitespace outside strings dropped. Inside strings serde
+/// escapes every control character, so no byte of a string is ever dropped.
+fn minified(pretty: &[u8]) -> String {
+    let mut out = Vec::with_capacity(pretty.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in pretty {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    crate::terminal::json(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Writes views as `serde_json::to_string_pretty` writes the array of them, plus a newline,
 /// one element at a time.
+/// With `compact`, the array is written as `serde_json::to_string` would (what `--json` prints
+/// when piped), control and bidi characters escaped as `crate::jsonout` does.
 pub struct ArrayWriter<W: std::io::Write> {
     out: W,
     first: bool,
+    compact: bool,
 }
 
 impl<W: std::io::Write> ArrayWriter<W> {
-    pub fn new(mut out: W) -> std::io::Result<Self> {
+    pub fn new(out: W) -> std::io::Result<Self> {
+        Self::with_style(out, false)
+    }
+
+    pub fn with_style(mut out: W, compact: bool) -> std::io::Result<Self> {
         out.write_all(b"[")?;
-        Ok(ArrayWriter { out, first: true })
+        Ok(ArrayWriter {
+            out,
+            first: true,
+            compact,
+        })
     }
 
     /// One element, as [`array_element`] gives it.
     pub fn element(&mut self, text: &str) -> std::io::Result<()> {
         self.separate()?;
+        if self.compact {
+            return self.out.write_all(minified(text.as_bytes()).as_bytes());
+        }
         self.out.write_all(text.as_bytes())
     }
 
@@ -275,19 +312,31 @@ impl<W: std::io::Write> ArrayWriter<W> {
     /// its line breaks written as carriage returns (see [`settled_views`]).
     pub fn stored_element(&mut self, stored: &[u8], scratch: &mut Vec<u8>) -> std::io::Result<()> {
         self.separate()?;
+        if self.compact {
+            return self.out.write_all(minified(stored).as_bytes());
+        }
         scratch.clear();
         scratch.extend(stored.iter().map(|&b| if b == b'\r' { b'\n' } else { b }));
         self.out.write_all(scratch)
     }
 
     fn separate(&mut self) -> std::io::Result<()> {
-        let sep: &[u8] = if self.first { b"\n  " } else { b",\n  " };
+        let sep: &[u8] = match (self.compact, self.first) {
+            (true, true) => b"",
+            (true, false) => b",",
+            (false, true) => b"\n  ",
+            (false, false) => b",\n  ",
+        };
         self.first = false;
         self.out.write_all(sep)
     }
 
     pub fn finish(mut self) -> std::io::Result<W> {
-        let end: &[u8] = if self.first { b"]\n" } else { b"\n]\n" };
+        let end: &[u8] = match (self.compact, self.first) {
+            (true, _) => b"]\n",
+            (false, true) => b"]\n",
+            (false, false) => b"\n]\n",
+        };
         self.out.write_all(end)?;
         self.out.flush()?;
         Ok(self.out)
@@ -385,6 +434,29 @@ mod tests {
             let want = serde_json::to_string_pretty(&[&view]).unwrap() + "\n";
             assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn the_compact_writer_writes_what_jsonout_prints_when_piped() {
+        let mut r = sample_record().unwrap();
+        let mut cases = vec![r.clone()];
+        r.summary = Some("quotes \" and \\ back\\slashes, {a: b}, [ ],  two  spaces\r\n\t".into());
+        r.task = "日本語 ✓ \u{1} \u{202e}bidi".into();
+        cases.push(r);
+        for r in &cases {
+            let view = RunView::new(r, r.ended_at.unwrap());
+            let mut w = ArrayWriter::with_style(Vec::new(), true).unwrap();
+            w.element(&array_element(&view)).unwrap();
+            w.stored_element(render_settled(r).unwrap().as_bytes(), &mut Vec::new())
+                .unwrap();
+            let want =
+                crate::jsonout::render(&serde_json::to_value([&view, &view]).unwrap(), false)
+                    .unwrap()
+                    + "\n";
+            assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
+        }
+        let empty = ArrayWriter::with_style(Vec::new(), true).unwrap();
+        assert_eq!(empty.finish().unwrap(), b"[]\n");
     }
 
     #[test]

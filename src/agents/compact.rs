@@ -84,6 +84,20 @@ pub struct Views {
     pub render: fn(&RunRecord) -> Option<String>,
 }
 
+static VIEWS: std::sync::OnceLock<&'static Views> = std::sync::OnceLock::new();
+
+/// Registers how views are made (once per process, at start-up): the view lives above this
+/// engine, which never imports it. Without one, nothing is compacted (what is compacted is
+/// still read, its views rendered afresh from the records).
+pub fn set_views(views: &'static Views) {
+    let _ = VIEWS.set(views);
+}
+
+/// The registered views, if any.
+pub fn views() -> Option<&'static Views> {
+    VIEWS.get().copied()
+}
+
 const PREFIX: &[u8] = b"{\"k\":";
 
 /// One compacted line, as read: `{"k":<head>,"v":<view>|null,"r":<record>}`.

@@ -51,8 +51,8 @@ impl Runs {
             .filter(|(_, r)| compact::eligible(r, now))
             .count()
             >= compact::COMPACT_AT
-            && let Err(e) =
-                compact::compact(&state_dir, &runs.records, crate::runs::settled_views())
+            && let Some(views) = compact::views()
+            && let Err(e) = compact::compact(&state_dir, &runs.records, views)
         {
             runs.problems
                 .push(format!("cannot compact finished runs: {e}"));

@@ -63,10 +63,11 @@ fn stream_json(ctx: &Ctx, all: bool, orphans: &[Orphan]) -> Result<u8> {
         })
     };
     let io = serde_json::Error::io;
-    let mut out = crate::runs::ArrayWriter::new(std::io::BufWriter::with_capacity(
-        64 << 10,
-        std::io::stdout().lock(),
-    ))
+    // Only ever piped here (a terminal gets the collected, pretty path): compact.
+    let mut out = crate::runs::ArrayWriter::with_style(
+        std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock()),
+        true,
+    )
     .map_err(io)?;
     let mut errors = Vec::new();
     let mut scratch = Vec::with_capacity(4096);

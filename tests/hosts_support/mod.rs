@@ -238,6 +238,7 @@ pub struct World {
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
+        .sealed()
         .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
         .args(args)
         .current_dir(dir)

@@ -231,6 +231,12 @@ fn a_killed_compaction_loses_nothing_and_duplicates_nothing() {
         assert_eq!(ids.len(), 300, "round {round}: shown once each");
         assert_eq!(ids.into_iter().collect::<BTreeSet<_>>(), all);
         assert_eq!(compacted(&repo).len(), 300, "round {round}");
-        assert!(loose(&repo).is_empty(), "round {round}");
+        // Loose files a kill left beside their lines go with the next compaction, which waits
+        // for enough of them; the listing above showed each run once meanwhile.
+        let left = loose(&repo).len();
+        assert!(
+            left == 0 || left < sessions::agents::compact::COMPACT_AT,
+            "round {round}: {left} loose files left"
+        );
     }
 }
