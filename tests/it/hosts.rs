@@ -5,9 +5,7 @@
 use crate::hosts_support;
 
 use std::fs;
-use std::time::Instant;
 
-use hosts_support::agents::PATIENCE;
 use hosts_support::{World, available, show};
 
 /// A fake agent: prints its task, a SUMMARY line, and exits with the code named after
@@ -206,7 +204,6 @@ fn hosts_check_names_what_is_missing_and_spawn_refuses_such_a_host() {
     assert!(out.contains("ok       reachable"), "{out}");
     assert!(out.contains("missing  sessions on the PATH"), "{out}");
 
-    let started = Instant::now();
     let spawn = w.run(&[
         "spawn",
         &w.local.stem,
@@ -217,7 +214,6 @@ fn hosts_check_names_what_is_missing_and_spawn_refuses_such_a_host() {
         "--task",
         "never",
     ]);
-    assert!(started.elapsed() < PATIENCE);
     assert_eq!(spawn.status.code(), Some(2), "{}", show(&spawn));
     let err = String::from_utf8_lossy(&spawn.stderr);
     assert!(err.contains("not on host build1's PATH"), "{err}");
