@@ -103,18 +103,10 @@ pub struct Detail {
 }
 
 impl Detail {
-    /// The fields of its JSON (the overview's and its own), for `--json=FIELD,…`;
-    /// `conversation` is `status`'s, on the session this conversation is bound to.
-    pub const FIELDS: &[&str] = &[
-        "path",
-        "id",
-        "title",
-        "status",
-        "created",
-        "last_updated",
-        "current_task",
-        "agents",
-        "stale",
+    /// The fields of its JSON beside the overview's ([`Overview::FIELDS`]), for
+    /// `--json=FIELD,…`; `conversation` is `status`'s, on the session this conversation is
+    /// bound to.
+    pub const OWN_FIELDS: &[&str] = &[
         "linear_issue",
         "linear_url",
         "sections",

@@ -21,8 +21,10 @@ impl JsonArgs {
     }
 }
 
-/// Prints `view` as `args` ask: its `fields` are the names `--json=…` may pick.
-pub fn print<T: Serialize + ?Sized>(args: &JsonArgs, view: &T, fields: &[&str]) -> Result<u8> {
+/// Prints `view` as `args` ask: its `fields` (one list, or a view's and those it adds) are
+/// the names `--json=…` may pick.
+pub fn print<T: Serialize + ?Sized>(args: &JsonArgs, view: &T, fields: &[&[&str]]) -> Result<u8> {
+    let fields: Vec<&str> = fields.concat();
     let value = serde_json::to_value(view)?;
     let value = match args
         .json
@@ -30,7 +32,7 @@ pub fn print<T: Serialize + ?Sized>(args: &JsonArgs, view: &T, fields: &[&str]) 
         .map(str::trim)
         .filter(|f| !f.is_empty())
     {
-        Some(list) => select(value, &parse_fields(list, fields)?),
+        Some(list) => select(value, &parse_fields(list, &fields)?),
         None => value,
     };
     let out = match &args.jq {

@@ -84,18 +84,19 @@ pub struct Views {
     pub render: fn(&RunRecord) -> Option<String>,
 }
 
-static VIEWS: std::sync::OnceLock<&'static Views> = std::sync::OnceLock::new();
+static VIEWS: std::sync::OnceLock<fn() -> &'static Views> = std::sync::OnceLock::new();
 
-/// Registers how views are made (once per process, at start-up): the view lives above this
-/// engine, which never imports it. Without one, nothing is compacted (what is compacted is
-/// still read, its views rendered afresh from the records).
-pub fn set_views(views: &'static Views) {
+/// Registers how views are made (once per process, at start-up; `views` is only called when
+/// something is compacted, so registering costs nothing on the hook path): the view lives
+/// above this engine, which never imports it. Without one, nothing is compacted (what is
+/// compacted is still read, its views rendered afresh from the records).
+pub fn set_views(views: fn() -> &'static Views) {
     let _ = VIEWS.set(views);
 }
 
 /// The registered views, if any.
 pub fn views() -> Option<&'static Views> {
-    VIEWS.get().copied()
+    VIEWS.get().map(|f| f())
 }
 
 const PREFIX: &[u8] = b"{\"k\":";
@@ -498,30 +499,11 @@ fn lock(state_dir: &Path, wait: bool) -> Result<Option<File>> {
 /// line of its own. Returns the file's length afterwards.
 fn cut_partial_tail(f: &mut File, path: &Path) -> Result<u64> {
     let len = f.metadata().at(path)?.len();
-    if len == 0 {
-        return Ok(0);
+    let end = newline_before(f, path, len)?.map_or(0, |i| i + 1);
+    if end != len {
+        f.set_len(end).at(path)?;
     }
-    let mut pos = len;
-    let mut chunk = vec![0u8; 8192];
-    // Find the last newline, reading backwards.
-    loop {
-        let start = pos.saturating_sub(chunk.len() as u64);
-        let n = (pos - start) as usize;
-        f.seek(SeekFrom::Start(start)).at(path)?;
-        f.read_exact(&mut chunk[..n]).at(path)?;
-        if let Some(i) = memchr::memrchr(b'\n', &chunk[..n]) {
-            let end = start + i as u64 + 1;
-            if end != len {
-                f.set_len(end).at(path)?;
-            }
-            return Ok(end);
-        }
-        if start == 0 {
-            f.set_len(0).at(path)?;
-            return Ok(0);
-        }
-        pos = start;
-    }
+    Ok(end)
 }
 
 /// The key of the last complete line of the file (`None` when empty or unreadable).
@@ -529,31 +511,28 @@ fn last_key(f: &mut File, path: &Path, len: u64) -> Result<Option<Key>> {
     if len == 0 {
         return Ok(None);
     }
-    let mut pos = len - 1; // the final newline
-    let mut tail: Vec<u8> = Vec::new();
+    let end = len - 1; // the final newline
+    let start = newline_before(f, path, end)?.map_or(0, |i| i + 1);
+    let mut line = vec![0u8; (end - start) as usize];
+    f.seek(SeekFrom::Start(start)).at(path)?;
+    f.read_exact(&mut line).at(path)?;
+    Ok(key_of_line(&line))
+}
+
+/// The offset of the last newline before `pos`, read backwards in chunks.
+fn newline_before(f: &mut File, path: &Path, mut pos: u64) -> Result<Option<u64>> {
     let mut chunk = vec![0u8; 8192];
-    loop {
+    while pos > 0 {
         let start = pos.saturating_sub(chunk.len() as u64);
         let n = (pos - start) as usize;
         f.seek(SeekFrom::Start(start)).at(path)?;
         f.read_exact(&mut chunk[..n]).at(path)?;
-        match memchr::memrchr(b'\n', &chunk[..n]) {
-            Some(i) => {
-                let mut line = chunk[i + 1..n].to_vec();
-                line.extend_from_slice(&tail);
-                return Ok(key_of_line(&line));
-            }
-            None => {
-                let mut t = chunk[..n].to_vec();
-                t.extend_from_slice(&tail);
-                tail = t;
-                if start == 0 {
-                    return Ok(key_of_line(&tail));
-                }
-                pos = start;
-            }
+        if let Some(i) = memchr::memrchr(b'\n', &chunk[..n]) {
+            return Ok(Some(start + i as u64));
         }
+        pos = start;
     }
+    Ok(None)
 }
 
 /// Moves the settled ones among `candidates` (loose records, as just loaded) into the

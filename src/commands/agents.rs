@@ -189,7 +189,7 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
             })
             .chain(orphans.iter().map(RunView::orphan))
             .collect();
-        return crate::jsonout::print(&args.json, &views, RunView::FIELDS);
+        return crate::jsonout::print(&args.json, &views, &[RunView::FIELDS]);
     }
     if shown.is_empty() && orphans.is_empty() {
         let hint = if target.is_none() && !args.all && !runs.records.is_empty() {

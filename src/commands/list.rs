@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         sessions.reverse();
     }
     if args.json.on() {
-        return crate::jsonout::print(&args.json, &sessions, Overview::FIELDS);
+        return crate::jsonout::print(&args.json, &sessions, &[Overview::FIELDS]);
     }
     if sessions.is_empty() && args.archived {
         println!("No archived sessions (`sessions close --archive` moves one there).");

@@ -286,7 +286,7 @@ pub fn target(ctx: &Ctx, text: Option<&str>) -> Result<Target> {
 pub fn run(cli: Cli) -> Result<u8> {
     crate::style::init(cli.color);
     crate::agents::queue::set_deliverer(send::deliver_queued);
-    crate::agents::compact::set_views(crate::runs::settled_views());
+    crate::agents::compact::set_views(crate::runs::settled_views);
     let cwd = crate::store::absolute(&cli.directory.unwrap_or_else(|| PathBuf::from(".")));
     if !cwd.is_dir() {
         return Err(crate::error::Error::Usage(format!(

@@ -9,7 +9,7 @@ use super::Ctx;
 use super::spawn::{self, Started};
 use crate::agents::record::{RunRecord, RunStatus};
 use crate::agents::sync::Runs;
-use crate::cli::{RestartArgs, SpawnArgs};
+use crate::cli::RestartArgs;
 use crate::error::{Error, Result};
 
 #[derive(Serialize)]
@@ -114,22 +114,6 @@ fn fresh(ctx: &Ctx, rec: &RunRecord) -> Result<Started> {
         .clone()
         .filter(|p| p.is_file())
         .unwrap_or_else(|| ctx.repo.sessions_dir().join(format!("{}.md", rec.session)));
-    let args = SpawnArgs {
-        session: None,
-        agent: vec![rec.agent.clone()],
-        task: rec.task.clone(),
-        prompt: None,
-        runner: rec.runner.local_kind(),
-        json: false,
-        worktree: false,
-        branch: None,
-        base: None,
-        host: rec.runner.host().map(str::to_owned),
-        owned_by: None,
-        run_id: None,
-        conversation_id: None,
-        peer_version: None,
-        command,
-    };
+    let args = spawn::again(rec, rec.task.clone(), command);
     spawn::start_one(ctx, &path, &args, None, None)
 }

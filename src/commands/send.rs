@@ -19,7 +19,7 @@ use crate::agents::record::{self, RunRecord};
 use crate::agents::runner::RunnerState;
 use crate::agents::sync::Runs;
 use crate::agents::{queue, waiting};
-use crate::cli::{SendArgs, SpawnArgs};
+use crate::cli::SendArgs;
 use crate::config::{Config, default_resume};
 use crate::error::{Error, Result};
 use crate::store::Repo;
@@ -297,23 +297,7 @@ pub fn resume_run(
         )));
     };
     let path = session_file(&ctx.repo, rec)?;
-    let args = SpawnArgs {
-        session: None,
-        agent: vec![rec.agent.clone()],
-        task: task.to_string(),
-        prompt: None,
-        runner: rec.runner.local_kind(),
-        json: false,
-        worktree: false,
-        branch: None,
-        base: None,
-        host: rec.runner.host().map(str::to_owned),
-        owned_by: None,
-        run_id: None,
-        conversation_id: None,
-        peer_version: None,
-        command: Vec::new(),
-    };
+    let args = spawn::again(rec, task.to_string(), Vec::new());
     let resume = Resume {
         argv,
         conversation_id,

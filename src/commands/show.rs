@@ -32,7 +32,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
                 })
                 .collect();
             let v = json!({"path": shown, "id": id, "text": text, "sections": sections});
-            return crate::jsonout::print(&args.json, &v, FIELDS);
+            return crate::jsonout::print(&args.json, &v, &[FIELDS]);
         }
         None => text.as_str(),
         Some(name) => match doc.section_loose(name) {
@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
                     "section": doc.text(&s.heading.text),
                     "body": doc.text(&s.body),
                 });
-                return crate::jsonout::print(&args.json, &v, SECTION_FIELDS);
+                return crate::jsonout::print(&args.json, &v, &[SECTION_FIELDS]);
             }
             Some(s) => doc.text(&s.body),
             None => {

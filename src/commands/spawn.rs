@@ -100,6 +100,28 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     launch_result(ctx, &path, &failed)
 }
 
+/// The arguments that start `rec`'s agent again, on the same runner and host, with `task`
+/// (`restart`, and `send` resuming a finished run); `command` for a run given after `--`.
+pub fn again(rec: &record::RunRecord, task: String, command: Vec<String>) -> SpawnArgs {
+    SpawnArgs {
+        session: None,
+        agent: vec![rec.agent.clone()],
+        task,
+        prompt: None,
+        runner: rec.runner.local_kind(),
+        json: false,
+        worktree: false,
+        branch: None,
+        base: None,
+        host: rec.runner.host().map(str::to_owned),
+        owned_by: None,
+        run_id: None,
+        conversation_id: None,
+        peer_version: None,
+        command,
+    }
+}
+
 /// Starts one run of `args.agent[0]` on the session at `path`, continuing a conversation when
 /// `resume` is given; with `run_id`, under that id (a queued message's claim).
 pub fn start_one(

@@ -54,18 +54,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
 }
 
 /// The fields of the summary's JSON: the listing's, and `conversation` on the bound session.
-const SUMMARY_FIELDS: &[&str] = &[
-    "path",
-    "id",
-    "title",
-    "status",
-    "created",
-    "last_updated",
-    "current_task",
-    "agents",
-    "stale",
-    "conversation",
-];
+const SUMMARY_FIELDS: &[&[&str]] = &[Overview::FIELDS, &["conversation"]];
 
 fn summary(ctx: &Ctx, json: &JsonArgs) -> Result<u8> {
     let config = ctx.config()?;
@@ -218,7 +207,7 @@ fn detail(ctx: &Ctx, reference: &str, json: &JsonArgs) -> Result<u8> {
         {
             map.insert("conversation".into(), h.json());
         }
-        return crate::jsonout::print(json, &v, Detail::FIELDS);
+        return crate::jsonout::print(json, &v, &[Overview::FIELDS, Detail::OWN_FIELDS]);
     }
     let o = &d.overview;
     // The free text is cut to fit the terminal (whole in `--json`); control characters are

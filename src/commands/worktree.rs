@@ -197,7 +197,7 @@ fn list(ctx: &Ctx, json: crate::cli::JsonArgs) -> Result<u8> {
         );
     }
     if json.on() {
-        return crate::jsonout::print(&json, &listed, LISTED_FIELDS);
+        return crate::jsonout::print(&json, &listed, &[LISTED_FIELDS]);
     }
     if listed.is_empty() {
         println!(
