@@ -99,10 +99,12 @@ impl Overview {
     }
 
     /// The facts of an overview built from text, when the summary cache may remember them:
-    /// not for an unreadable file, nor for one with an `in_progress` agent (its runs must be
-    /// checked).
-    pub fn facts(&self) -> Option<Facts> {
-        (self.status != "unreadable" && self.agents.running == 0).then(|| Facts {
+    /// not for an unreadable file, nor for one with an `in_progress` agent that may have been
+    /// spawned here (`spawned`: its head names a `run_id`), whose entries must be checked
+    /// against the run records on every read.
+    pub fn facts(&self, spawned: bool) -> Option<Facts> {
+        let checked = spawned && self.agents.running > 0;
+        (self.status != "unreadable" && !checked).then(|| Facts {
             title: self.title.clone(),
             status: self.status.clone(),
             created: self.created.clone(),
@@ -300,15 +302,18 @@ fn read(
     // Entries without a run record here (a fresh clone): lost ones are settled. Only a head
     // that names a `run_id` can have such entries (without a `\` there are no YAML escapes,
     // so the key is spelled out), which spares the other files a second YAML parse.
+    let spawned = text
+        .as_ref()
+        .is_some_and(|t| t.contains("run_id") || t.contains('\\'));
     let (text, orphans) = match text {
-        Some(t) if t.contains("run_id") || t.contains('\\') => {
+        Some(t) if spawned => {
             let (t, o) = crate::agents::sync::check_entries(repo, path, t);
             (Some(t), o)
         }
         other => (other, Vec::new()),
     };
     let mut o = Overview::new(path, repo.display(path), text.as_deref(), now, stale_after);
-    let facts = o.facts();
+    let facts = o.facts(spawned);
     o.correct_with(runs, &orphans);
     (o, facts)
 }
@@ -344,10 +349,8 @@ pub fn sort(sessions: &mut [Overview], key: SortKey) {
         }),
         SortKey::Created => sessions.sort_by(|a, b| b.id.cmp(&a.id)),
         SortKey::Title => sessions.sort_by_key(|o| o.title.to_lowercase()),
-        SortKey::Status => sessions.sort_by(|a, b| {
-            status_rank(&a.status)
-                .cmp(&status_rank(&b.status))
-                .then_with(|| b.updated_at.cmp(&a.updated_at))
-        }),
+        // Keys computed once per element, not once per comparison (stable, like `sort_by`).
+        SortKey::Status => sessions
+            .sort_by_cached_key(|o| (status_rank(&o.status), std::cmp::Reverse(o.updated_at))),
     }
 }

@@ -244,100 +244,38 @@ pub fn views(runs: &Runs, now: DateTime<Utc>) -> Vec<RunView> {
         .collect()
 }
 
-/// A view as it stands in a pretty-printed JSON array (`agents --json`): the element's text
-/// without the array's brackets, indented for depth 1. Every listing writes its elements
-/// through this, so a stored view (see [`settled_views`]) prints byte for byte the same.
+/// A view as it stands in a compact JSON array (`agents --json` piped): what
+/// `serde_json::to_string` writes. Every streamed listing writes its elements through this,
+/// so a stored view (see [`settled_views`]) prints byte for byte the same.
 pub fn array_element(view: &RunView) -> String {
-    let text = serde_json::to_string_pretty(&[view]).expect("a run view serializes");
-    text["[\n  ".len()..text.len() - "\n]".len()].to_string()
+    serde_json::to_string(view).expect("a run view serializes")
 }
 
-/// Pretty JSON from serde (line breaks possibly stored as carriage returns) as
-/// `serde_json::to_string` writes it: whitespace outside strings dropped. Inside strings serde
-/// escapes every control character, so no byte of a string is ever dropped.
-fn minified(pretty: &[u8]) -> String {
-    let mut out = Vec::with_capacity(pretty.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in pretty {
-        if in_string {
-            out.push(b);
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
-            in_string = b == b'"';
-            out.push(b);
-        }
-    }
-    crate::terminal::json(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Writes views as `serde_json::to_string_pretty` writes the array of them, plus a newline,
-/// one element at a time.
-/// With `compact`, the array is written as `serde_json::to_string` would (what `--json` prints
-/// when piped), control and bidi characters escaped as `crate::jsonout` does.
+/// Writes views as `crate::jsonout` prints an array of them when piped (compact, one line,
+/// control and bidi characters escaped), plus a newline, one element at a time.
 pub struct ArrayWriter<W: std::io::Write> {
     out: W,
     first: bool,
-    compact: bool,
 }
 
 impl<W: std::io::Write> ArrayWriter<W> {
-    pub fn new(out: W) -> std::io::Result<Self> {
-        Self::with_style(out, false)
-    }
-
-    pub fn with_style(mut out: W, compact: bool) -> std::io::Result<Self> {
+    pub fn new(mut out: W) -> std::io::Result<Self> {
         out.write_all(b"[")?;
-        Ok(ArrayWriter {
-            out,
-            first: true,
-            compact,
-        })
+        Ok(ArrayWriter { out, first: true })
     }
 
-    /// One element, as [`array_element`] gives it.
+    /// One element, as [`array_element`] gives it (or as it is stored beside a compacted
+    /// record, which is the same text).
     pub fn element(&mut self, text: &str) -> std::io::Result<()> {
-        self.separate()?;
-        if self.compact {
-            return self.out.write_all(minified(text.as_bytes()).as_bytes());
+        if !std::mem::take(&mut self.first) {
+            self.out.write_all(b",")?;
         }
-        self.out.write_all(text.as_bytes())
-    }
-
-    /// One element as it is stored beside a compacted record: [`array_element`]'s text with
-    /// its line breaks written as carriage returns (see [`settled_views`]).
-    pub fn stored_element(&mut self, stored: &[u8], scratch: &mut Vec<u8>) -> std::io::Result<()> {
-        self.separate()?;
-        if self.compact {
-            return self.out.write_all(minified(stored).as_bytes());
-        }
-        scratch.clear();
-        scratch.extend(stored.iter().map(|&b| if b == b'\r' { b'\n' } else { b }));
-        self.out.write_all(scratch)
-    }
-
-    fn separate(&mut self) -> std::io::Result<()> {
-        let sep: &[u8] = match (self.compact, self.first) {
-            (true, true) => b"",
-            (true, false) => b",",
-            (false, true) => b"\n  ",
-            (false, false) => b",\n  ",
-        };
-        self.first = false;
-        self.out.write_all(sep)
+        self.out
+            .write_all(crate::terminal::json_escapes(text).as_bytes())
     }
 
     pub fn finish(mut self) -> std::io::Result<W> {
-        let end: &[u8] = match (self.compact, self.first) {
-            (true, _) => b"]\n",
-            (false, true) => b"]\n",
-            (false, false) => b"\n]\n",
-        };
-        self.out.write_all(end)?;
+        self.out.write_all(b"]\n")?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -346,9 +284,8 @@ impl<W: std::io::Write> ArrayWriter<W> {
 /// How views of settled runs are kept beside their compacted records: a settled run's view
 /// never changes (its runtime is fixed, it has no turn state), except for a worktree not yet
 /// removed, whose state is looked up live (not stored). A view is stored as the listing
-/// prints it ([`array_element`]) with its line breaks as carriage returns: still JSON (a CR is
-/// whitespace, and serde escapes every CR inside a string), still one line, and printed by a
-/// byte swap. The fingerprint is the hash of a sample view with every field set: any change
+/// prints it ([`array_element`]: compact JSON is one line, serde escapes every line break
+/// inside a string), so printing it is a copy. The fingerprint is the hash of a sample view with every field set: any change
 /// to the view's shape or formatting changes it, and stored views of another fingerprint are
 /// rendered afresh.
 pub fn settled_views() -> &'static crate::agents::compact::Views {
@@ -370,7 +307,7 @@ fn render_settled(r: &RunRecord) -> Option<String> {
     if r.status.is_active() || r.worktree.as_ref().is_some_and(|w| !w.removed) {
         return None;
     }
-    Some(array_element(&RunView::new(r, r.ended_at?)).replace('\n', "\r"))
+    Some(array_element(&RunView::new(r, r.ended_at?)))
 }
 
 /// A finished record with every optional field of the view set.
@@ -415,62 +352,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stored_view_prints_as_the_pretty_array_element() {
+    fn a_stored_view_is_one_line_of_the_same_value() {
         let mut r = sample_record().unwrap();
-        let mut cases = vec![r.clone()];
         r.summary = Some("quotes \" and \\ back\\slashes, {braces}, a: colon,\r\n\t".into());
         r.task = "日本語 ✓ \u{1}".into();
-        cases.push(r);
-        for r in &cases {
-            let view = RunView::new(r, r.ended_at.unwrap());
-            let stored = render_settled(r).unwrap();
-            assert!(!stored.contains('\n'), "one line");
-            // Still JSON, the same value.
-            let back: Value = serde_json::from_str(&stored).unwrap();
-            assert_eq!(back, serde_json::to_value(&view).unwrap());
-            let mut w = ArrayWriter::new(Vec::new()).unwrap();
-            w.stored_element(stored.as_bytes(), &mut Vec::new())
-                .unwrap();
-            let want = serde_json::to_string_pretty(&[&view]).unwrap() + "\n";
-            assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
-        }
+        let view = RunView::new(&r, r.ended_at.unwrap());
+        let stored = render_settled(&r).unwrap();
+        assert!(!stored.contains(['\n', '\r']), "one line");
+        let back: Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, serde_json::to_value(&view).unwrap());
     }
 
     #[test]
-    fn the_compact_writer_writes_what_jsonout_prints_when_piped() {
+    fn the_writer_writes_what_jsonout_prints_when_piped() {
         let mut r = sample_record().unwrap();
         let mut cases = vec![r.clone()];
         r.summary = Some("quotes \" and \\ back\\slashes, {a: b}, [ ],  two  spaces\r\n\t".into());
-        r.task = "日本語 ✓ \u{1} \u{202e}bidi".into();
+        r.task = "日本語 ✓ \u{1} \u{202e}bidi \u{7f}".into();
         cases.push(r);
         for r in &cases {
             let view = RunView::new(r, r.ended_at.unwrap());
-            let mut w = ArrayWriter::with_style(Vec::new(), true).unwrap();
-            w.element(&array_element(&view)).unwrap();
-            w.stored_element(render_settled(r).unwrap().as_bytes(), &mut Vec::new())
-                .unwrap();
-            let want =
-                crate::jsonout::render(&serde_json::to_value([&view, &view]).unwrap(), false)
-                    .unwrap()
-                    + "\n";
-            assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
-        }
-        let empty = ArrayWriter::with_style(Vec::new(), true).unwrap();
-        assert_eq!(empty.finish().unwrap(), b"[]\n");
-    }
-
-    #[test]
-    fn the_array_writer_writes_what_to_string_pretty_does() {
-        let r = sample_record().unwrap();
-        let views = vec![RunView::new(&r, r.ended_at.unwrap()); 3];
-        for n in 0..=3 {
-            let mut w = ArrayWriter::new(Vec::new()).unwrap();
-            for v in &views[..n] {
-                w.element(&array_element(v)).unwrap();
+            for n in 0..=3 {
+                let mut w = ArrayWriter::new(Vec::new()).unwrap();
+                for i in 0..n {
+                    if i % 2 == 0 {
+                        w.element(&array_element(&view)).unwrap();
+                    } else {
+                        w.element(&render_settled(r).unwrap()).unwrap();
+                    }
+                }
+                let want =
+                    crate::jsonout::render(&serde_json::to_value(vec![&view; n]).unwrap(), false)
+                        .unwrap()
+                        + "\n";
+                assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), want);
             }
-            let out = w.finish().unwrap();
-            let want = serde_json::to_string_pretty(&views[..n]).unwrap() + "\n";
-            assert_eq!(String::from_utf8(out).unwrap(), want);
         }
     }
 }

@@ -300,6 +300,25 @@ impl Repo {
 
     /// A path relative to the repository root when it is inside, for messages and JSON.
     pub fn display(&self, path: &Path) -> String {
+        use std::os::unix::ffi::OsStrExt;
+        // Listings call this for every file: the common case (`root/…`, UTF-8, no empty or
+        // `.` components, which the component-wise way would drop) is a byte slice.
+        let plain = |b: &[u8], absolute: bool| {
+            let mut parts = b.split(|&c| c == b'/');
+            (!absolute || parts.next() == Some(b""))
+                && !b.is_empty()
+                && parts.all(|c| !c.is_empty() && c != b".")
+        };
+        let root = self.root.as_os_str().as_bytes();
+        let rest = path
+            .as_os_str()
+            .as_bytes()
+            .strip_prefix(root)
+            .and_then(|r| r.strip_prefix(b"/"))
+            .filter(|r| plain(root, root.starts_with(b"/")) && plain(r, false));
+        if let Some(text) = rest.and_then(|r| std::str::from_utf8(r).ok()) {
+            return text.to_owned();
+        }
         let p = path.strip_prefix(&self.root).unwrap_or(path);
         p.display().to_string()
     }
@@ -346,19 +365,27 @@ impl Repo {
         if needle.is_empty() {
             return Err(Error::Usage("the session reference is empty".into()));
         }
-        let matches: Vec<(PathBuf, String)> = files
-            .iter()
-            .filter_map(|p| {
-                let inside = !p.is_symlink() || self.contains(p);
-                let stem_hit = stem(p).to_lowercase().contains(&needle);
-                let title = inside
+        // Titles come from the summary cache where it knows the file (what `list` shows),
+        // else from the file's head; on every core from a few dozen files on.
+        let cache = crate::summary_cache::Cache::load(&self.state_dir());
+        let one = |p: &PathBuf| {
+            let stem_hit = stem(p).to_lowercase().contains(&needle);
+            let title = match cache.as_ref().and_then(|c| c.title(p)) {
+                Some(known) => known.map(str::to_string),
+                None => (!p.is_symlink() || self.contains(p))
                     .then(|| read_title(p, (!stem_hit).then_some(needle.as_str())))
-                    .flatten()
-                    .unwrap_or_default();
-                let hit = stem_hit || title.to_lowercase().contains(&needle);
-                hit.then(|| (p.clone(), title))
-            })
-            .collect();
+                    .flatten(),
+            }
+            .unwrap_or_default();
+            let hit = stem_hit || title.to_lowercase().contains(&needle);
+            hit.then(|| (p.clone(), title))
+        };
+        let matches: Vec<(PathBuf, String)> = if files.len() >= 64 {
+            use rayon::prelude::*;
+            files.par_iter().filter_map(one).collect()
+        } else {
+            files.iter().filter_map(one).collect()
+        };
         match matches.len() {
             1 => Ok(matches
                 .into_iter()
@@ -426,21 +453,29 @@ impl Repo {
 /// prefix) gives the order of a component-wise path sort at the cost of a `memcmp`.
 fn sort_by_name(files: &mut [PathBuf]) {
     use std::os::unix::ffi::OsStrExt;
-    files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    fn b(p: &Path) -> &[u8] {
+        p.as_os_str().as_bytes()
+    }
+    // All are `dir/<name>` with one `dir`: the bytes after it decide, so 10,000 long paths are
+    // not compared from their first byte on.
+    let dir = files
+        .first()
+        .and_then(|f| f.parent())
+        .map_or(0, |d| d.as_os_str().as_bytes().len());
+    let shared = files
+        .iter()
+        .all(|p| b(p).get(..dir) == b(&files[0]).get(..dir));
+    let skip = if shared { dir } else { 0 };
+    files.sort_unstable_by(|x, y| b(x)[skip..].cmp(&b(y)[skip..]));
 }
 
-/// The title of the session at `path`, from its head. With `needle` (lowercase),
-/// it is only wanted if it contains the needle: when the needle has no whitespace and no
-/// `'`, and the head has no `\`, any match in the title is a verbatim match in the head's
-/// text (YAML changes a title's characters only by escapes, `''` and line folding), so a
-/// head without the needle is not parsed at all and `None` means "cannot match".
-///
-/// The whole file is read, as before: a file that is not UTF-8 throughout (or too large)
-/// still matches by name only. Only its head is searched and parsed.
+/// The title of the session at `path`, from its head (as listings show it). With `needle`
+/// (lowercase), it is only wanted if it contains the needle: when the needle has no whitespace
+/// and no `'`, and the head has no `\`, any match in the title is a verbatim match in the
+/// head's text (YAML changes a title's characters only by escapes, `''` and line folding), so
+/// a head without the needle is not parsed at all and `None` means "cannot match".
 fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
-    let whole = read_session(path).ok()?;
-    let head = crate::session::document::frontmatter_extent(whole.as_bytes(), true);
-    let text = &whole[..head.unwrap_or(whole.len())];
+    let text = read_head(path).ok()?;
     if let Some(needle) = needle {
         let verbatim =
             !needle.contains(|c: char| c.is_whitespace() || c == '\'') && !text.contains('\\');
@@ -448,7 +483,7 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
             return None;
         }
     }
-    let doc = Document::parse_frontmatter(text);
+    let doc = Document::parse_frontmatter(&text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 
@@ -579,6 +614,22 @@ pub fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The byte-slice shortcut of `display` shows what `strip_prefix` + `display` does.
+        #[test]
+        fn display_agrees_with_the_component_wise_strip(
+            root in "(/[a.b]{0,3}){0,3}/?",
+            path in "(/[a.b]{0,3}|//|/\\.){0,5}/?",
+        ) {
+            let repo = Repo::at(PathBuf::from(&root));
+            let slow = |p: &Path| p.strip_prefix(&repo.root).unwrap_or(p).display().to_string();
+            for p in [format!("{root}{path}"), path.clone(), format!("{root}/{path}")] {
+                let p = PathBuf::from(p);
+                proptest::prop_assert_eq!(repo.display(&p), slow(&p), "{:?} in {:?}", p, root);
+            }
+        }
+    }
 
     #[test]
     fn a_session_id_is_the_stem_and_a_typed_one_cannot_leave_its_directory() {

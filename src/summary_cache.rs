@@ -34,6 +34,9 @@ const HEADER: &str = concat!("sessions overview cache 1 ", env!("CARGO_PKG_VERSI
 /// two seconds covers file systems that keep whole seconds (FAT keeps two).
 const DEFAULT_MARGIN: Duration = Duration::from_secs(2);
 
+/// From this size on, the cache's lines are parsed on every core.
+const PARALLEL_BYTES: usize = 16 << 10;
+
 /// `lstat` facts that change with every write to the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
@@ -152,22 +155,23 @@ impl Cache {
         }
         let path = state_dir.join(FILE);
         let mut entries = HashMap::new();
-        if let Ok(text) = fs::read_to_string(&path) {
-            let mut lines = text.lines();
-            if lines.next() == Some(HEADER) {
-                for l in lines {
-                    match serde_json::from_str::<Line>(l) {
-                        Ok(l) => {
-                            let (name, key, facts) = l.into_parts();
-                            entries.insert(name, (key, facts));
-                        }
-                        Err(_) => {
-                            entries.clear();
-                            break;
-                        }
-                    }
-                }
-            }
+        if let Ok(text) = fs::read_to_string(&path)
+            && let Some((first, rest)) = text.split_once('\n')
+            && first == HEADER
+        {
+            use rayon::prelude::*;
+            let line = |l: &str| {
+                let (name, key, facts) = serde_json::from_str::<Line>(l).ok()?.into_parts();
+                Some((name, (key, facts)))
+            };
+            // Parsed on every core when there are more than a few dozen lines (10,000 are most
+            // of a listing's work); below that, starting threads costs more.
+            let parsed: Option<HashMap<String, (Key, Facts)>> = if rest.len() >= PARALLEL_BYTES {
+                rest.par_lines().map(line).collect()
+            } else {
+                rest.lines().map(line).collect()
+            };
+            entries = parsed.unwrap_or_default();
         }
         Some(Cache {
             path,
@@ -186,6 +190,15 @@ impl Cache {
             self.hits.fetch_add(1, Relaxed);
         }
         hit.map(|(_, f)| f)
+    }
+
+    /// The session title remembered for `path` if its key is unchanged (`Some(None)`: it has
+    /// none, and listings show its id instead); `None` when the file must be read.
+    pub fn title(&self, path: &Path) -> Option<Option<&str>> {
+        let (key, _) = Key::of(path)?;
+        let f = self.get(path, &key)?;
+        let id = path.file_stem()?.to_str()?;
+        Some((f.title != id).then_some(f.title.as_str()))
     }
 
     /// Remembers what was read from `path` (key taken before the read) if the file is old

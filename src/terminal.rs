@@ -27,10 +27,20 @@ pub fn text(s: &str) -> Cow<'_, str> {
 /// `\uXXXX`, which decodes to the same string. Safe because JSON's own syntax is ASCII: these
 /// characters can only occur inside strings.
 pub fn json(s: String) -> String {
+    match json_escapes(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
+/// [`json`] of a borrowed text: borrowed back when nothing needs escaping (nearly always).
+pub fn json_escapes(s: &str) -> Cow<'_, str> {
     // What serde_json leaves raw: everything but C0 (which it escapes).
     let raw = |c: char| c == '\u{7f}' || (needs_escape(c) && !c.is_ascii_control());
-    if !s.chars().any(raw) {
-        return s;
+    // Every such character is DEL or outside ASCII: most texts are decided by a byte scan.
+    let plain = s.is_ascii() && memchr::memchr(0x7f, s.as_bytes()).is_none();
+    if plain || !s.chars().any(raw) {
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
@@ -40,7 +50,7 @@ pub fn json(s: String) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Characters a terminal may act on rather than show.

@@ -64,13 +64,12 @@ fn stream_json(ctx: &Ctx, all: bool, orphans: &[Orphan]) -> Result<u8> {
     };
     let io = serde_json::Error::io;
     // Only ever piped here (a terminal gets the collected, pretty path): compact.
-    let mut out = crate::runs::ArrayWriter::with_style(
-        std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock()),
-        true,
-    )
+    let mut out = crate::runs::ArrayWriter::new(std::io::BufWriter::with_capacity(
+        64 << 10,
+        std::io::stdout().lock(),
+    ))
     .map_err(io)?;
     let mut errors = Vec::new();
-    let mut scratch = Vec::with_capacity(4096);
     for item in stream.by_ref() {
         match item {
             Item::Loose(_, r) => {
@@ -82,8 +81,8 @@ fn stream_json(ctx: &Ctx, all: bool, orphans: &[Orphan]) -> Result<u8> {
                 if !all && line.ended_ms.is_some_and(|e| e <= recent_ms) {
                     continue;
                 }
-                if let Some(v) = line.view(views) {
-                    out.stored_element(v, &mut scratch).map_err(io)?;
+                if let Some(v) = line.view(views).and_then(|v| std::str::from_utf8(v).ok()) {
+                    out.element(v).map_err(io)?;
                     continue;
                 }
                 match line.record() {
