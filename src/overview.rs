@@ -13,10 +13,24 @@ use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
 use crate::summary_cache::Facts;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct AgentCounts {
     pub total: usize,
     pub running: usize,
+}
+
+impl AgentCounts {
+    /// The counts with the running one replaced by `running`, the reconciled count of the
+    /// session's runs, when it has runs (see [`Runs::running`]).
+    pub fn corrected(self, running: Option<usize>) -> AgentCounts {
+        match running {
+            Some(n) => AgentCounts {
+                running: n,
+                total: self.total.max(n),
+            },
+            None => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,19 +163,21 @@ impl Overview {
 
     /// Sets `stale` as of `now`: not completed and not updated for longer than `stale_after`.
     pub fn restale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
-        self.stale = self.status != "completed"
+        self.stale = self.stale_at(now, stale_after);
+    }
+
+    /// Whether it is stale as of `now` (what [`Overview::restale`] sets).
+    pub fn stale_at(&self, now: DateTime<Utc>, stale_after: Duration) -> bool {
+        self.status != "completed"
             && self
                 .updated_at
-                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after))
     }
 
     /// Replaces the running count with the reconciled one of `runs`, when it has runs of
     /// this session.
     pub fn correct(&mut self, runs: &Runs) {
-        if let Some(n) = runs.running(&self.id) {
-            self.agents.running = n;
-            self.agents.total = self.agents.total.max(n);
-        }
+        self.agents = self.agents.corrected(runs.running(&self.id));
     }
 
     /// [`Overview::correct`], then the file's entries without a run record here: unknown

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,10 +31,10 @@ use crate::agents::record::RunRecord;
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
-use crate::overview::Overview;
+use crate::overview::{AgentCounts, Overview};
 use crate::runs::{self, RunView};
 use crate::session::rules::Severity;
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
 use crate::validation::validate_file;
 
 /// What changed in one batch: the paths events named, or everything (the first look, a
@@ -115,7 +116,8 @@ impl SessionSnap {
 /// Every session (by id) and every run (by run id) at one look.
 #[derive(Default, Clone)]
 pub struct Snapshot {
-    pub sessions: BTreeMap<String, SessionSnap>,
+    /// Shared with the looks before as long as a session's facts stay the same.
+    pub sessions: BTreeMap<String, Arc<SessionSnap>>,
     pub runs: BTreeMap<String, RunView>,
     /// The reconciled records behind `runs` (cost, task, runner, tmux session…).
     pub records: BTreeMap<String, RunRecord>,
@@ -133,12 +135,41 @@ struct Parsed {
     /// A symlink: its target can change without an event naming the link, so it is read
     /// again on every look.
     link: bool,
-    /// As read, before runs correct its agent counts and with `stale` as of the read.
-    overview: Overview,
-    linear_issue: Option<String>,
-    hash: u64,
-    diagnostics: Vec<Diagnostic>,
-    checklist: Checklist,
+    /// The agent counts the file itself gives, before runs correct them.
+    agents: AgentCounts,
+    /// What the last look published of it: the file as read, with `stale` and the agent
+    /// counts as of that look. A look that finds both facts unchanged hands on this same
+    /// `Arc`, so a look costs no copies of the sessions it did not re-read (and `diff` skips
+    /// them by pointer).
+    snap: Arc<SessionSnap>,
+}
+
+impl Parsed {
+    /// Brings the two facts that depend on the look (`stale` as of `now`, running counts
+    /// corrected by the runs) up to date; only a change of them copies the published session.
+    fn relook(
+        &mut self,
+        now: DateTime<Utc>,
+        stale_after: Duration,
+        running: &HashMap<&str, usize>,
+    ) {
+        let o = &self.snap.overview;
+        let stale = o.stale_at(now, stale_after);
+        let agents = self.agents.corrected(running.get(o.id.as_str()).copied());
+        if o.stale != stale || o.agents != agents {
+            let o = &mut Arc::make_mut(&mut self.snap).overview;
+            o.stale = stale;
+            o.agents = agents;
+        }
+    }
+}
+
+/// Where the tracker keeps a file: by session id first, so the sessions of a look come out in
+/// the snapshot's order (two names the lossy id conversion makes one: the last wins).
+type FileName = (String, PathBuf);
+
+fn file_name(path: &Path) -> FileName {
+    (SessionId::of(path).to_string(), path.to_path_buf())
 }
 
 /// Size, times and inode of the link and of its target (the same file for a regular file).
@@ -173,7 +204,7 @@ fn file_key(path: &Path) -> Option<FileKey> {
 /// changed or were racy.
 #[derive(Default)]
 pub struct Tracker {
-    files: HashMap<PathBuf, Parsed>,
+    files: BTreeMap<FileName, Parsed>,
     buf: Vec<u8>,
 }
 
@@ -203,7 +234,7 @@ impl Tracker {
             self.files
                 .iter()
                 .filter(|(_, p)| p.link)
-                .map(|(path, _)| path.clone()),
+                .map(|((_, path), _)| path.clone()),
         );
         let mut all = changes.all || old.is_none();
         for p in &changes.paths {
@@ -217,12 +248,12 @@ impl Tracker {
         if all {
             let files = repo.session_files().unwrap_or_default();
             let listed: HashSet<&PathBuf> = files.iter().collect();
-            self.files.retain(|p, _| listed.contains(p));
+            self.files.retain(|(_, p), _| listed.contains(p));
             for path in &files {
                 let key = file_key(path);
                 let fresh = self
                     .files
-                    .get(path)
+                    .get(&file_name(path))
                     .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
                 if !fresh {
                     self.read(repo, now, path, config.stale_after);
@@ -233,29 +264,26 @@ impl Tracker {
                 if is_session_file(path) {
                     self.read(repo, now, path, config.stale_after);
                 } else {
-                    self.files.remove(path);
+                    self.files.remove(&file_name(path));
                 }
             }
         }
+        let sessions = {
+            let running = runs.running_by_session();
+            // In id order already: collecting builds the map without a search per session.
+            self.files
+                .values_mut()
+                .map(|p| {
+                    p.relook(now, config.stale_after, &running);
+                    (p.snap.overview.id.clone(), Arc::clone(&p.snap))
+                })
+                .collect()
+        };
         let mut snap = Snapshot {
             at: now,
+            sessions,
             ..Snapshot::default()
         };
-        for p in self.files.values() {
-            let mut overview = p.overview.clone();
-            overview.restale(now, config.stale_after);
-            overview.correct(&runs);
-            snap.sessions.insert(
-                overview.id.clone(),
-                SessionSnap {
-                    overview,
-                    linear_issue: p.linear_issue.clone(),
-                    hash: p.hash,
-                    diagnostics: p.diagnostics.clone(),
-                    checklist: p.checklist,
-                },
-            );
-        }
         for r in views {
             snap.runs.insert(r.run_id.clone(), r);
         }
@@ -286,16 +314,19 @@ impl Tracker {
             .and_then(|m| m.modified())
             .map_or(true, |m| m + RACY > read_at);
         self.files.insert(
-            path.to_path_buf(),
+            file_name(path),
             Parsed {
                 key,
                 racy,
                 link: path.is_symlink(),
-                overview,
-                linear_issue,
-                hash: hasher.finish(),
-                diagnostics,
-                checklist,
+                agents: overview.agents,
+                snap: Arc::new(SessionSnap {
+                    overview,
+                    linear_issue,
+                    hash: hasher.finish(),
+                    diagnostics,
+                    checklist,
+                }),
             },
         );
     }
@@ -437,6 +468,89 @@ mod tests {
                 vec![pa]
             }
         }
+    }
+
+    /// A look whose events name one file hands every other session on as the same `Arc`:
+    /// nothing of them is copied, and `diff` passes them over by pointer.
+    #[test]
+    fn a_change_to_one_file_shares_the_other_sessions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let dir = root.join(".agents/sessions");
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..4 {
+            fs::write(name(&dir, i), text(i)).unwrap();
+        }
+        let repo = crate::store::Repo::at(root.to_path_buf());
+        let mut tracker = Tracker::default();
+        let now = Utc::now();
+        let first = tracker
+            .snapshot(&repo, now, &Changes::everything(), None)
+            .unwrap();
+        let mut changes = Changes::default();
+        changes.add(apply(&dir, &Op::Write(2, 9)));
+        let later = now + chrono::Duration::seconds(1);
+        let next = tracker
+            .snapshot(&repo, later, &changes, Some(&first))
+            .unwrap();
+        assert_eq!(first.sessions.len(), 4);
+        for (id, s) in &first.sessions {
+            let shared = Arc::ptr_eq(s, &next.sessions[id]);
+            assert_eq!(shared, !id.starts_with("20251202"), "{id}");
+        }
+        let events: Vec<_> = diff(&first, &next)
+            .iter()
+            .map(|e| format!("{} {}", e.name(), e.session().unwrap_or_default()))
+            .collect();
+        assert_eq!(events, ["session-updated 20251202-143000-s2"]);
+    }
+
+    /// Sessions come out in id order, the ones gone after them, however the two looks
+    /// interleave.
+    #[test]
+    fn events_keep_their_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let dir = root.join(".agents/sessions");
+        fs::create_dir_all(&dir).unwrap();
+        for i in [0, 1, 3, 5] {
+            fs::write(name(&dir, i), text(i)).unwrap();
+        }
+        let repo = crate::store::Repo::at(root.to_path_buf());
+        let mut tracker = Tracker::default();
+        let now = Utc::now();
+        let first = tracker
+            .snapshot(&repo, now, &Changes::everything(), None)
+            .unwrap();
+        let mut changes = Changes::default();
+        for op in [
+            Op::Delete(0),
+            Op::Write(2, 1),
+            Op::Write(3, 8),
+            Op::Delete(5),
+            Op::Write(6, 5),
+        ] {
+            changes.add(apply(&dir, &op));
+        }
+        let next = tracker
+            .snapshot(&repo, now, &changes, Some(&first))
+            .unwrap();
+        let events: Vec<_> = diff(&first, &next)
+            .iter()
+            .map(|e| format!("{} {}", e.name(), e.session().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "session-created 20251202-143000-s2",
+                "session-invalid 20251202-143000-s2",
+                "session-updated 20251203-143000-s3",
+                "session-created 20251206-143000-s6",
+                "session-invalid 20251206-143000-s6",
+                "session-deleted 20251200-143000-s0",
+                "session-deleted 20251205-143000-s5",
+            ]
+        );
     }
 
     proptest! {
