@@ -290,7 +290,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
         }
         // Sessions before `id` in the old look are gone.
         let mut before = None;
-        while let Some((oid, o)) = olds.next_if(|(oid, _)| oid.as_str() <= id.as_str()) {
+        while let Some((oid, o)) = olds.next_if(|(oid, _)| *oid <= id) {
             if oid == id {
                 before = Some(o);
                 break;

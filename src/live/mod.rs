@@ -117,7 +117,7 @@ impl SessionSnap {
 #[derive(Default, Clone)]
 pub struct Snapshot {
     /// Shared with the looks before as long as a session's facts stay the same.
-    pub sessions: BTreeMap<String, Arc<SessionSnap>>,
+    pub sessions: BTreeMap<Arc<str>, Arc<SessionSnap>>,
     pub runs: BTreeMap<String, RunView>,
     /// The reconciled records behind `runs` (cost, task, runner, tmux session…).
     pub records: BTreeMap<String, RunRecord>,
@@ -145,27 +145,26 @@ struct Parsed {
 }
 
 impl Parsed {
-    /// Brings the two facts that depend on the look (`stale` as of `now`, running counts
-    /// corrected by the runs) up to date; only a change of them copies the published session.
-    fn relook(
-        &mut self,
-        now: DateTime<Utc>,
-        stale_after: Duration,
-        running: &HashMap<&str, usize>,
-    ) {
+    /// Brings the two facts that depend on the look (`stale` as of the look's `cutoff`, see
+    /// [`Overview::stale_cutoff`], and running counts corrected by the runs) up to date;
+    /// returns whether they changed. Only a change copies the session, and only if it was
+    /// published already.
+    fn relook(&mut self, cutoff: Option<DateTime<Utc>>, running: &HashMap<&str, usize>) -> bool {
         let o = &self.snap.overview;
-        let stale = o.stale_at(now, stale_after);
+        let stale = o.stale_by(cutoff);
         let agents = self.agents.corrected(running.get(o.id.as_str()).copied());
-        if o.stale != stale || o.agents != agents {
-            let o = &mut Arc::make_mut(&mut self.snap).overview;
-            o.stale = stale;
-            o.agents = agents;
+        if o.stale == stale && o.agents == agents {
+            return false;
         }
+        let o = &mut Arc::make_mut(&mut self.snap).overview;
+        o.stale = stale;
+        o.agents = agents;
+        true
     }
 }
 
-/// Where the tracker keeps a file: by session id first, so the sessions of a look come out in
-/// the snapshot's order (two names the lossy id conversion makes one: the last wins).
+/// Where the tracker keeps a file: by session id first, so the files of one id are neighbours
+/// (two names the lossy id conversion makes one: the last is published).
 type FileName = (String, PathBuf);
 
 fn file_name(path: &Path) -> FileName {
@@ -205,6 +204,10 @@ fn file_key(path: &Path) -> Option<FileKey> {
 #[derive(Default)]
 pub struct Tracker {
     files: BTreeMap<FileName, Parsed>,
+    /// What the last look published: the `snap` of every file, by id. A look clones this map
+    /// (pointers, no sessions) and changes only the entries of files it re-read or whose
+    /// look-dependent facts changed.
+    sessions: BTreeMap<Arc<str>, Arc<SessionSnap>>,
     buf: Vec<u8>,
 }
 
@@ -245,43 +248,59 @@ impl Tracker {
                 all = true;
             }
         }
+        // The ids whose published session has to be looked up again.
+        let mut touched = Vec::new();
         if all {
             let files = repo.session_files().unwrap_or_default();
             let listed: HashSet<&PathBuf> = files.iter().collect();
-            self.files.retain(|(_, p), _| listed.contains(p));
+            self.files.retain(|(id, p), _| {
+                let keep = listed.contains(p);
+                if !keep {
+                    touched.push(id.clone());
+                }
+                keep
+            });
             for path in &files {
+                let name = file_name(path);
                 let key = file_key(path);
                 let fresh = self
                     .files
-                    .get(&file_name(path))
+                    .get(&name)
                     .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
                 if !fresh {
                     self.read(repo, now, path, config.stale_after);
+                    touched.push(name.0);
                 }
             }
         } else {
             for path in &dirty {
+                let name = file_name(path);
                 if is_session_file(path) {
                     self.read(repo, now, path, config.stale_after);
                 } else {
-                    self.files.remove(&file_name(path));
+                    self.files.remove(&name);
+                }
+                touched.push(name.0);
+            }
+        }
+        {
+            let running = runs.running_by_session();
+            let cutoff = Overview::stale_cutoff(now, config.stale_after);
+            for ((id, _), p) in self.files.iter_mut() {
+                if p.relook(cutoff, &running) {
+                    touched.push(id.clone());
                 }
             }
         }
-        let sessions = {
-            let running = runs.running_by_session();
-            // In id order already: collecting builds the map without a search per session.
-            self.files
-                .values_mut()
-                .map(|p| {
-                    p.relook(now, config.stale_after, &running);
-                    (p.snap.overview.id.clone(), Arc::clone(&p.snap))
-                })
-                .collect()
-        };
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            self.publish(id);
+        }
         let mut snap = Snapshot {
             at: now,
-            sessions,
+            // Pointers only: the sessions themselves are shared with the tracker.
+            sessions: self.sessions.clone(),
             ..Snapshot::default()
         };
         for r in views {
@@ -291,6 +310,26 @@ impl Tracker {
             snap.records.insert(r.id.clone(), r);
         }
         Ok(snap)
+    }
+
+    /// Publishes what the files now say of session `id` (the last file of that id), or that
+    /// there is no such session.
+    fn publish(&mut self, id: String) {
+        let file = self
+            .files
+            .range((id.clone(), PathBuf::new())..)
+            .take_while(|((i, _), _)| *i == id)
+            .last()
+            .map(|(_, p)| Arc::clone(&p.snap));
+        match (file, self.sessions.get_mut(id.as_str())) {
+            (Some(file), Some(s)) => *s = file,
+            (Some(file), None) => {
+                self.sessions.insert(id.into(), file);
+            }
+            (None, _) => {
+                self.sessions.remove(id.as_str());
+            }
+        }
     }
 
     /// Reads, validates and parses one file (once), replacing what was known about it.
