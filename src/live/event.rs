@@ -283,7 +283,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
     let mut out = Vec::new();
     let mut deleted = Vec::new();
     let mut olds = old.sessions.iter().peekable();
-    for (id, s) in &new.sessions {
+    for (id, s) in new.sessions.iter() {
         if olds.peek().is_some_and(|(_, o)| Arc::ptr_eq(o, s)) {
             olds.next();
             continue;

@@ -11,10 +11,12 @@
 mod event;
 mod feed;
 mod follow;
+mod sessions;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,7 @@ pub use event::{
 };
 pub use feed::{Feed, Msg, settle};
 pub use follow::Followed;
+pub use sessions::Sessions;
 
 use crate::agents::record::RunRecord;
 use crate::config::Config;
@@ -117,7 +120,7 @@ impl SessionSnap {
 #[derive(Default, Clone)]
 pub struct Snapshot {
     /// Shared with the looks before as long as a session's facts stay the same.
-    pub sessions: BTreeMap<Arc<str>, Arc<SessionSnap>>,
+    pub sessions: Sessions,
     pub runs: BTreeMap<String, RunView>,
     /// The reconciled records behind `runs` (cost, task, runner, tmux session…).
     pub records: BTreeMap<String, RunRecord>,
@@ -146,20 +149,23 @@ struct Parsed {
 
 impl Parsed {
     /// Brings the two facts that depend on the look (`stale` as of the look's `cutoff`, see
-    /// [`Overview::stale_cutoff`], and running counts corrected by the runs) up to date;
-    /// returns whether they changed. Only a change copies the session, and only if it was
-    /// published already.
-    fn relook(&mut self, cutoff: Option<DateTime<Utc>>, running: &HashMap<&str, usize>) -> bool {
+    /// [`Overview::stale_cutoff`], and running counts corrected by the runs) up to date:
+    /// only a change copies the session, and only if it was published already.
+    fn relook(&mut self, cutoff: Option<DateTime<Utc>>, running: &HashMap<&str, usize>) {
         let o = &self.snap.overview;
         let stale = o.stale_by(cutoff);
         let agents = self.agents.corrected(running.get(o.id.as_str()).copied());
-        if o.stale == stale && o.agents == agents {
-            return false;
+        if o.stale != stale || o.agents != agents {
+            let o = &mut Arc::make_mut(&mut self.snap).overview;
+            o.stale = stale;
+            o.agents = agents;
         }
-        let o = &mut Arc::make_mut(&mut self.snap).overview;
-        o.stale = stale;
-        o.agents = agents;
-        true
+    }
+
+    /// The update time from which the session can be stale (none for a completed one).
+    fn stales_from(&self) -> Option<DateTime<Utc>> {
+        let o = &self.snap.overview;
+        o.updated_at.filter(|_| o.status != "completed")
     }
 }
 
@@ -204,10 +210,20 @@ fn file_key(path: &Path) -> Option<FileKey> {
 #[derive(Default)]
 pub struct Tracker {
     files: BTreeMap<FileName, Parsed>,
-    /// What the last look published: the `snap` of every file, by id. A look clones this map
-    /// (pointers, no sessions) and changes only the entries of files it re-read or whose
-    /// look-dependent facts changed.
-    sessions: BTreeMap<Arc<str>, Arc<SessionSnap>>,
+    /// What the last look published: the `snap` of every file, by id. A look clones this
+    /// (chunk pointers, no sessions) and changes only the sessions of files it re-read or
+    /// whose look-dependent facts changed.
+    sessions: Sessions,
+    /// The files that are symlinks (read again on every look).
+    links: BTreeSet<PathBuf>,
+    /// The files that can go stale, by their update time: a look needs to recheck only the
+    /// ones between its cutoff and the last look's.
+    updated: BTreeSet<(DateTime<Utc>, FileName)>,
+    /// The last look's stale cutoff (`None` before the first look).
+    cutoff: Option<Option<DateTime<Utc>>>,
+    /// The last look's running counts by session: only the sessions of counts that changed
+    /// need their agent counts corrected again.
+    running: HashMap<String, usize>,
     buf: Vec<u8>,
 }
 
@@ -233,12 +249,7 @@ impl Tracker {
             .filter(|r| old.is_none_or(|o| !o.runs.get(&r.run_id).is_some_and(|b| b.same_facts(r))))
             .map(|r| dir.join(format!("{}.md", r.session)))
             .collect();
-        dirty.extend(
-            self.files
-                .iter()
-                .filter(|(_, p)| p.link)
-                .map(|((_, path), _)| path.clone()),
-        );
+        dirty.extend(self.links.iter().cloned());
         let mut all = changes.all || old.is_none();
         for p in &changes.paths {
             if p.parent() == Some(dir.as_path()) {
@@ -248,18 +259,21 @@ impl Tracker {
                 all = true;
             }
         }
-        // The ids whose published session has to be looked up again.
+        // The ids whose sessions have to be looked at again.
         let mut touched = Vec::new();
         if all {
             let files = repo.session_files().unwrap_or_default();
             let listed: HashSet<&PathBuf> = files.iter().collect();
-            self.files.retain(|(id, p), _| {
-                let keep = listed.contains(p);
-                if !keep {
-                    touched.push(id.clone());
-                }
-                keep
-            });
+            let gone: Vec<FileName> = self
+                .files
+                .keys()
+                .filter(|(_, p)| !listed.contains(p))
+                .cloned()
+                .collect();
+            for name in gone {
+                self.forget(&name);
+                touched.push(name.0);
+            }
             for path in &files {
                 let name = file_name(path);
                 let key = file_key(path);
@@ -268,38 +282,68 @@ impl Tracker {
                     .get(&name)
                     .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
                 if !fresh {
-                    self.read(repo, now, path, config.stale_after);
-                    touched.push(name.0);
+                    self.read(repo, now, name, config.stale_after, &mut touched);
                 }
             }
         } else {
             for path in &dirty {
                 let name = file_name(path);
                 if is_session_file(path) {
-                    self.read(repo, now, path, config.stale_after);
+                    self.read(repo, now, name, config.stale_after, &mut touched);
                 } else {
-                    self.files.remove(&name);
-                }
-                touched.push(name.0);
-            }
-        }
-        {
-            let running = runs.running_by_session();
-            let cutoff = Overview::stale_cutoff(now, config.stale_after);
-            for ((id, _), p) in self.files.iter_mut() {
-                if p.relook(cutoff, &running) {
-                    touched.push(id.clone());
+                    self.forget(&name);
+                    touched.push(name.0);
                 }
             }
         }
+        let cutoff = Overview::stale_cutoff(now, config.stale_after);
+        match self.cutoff {
+            None => touched.extend(self.files.keys().map(|(id, _)| id.clone())),
+            Some(last) if last != cutoff => {
+                // `None` sorts first: nothing is stale before any cutoff.
+                let (lo, hi) = (last.min(cutoff), last.max(cutoff));
+                let bound = |t: Option<DateTime<Utc>>| match t {
+                    Some(t) => Bound::Included((t, (String::new(), PathBuf::new()))),
+                    None => Bound::Unbounded,
+                };
+                let hi = match bound(hi) {
+                    Bound::Included(b) => Bound::Excluded(b),
+                    b => b,
+                };
+                touched.extend(
+                    self.updated
+                        .range((bound(lo), hi))
+                        .map(|(_, (id, _))| id.clone()),
+                );
+            }
+            Some(_) => {}
+        }
+        self.cutoff = Some(cutoff);
+        let running = runs.running_by_session();
+        touched.extend(
+            running
+                .iter()
+                .filter(|(id, n)| self.running.get(**id) != Some(n))
+                .map(|(id, _)| id.to_string()),
+        );
+        touched.extend(
+            self.running
+                .keys()
+                .filter(|id| !running.contains_key(id.as_str()))
+                .cloned(),
+        );
         touched.sort_unstable();
         touched.dedup();
         for id in touched {
-            self.publish(id);
+            self.publish(id, cutoff, &running);
         }
+        self.running = running
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect();
         let mut snap = Snapshot {
             at: now,
-            // Pointers only: the sessions themselves are shared with the tracker.
+            // Chunk pointers only: the sessions themselves are shared with the tracker.
             sessions: self.sessions.clone(),
             ..Snapshot::default()
         };
@@ -312,28 +356,53 @@ impl Tracker {
         Ok(snap)
     }
 
-    /// Publishes what the files now say of session `id` (the last file of that id), or that
-    /// there is no such session.
-    fn publish(&mut self, id: String) {
-        let file = self
+    /// Brings the files of session `id` up to date with the look (see [`Parsed::relook`]) and
+    /// publishes what they say (the last file of that id), or that there is no such session.
+    fn publish(
+        &mut self,
+        id: String,
+        cutoff: Option<DateTime<Utc>>,
+        running: &HashMap<&str, usize>,
+    ) {
+        let mut file = None;
+        for (_, p) in self
             .files
-            .range((id.clone(), PathBuf::new())..)
+            .range_mut((id.clone(), PathBuf::new())..)
             .take_while(|((i, _), _)| *i == id)
-            .last()
-            .map(|(_, p)| Arc::clone(&p.snap));
-        match (file, self.sessions.get_mut(id.as_str())) {
-            (Some(file), Some(s)) => *s = file,
-            (Some(file), None) => {
-                self.sessions.insert(id.into(), file);
-            }
-            (None, _) => {
-                self.sessions.remove(id.as_str());
-            }
+        {
+            p.relook(cutoff, running);
+            file = Some(Arc::clone(&p.snap));
+        }
+        match file {
+            Some(file) => self.sessions.insert(file),
+            None => self.sessions.remove(&id),
         }
     }
 
-    /// Reads, validates and parses one file (once), replacing what was known about it.
-    fn read(&mut self, repo: &Repo, now: DateTime<Utc>, path: &Path, stale_after: Duration) {
+    /// Drops what was known about one file.
+    fn forget(&mut self, name: &FileName) {
+        let Some(p) = self.files.remove(name) else {
+            return;
+        };
+        if p.link {
+            self.links.remove(&name.1);
+        }
+        if let Some(t) = p.stales_from() {
+            self.updated.remove(&(t, name.clone()));
+        }
+    }
+
+    /// Reads, validates and parses one file (once), replacing what was known about it; its
+    /// id goes into `touched`.
+    fn read(
+        &mut self,
+        repo: &Repo,
+        now: DateTime<Utc>,
+        name: FileName,
+        stale_after: Duration,
+        touched: &mut Vec<String>,
+    ) {
+        let path = name.1.as_path();
         let read_at = std::time::SystemTime::now();
         let key = file_key(path);
         let display = repo.display(path);
@@ -352,22 +421,28 @@ impl Tracker {
         let racy = fs::metadata(path)
             .and_then(|m| m.modified())
             .map_or(true, |m| m + RACY > read_at);
-        self.files.insert(
-            file_name(path),
-            Parsed {
-                key,
-                racy,
-                link: path.is_symlink(),
-                agents: overview.agents,
-                snap: Arc::new(SessionSnap {
-                    overview,
-                    linear_issue,
-                    hash: hasher.finish(),
-                    diagnostics,
-                    checklist,
-                }),
-            },
-        );
+        let parsed = Parsed {
+            key,
+            racy,
+            link: path.is_symlink(),
+            agents: overview.agents,
+            snap: Arc::new(SessionSnap {
+                overview,
+                linear_issue,
+                hash: hasher.finish(),
+                diagnostics,
+                checklist,
+            }),
+        };
+        touched.push(name.0.clone());
+        self.forget(&name);
+        if parsed.link {
+            self.links.insert(name.1.clone());
+        }
+        if let Some(t) = parsed.stales_from() {
+            self.updated.insert((t, name.clone()));
+        }
+        self.files.insert(name, parsed);
     }
 }
 
@@ -533,8 +608,8 @@ mod tests {
             .snapshot(&repo, later, &changes, Some(&first))
             .unwrap();
         assert_eq!(first.sessions.len(), 4);
-        for (id, s) in &first.sessions {
-            let shared = Arc::ptr_eq(s, &next.sessions[id]);
+        for (id, s) in first.sessions.iter() {
+            let shared = next.sessions.get(id).is_some_and(|n| Arc::ptr_eq(s, n));
             assert_eq!(shared, !id.starts_with("20251202"), "{id}");
         }
         let events: Vec<_> = diff(&first, &next)
@@ -605,11 +680,15 @@ mod tests {
             fs::create_dir_all(root.join(".agents/sessions")).unwrap();
             let dir = root.join(".agents/sessions");
             let repo = crate::store::Repo::at(root.to_path_buf());
-            let now = Utc::now();
+            // The files say they were updated at 15:10 the day before, and stale is a day
+            // later: the looks go back and forth across that moment.
+            let start = DateTime::parse_from_rfc3339("2025-12-05T13:00:00Z").unwrap().to_utc();
+            let mut now = start;
             let (mut told, mut blind) = (Tracker::default(), Tracker::default());
             let mut snap = told.snapshot(&repo, now, &Changes::everything(), None).unwrap();
             let mut blind_snap = blind.snapshot(&repo, now, &Changes::everything(), None).unwrap();
-            for op in &ops {
+            for (i, op) in ops.iter().enumerate() {
+                now = start + chrono::Duration::minutes((i as i64 * 97) % 300);
                 let mut changes = Changes::default();
                 changes.add(apply(&dir, op));
                 let fresh = Tracker::default().snapshot(&repo, now, &Changes::everything(), None).unwrap();
