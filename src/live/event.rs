@@ -282,20 +282,22 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
     let at = at_now();
     let mut out = Vec::new();
     let mut deleted = Vec::new();
-    let mut olds = old.sessions.iter().peekable();
-    for (id, s) in new.sessions.iter() {
-        if olds.peek().is_some_and(|(_, o)| Arc::ptr_eq(o, s)) {
+    // Only pointers are compared until one differs.
+    let mut olds = old.sessions.values().peekable();
+    for s in new.sessions.values() {
+        if olds.peek().is_some_and(|o| Arc::ptr_eq(o, s)) {
             olds.next();
             continue;
         }
-        // Sessions before `id` in the old look are gone.
+        // Sessions before this one in the old look are gone.
+        let id = s.overview.id.as_str();
         let mut before = None;
-        while let Some((oid, o)) = olds.next_if(|(oid, _)| *oid <= id) {
-            if oid == id {
+        while let Some(o) = olds.next_if(|o| o.overview.id.as_str() <= id) {
+            if o.overview.id == id {
                 before = Some(o);
                 break;
             }
-            deleted.push(deleted_event(&at, oid, o));
+            deleted.push(deleted_event(&at, o));
         }
         match before {
             None => {
@@ -310,7 +312,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
             Some(o) => updated(&at, o, s, &mut out),
         }
     }
-    deleted.extend(olds.map(|(oid, o)| deleted_event(&at, oid, o)));
+    deleted.extend(olds.map(|o| deleted_event(&at, o)));
     out.append(&mut deleted);
     for (id, r) in &new.runs {
         let before = old.runs.get(id);
@@ -363,10 +365,10 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
     out
 }
 
-fn deleted_event(at: &str, id: &str, o: &SessionSnap) -> Event {
+fn deleted_event(at: &str, o: &SessionSnap) -> Event {
     Event::SessionDeleted {
         at: at.to_string(),
-        session: id.to_string(),
+        session: o.overview.id.clone(),
         path: o.overview.path.clone(),
     }
 }
