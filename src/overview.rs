@@ -13,10 +13,24 @@ use crate::session::rules::parse_timestamp;
 use crate::session::yaml::Node;
 use crate::summary_cache::Facts;
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct AgentCounts {
     pub total: usize,
     pub running: usize,
+}
+
+impl AgentCounts {
+    /// The counts with the running one replaced by `running`, the reconciled count of the
+    /// session's runs, when it has runs (see [`Runs::running`]).
+    pub fn corrected(self, running: Option<usize>) -> AgentCounts {
+        match running {
+            Some(n) => AgentCounts {
+                running: n,
+                total: self.total.max(n),
+            },
+            None => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,19 +165,27 @@ impl Overview {
 
     /// Sets `stale` as of `now`: not completed and not updated for longer than `stale_after`.
     pub fn restale(&mut self, now: DateTime<Utc>, stale_after: Duration) {
-        self.stale = self.status != "completed"
-            && self
-                .updated_at
-                .is_some_and(|t| (now - t).to_std().is_ok_and(|age| age > stale_after));
+        self.stale = self.stale_by(Overview::stale_cutoff(now, stale_after));
+    }
+
+    /// The moment an update must be older than for a session to be stale as of `now`
+    /// (`None`: nothing can be that old). Computed once, it makes [`Overview::stale_by`] a
+    /// comparison, for a look at many sessions.
+    pub fn stale_cutoff(now: DateTime<Utc>, stale_after: Duration) -> Option<DateTime<Utc>> {
+        chrono::Duration::from_std(stale_after)
+            .ok()
+            .and_then(|d| now.checked_sub_signed(d))
+    }
+
+    /// Whether it is stale as of the `cutoff` of [`Overview::stale_cutoff`].
+    pub fn stale_by(&self, cutoff: Option<DateTime<Utc>>) -> bool {
+        self.status != "completed" && cutoff.is_some_and(|c| self.updated_at.is_some_and(|t| t < c))
     }
 
     /// Replaces the running count with the reconciled one of `runs`, when it has runs of
     /// this session.
     pub fn correct(&mut self, runs: &Runs) {
-        if let Some(n) = runs.running(&self.id) {
-            self.agents.running = n;
-            self.agents.total = self.agents.total.max(n);
-        }
+        self.agents = self.agents.corrected(runs.running(&self.id));
     }
 
     /// [`Overview::correct`], then the file's entries without a run record here: unknown
@@ -352,5 +374,44 @@ pub fn sort(sessions: &mut [Overview], key: SortKey) {
         // Keys computed once per element, not once per comparison (stable, like `sort_by`).
         SortKey::Status => sessions
             .sort_by_cached_key(|o| (status_rank(&o.status), std::cmp::Reverse(o.updated_at))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cutoff comparison says what "not updated for longer than `stale_after`" says, at
+    /// the boundary, in the future and for durations longer than any calendar.
+    #[test]
+    fn stale_by_the_cutoff_is_older_than_stale_after() {
+        let now = DateTime::parse_from_rfc3339("2025-12-04T14:30:00.5Z")
+            .unwrap()
+            .to_utc();
+        let ns = chrono::Duration::nanoseconds;
+        for stale_after in [
+            Duration::ZERO,
+            Duration::from_secs(86400),
+            Duration::from_nanos(1),
+            Duration::MAX,
+        ] {
+            for age in [
+                ns(-5),
+                ns(0),
+                ns(1),
+                ns(86_400_000_000_000),
+                ns(86_400_000_000_001),
+            ] {
+                let mut o = Overview::new(Path::new("x.md"), "x".into(), None, now, stale_after);
+                o.status = "paused".into();
+                o.updated_at = Some(now - age);
+                let older = (now - (now - age)).to_std().is_ok_and(|a| a > stale_after);
+                o.restale(now, stale_after);
+                assert_eq!(o.stale, older, "{stale_after:?} {age:?}");
+                o.status = "completed".into();
+                o.restale(now, stale_after);
+                assert!(!o.stale);
+            }
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! Cheap by design: with no `.agents/state/runs/` it is one failed `read_dir`; a finished,
 //! written-back record costs one small JSON parse and no `/proc` lookup.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -131,6 +132,15 @@ impl Runs {
             n += usize::from(r.status.is_active());
         }
         any.then_some(n)
+    }
+
+    /// [`Runs::running`] of every session that has runs, in one pass over the records.
+    pub fn running_by_session(&self) -> HashMap<&str, usize> {
+        let mut counts = HashMap::new();
+        for (_, r) in &self.records {
+            *counts.entry(r.session.as_str()).or_insert(0) += usize::from(r.status.is_active());
+        }
+        counts
     }
 }
 

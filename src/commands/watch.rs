@@ -238,12 +238,17 @@ fn draw(ctx: &Ctx, snap: &Snapshot, out: &mut impl Write) {
         Column::cut("AGENTS", 14).drop(1),
         Column::cut("VALID", 10),
     ]);
-    let mut rows: Vec<&SessionSnap> = snap.sessions.values().collect();
+    let mut rows: Vec<&SessionSnap> = snap.sessions.values().map(|s| &**s).collect();
     rows.sort_by_key(|s| std::cmp::Reverse(s.overview.updated_at));
+    // Each session's runs, in one pass over the runs rather than one per row.
+    let mut runs_of: HashMap<&str, Vec<&RunView>> = HashMap::new();
+    for r in snap.runs.values() {
+        runs_of.entry(r.session.as_str()).or_default().push(r);
+    }
     for s in rows {
         let o = &s.overview;
         let age = o.age_label(ctx.now);
-        let runs: Vec<&RunView> = snap.runs.values().filter(|r| r.session == o.id).collect();
+        let runs = runs_of.get(o.id.as_str()).map_or(&[][..], Vec::as_slice);
         let agents = if runs.is_empty() {
             "-".to_string()
         } else {

@@ -1,6 +1,8 @@
 //! The one event type of the live engine: what `watch --json` prints, one object per line,
 //! and what `serve` pushes to open pages. Its JSON form is the wire format of both.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::{SessionSnap, Snapshot};
@@ -273,12 +275,31 @@ pub fn at_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The events that lead from `old` to `new`.
+/// The events that lead from `old` to `new`: for sessions in id order, then the sessions
+/// gone, then the runs. The two session maps are walked side by side, and a session both
+/// looks share (the same `Arc`: the tracker did not change it) is passed over unread.
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
     let at = at_now();
     let mut out = Vec::new();
-    for (id, s) in &new.sessions {
-        match old.sessions.get(id) {
+    let mut deleted = Vec::new();
+    // Only pointers are compared until one differs.
+    let mut olds = old.sessions.values().peekable();
+    for s in new.sessions.values() {
+        if olds.peek().is_some_and(|o| Arc::ptr_eq(o, s)) {
+            olds.next();
+            continue;
+        }
+        // Sessions before this one in the old look are gone.
+        let id = s.overview.id.as_str();
+        let mut before = None;
+        while let Some(o) = olds.next_if(|o| o.overview.id.as_str() <= id) {
+            if o.overview.id == id {
+                before = Some(o);
+                break;
+            }
+            deleted.push(deleted_event(&at, o));
+        }
+        match before {
             None => {
                 out.push(Event::SessionCreated {
                     at: at.clone(),
@@ -288,63 +309,11 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
                     out.push(invalid(&at, s));
                 }
             }
-            Some(o)
-                if o.hash != s.hash
-                    || o.overview.stale != s.overview.stale
-                    || o.overview.agents != s.overview.agents =>
-            {
-                let (a, b) = (&o.overview, &s.overview);
-                let mut changes = FieldChanges {
-                    title: change(&a.title, &b.title),
-                    status: change(&a.status, &b.status),
-                    current_task: change(&a.current_task, &b.current_task),
-                    last_updated: change(&a.last_updated, &b.last_updated),
-                    linear_issue: change(&o.linear_issue, &s.linear_issue),
-                    stale: change(&a.stale, &b.stale),
-                    agents: change(&a.agents, &b.agents),
-                    body: None,
-                };
-                if changes.title.is_none()
-                    && changes.status.is_none()
-                    && changes.current_task.is_none()
-                    && changes.last_updated.is_none()
-                    && changes.linear_issue.is_none()
-                    && changes.stale.is_none()
-                    && changes.agents.is_none()
-                {
-                    changes.body = Some(BodyChanged { changed: true });
-                }
-                out.push(Event::SessionUpdated {
-                    at: at.clone(),
-                    session: SessionRef::of(s),
-                    changes: Box::new(changes),
-                });
-                let error_sig = |x: &SessionSnap| {
-                    x.errors()
-                        .map(|d| (d.rule, d.line, d.column))
-                        .collect::<Vec<_>>()
-                };
-                if o.valid() && !s.valid() || (!s.valid() && error_sig(o) != error_sig(s)) {
-                    out.push(invalid(&at, s));
-                } else if !o.valid() && s.valid() {
-                    out.push(Event::SessionValid {
-                        at: at.clone(),
-                        session: SessionRef::of(s),
-                    });
-                }
-            }
-            Some(_) => {}
+            Some(o) => updated(&at, o, s, &mut out),
         }
     }
-    for (id, o) in &old.sessions {
-        if !new.sessions.contains_key(id) {
-            out.push(Event::SessionDeleted {
-                at: at.clone(),
-                session: id.clone(),
-                path: o.overview.path.clone(),
-            });
-        }
-    }
+    deleted.extend(olds.map(|o| deleted_event(&at, o)));
+    out.append(&mut deleted);
     for (id, r) in &new.runs {
         let before = old.runs.get(id);
         let was_active = before.is_some_and(|b| b.active);
@@ -394,6 +363,64 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
         }
     }
     out
+}
+
+fn deleted_event(at: &str, o: &SessionSnap) -> Event {
+    Event::SessionDeleted {
+        at: at.to_string(),
+        session: o.overview.id.clone(),
+        path: o.overview.path.clone(),
+    }
+}
+
+/// The events of a session in both looks: none unless its file, its staleness or its agent
+/// counts changed.
+fn updated(at: &str, o: &SessionSnap, s: &SessionSnap, out: &mut Vec<Event>) {
+    if o.hash == s.hash
+        && o.overview.stale == s.overview.stale
+        && o.overview.agents == s.overview.agents
+    {
+        return;
+    }
+    let (a, b) = (&o.overview, &s.overview);
+    let mut changes = FieldChanges {
+        title: change(&a.title, &b.title),
+        status: change(&a.status, &b.status),
+        current_task: change(&a.current_task, &b.current_task),
+        last_updated: change(&a.last_updated, &b.last_updated),
+        linear_issue: change(&o.linear_issue, &s.linear_issue),
+        stale: change(&a.stale, &b.stale),
+        agents: change(&a.agents, &b.agents),
+        body: None,
+    };
+    if changes.title.is_none()
+        && changes.status.is_none()
+        && changes.current_task.is_none()
+        && changes.last_updated.is_none()
+        && changes.linear_issue.is_none()
+        && changes.stale.is_none()
+        && changes.agents.is_none()
+    {
+        changes.body = Some(BodyChanged { changed: true });
+    }
+    out.push(Event::SessionUpdated {
+        at: at.to_string(),
+        session: SessionRef::of(s),
+        changes: Box::new(changes),
+    });
+    let error_sig = |x: &SessionSnap| {
+        x.errors()
+            .map(|d| (d.rule, d.line, d.column))
+            .collect::<Vec<_>>()
+    };
+    if o.valid() && !s.valid() || (!s.valid() && error_sig(o) != error_sig(s)) {
+        out.push(invalid(at, s));
+    } else if !o.valid() && s.valid() {
+        out.push(Event::SessionValid {
+            at: at.to_string(),
+            session: SessionRef::of(s),
+        });
+    }
 }
 
 fn invalid(at: &str, s: &SessionSnap) -> Event {

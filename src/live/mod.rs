@@ -11,11 +11,14 @@
 mod event;
 mod feed;
 mod follow;
+mod sessions;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -25,15 +28,16 @@ pub use event::{
 };
 pub use feed::{Feed, Msg, settle};
 pub use follow::Followed;
+pub use sessions::Sessions;
 
 use crate::agents::record::RunRecord;
 use crate::config::Config;
 use crate::diagnostic::Diagnostic;
 use crate::error::Result;
-use crate::overview::Overview;
+use crate::overview::{AgentCounts, Overview};
 use crate::runs::{self, RunView};
 use crate::session::rules::Severity;
-use crate::store::Repo;
+use crate::store::{Repo, SessionId};
 use crate::validation::validate_file;
 
 /// What changed in one batch: the paths events named, or everything (the first look, a
@@ -115,7 +119,8 @@ impl SessionSnap {
 /// Every session (by id) and every run (by run id) at one look.
 #[derive(Default, Clone)]
 pub struct Snapshot {
-    pub sessions: BTreeMap<String, SessionSnap>,
+    /// Shared with the looks before as long as a session's facts stay the same.
+    pub sessions: Sessions,
     pub runs: BTreeMap<String, RunView>,
     /// The reconciled records behind `runs` (cost, task, runner, tmux session…).
     pub records: BTreeMap<String, RunRecord>,
@@ -133,12 +138,43 @@ struct Parsed {
     /// A symlink: its target can change without an event naming the link, so it is read
     /// again on every look.
     link: bool,
-    /// As read, before runs correct its agent counts and with `stale` as of the read.
-    overview: Overview,
-    linear_issue: Option<String>,
-    hash: u64,
-    diagnostics: Vec<Diagnostic>,
-    checklist: Checklist,
+    /// The agent counts the file itself gives, before runs correct them.
+    agents: AgentCounts,
+    /// What the last look published of it: the file as read, with `stale` and the agent
+    /// counts as of that look. A look that finds both facts unchanged hands on this same
+    /// `Arc`, so a look costs no copies of the sessions it did not re-read (and `diff` skips
+    /// them by pointer).
+    snap: Arc<SessionSnap>,
+}
+
+impl Parsed {
+    /// Brings the two facts that depend on the look (`stale` as of the look's `cutoff`, see
+    /// [`Overview::stale_cutoff`], and running counts corrected by the runs) up to date:
+    /// only a change copies the session, and only if it was published already.
+    fn relook(&mut self, cutoff: Option<DateTime<Utc>>, running: &HashMap<&str, usize>) {
+        let o = &self.snap.overview;
+        let stale = o.stale_by(cutoff);
+        let agents = self.agents.corrected(running.get(o.id.as_str()).copied());
+        if o.stale != stale || o.agents != agents {
+            let o = &mut Arc::make_mut(&mut self.snap).overview;
+            o.stale = stale;
+            o.agents = agents;
+        }
+    }
+
+    /// The update time from which the session can be stale (none for a completed one).
+    fn stales_from(&self) -> Option<DateTime<Utc>> {
+        let o = &self.snap.overview;
+        o.updated_at.filter(|_| o.status != "completed")
+    }
+}
+
+/// Where the tracker keeps a file: by session id first, so the files of one id are neighbours
+/// (two names the lossy id conversion makes one: the last is published).
+type FileName = (String, PathBuf);
+
+fn file_name(path: &Path) -> FileName {
+    (SessionId::of(path).to_string(), path.to_path_buf())
 }
 
 /// Size, times and inode of the link and of its target (the same file for a regular file).
@@ -173,7 +209,21 @@ fn file_key(path: &Path) -> Option<FileKey> {
 /// changed or were racy.
 #[derive(Default)]
 pub struct Tracker {
-    files: HashMap<PathBuf, Parsed>,
+    files: BTreeMap<FileName, Parsed>,
+    /// What the last look published: the `snap` of every file, by id. A look clones this
+    /// (chunk pointers, no sessions) and changes only the sessions of files it re-read or
+    /// whose look-dependent facts changed.
+    sessions: Sessions,
+    /// The files that are symlinks (read again on every look).
+    links: BTreeSet<PathBuf>,
+    /// The files that can go stale, by their update time: a look needs to recheck only the
+    /// ones between its cutoff and the last look's.
+    updated: BTreeSet<(DateTime<Utc>, FileName)>,
+    /// The last look's stale cutoff (`None` before the first look).
+    cutoff: Option<Option<DateTime<Utc>>>,
+    /// The last look's running counts by session: only the sessions of counts that changed
+    /// need their agent counts corrected again.
+    running: HashMap<String, usize>,
     buf: Vec<u8>,
 }
 
@@ -199,12 +249,7 @@ impl Tracker {
             .filter(|r| old.is_none_or(|o| !o.runs.get(&r.run_id).is_some_and(|b| b.same_facts(r))))
             .map(|r| dir.join(format!("{}.md", r.session)))
             .collect();
-        dirty.extend(
-            self.files
-                .iter()
-                .filter(|(_, p)| p.link)
-                .map(|(path, _)| path.clone()),
-        );
+        dirty.extend(self.links.iter().cloned());
         let mut all = changes.all || old.is_none();
         for p in &changes.paths {
             if p.parent() == Some(dir.as_path()) {
@@ -214,48 +259,94 @@ impl Tracker {
                 all = true;
             }
         }
+        // The ids whose sessions have to be looked at again.
+        let mut touched = Vec::new();
         if all {
             let files = repo.session_files().unwrap_or_default();
             let listed: HashSet<&PathBuf> = files.iter().collect();
-            self.files.retain(|p, _| listed.contains(p));
+            let gone: Vec<FileName> = self
+                .files
+                .keys()
+                .filter(|(_, p)| !listed.contains(p))
+                .cloned()
+                .collect();
+            for name in gone {
+                self.forget(&name);
+                touched.push(name.0);
+            }
             for path in &files {
+                let name = file_name(path);
                 let key = file_key(path);
                 let fresh = self
                     .files
-                    .get(path)
+                    .get(&name)
                     .is_some_and(|e| !e.racy && !e.link && e.key.is_some() && e.key == key);
                 if !fresh {
-                    self.read(repo, now, path, config.stale_after);
+                    self.read(repo, now, name, config.stale_after, &mut touched);
                 }
             }
         } else {
             for path in &dirty {
+                let name = file_name(path);
                 if is_session_file(path) {
-                    self.read(repo, now, path, config.stale_after);
+                    self.read(repo, now, name, config.stale_after, &mut touched);
                 } else {
-                    self.files.remove(path);
+                    self.forget(&name);
+                    touched.push(name.0);
                 }
             }
         }
+        let cutoff = Overview::stale_cutoff(now, config.stale_after);
+        match self.cutoff {
+            None => touched.extend(self.files.keys().map(|(id, _)| id.clone())),
+            Some(last) if last != cutoff => {
+                // `None` sorts first: nothing is stale before any cutoff.
+                let (lo, hi) = (last.min(cutoff), last.max(cutoff));
+                let bound = |t: Option<DateTime<Utc>>| match t {
+                    Some(t) => Bound::Included((t, (String::new(), PathBuf::new()))),
+                    None => Bound::Unbounded,
+                };
+                let hi = match bound(hi) {
+                    Bound::Included(b) => Bound::Excluded(b),
+                    b => b,
+                };
+                touched.extend(
+                    self.updated
+                        .range((bound(lo), hi))
+                        .map(|(_, (id, _))| id.clone()),
+                );
+            }
+            Some(_) => {}
+        }
+        self.cutoff = Some(cutoff);
+        let running = runs.running_by_session();
+        touched.extend(
+            running
+                .iter()
+                .filter(|(id, n)| self.running.get(**id) != Some(n))
+                .map(|(id, _)| id.to_string()),
+        );
+        touched.extend(
+            self.running
+                .keys()
+                .filter(|id| !running.contains_key(id.as_str()))
+                .cloned(),
+        );
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            self.publish(id, cutoff, &running);
+        }
+        self.running = running
+            .into_iter()
+            .map(|(id, n)| (id.to_string(), n))
+            .collect();
         let mut snap = Snapshot {
             at: now,
+            // Chunk pointers only: the sessions themselves are shared with the tracker.
+            sessions: self.sessions.clone(),
             ..Snapshot::default()
         };
-        for p in self.files.values() {
-            let mut overview = p.overview.clone();
-            overview.restale(now, config.stale_after);
-            overview.correct(&runs);
-            snap.sessions.insert(
-                overview.id.clone(),
-                SessionSnap {
-                    overview,
-                    linear_issue: p.linear_issue.clone(),
-                    hash: p.hash,
-                    diagnostics: p.diagnostics.clone(),
-                    checklist: p.checklist,
-                },
-            );
-        }
         for r in views {
             snap.runs.insert(r.run_id.clone(), r);
         }
@@ -265,8 +356,53 @@ impl Tracker {
         Ok(snap)
     }
 
-    /// Reads, validates and parses one file (once), replacing what was known about it.
-    fn read(&mut self, repo: &Repo, now: DateTime<Utc>, path: &Path, stale_after: Duration) {
+    /// Brings the files of session `id` up to date with the look (see [`Parsed::relook`]) and
+    /// publishes what they say (the last file of that id), or that there is no such session.
+    fn publish(
+        &mut self,
+        id: String,
+        cutoff: Option<DateTime<Utc>>,
+        running: &HashMap<&str, usize>,
+    ) {
+        let mut file = None;
+        for (_, p) in self
+            .files
+            .range_mut((id.clone(), PathBuf::new())..)
+            .take_while(|((i, _), _)| *i == id)
+        {
+            p.relook(cutoff, running);
+            file = Some(Arc::clone(&p.snap));
+        }
+        match file {
+            Some(file) => self.sessions.insert(file),
+            None => self.sessions.remove(&id),
+        }
+    }
+
+    /// Drops what was known about one file.
+    fn forget(&mut self, name: &FileName) {
+        let Some(p) = self.files.remove(name) else {
+            return;
+        };
+        if p.link {
+            self.links.remove(&name.1);
+        }
+        if let Some(t) = p.stales_from() {
+            self.updated.remove(&(t, name.clone()));
+        }
+    }
+
+    /// Reads, validates and parses one file (once), replacing what was known about it; its
+    /// id goes into `touched`.
+    fn read(
+        &mut self,
+        repo: &Repo,
+        now: DateTime<Utc>,
+        name: FileName,
+        stale_after: Duration,
+        touched: &mut Vec<String>,
+    ) {
+        let path = name.1.as_path();
         let read_at = std::time::SystemTime::now();
         let key = file_key(path);
         let display = repo.display(path);
@@ -285,19 +421,28 @@ impl Tracker {
         let racy = fs::metadata(path)
             .and_then(|m| m.modified())
             .map_or(true, |m| m + RACY > read_at);
-        self.files.insert(
-            path.to_path_buf(),
-            Parsed {
-                key,
-                racy,
-                link: path.is_symlink(),
+        let parsed = Parsed {
+            key,
+            racy,
+            link: path.is_symlink(),
+            agents: overview.agents,
+            snap: Arc::new(SessionSnap {
                 overview,
                 linear_issue,
                 hash: hasher.finish(),
                 diagnostics,
                 checklist,
-            },
-        );
+            }),
+        };
+        touched.push(name.0.clone());
+        self.forget(&name);
+        if parsed.link {
+            self.links.insert(name.1.clone());
+        }
+        if let Some(t) = parsed.stales_from() {
+            self.updated.insert((t, name.clone()));
+        }
+        self.files.insert(name, parsed);
     }
 }
 
@@ -439,6 +584,89 @@ mod tests {
         }
     }
 
+    /// A look whose events name one file hands every other session on as the same `Arc`:
+    /// nothing of them is copied, and `diff` passes them over by pointer.
+    #[test]
+    fn a_change_to_one_file_shares_the_other_sessions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let dir = root.join(".agents/sessions");
+        fs::create_dir_all(&dir).unwrap();
+        for i in 0..4 {
+            fs::write(name(&dir, i), text(i)).unwrap();
+        }
+        let repo = crate::store::Repo::at(root.to_path_buf());
+        let mut tracker = Tracker::default();
+        let now = Utc::now();
+        let first = tracker
+            .snapshot(&repo, now, &Changes::everything(), None)
+            .unwrap();
+        let mut changes = Changes::default();
+        changes.add(apply(&dir, &Op::Write(2, 9)));
+        let later = now + chrono::Duration::seconds(1);
+        let next = tracker
+            .snapshot(&repo, later, &changes, Some(&first))
+            .unwrap();
+        assert_eq!(first.sessions.len(), 4);
+        for (id, s) in first.sessions.iter() {
+            let shared = next.sessions.get(id).is_some_and(|n| Arc::ptr_eq(s, n));
+            assert_eq!(shared, !id.starts_with("20251202"), "{id}");
+        }
+        let events: Vec<_> = diff(&first, &next)
+            .iter()
+            .map(|e| format!("{} {}", e.name(), e.session().unwrap_or_default()))
+            .collect();
+        assert_eq!(events, ["session-updated 20251202-143000-s2"]);
+    }
+
+    /// Sessions come out in id order, the ones gone after them, however the two looks
+    /// interleave.
+    #[test]
+    fn events_keep_their_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let dir = root.join(".agents/sessions");
+        fs::create_dir_all(&dir).unwrap();
+        for i in [0, 1, 3, 5] {
+            fs::write(name(&dir, i), text(i)).unwrap();
+        }
+        let repo = crate::store::Repo::at(root.to_path_buf());
+        let mut tracker = Tracker::default();
+        let now = Utc::now();
+        let first = tracker
+            .snapshot(&repo, now, &Changes::everything(), None)
+            .unwrap();
+        let mut changes = Changes::default();
+        for op in [
+            Op::Delete(0),
+            Op::Write(2, 1),
+            Op::Write(3, 8),
+            Op::Delete(5),
+            Op::Write(6, 5),
+        ] {
+            changes.add(apply(&dir, &op));
+        }
+        let next = tracker
+            .snapshot(&repo, now, &changes, Some(&first))
+            .unwrap();
+        let events: Vec<_> = diff(&first, &next)
+            .iter()
+            .map(|e| format!("{} {}", e.name(), e.session().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "session-created 20251202-143000-s2",
+                "session-invalid 20251202-143000-s2",
+                "session-updated 20251203-143000-s3",
+                "session-created 20251206-143000-s6",
+                "session-invalid 20251206-143000-s6",
+                "session-deleted 20251200-143000-s0",
+                "session-deleted 20251205-143000-s5",
+            ]
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -452,11 +680,15 @@ mod tests {
             fs::create_dir_all(root.join(".agents/sessions")).unwrap();
             let dir = root.join(".agents/sessions");
             let repo = crate::store::Repo::at(root.to_path_buf());
-            let now = Utc::now();
+            // The files say they were updated at 15:10 the day before, and stale is a day
+            // later: the looks go back and forth across that moment.
+            let start = DateTime::parse_from_rfc3339("2025-12-05T13:00:00Z").unwrap().to_utc();
+            let mut now = start;
             let (mut told, mut blind) = (Tracker::default(), Tracker::default());
             let mut snap = told.snapshot(&repo, now, &Changes::everything(), None).unwrap();
             let mut blind_snap = blind.snapshot(&repo, now, &Changes::everything(), None).unwrap();
-            for op in &ops {
+            for (i, op) in ops.iter().enumerate() {
+                now = start + chrono::Duration::minutes((i as i64 * 97) % 300);
                 let mut changes = Changes::default();
                 changes.add(apply(&dir, op));
                 let fresh = Tracker::default().snapshot(&repo, now, &Changes::everything(), None).unwrap();

@@ -82,7 +82,7 @@ fn board_html(app: &App) -> String {
 
 async fn card_fragment(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let snap = app.live.snapshot.borrow().clone();
-    let Some(s) = snap.sessions.get(&id) else {
+    let Some(s) = snap.sessions.get(id.as_str()) else {
         return not_found("session");
     };
     let viewed = app.viewed.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,7 +114,7 @@ async fn session(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
                 .snapshot
                 .borrow()
                 .sessions
-                .get(&id)
+                .get(id.as_str())
                 .map(|s| s.overview.title.clone())
                 .unwrap_or_default();
             Html(pages::page(&title, "session", &id, app.read_only, &body)).into_response()
@@ -288,7 +288,7 @@ async fn act(
         .snapshot
         .borrow()
         .sessions
-        .contains_key(&form.session)
+        .contains_key(form.session.as_str())
     {
         return (
             StatusCode::NOT_FOUND,
