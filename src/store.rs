@@ -454,9 +454,20 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
 
 /// Reads a session file as UTF-8, refusing anything over [`MAX_FILE_BYTES`].
 pub fn read_session(path: &Path) -> Result<String> {
+    session_text(path, read_session_bytes(path)?)
+}
+
+/// A session file's bytes, with the refusals of [`read_bounded`] but not yet checked to be
+/// UTF-8 (for comparing with a text already read).
+pub fn read_session_bytes(path: &Path) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     read_bounded(path, &mut buf)?;
-    String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+    Ok(buf)
+}
+
+/// The bytes read from the session file at `path` as its text, refused unless UTF-8.
+pub fn session_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
         path: path.to_path_buf(),
         offset: e.utf8_error().valid_up_to(),
     })

@@ -86,15 +86,26 @@ pub fn edit_file(
         },
         ok => ok,
     };
-    if applies.map_err(|e| edit_error(repo, path, e))?.is_none() {
+    // `edit` is a function of the text: on the same text under the lock, this is its result.
+    let Some(mut prepared) = applies.map_err(|e| edit_error(repo, path, e))? else {
         return Ok(Outcome::Unchanged);
-    }
+    };
     refuse_read_only(repo, path)?;
     let _lock = Lock::acquire(repo, path)?;
     remove_stale_temps(path);
-    for _ in 0..MAX_ATTEMPTS {
-        let base = read_quiet(path)?;
-        let new = match edit(&base) {
+    for attempt in 0..MAX_ATTEMPTS {
+        let bytes = read_quiet_bytes(path)?;
+        let unchanged = bytes == first.as_bytes();
+        let base = if unchanged {
+            first.clone()
+        } else {
+            store::session_text(path, bytes)?
+        };
+        let new = match edit_again(
+            &mut edit,
+            &base,
+            (attempt == 0 && unchanged).then(|| std::mem::take(&mut prepared)),
+        ) {
             Ok(Some(new)) => new,
             Ok(None) => return Ok(Outcome::Unchanged),
             Err(_) if settled_change(path, &base)?.is_some() => continue,
@@ -110,7 +121,7 @@ pub fn edit_file(
         let tmp = write_temp(path, &new)?;
         test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
         // An editor does not take our lock: if it saved meanwhile, apply the edit again.
-        if read_quiet(path)? != base {
+        if read_quiet_bytes(path)? != base.as_bytes() {
             continue;
         }
         let seen = identity(path);
@@ -156,11 +167,11 @@ pub fn edit_file(
 /// time as possible; a displaced file written very recently is read again once quiet, in case
 /// an editor writing in place was still at it.
 fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
-    if store::read_session(tmp.path())? != base {
+    if store::read_session_bytes(tmp.path())? != base.as_bytes() {
         return Ok(false);
     }
     if modified_within(tmp.path(), QUIET) {
-        return Ok(read_quiet(tmp.path())? == base);
+        return Ok(read_quiet_bytes(tmp.path())? == base.as_bytes());
     }
     Ok(true)
 }
@@ -417,6 +428,12 @@ fn modified_within(path: &Path, d: Duration) -> bool {
 /// an empty file), nothing otherwise. An editor that writes a file in several pieces and
 /// stalls between them for longer than [`QUIET`] is the one case left.
 fn read_quiet(path: &Path) -> Result<String> {
+    let bytes = read_quiet_bytes(path)?;
+    store::session_text(path, bytes)
+}
+
+/// [`read_quiet`] without the UTF-8 check, for comparing with a text already read.
+fn read_quiet_bytes(path: &Path) -> Result<Vec<u8>> {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
     // either way worth a wait (longer: an empty file is never a valid session).
@@ -433,7 +450,20 @@ fn read_quiet(path: &Path) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    store::read_session(path)
+    store::read_session_bytes(path)
+}
+
+/// `edit(base)`, or `prepared` when that is already its result (the text it was computed
+/// from is `base`).
+fn edit_again(
+    edit: &mut impl FnMut(&str) -> Result<Option<String>, EditError>,
+    base: &str,
+    prepared: Option<String>,
+) -> Result<Option<String>, EditError> {
+    match prepared {
+        Some(new) => Ok(Some(new)),
+        None => edit(base),
+    }
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.

@@ -173,21 +173,29 @@ pub fn apply(src: &str, ops: &[Op], now: DateTime<Utc>) -> Result<Option<String>
     // Every change stamps `last_updated`, so the frontmatter must be editable first (and an
     // op cannot make it so by accident, e.g. a `---` line closing an unclosed block).
     root(&Document::parse_frontmatter(src))?;
-    let mut text = src.to_string();
+    // The body is scanned once; each op's result is rescanned only where it changed.
+    let mut text: Option<String> = None;
+    let mut parsed = Document::parse(src).rebind("");
     for op in ops {
-        if let Some(next) = apply_one(&text, op)? {
-            keeps_structure(&text, &next)?;
-            text = next;
+        let doc = parsed.rebind(text.as_deref().unwrap_or(src));
+        match apply_one(&doc, op)? {
+            Some(next) => {
+                let after = doc.reparse(&next);
+                keeps_structure(&doc, &after)?;
+                parsed = after.rebind("");
+                text = Some(next);
+            }
+            None => parsed = doc.rebind(""),
         }
     }
-    if text == src {
+    let Some(mut text) = text.filter(|t| t != src) else {
         return Ok(None);
-    }
+    };
     let stamp = Op::Set {
         path: key_path(&["session", "last_updated"]),
         value: Scalar::str(timestamp(now)),
     };
-    if let Some(next) = apply_one(&text, &stamp)? {
+    if let Some(next) = apply_one(&parsed.rebind(&text), &stamp)? {
         text = next;
     }
     Ok(Some(text))
@@ -209,7 +217,7 @@ fn splice(src: &str, range: Range<usize>, with: &str) -> Option<String> {
     Some(out)
 }
 
-fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
+fn apply_one(doc: &Document, op: &Op) -> Result<Option<String>, EditError> {
     if let Op::SetSection { name, .. }
     | Op::AppendSection { name, .. }
     | Op::EnsureSection { name }
@@ -217,7 +225,7 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
     {
         check_section_name(name)?;
     }
-    let doc = Document::parse(src);
+    let src = doc.src;
     match op {
         Op::Set { path, value } => set(&doc, path, value),
         Op::RenameKey { path, from, to } => {
@@ -243,8 +251,9 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
         }
         Op::AppendSection { name, text } => {
             match guard_unclosed(&doc, name, target(&doc, name), true)? {
-                Some(closed) => append_section(&Document::parse(&closed), name, text)
-                    .map(|r| r.or(Some(closed))),
+                Some(closed) => {
+                    append_section(&doc.reparse(&closed), name, text).map(|r| r.or(Some(closed)))
+                }
                 None => append_section(&doc, name, text),
             }
         }
@@ -289,7 +298,7 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
                 normalize(message.trim_end(), le)
             );
             match guard_unclosed(&doc, "Session Log", target(&doc, "Session Log"), true)? {
-                Some(closed) => append_section(&Document::parse(&closed), "Session Log", &entry)
+                Some(closed) => append_section(&doc.reparse(&closed), "Session Log", &entry)
                     .map(|r| r.or(Some(closed))),
                 None => append_section(&doc, "Session Log", &entry),
             }
@@ -301,10 +310,9 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
 /// open before (it would hide the rest of the file), and no `#`/`##` heading hidden. Text can
 /// do either depending on where it lands (an indented ```` ``` ```` continues a list item above it
 /// and opens a fence there), so the result is checked, not only the text.
-fn keeps_structure(before: &str, after: &str) -> Result<(), EditError> {
-    let (a, b) = (Document::parse(before), Document::parse(after));
-    if super::document::unclosed_at(before, a.body_start).is_none()
-        && let Some(open) = super::document::unclosed_at(after, b.body_start)
+fn keeps_structure(a: &Document, b: &Document) -> Result<(), EditError> {
+    if a.unclosed.is_none()
+        && let Some(open) = &b.unclosed
     {
         return Err(EditError::BadInput(format!(
             "the text would open {} at line {} that nothing closes, hiding the rest of the file; close it in the text",

@@ -113,15 +113,53 @@ impl Unclosed {
 /// The first fence or HTML comment/block opened at or after `from` that is still open at the
 /// end of `src`.
 pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
-    let mut state = BlockState {
-        prev_blank: true,
-        ..BlockState::default()
+    match scan(src, from, None, &mut Vec::new(), &mut Vec::new(), |_, _| {
+        false
+    }) {
+        Scanned::End(open) => open,
+        Scanned::Converged => None,
+    }
+}
+
+/// How a [`scan`] ended.
+pub(super) enum Scanned {
+    /// At the end of the text, with the block still open there (see [`unclosed_at`]).
+    End(Option<Unclosed>),
+    /// `converged` accepted a heading (not pushed): the caller knows the rest.
+    Converged,
+}
+
+/// The one line scanner behind headings and open blocks: from `from` (the start of a line) to
+/// the end of `src`, pushes every heading outside code or HTML onto `headings`, and beside it
+/// the list item the scanner is in after that line (`lists`: all a scan needs to resume right
+/// after the heading, see `Document::reparse`). `resume` is `None` to start afresh (as after
+/// a blank line), or `Some(list)` to continue right after a heading line that left the
+/// scanner in list item `list`. Each heading found is first offered to `converged`; when it
+/// returns true the scan stops there.
+pub(super) fn scan(
+    src: &str,
+    from: usize,
+    resume: Option<Option<usize>>,
+    headings: &mut Vec<Heading>,
+    lists: &mut Vec<Option<usize>>,
+    mut converged: impl FnMut(&Heading, Option<usize>) -> bool,
+) -> Scanned {
+    let mut state = match resume {
+        None => BlockState {
+            prev_blank: true,
+            ..BlockState::default()
+        },
+        Some(list) => BlockState {
+            list,
+            ..BlockState::default()
+        },
     };
+    let bytes = src.as_bytes();
     let mut opened = None;
-    for (start, end, _) in lines(src, from) {
+    for (start, end, next) in lines(src, from) {
         let was_open = state.open();
-        let line = &src.as_bytes()[start..end];
-        state.is_prose(line);
+        let line = &bytes[start..end];
+        let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
             let closer = state.fence.as_ref().map(|f| {
@@ -142,8 +180,18 @@ pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
         if !open {
             opened = None;
         }
+        if prose
+            && line.trim_ascii_start().first() == Some(&b'#')
+            && let Some(h) = atx_heading(src, start, end, next)
+        {
+            if converged(&h, state.list) {
+                return Scanned::Converged;
+            }
+            headings.push(h);
+            lists.push(state.list);
+        }
     }
-    opened
+    Scanned::End(opened)
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
@@ -433,10 +481,9 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 /// All ATX headings from `from` on that are not inside fenced code or HTML comments.
 /// (Indented code cannot hold a heading: a heading allows at most three spaces of indent.)
 pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
-    prose_lines(src, from..src.len())
-        .filter(|&(start, end, _)| {
-            src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#')
-        })
-        .filter_map(|(start, end, next)| atx_heading(src, start, end, next))
-        .collect()
+    let mut headings = Vec::new();
+    scan(src, from, None, &mut headings, &mut Vec::new(), |_, _| {
+        false
+    });
+    headings
 }
