@@ -454,15 +454,9 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
 
 /// Reads a session file as UTF-8, refusing anything over [`MAX_FILE_BYTES`].
 pub fn read_session(path: &Path) -> Result<String> {
-    session_text(path, read_session_bytes(path)?)
-}
-
-/// A session file's bytes, with the refusals of [`read_bounded`] but not yet checked to be
-/// UTF-8 (for comparing with a text already read).
-pub fn read_session_bytes(path: &Path) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     read_bounded(path, &mut buf)?;
-    Ok(buf)
+    session_text(path, buf)
 }
 
 /// The bytes read from the session file at `path` as its text, refused unless UTF-8.

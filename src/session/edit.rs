@@ -18,7 +18,7 @@ use body::{
     append_section, check, check_no_sections, check_section_name, guard_unclosed, insert_section,
     set_section, target,
 };
-use frontmatter::{node_at, not_found, push, root, set};
+use frontmatter::{SetEdit, node_at, not_found, push, root, set, set_edit};
 
 /// Where the template puts sections; missing ones are inserted in this order.
 pub const TEMPLATE_SECTIONS: [&str; 9] = [
@@ -191,12 +191,23 @@ pub fn apply(src: &str, ops: &[Op], now: DateTime<Utc>) -> Result<Option<String>
     let Some(mut text) = text.filter(|t| t != src) else {
         return Ok(None);
     };
-    let stamp = Op::Set {
-        path: key_path(&["session", "last_updated"]),
-        value: Scalar::str(timestamp(now)),
-    };
-    if let Some(next) = apply_one(&parsed.rebind(&text), &stamp)? {
-        text = next;
+    let (path, value) = (
+        key_path(&["session", "last_updated"]),
+        Scalar::str(timestamp(now)),
+    );
+    let doc = parsed.rebind(&text);
+    // Replacing the old stamp is done in place: the text is not copied again.
+    match set_edit(&doc, &path, &value)? {
+        SetEdit::Same => {}
+        SetEdit::Replace(range, with) => {
+            drop(doc);
+            text.replace_range(range, &with);
+        }
+        SetEdit::Insert => {
+            if let Some(next) = set(&doc, &path, &value)? {
+                text = next;
+            }
+        }
     }
     Ok(Some(text))
 }

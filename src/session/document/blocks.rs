@@ -8,6 +8,7 @@ use std::ops::Range;
 use super::{Heading, lines, position};
 
 /// An open fenced code block: its character, length and indentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Fence {
     ch: u8,
     len: usize,
@@ -202,7 +203,7 @@ pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
 }
 
 /// How an open HTML block ends (CommonMark §4.6).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HtmlEnd {
     /// At the first line containing this text (ASCII case-insensitive).
     Contains(&'static [u8]),
@@ -212,7 +213,7 @@ enum HtmlEnd {
 
 /// The block-level state a line scanner needs to know what can hide a heading: an open
 /// fence (possibly inside a list item), an open HTML block, and the current list item.
-#[derive(Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct BlockState {
     fence: Option<Fence>,
     /// The content column of the list item the open fence belongs to.
@@ -230,6 +231,23 @@ impl BlockState {
     }
 
     fn is_prose(&mut self, line: &[u8]) -> bool {
+        // Most lines are text outside any block, starting with a letter: nothing such a line
+        // can open or end (a fence, HTML, a list item, a heading), so it is prose, at once.
+        if self.fence.is_none()
+            && self.html.is_none()
+            && self.list.is_none()
+            && line
+                .first()
+                .is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
+        {
+            self.prev_blank = false;
+            return true;
+        }
+        self.is_prose_slow(line)
+    }
+
+    /// [`BlockState::is_prose`] without its shortcut for plain text lines.
+    fn is_prose_slow(&mut self, line: &[u8]) -> bool {
         let blank = line.iter().all(|b| b.is_ascii_whitespace());
         let prose = self.classify(line, blank);
         self.prev_blank = blank;
@@ -486,4 +504,72 @@ pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
         false
     });
     headings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines made of the pieces that change the scanner's state, and plain text.
+    fn line() -> impl Strategy<Value = String> {
+        let piece = proptest::sample::select(
+            &[
+                "a",
+                "Text",
+                "ü",
+                "日",
+                "#",
+                "## ",
+                " ",
+                "   ",
+                "    ",
+                "\t",
+                "```",
+                "~~~",
+                "`",
+                "- ",
+                "* ",
+                "+ ",
+                "1. ",
+                "2) ",
+                "<!--",
+                "-->",
+                "<div>",
+                "</div>",
+                "<pre>",
+                "</pre>",
+                "<?",
+                "?>",
+                "<a>",
+                "<![CDATA[",
+                "]]>",
+                "<!X",
+                ">",
+                "[ ] ",
+                "|",
+                "",
+            ][..],
+        );
+        proptest::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The shortcut for plain lines classifies every line and leaves the state exactly
+        /// as the full classification does.
+        #[test]
+        fn the_plain_line_shortcut_agrees_with_the_full_classification(
+            lines in proptest::collection::vec(line(), 0..40),
+        ) {
+            let mut fast = BlockState { prev_blank: true, ..BlockState::default() };
+            let mut slow = fast.clone();
+            for l in &lines {
+                let (a, b) = (fast.is_prose(l.as_bytes()), slow.is_prose_slow(l.as_bytes()));
+                prop_assert_eq!(a, b, "line {:?} of {:?}", l, lines);
+                prop_assert_eq!(&fast, &slow, "after line {:?} of {:?}", l, lines);
+            }
+        }
+    }
 }
