@@ -233,15 +233,20 @@ impl BlockState {
     fn is_prose(&mut self, line: &[u8]) -> bool {
         // Most lines are text outside any block, starting with a letter: nothing such a line
         // can open or end (a fence, HTML, a list item, a heading), so it is prose, at once.
-        if self.fence.is_none()
-            && self.html.is_none()
-            && self.list.is_none()
-            && line
-                .first()
-                .is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
-        {
-            self.prev_blank = false;
-            return true;
+        // So is an empty line outside a fence or HTML block (it only ends a paragraph).
+        // (A property test below checks these shortcuts against the full classification.)
+        if self.fence.is_none() && self.html.is_none() {
+            match line.first() {
+                None => {
+                    self.prev_blank = true;
+                    return true;
+                }
+                Some(&b) if self.list.is_none() && (b.is_ascii_alphabetic() || b >= 0x80) => {
+                    self.prev_blank = false;
+                    return true;
+                }
+                Some(_) => {}
+            }
         }
         self.is_prose_slow(line)
     }
