@@ -4,9 +4,7 @@
 //! made since the command first looked (by an editor or another agent) is kept, never
 //! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
 //! place, and the directory fsynced: a crash leaves the old or the new file, never a torn one.
-//! Leftover temp files of killed writers are removed under the lock: the lock file holds its
-//! holder's pid and is emptied when the holder is done, so only a writer that finds it not
-//! empty (its last holder died holding it) looks for them.
+//! Leftover temp files of killed writers are removed under the lock.
 //!
 //! Editors do not take our lock, and `rename(2)` is not conditional: between our last look at
 //! the file and the rename an editor may save. So on Linux the new file is put in place with
@@ -31,6 +29,7 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -93,10 +92,8 @@ pub fn edit_file(
         return Ok(Outcome::Unchanged);
     };
     refuse_read_only(repo, path)?;
-    let lock = Lock::acquire(repo, path)?;
-    if lock.abandoned {
-        remove_stale_temps(path);
-    }
+    let _lock = Lock::acquire(repo, path)?;
+    remove_stale_temps(path);
     // One buffer for every later read: they only compare with a text already read.
     let mut scratch = Vec::new();
     let mut prepared = Some(prepared);
@@ -476,8 +473,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Temp files left by writers that were killed mid-write. Only called under the file's lock,
-/// so no live writer of this file can own one, and only when its last holder did not finish
-/// (see [`Lock::abandoned`]): a writer removes its own temp file before it lets the lock go.
+/// so no live writer of this file can own one.
 fn remove_stale_temps(path: &Path) {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return;
@@ -506,13 +502,9 @@ fn test_pause(var: &str) {
 
 /// An exclusive advisory lock (flock) on `.agents/state/locks/<file>.lock`, released on drop
 /// or when the process dies. The holder writes its pid into the file, so a writer that times
-/// out can say who holds it, and empties it on drop.
+/// out can say who holds it.
 pub struct Lock {
     file: File,
-    /// The file still named a holder when the lock was taken: that holder died holding it
-    /// (or is an older version of this program, which never emptied it), and may have left
-    /// a temp file.
-    pub abandoned: bool,
 }
 
 impl Lock {
@@ -538,18 +530,11 @@ impl Lock {
         loop {
             match file.try_lock() {
                 Ok(()) => {
-                    use std::io::Read;
-                    use std::os::unix::fs::FileExt;
-                    let mut last = [0u8; 32];
-                    // A failed read counts as abandoned: the cleanup is only a directory listing.
-                    let abandoned = file
-                        .read(&mut last)
-                        .map_or(true, |n| !last[..n].iter().all(u8::is_ascii_whitespace));
                     // Who holds it, for the message of a writer that times out. Best effort.
-                    let _ = file.set_len(0).and_then(|()| {
-                        file.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
-                    });
-                    return Ok(Lock { file, abandoned });
+                    let _ = file
+                        .set_len(0)
+                        .and_then(|()| writeln!(file, "{}", std::process::id()));
+                    return Ok(Lock { file });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
                     std::thread::sleep(Duration::from_millis(2));
@@ -609,8 +594,6 @@ fn lock_holder(repo: &Repo, lock_path: &Path) -> String {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Done: the next holder need not look for temp files left behind.
-        let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
 }

@@ -238,9 +238,9 @@ fn apply_one(doc: &Document, op: &Op) -> Result<Option<String>, EditError> {
     }
     let src = doc.src;
     match op {
-        Op::Set { path, value } => set(&doc, path, value),
+        Op::Set { path, value } => set(doc, path, value),
         Op::RenameKey { path, from, to } => {
-            let map = node_at(&doc, path)?.ok_or_else(|| not_found(path))?;
+            let map = node_at(doc, path)?.ok_or_else(|| not_found(path))?;
             let Some((k, _)) = map.entry(from) else {
                 return Ok(None);
             };
@@ -255,27 +255,27 @@ fn apply_one(doc: &Document, op: &Op) -> Result<Option<String>, EditError> {
                 &Scalar::str(to.as_str()).render(k.style()),
             ))
         }
-        Op::Push { path, entry } => push(&doc, path, entry),
+        Op::Push { path, entry } => push(doc, path, entry),
         Op::SetSection { name, text } => {
-            guard_unclosed(&doc, name, target(&doc, name), false)?;
-            set_section(&doc, name, text)
+            guard_unclosed(doc, name, target(doc, name), false)?;
+            set_section(doc, name, text)
         }
         Op::AppendSection { name, text } => {
-            match guard_unclosed(&doc, name, target(&doc, name), true)? {
+            match guard_unclosed(doc, name, target(doc, name), true)? {
                 Some(closed) => {
                     append_section(&doc.reparse(&closed), name, text).map(|r| r.or(Some(closed)))
                 }
-                None => append_section(&doc, name, text),
+                None => append_section(doc, name, text),
             }
         }
         Op::EnsureSection { name } => match doc.section(name) {
             Some(_) => Ok(None),
             None => {
-                guard_unclosed(&doc, name, None, false)?;
-                Ok(Some(insert_section(&doc, name, "")))
+                guard_unclosed(doc, name, None, false)?;
+                Ok(Some(insert_section(doc, name, "")))
             }
         },
-        Op::Check { item, checked } => check(&doc, item, *checked),
+        Op::Check { item, checked } => check(doc, item, *checked),
         Op::ReplaceInBody { from, to } => {
             let body = &src[doc.body_start..];
             if from.is_empty() || from == to || !body.contains(from.as_str()) {
@@ -308,10 +308,10 @@ fn apply_one(doc: &Document, op: &Op) -> Result<Option<String>, EditError> {
                 at.format("%Y-%m-%d %H:%M"),
                 normalize(message.trim_end(), le)
             );
-            match guard_unclosed(&doc, "Session Log", target(&doc, "Session Log"), true)? {
+            match guard_unclosed(doc, "Session Log", target(doc, "Session Log"), true)? {
                 Some(closed) => append_section(&doc.reparse(&closed), "Session Log", &entry)
                     .map(|r| r.or(Some(closed))),
-                None => append_section(&doc, "Session Log", &entry),
+                None => append_section(doc, "Session Log", &entry),
             }
         }
     }
@@ -338,7 +338,7 @@ fn keeps_structure(a: &Document, b: &Document) -> Result<(), EditError> {
             .map(|h| d.text(&h.text).to_string())
             .collect()
     };
-    let (was, now) = (top(&a), top(&b));
+    let (was, now) = (top(a), top(b));
     let mut rest = now.iter();
     // (Ignoring case: `PromoteHeading` may fix a heading's case.)
     if !was.iter().all(|h| rest.any(|n| n.eq_ignore_ascii_case(h))) {

@@ -531,15 +531,16 @@ fn fence_inside_list_item_ends_with_the_item() {
 // (e) `Document::reparse` (the edit engine's rescan of only what an edit changed) agrees with
 // a full `Document::parse` of the edited text.
 
-/// Everything a parse finds in the body, in comparable form.
-fn body_of(
-    doc: &Document,
-) -> (
+/// Everything a parse finds in the body, in comparable form: where it starts, the headings
+/// (level, text, line), the sections (heading line, body) and the block left open.
+type Body = (
     usize,
     Vec<(u8, Range<usize>, Range<usize>)>,
     Vec<(Range<usize>, Range<usize>)>,
     String,
-) {
+);
+
+fn body_of(doc: &Document) -> Body {
     (
         doc.body_start,
         doc.headings
