@@ -241,7 +241,9 @@ impl BlockState {
                     self.prev_blank = true;
                     return true;
                 }
-                Some(&b) if self.list.is_none() && (b.is_ascii_alphabetic() || b >= 0x80) => {
+                // (Unindented, it also ends any list item.)
+                Some(&b) if b.is_ascii_alphabetic() || b >= 0x80 => {
+                    self.list = None;
                     self.prev_blank = false;
                     return true;
                 }
