@@ -491,7 +491,12 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
 pub fn read_session(path: &Path) -> Result<String> {
     let mut buf = Vec::new();
     read_bounded(path, &mut buf)?;
-    String::from_utf8(buf).map_err(|e| Error::NotUtf8 {
+    session_text(path, buf)
+}
+
+/// The bytes read from the session file at `path` as its text, refused unless UTF-8.
+pub fn session_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
         path: path.to_path_buf(),
         offset: e.utf8_error().valid_up_to(),
     })

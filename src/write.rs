@@ -27,6 +27,7 @@
 //! written through to its target, which must be inside the repository); a read-only file is
 //! refused, never silently replaced.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,19 +87,33 @@ pub fn edit_file(
         },
         ok => ok,
     };
-    if applies.map_err(|e| edit_error(repo, path, e))?.is_none() {
+    // `edit` is a function of the text: on the same text under the lock, this is its result.
+    let Some(prepared) = applies.map_err(|e| edit_error(repo, path, e))? else {
         return Ok(Outcome::Unchanged);
-    }
+    };
     refuse_read_only(repo, path)?;
     let _lock = Lock::acquire(repo, path)?;
     remove_stale_temps(path);
+    // One buffer for every later read: they only compare with a text already read.
+    let mut scratch = Vec::new();
+    let mut prepared = Some(prepared);
     for _ in 0..MAX_ATTEMPTS {
-        let base = read_quiet(path)?;
-        let new = match edit(&base) {
+        read_quiet_into(path, &mut scratch)?;
+        // Unchanged since the first look (the usual case): that text, and the edit made on it.
+        let base: Cow<'_, str> = if scratch == first.as_bytes() {
+            Cow::Borrowed(&first)
+        } else {
+            prepared = None;
+            Cow::Owned(store::session_text(path, std::mem::take(&mut scratch))?)
+        };
+        let new = match prepared
+            .take()
+            .map_or_else(|| edit(&base), |new| Ok(Some(new)))
+        {
             Ok(Some(new)) => new,
             Ok(None) => return Ok(Outcome::Unchanged),
             Err(_) if settled_change(path, &base)?.is_some() => continue,
-            Err(e) if base != first => {
+            Err(e) if *base != *first => {
                 return Err(Error::ChangedUnderneath {
                     path: repo.display(path),
                     reason: e.to_string(),
@@ -110,7 +125,8 @@ pub fn edit_file(
         let tmp = write_temp(path, &new)?;
         test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
         // An editor does not take our lock: if it saved meanwhile, apply the edit again.
-        if read_quiet(path)? != base {
+        read_quiet_into(path, &mut scratch)?;
+        if scratch != base.as_bytes() {
             continue;
         }
         let seen = identity(path);
@@ -120,7 +136,10 @@ pub fn edit_file(
             Swap::Exchanged => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
-                if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
+                if seen.is_none()
+                    || identity(tmp.path()) != seen
+                    || !displaced_is(&tmp, &base, &mut scratch)?
+                {
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
@@ -140,10 +159,11 @@ pub fn edit_file(
                 }
             }
         }
-        return Ok(Outcome::Written {
-            before: base,
-            after: new,
-        });
+        let before = match base {
+            Cow::Borrowed(_) => first,
+            Cow::Owned(base) => base,
+        };
+        return Ok(Outcome::Written { before, after: new });
     }
     Err(Error::Check(format!(
         "{} kept changing while this command tried to write it ({MAX_ATTEMPTS} attempts); try again",
@@ -155,12 +175,14 @@ pub fn edit_file(
 /// applied to. Read at once, so that if it is not, our version is at the path for as short a
 /// time as possible; a displaced file written very recently is read again once quiet, in case
 /// an editor writing in place was still at it.
-fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
-    if store::read_session(tmp.path())? != base {
+fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str, buf: &mut Vec<u8>) -> Result<bool> {
+    store::read_bounded(tmp.path(), buf)?;
+    if buf != base.as_bytes() {
         return Ok(false);
     }
     if modified_within(tmp.path(), QUIET) {
-        return Ok(read_quiet(tmp.path())? == base);
+        read_quiet_into(tmp.path(), buf)?;
+        return Ok(buf == base.as_bytes());
     }
     Ok(true)
 }
@@ -417,6 +439,13 @@ fn modified_within(path: &Path, d: Duration) -> bool {
 /// an empty file), nothing otherwise. An editor that writes a file in several pieces and
 /// stalls between them for longer than [`QUIET`] is the one case left.
 fn read_quiet(path: &Path) -> Result<String> {
+    let mut bytes = Vec::new();
+    read_quiet_into(path, &mut bytes)?;
+    store::session_text(path, bytes)
+}
+
+/// [`read_quiet`] into `buf`, without the UTF-8 check: for comparing with a text already read.
+fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
     // either way worth a wait (longer: an empty file is never a valid session).
@@ -433,7 +462,7 @@ fn read_quiet(path: &Path) -> Result<String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    store::read_session(path)
+    store::read_bounded(path, buf)
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.

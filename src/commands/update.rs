@@ -111,6 +111,9 @@ pub fn run(ctx: &Ctx, args: UpdateArgs) -> Result<u8> {
     let files = args.file_modified.clone();
     let outcome = edit_session(ctx, &path, |text| {
         let mut all = ops.clone();
+        if files.is_empty() {
+            return Ok(all);
+        }
         let doc = crate::session::Document::parse(text);
         let listed = doc
             .section("Files Modified")

@@ -81,18 +81,158 @@ pub struct Document<'a> {
     pub headings: Vec<Heading>,
     /// The level-2 sections, in order.
     pub sections: Vec<Section>,
+    /// The code fence or HTML comment/block still open at the end of the body, if any (what
+    /// [`unclosed_at`] finds from `body_start`), found by the same scan as the headings.
+    pub unclosed: Option<Unclosed>,
+    /// For each heading, the list item the scanner is in after its line: where a rescan of
+    /// an edited text can resume (see [`Document::reparse`]).
+    lists: Vec<Option<usize>>,
+    /// Whether the body was scanned (not only [`Document::parse_frontmatter`]).
+    scanned: bool,
 }
 
 impl<'a> Document<'a> {
     pub fn parse(src: &'a str) -> Self {
         let mut doc = Self::parse_frontmatter(src);
-        doc.headings = scan_headings(src, doc.body_start);
-        doc.sections = sections_of(src, &doc.headings);
+        doc.scan_body(doc.body_start, None);
         doc
     }
 
+    /// Scans the body from `from` (a line start, after `self.headings` if any; `resume` as
+    /// in [`blocks::scan`]) to the end, and derives the sections.
+    fn scan_body(&mut self, from: usize, resume: Option<Option<usize>>) {
+        if let blocks::Scanned::End(open) = blocks::scan(
+            self.src,
+            from,
+            resume,
+            &mut self.headings,
+            &mut self.lists,
+            |_, _| false,
+        ) {
+            self.unclosed = open;
+        }
+        self.sections = sections_of(self.src, &self.headings);
+        self.scanned = true;
+    }
+
+    /// The document `src` is, given that it is an edit of `self.src`: the same as
+    /// `Document::parse(src)`, but the body is only scanned where it changed. The bytes
+    /// before the first difference scan as they did (the scan resumes after the last heading
+    /// above it), and once the scan is past the last difference and meets a heading the old
+    /// scan met in the same state, everything after it is the old scan's, shifted. An edit
+    /// of one section costs a scan of that section, not of the file.
+    pub fn reparse<'b>(&self, src: &'b str) -> Document<'b> {
+        let mut doc = Document::parse_frontmatter(src);
+        let (old, new) = (self.src.as_bytes(), src.as_bytes());
+        let prefix = common_prefix(old, new);
+        let suffix = common_suffix(&old[prefix..], &new[prefix..]);
+        let shift = |at: usize| (at + new.len()) - old.len();
+        let shift_range = |r: &Range<usize>| shift(r.start)..shift(r.end);
+        let shift_heading = |h: &Heading| Heading {
+            level: h.level,
+            text: shift_range(&h.text),
+            line: shift_range(&h.line),
+        };
+        let shift_unclosed = |u: &Unclosed| Unclosed {
+            offset: shift(u.offset),
+            line_start: shift(u.line_start),
+            closer: u.closer.clone(),
+        };
+        if !self.scanned {
+            doc.scan_body(doc.body_start, None);
+            return doc;
+        }
+        // Only the frontmatter changed: the body is the same bytes, moved.
+        if old.len() - suffix <= self.body_start
+            && doc.body_start + old.len() == self.body_start + new.len()
+        {
+            doc.headings = self.headings.iter().map(shift_heading).collect();
+            doc.lists = self.lists.clone();
+            doc.unclosed = self.unclosed.as_ref().map(shift_unclosed);
+            doc.sections = sections_of(src, &doc.headings);
+            doc.scanned = true;
+            return doc;
+        }
+        if prefix < self.body_start || doc.body_start != self.body_start {
+            doc.scan_body(doc.body_start, None);
+            return doc;
+        }
+        // The line holding the first difference is the first one that may scan differently.
+        let changed = memchr::memrchr(b'\n', &old[self.body_start..prefix])
+            .map_or(self.body_start, |i| self.body_start + i + 1);
+        let kept = self.headings.partition_point(|h| h.line.end <= changed);
+        let (from, resume) = match kept.checked_sub(1) {
+            Some(i) => (self.headings[i].line.end, Some(self.lists[i])),
+            None => (self.body_start, None),
+        };
+        doc.headings = self.headings[..kept].to_vec();
+        doc.lists = self.lists[..kept].to_vec();
+        // Bytes from here on are the old text's from `tail - (new.len() - old.len())` on.
+        let tail = new.len() - suffix;
+        let same = |h: &Heading, list: Option<usize>| -> Option<usize> {
+            if h.line.start < tail {
+                return None;
+            }
+            let at = h.line.start + old.len() - new.len();
+            let j = self.headings.partition_point(|o| o.line.start < at);
+            (j >= kept
+                && self.headings.get(j).is_some_and(|o| o.line.start == at)
+                && self.lists[j] == list)
+                .then_some(j)
+        };
+        let mut met = None;
+        let scanned = blocks::scan(
+            src,
+            from,
+            resume,
+            &mut doc.headings,
+            &mut doc.lists,
+            |h, list| {
+                met = same(h, list);
+                met.is_some()
+            },
+        );
+        match (scanned, met) {
+            (blocks::Scanned::Converged, Some(j)) => {
+                doc.headings
+                    .extend(self.headings[j..].iter().map(shift_heading));
+                doc.lists.extend_from_slice(&self.lists[j..]);
+                // Nothing is open right after a heading line: a block open at the end was
+                // opened after it.
+                doc.unclosed = self.unclosed.as_ref().map(shift_unclosed);
+            }
+            (blocks::Scanned::End(open), _) => doc.unclosed = open,
+            (blocks::Scanned::Converged, None) => {
+                (doc.headings, doc.lists) = (Vec::new(), Vec::new());
+                doc.scan_body(doc.body_start, None);
+            }
+        }
+        doc.sections = sections_of(src, &doc.headings);
+        doc.scanned = true;
+        doc
+    }
+
+    /// The same parse over `src`, which must be the text it was parsed from (or a copy of it):
+    /// lets a parse outlive the borrow of the text while the text moves. `rebind("")` holds a
+    /// parse that is to be rebound before use.
+    pub fn rebind<'b>(self, src: &'b str) -> Document<'b> {
+        debug_assert!(src.is_empty() || self.src.is_empty() || src == self.src);
+        Document {
+            src,
+            bom: self.bom,
+            line_ending: self.line_ending,
+            frontmatter: self.frontmatter,
+            body_start: self.body_start,
+            headings: self.headings,
+            sections: self.sections,
+            unclosed: self.unclosed,
+            lists: self.lists,
+            scanned: self.scanned,
+        }
+    }
+
     /// Only the BOM, line ending and frontmatter: enough for listings, which never look at
-    /// the body (`headings` and `sections` are left empty).
+    /// the body (`headings`, `sections` and `unclosed` are left empty).
     pub fn parse_frontmatter(src: &'a str) -> Self {
         let bom = src.starts_with('\u{feff}');
         let start = if bom { 3 } else { 0 };
@@ -109,6 +249,9 @@ impl<'a> Document<'a> {
             body_start,
             headings: Vec::new(),
             sections: Vec::new(),
+            unclosed: None,
+            lists: Vec::new(),
+            scanned: false,
         }
     }
 
@@ -396,6 +539,38 @@ pub fn checkbox(line: &str) -> Option<bool> {
         "[x]" | "[X]" => Some(true),
         _ => None,
     }
+}
+
+/// How many leading bytes `a` and `b` share.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    const CHUNK: usize = 4096;
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + CHUNK <= n && a[i..i + CHUNK] == b[i..i + CHUNK] {
+        i += CHUNK;
+    }
+    i + a[i..n]
+        .iter()
+        .zip(&b[i..n])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How many trailing bytes `a` and `b` share.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    const CHUNK: usize = 4096;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + CHUNK <= n && a[n - i - CHUNK..n - i] == b[n - i - CHUNK..n - i] {
+        i += CHUNK;
+    }
+    i + a[..n - i]
+        .iter()
+        .rev()
+        .zip(b[..n - i].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 fn sections_of(src: &str, headings: &[Heading]) -> Vec<Section> {

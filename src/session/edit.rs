@@ -18,7 +18,7 @@ use body::{
     append_section, check, check_no_sections, check_section_name, guard_unclosed, insert_section,
     set_section, target,
 };
-use frontmatter::{node_at, not_found, push, root, set};
+use frontmatter::{SetEdit, node_at, not_found, push, root, set, set_edit};
 
 /// Where the template puts sections; missing ones are inserted in this order.
 pub const TEMPLATE_SECTIONS: [&str; 9] = [
@@ -173,22 +173,41 @@ pub fn apply(src: &str, ops: &[Op], now: DateTime<Utc>) -> Result<Option<String>
     // Every change stamps `last_updated`, so the frontmatter must be editable first (and an
     // op cannot make it so by accident, e.g. a `---` line closing an unclosed block).
     root(&Document::parse_frontmatter(src))?;
-    let mut text = src.to_string();
+    // The body is scanned once; each op's result is rescanned only where it changed.
+    let mut text: Option<String> = None;
+    let mut parsed = Document::parse(src).rebind("");
     for op in ops {
-        if let Some(next) = apply_one(&text, op)? {
-            keeps_structure(&text, &next)?;
-            text = next;
+        let doc = parsed.rebind(text.as_deref().unwrap_or(src));
+        match apply_one(&doc, op)? {
+            Some(next) => {
+                let after = doc.reparse(&next);
+                keeps_structure(&doc, &after)?;
+                parsed = after.rebind("");
+                text = Some(next);
+            }
+            None => parsed = doc.rebind(""),
         }
     }
-    if text == src {
+    let Some(mut text) = text.filter(|t| t != src) else {
         return Ok(None);
-    }
-    let stamp = Op::Set {
-        path: key_path(&["session", "last_updated"]),
-        value: Scalar::str(timestamp(now)),
     };
-    if let Some(next) = apply_one(&text, &stamp)? {
-        text = next;
+    let (path, value) = (
+        key_path(&["session", "last_updated"]),
+        Scalar::str(timestamp(now)),
+    );
+    let doc = parsed.rebind(&text);
+    // Replacing the old stamp is done in place: the text is not copied again.
+    match set_edit(&doc, &path, &value)? {
+        SetEdit::Same => {}
+        SetEdit::Replace(range, with) => {
+            drop(doc);
+            text.replace_range(range, &with);
+        }
+        SetEdit::Insert => {
+            if let Some(next) = set(&doc, &path, &value)? {
+                text = next;
+            }
+        }
     }
     Ok(Some(text))
 }
@@ -209,7 +228,7 @@ fn splice(src: &str, range: Range<usize>, with: &str) -> Option<String> {
     Some(out)
 }
 
-fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
+fn apply_one(doc: &Document, op: &Op) -> Result<Option<String>, EditError> {
     if let Op::SetSection { name, .. }
     | Op::AppendSection { name, .. }
     | Op::EnsureSection { name }
@@ -217,11 +236,11 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
     {
         check_section_name(name)?;
     }
-    let doc = Document::parse(src);
+    let src = doc.src;
     match op {
-        Op::Set { path, value } => set(&doc, path, value),
+        Op::Set { path, value } => set(doc, path, value),
         Op::RenameKey { path, from, to } => {
-            let map = node_at(&doc, path)?.ok_or_else(|| not_found(path))?;
+            let map = node_at(doc, path)?.ok_or_else(|| not_found(path))?;
             let Some((k, _)) = map.entry(from) else {
                 return Ok(None);
             };
@@ -236,26 +255,27 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
                 &Scalar::str(to.as_str()).render(k.style()),
             ))
         }
-        Op::Push { path, entry } => push(&doc, path, entry),
+        Op::Push { path, entry } => push(doc, path, entry),
         Op::SetSection { name, text } => {
-            guard_unclosed(&doc, name, target(&doc, name), false)?;
-            set_section(&doc, name, text)
+            guard_unclosed(doc, name, target(doc, name), false)?;
+            set_section(doc, name, text)
         }
         Op::AppendSection { name, text } => {
-            match guard_unclosed(&doc, name, target(&doc, name), true)? {
-                Some(closed) => append_section(&Document::parse(&closed), name, text)
-                    .map(|r| r.or(Some(closed))),
-                None => append_section(&doc, name, text),
+            match guard_unclosed(doc, name, target(doc, name), true)? {
+                Some(closed) => {
+                    append_section(&doc.reparse(&closed), name, text).map(|r| r.or(Some(closed)))
+                }
+                None => append_section(doc, name, text),
             }
         }
         Op::EnsureSection { name } => match doc.section(name) {
             Some(_) => Ok(None),
             None => {
-                guard_unclosed(&doc, name, None, false)?;
-                Ok(Some(insert_section(&doc, name, "")))
+                guard_unclosed(doc, name, None, false)?;
+                Ok(Some(insert_section(doc, name, "")))
             }
         },
-        Op::Check { item, checked } => check(&doc, item, *checked),
+        Op::Check { item, checked } => check(doc, item, *checked),
         Op::ReplaceInBody { from, to } => {
             let body = &src[doc.body_start..];
             if from.is_empty() || from == to || !body.contains(from.as_str()) {
@@ -288,10 +308,10 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
                 at.format("%Y-%m-%d %H:%M"),
                 normalize(message.trim_end(), le)
             );
-            match guard_unclosed(&doc, "Session Log", target(&doc, "Session Log"), true)? {
-                Some(closed) => append_section(&Document::parse(&closed), "Session Log", &entry)
+            match guard_unclosed(doc, "Session Log", target(doc, "Session Log"), true)? {
+                Some(closed) => append_section(&doc.reparse(&closed), "Session Log", &entry)
                     .map(|r| r.or(Some(closed))),
-                None => append_section(&doc, "Session Log", &entry),
+                None => append_section(doc, "Session Log", &entry),
             }
         }
     }
@@ -301,10 +321,9 @@ fn apply_one(src: &str, op: &Op) -> Result<Option<String>, EditError> {
 /// open before (it would hide the rest of the file), and no `#`/`##` heading hidden. Text can
 /// do either depending on where it lands (an indented ```` ``` ```` continues a list item above it
 /// and opens a fence there), so the result is checked, not only the text.
-fn keeps_structure(before: &str, after: &str) -> Result<(), EditError> {
-    let (a, b) = (Document::parse(before), Document::parse(after));
-    if super::document::unclosed_at(before, a.body_start).is_none()
-        && let Some(open) = super::document::unclosed_at(after, b.body_start)
+fn keeps_structure(a: &Document, b: &Document) -> Result<(), EditError> {
+    if a.unclosed.is_none()
+        && let Some(open) = &b.unclosed
     {
         return Err(EditError::BadInput(format!(
             "the text would open {} at line {} that nothing closes, hiding the rest of the file; close it in the text",
@@ -319,7 +338,7 @@ fn keeps_structure(before: &str, after: &str) -> Result<(), EditError> {
             .map(|h| d.text(&h.text).to_string())
             .collect()
     };
-    let (was, now) = (top(&a), top(&b));
+    let (was, now) = (top(a), top(b));
     let mut rest = now.iter();
     // (Ignoring case: `PromoteHeading` may fix a heading's case.)
     if !was.iter().all(|h| rest.any(|n| n.eq_ignore_ascii_case(h))) {

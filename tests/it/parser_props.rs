@@ -526,3 +526,116 @@ fn fence_inside_list_item_ends_with_the_item() {
     let src = "- item\n  ```\n## Real\n  ```\n## After\n";
     assert_eq!(ours_h2(src), pulldown_h2(src));
 }
+
+// ---------------------------------------------------------------------------------------------
+// (e) `Document::reparse` (the edit engine's rescan of only what an edit changed) agrees with
+// a full `Document::parse` of the edited text.
+
+/// Everything a parse finds in the body, in comparable form: where it starts, the headings
+/// (level, text, line), the sections (heading line, body) and the block left open.
+type Body = (
+    usize,
+    Vec<(u8, Range<usize>, Range<usize>)>,
+    Vec<(Range<usize>, Range<usize>)>,
+    String,
+);
+
+fn body_of(doc: &Document) -> Body {
+    (
+        doc.body_start,
+        doc.headings
+            .iter()
+            .map(|h| (h.level, h.text.clone(), h.line.clone()))
+            .collect(),
+        doc.sections
+            .iter()
+            .map(|s| (s.heading.line.clone(), s.body.clone()))
+            .collect(),
+        format!("{:?}", doc.unclosed),
+    )
+}
+
+/// Text inserted by an edit: Markdown-ish tokens and the lines that change the block state
+/// of what follows (fences, also inside list items, HTML blocks, headings in list items).
+fn inserted() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => proptest::sample::select(MARKDOWNISH).prop_map(str::to_string),
+        1 => proptest::sample::select(&[
+            "\n```\n", "\n~~~~\n", "\n- item\n  ```\n", "\n  ```\n", "\n<div>\n", "\n<!-- x\n",
+            "\n-->\n", "\n## Current State\n", "\n  ## in a list\n", "\n1. one\n", "\n\n",
+            "\n<pre>\n", "\n</pre>\n", "\n    ## indented\n", "\n### sub\n",
+        ][..]).prop_map(str::to_string),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+}
+
+fn floor_boundary(s: &str, at: usize) -> usize {
+    let mut at = at.min(s.len());
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// `src` with `src[a..b]` (positions as fractions of its length) replaced by `with`.
+fn spliced(src: &str, a: f64, b: f64, with: &str) -> String {
+    let (a, b) = (a.min(b), a.max(b));
+    let (a, b) = (
+        floor_boundary(src, (a * src.len() as f64) as usize),
+        floor_boundary(src, (b * src.len() as f64) as usize),
+    );
+    format!("{}{with}{}", &src[..a], &src[b..])
+}
+
+fn assert_reparse_agrees(before: &str, after: &str) {
+    let old = Document::parse(before);
+    let again = old.reparse(after);
+    assert_eq!(
+        body_of(&again),
+        body_of(&Document::parse(after)),
+        "{before:?} -> {after:?}"
+    );
+    // And again from the reparsed document (the edit engine chains them).
+    let back = again.reparse(before);
+    assert_eq!(body_of(&back), body_of(&old), "{after:?} -> {before:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reparse_agrees_with_parse_on_markdownish_edits(
+        fm in any::<bool>(),
+        body in markdownish(),
+        with in inserted(),
+        a in 0.0..1.0f64,
+        b in 0.0..1.0f64,
+    ) {
+        let src = if fm { format!("---\nsession:\n  title: x\n---\n{body}") } else { body };
+        assert_reparse_agrees(&src, &spliced(&src, a, b, &with));
+    }
+
+    #[test]
+    fn reparse_agrees_with_parse_on_edits_of_generated_documents(
+        g in document(),
+        other in document(),
+        with in inserted(),
+        a in 0.0..1.0f64,
+        b in 0.0..1.0f64,
+        whole in any::<bool>(),
+    ) {
+        let src = format!("---\nsession:\n  title: x\n---\n{}", g.src);
+        let with = if whole { other.src } else { with };
+        assert_reparse_agrees(&src, &spliced(&src, a, b, &with));
+    }
+
+    #[test]
+    fn reparse_agrees_with_parse_on_frontmatter_edits(
+        g in document(),
+        value in "[a-z\n-]{0,12}",
+    ) {
+        let src = format!("---\nsession:\n  title: x\n---\n{}", g.src);
+        let after = src.replacen("title: x", &format!("title: {value}"), 1);
+        assert_reparse_agrees(&src, &after);
+    }
+}

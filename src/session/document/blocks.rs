@@ -8,6 +8,7 @@ use std::ops::Range;
 use super::{Heading, lines, position};
 
 /// An open fenced code block: its character, length and indentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Fence {
     ch: u8,
     len: usize,
@@ -113,15 +114,53 @@ impl Unclosed {
 /// The first fence or HTML comment/block opened at or after `from` that is still open at the
 /// end of `src`.
 pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
-    let mut state = BlockState {
-        prev_blank: true,
-        ..BlockState::default()
+    match scan(src, from, None, &mut Vec::new(), &mut Vec::new(), |_, _| {
+        false
+    }) {
+        Scanned::End(open) => open,
+        Scanned::Converged => None,
+    }
+}
+
+/// How a [`scan`] ended.
+pub(super) enum Scanned {
+    /// At the end of the text, with the block still open there (see [`unclosed_at`]).
+    End(Option<Unclosed>),
+    /// `converged` accepted a heading (not pushed): the caller knows the rest.
+    Converged,
+}
+
+/// The one line scanner behind headings and open blocks: from `from` (the start of a line) to
+/// the end of `src`, pushes every heading outside code or HTML onto `headings`, and beside it
+/// the list item the scanner is in after that line (`lists`: all a scan needs to resume right
+/// after the heading, see `Document::reparse`). `resume` is `None` to start afresh (as after
+/// a blank line), or `Some(list)` to continue right after a heading line that left the
+/// scanner in list item `list`. Each heading found is first offered to `converged`; when it
+/// returns true the scan stops there.
+pub(super) fn scan(
+    src: &str,
+    from: usize,
+    resume: Option<Option<usize>>,
+    headings: &mut Vec<Heading>,
+    lists: &mut Vec<Option<usize>>,
+    mut converged: impl FnMut(&Heading, Option<usize>) -> bool,
+) -> Scanned {
+    let mut state = match resume {
+        None => BlockState {
+            prev_blank: true,
+            ..BlockState::default()
+        },
+        Some(list) => BlockState {
+            list,
+            ..BlockState::default()
+        },
     };
+    let bytes = src.as_bytes();
     let mut opened = None;
-    for (start, end, _) in lines(src, from) {
+    for (start, end, next) in lines(src, from) {
         let was_open = state.open();
-        let line = &src.as_bytes()[start..end];
-        state.is_prose(line);
+        let line = &bytes[start..end];
+        let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
             let closer = state.fence.as_ref().map(|f| {
@@ -142,8 +181,18 @@ pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
         if !open {
             opened = None;
         }
+        if prose
+            && line.trim_ascii_start().first() == Some(&b'#')
+            && let Some(h) = atx_heading(src, start, end, next)
+        {
+            if converged(&h, state.list) {
+                return Scanned::Converged;
+            }
+            headings.push(h);
+            lists.push(state.list);
+        }
     }
-    opened
+    Scanned::End(opened)
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
@@ -154,7 +203,7 @@ pub fn unclosed_block(text: &str) -> Option<(usize, &'static str)> {
 }
 
 /// How an open HTML block ends (CommonMark §4.6).
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HtmlEnd {
     /// At the first line containing this text (ASCII case-insensitive).
     Contains(&'static [u8]),
@@ -164,7 +213,7 @@ enum HtmlEnd {
 
 /// The block-level state a line scanner needs to know what can hide a heading: an open
 /// fence (possibly inside a list item), an open HTML block, and the current list item.
-#[derive(Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct BlockState {
     fence: Option<Fence>,
     /// The content column of the list item the open fence belongs to.
@@ -182,6 +231,30 @@ impl BlockState {
     }
 
     fn is_prose(&mut self, line: &[u8]) -> bool {
+        // Most lines are text outside any block, starting with a letter: nothing such a line
+        // can open or end (a fence, HTML, a list item, a heading), so it is prose, at once.
+        // So is an empty line outside a fence or HTML block (it only ends a paragraph).
+        // (A property test below checks these shortcuts against the full classification.)
+        if self.fence.is_none() && self.html.is_none() {
+            match line.first() {
+                None => {
+                    self.prev_blank = true;
+                    return true;
+                }
+                // (Unindented, it also ends any list item.)
+                Some(&b) if b.is_ascii_alphabetic() || b >= 0x80 => {
+                    self.list = None;
+                    self.prev_blank = false;
+                    return true;
+                }
+                Some(_) => {}
+            }
+        }
+        self.is_prose_slow(line)
+    }
+
+    /// [`BlockState::is_prose`] without its shortcut for plain text lines.
+    fn is_prose_slow(&mut self, line: &[u8]) -> bool {
         let blank = line.iter().all(|b| b.is_ascii_whitespace());
         let prose = self.classify(line, blank);
         self.prev_blank = blank;
@@ -433,10 +506,77 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 /// All ATX headings from `from` on that are not inside fenced code or HTML comments.
 /// (Indented code cannot hold a heading: a heading allows at most three spaces of indent.)
 pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
-    prose_lines(src, from..src.len())
-        .filter(|&(start, end, _)| {
-            src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#')
-        })
-        .filter_map(|(start, end, next)| atx_heading(src, start, end, next))
-        .collect()
+    let mut headings = Vec::new();
+    scan(src, from, None, &mut headings, &mut Vec::new(), |_, _| {
+        false
+    });
+    headings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines made of the pieces that change the scanner's state, and plain text.
+    fn line() -> impl Strategy<Value = String> {
+        let piece = proptest::sample::select(
+            &[
+                "a",
+                "Text",
+                "ü",
+                "日",
+                "#",
+                "## ",
+                " ",
+                "   ",
+                "    ",
+                "\t",
+                "```",
+                "~~~",
+                "`",
+                "- ",
+                "* ",
+                "+ ",
+                "1. ",
+                "2) ",
+                "<!--",
+                "-->",
+                "<div>",
+                "</div>",
+                "<pre>",
+                "</pre>",
+                "<?",
+                "?>",
+                "<a>",
+                "<![CDATA[",
+                "]]>",
+                "<!X",
+                ">",
+                "[ ] ",
+                "|",
+                "",
+            ][..],
+        );
+        proptest::collection::vec(piece, 0..6).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The shortcut for plain lines classifies every line and leaves the state exactly
+        /// as the full classification does.
+        #[test]
+        fn the_plain_line_shortcut_agrees_with_the_full_classification(
+            lines in proptest::collection::vec(line(), 0..40),
+        ) {
+            let mut fast = BlockState { prev_blank: true, ..BlockState::default() };
+            let mut slow = fast.clone();
+            for l in &lines {
+                let (a, b) = (fast.is_prose(l.as_bytes()), slow.is_prose_slow(l.as_bytes()));
+                prop_assert_eq!(a, b, "line {:?} of {:?}", l, lines);
+                prop_assert_eq!(&fast, &slow, "after line {:?} of {:?}", l, lines);
+            }
+        }
+    }
 }

@@ -46,7 +46,7 @@ pub(super) fn guard_unclosed(
     section: Option<&crate::session::document::Section>,
     append: bool,
 ) -> Result<Option<String>, EditError> {
-    let Some(open) = crate::session::document::unclosed_at(doc.src, doc.body_start) else {
+    let Some(open) = &doc.unclosed else {
         return Ok(None);
     };
     // `section`: the one the op edits, `None` when it inserts a new one (which would land
@@ -193,20 +193,18 @@ pub(super) fn append_section(
     }
     // HTML blocks such as `<div>` run until a blank line: text ending in one, right above the
     // next heading, would swallow that heading. A blank line after the text ends the block.
-    let headings = |t: &str| {
-        crate::session::document::scan_headings(t, doc.body_start)
-            .iter()
-            .filter(|h| h.level <= 2)
-            .count()
-    };
-    let wanted = headings(doc.src);
+    let headings = |d: &Document| d.headings.iter().filter(|h| h.level <= 2).count();
+    let wanted = headings(doc);
     let out = splice(doc.src, end..end, &with);
-    if out.as_deref().is_none_or(|o| headings(o) >= wanted) {
+    if out
+        .as_deref()
+        .is_none_or(|o| headings(&doc.reparse(o)) >= wanted)
+    {
         return Ok(out);
     }
     with.push_str(le);
     match splice(doc.src, end..end, &with) {
-        Some(o) if headings(&o) >= wanted => Ok(Some(o)),
+        Some(o) if headings(&doc.reparse(&o)) >= wanted => Ok(Some(o)),
         _ => Err(EditError::BadInput(
             "the text would hide the headings after it (an HTML block left open?); close it".into(),
         )),

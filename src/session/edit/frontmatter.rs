@@ -65,38 +65,55 @@ pub(super) fn node_at<'d>(doc: &'d Document, path: &[Seg]) -> Result<Option<&'d 
     Ok(Some(node))
 }
 
+/// What setting a value takes: nothing (it has that value), replacing a range of the text,
+/// or inserting the key.
+pub(super) enum SetEdit {
+    Same,
+    Replace(std::ops::Range<usize>, String),
+    Insert,
+}
+
+pub(super) fn set_edit(doc: &Document, path: &[Seg], value: &Scalar) -> Result<SetEdit, EditError> {
+    let Some(node) = node_at(doc, path)? else {
+        return Ok(SetEdit::Insert);
+    };
+    match &node.kind {
+        Kind::Scalar { value: old, style } => {
+            if !node.is_null() && old == value.text() {
+                return Ok(SetEdit::Same);
+            }
+            if node.span.is_empty() {
+                // `key:` with nothing after it: the value goes after the colon.
+                let at = colon_after(doc.src, node.span.start);
+                return Ok(SetEdit::Replace(at..at, format!(" {}", value.render(None))));
+            }
+            let keep = if node.is_null() { None } else { Some(*style) };
+            Ok(SetEdit::Replace(node.span.clone(), value.render(keep)))
+        }
+        _ => Err(EditError::Conflict(format!(
+            "`{}` is {}; edit it by hand or replace it with a single value",
+            show_path(path),
+            node.kind_name()
+        ))),
+    }
+}
+
 pub(super) fn set(
     doc: &Document,
     path: &[Seg],
     value: &Scalar,
 ) -> Result<Option<String>, EditError> {
-    let src = doc.src;
-    if let Some(node) = node_at(doc, path)? {
-        return match &node.kind {
-            Kind::Scalar { value: old, style } => {
-                if !node.is_null() && old == value.text() {
-                    return Ok(None);
-                }
-                if node.span.is_empty() {
-                    // `key:` with nothing after it: the value goes after the colon.
-                    let at = colon_after(src, node.span.start);
-                    return Ok(splice(src, at..at, &format!(" {}", value.render(None))));
-                }
-                let keep = if node.is_null() { None } else { Some(*style) };
-                Ok(splice(src, node.span.clone(), &value.render(keep)))
-            }
-            _ => Err(EditError::Conflict(format!(
-                "`{}` is {}; edit it by hand or replace it with a single value",
-                show_path(path),
-                node.kind_name()
-            ))),
-        };
+    match set_edit(doc, path, value)? {
+        SetEdit::Same => Ok(None),
+        SetEdit::Replace(range, with) => Ok(splice(doc.src, range, &with)),
+        SetEdit::Insert => {
+            let (last, parent_path) = path.split_last().ok_or_else(|| not_found(path))?;
+            let Seg::Key(key) = last else {
+                return Err(not_found(path));
+            };
+            insert_key(doc, parent_path, key, &format!(" {}", value.render(None)))
+        }
     }
-    let (last, parent_path) = path.split_last().ok_or_else(|| not_found(path))?;
-    let Seg::Key(key) = last else {
-        return Err(not_found(path));
-    };
-    insert_key(doc, parent_path, key, &format!(" {}", value.render(None)))
 }
 
 /// The position just after the `:` that follows `from` on its line (or `from`).
