@@ -32,6 +32,18 @@ fn list_with_margin(repo: &TestRepo, cache: bool, margin_ms: u64) -> Output {
     out
 }
 
+/// `show REFERENCE`: exit code, stdout and stderr.
+fn show(repo: &TestRepo, reference: &str, cache: bool) -> (i32, String, String) {
+    let mut c = repo.cmd();
+    c.args(["show", reference])
+        .env("SESSIONS_CACHE_MARGIN_MS", MARGIN_MS.to_string());
+    if !cache {
+        c.env("SESSIONS_OVERVIEW_CACHE", "off");
+    }
+    let out = run(&mut c);
+    (out.code, out.stdout, out.stderr)
+}
+
 fn cache_text(repo: &TestRepo) -> String {
     fs::read_to_string(repo.path(".agents/state/overview-cache.jsonl")).unwrap_or_default()
 }
@@ -125,6 +137,11 @@ proptest! {
                     let cached = list(&repo, true).stdout;
                     let fresh = list(&repo, false).stdout;
                     prop_assert_eq!(cached, fresh, "after {:?}", ops);
+                    // `show <part of a title>` finds the same file (or the same ambiguity).
+                    for t in TITLES {
+                        let (cached, fresh) = (show(&repo, &t[1..], true), show(&repo, &t[1..], false));
+                        prop_assert_eq!(cached, fresh, "show {} after {:?}", &t[1..], ops);
+                    }
                 }
             }
         }
@@ -206,4 +223,47 @@ fn files_with_running_agents_are_always_read() {
         "{}",
         cache_text(&repo)
     );
+}
+
+/// An `in_progress` entry that no run of ours started (no `run_id`) has nothing to reconcile:
+/// its file is remembered like any other.
+#[test]
+fn files_with_hand_written_agent_entries_are_remembered() {
+    let repo = TestRepo::init();
+    let body = text("alpha", "in_progress").replace(
+        "  current_task: \"t\"\n",
+        "  current_task: \"t\"\n  spawned_agents:\n    - agent: a\n      status: in_progress\n",
+    );
+    repo.session(&name(1), body);
+    list_with_margin(&repo, true, 0);
+    assert!(
+        cache_text(&repo).contains(&name(1)),
+        "{}",
+        cache_text(&repo)
+    );
+    let v = list_with_margin(&repo, true, 0).json();
+    assert_eq!(v[0]["agents"]["running"], 1, "{v}");
+}
+
+/// `show <substring>` takes titles the cache remembers, and never a stale one.
+#[test]
+fn show_by_title_uses_the_cache_and_sees_an_edit_behind_its_back() {
+    let repo = TestRepo::init();
+    repo.session(&name(1), text("alpha", "in_progress"));
+    repo.session(&name(2), text("bravo", "in_progress"));
+    list_with_margin(&repo, true, 0);
+    // A cache line that lies (under the file's true key) shows the cache is read.
+    let lying = cache_text(&repo).replace("bravo", "zulu ");
+    fs::write(repo.path(".agents/state/overview-cache.jsonl"), lying).unwrap();
+    let (code, out, _) = show(&repo, "zulu", true);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("bravo"), "{out}");
+    // Edited in place, same size, mtime put back: the key changes (ctime), the file is read.
+    edit_in_place(
+        &repo.sessions_dir().join(name(2)),
+        &text("delta", "in_progress"),
+    );
+    assert_eq!(show(&repo, "zulu", true).0, 1);
+    let (code, out, _) = show(&repo, "delt", true);
+    assert_eq!(code, 0, "{out}");
 }
