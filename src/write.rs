@@ -3,7 +3,8 @@
 //! share one lock); under the lock the file is re-read and the edit re-applied, so a change
 //! made since the command first looked (by an editor or another agent) is kept, never
 //! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
-//! place, and the directory fsynced: a crash leaves the old or the new file, never a torn one.
+//! place, and the directory fsynced (unless the caller says the rename may be lost, see
+//! [`Durability`]): a crash leaves the old or the new file, never a torn one.
 //! Leftover temp files of killed writers are removed under the lock.
 //!
 //! Editors do not take our lock, and `rename(2)` is not conditional: between our last look at
