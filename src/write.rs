@@ -3,7 +3,8 @@
 //! share one lock); under the lock the file is re-read and the edit re-applied, so a change
 //! made since the command first looked (by an editor or another agent) is kept, never
 //! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
-//! place, and the directory fsynced: a crash leaves the old or the new file, never a torn one.
+//! place, and the directory fsynced (unless the caller says the rename may be lost, see
+//! [`Durability`]): a crash leaves the old or the new file, never a torn one.
 //! Leftover temp files of killed writers are removed under the lock.
 //!
 //! Editors do not take our lock, and `rename(2)` is not conditional: between our last look at
@@ -65,13 +66,43 @@ pub enum Outcome {
     Written { before: String, after: String },
 }
 
+/// How durable the rename that puts an edit in place must be when the write returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The directory is fsynced after the rename: the new file survives a crash.
+    Durable,
+    /// The directory is not fsynced (one fsync less, a few milliseconds on a busy disk): a
+    /// crash soon after may bring back the old file whole — never a torn one, since the new
+    /// file's bytes are fsynced before the rename, and never a person's text lost, since the
+    /// new text is the old one plus this edit. Only for an edit whose loss a reader
+    /// reconciles: `spawn`'s entry, whose run record (written first) settles `interrupted`
+    /// when its entry is missing (docs/runs.md). The next durable write of the file (the
+    /// run's write-back) makes it durable too: the journal commits in order.
+    RenameMayBeLost,
+}
+
 /// Reads `path`, applies `edit` to its text and writes the result safely. `edit` returns
 /// `Ok(None)` for "nothing to change", in which case the file is not touched at all.
 pub fn edit_file(
     repo: &Repo,
     path: &Path,
+    edit: impl FnMut(&str) -> Result<Option<String>, EditError>,
+) -> Result<Outcome> {
+    edit_file_with(repo, path, Durability::Durable, edit)
+}
+
+/// [`edit_file`] with the rename's [`Durability`] chosen by the caller.
+pub fn edit_file_with(
+    repo: &Repo,
+    path: &Path,
+    durability: Durability,
     mut edit: impl FnMut(&str) -> Result<Option<String>, EditError>,
 ) -> Result<Outcome> {
+    let sync_dir = |path: &Path| {
+        if durability == Durability::Durable {
+            atomic::sync_parent(path);
+        }
+    };
     let target = writable_target(repo, path)?;
     let path = target.as_path();
     let mut first = read_quiet(path)?;
@@ -132,7 +163,7 @@ pub fn edit_file(
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
         match swap_in(&tmp, path)? {
-            Swap::Renamed => atomic::sync_parent(path),
+            Swap::Renamed => sync_dir(path),
             Swap::Exchanged => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
@@ -148,7 +179,7 @@ pub fn edit_file(
                 // displaced file, after the check above. Look once more before that file is
                 // deleted (after the directory fsync, and at least LATE_SAVE after the check).
                 let checked = Instant::now();
-                atomic::sync_parent(path);
+                sync_dir(path);
                 test_pause("SESSIONS_TEST_UNLINK_DELAY_MS");
                 if let Some(rest) = LATE_SAVE.checked_sub(checked.elapsed()) {
                     std::thread::sleep(rest);

@@ -67,10 +67,20 @@ impl Ctx {
 pub fn edit_session(
     ctx: &Ctx,
     path: &std::path::Path,
+    ops_for: impl FnMut(&str) -> Result<Vec<Op>, EditError>,
+) -> Result<Outcome> {
+    edit_session_with(ctx, path, write::Durability::Durable, ops_for)
+}
+
+/// [`edit_session`] with the rename's durability chosen (see [`write::Durability`]).
+pub fn edit_session_with(
+    ctx: &Ctx,
+    path: &std::path::Path,
+    durability: write::Durability,
     mut ops_for: impl FnMut(&str) -> Result<Vec<Op>, EditError>,
 ) -> Result<Outcome> {
     let now = ctx.now;
-    write::edit_file(&ctx.repo, path, |text| {
+    write::edit_file_with(&ctx.repo, path, durability, |text| {
         edit::apply(text, &ops_for(text)?, now)
     })
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{Ctx, edit_session};
+use super::{Ctx, edit_session, edit_session_with};
 use crate::agents::record;
 use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, SshState, prepare, ssh};
 use crate::agents::template::{self, Vars};
@@ -27,6 +27,7 @@ use crate::config::{AgentDef, Config};
 use crate::error::{Error, Result};
 use crate::runs::RunView;
 use crate::store;
+use crate::write::Durability::RenameMayBeLost;
 
 /// How long `spawn` waits for the supervisor to report the agent's pid.
 const START_WAIT: Duration = Duration::from_secs(3);
@@ -216,7 +217,9 @@ fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec
     }
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
     let actor = crate::actor::default_actor();
-    if let Err(e) = edit_session(ctx, path, |_| {
+    // The entry's rename is not made durable: a crash that loses it leaves the record, which
+    // reconciles to `interrupted` (see `write::Durability::RenameMayBeLost`).
+    if let Err(e) = edit_session_with(ctx, path, RenameMayBeLost, |_| {
         Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
     }) {
         super::worktree::undo_all(ctx, prepared.iter().map(|(_, p)| &p.record));
@@ -372,6 +375,7 @@ fn plan(
         supervisor.to_vec(),
     );
     spec.session_file = Some(session.to_path_buf());
+    spec.on_exit = Some(write_back);
     spec.conversation_id = preassigned.then(|| conversation_id.clone());
     spec.env = def
         .map(|d| {
@@ -585,6 +589,11 @@ fn short_name(ctx: &Ctx, stem: &str) -> String {
                 .is_ok_and(|p| SessionId::of(&p) == stem)
         })
         .unwrap_or_else(|| stem.to_string())
+}
+
+/// What a supervisor does with its run's final record: the outcome into the session file.
+fn write_back(rec: &record::RunRecord) -> std::result::Result<(), String> {
+    sync::on_exit(rec).map_err(|e| e.to_string())
 }
 
 /// The hidden `__supervise` subcommand: supervise one run, then write its outcome back.

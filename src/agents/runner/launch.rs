@@ -4,17 +4,21 @@
 //! Owns the spec of a run, the record's first version, and the readiness pipe on which the
 //! supervisor says the agent has started. It must never start the agent itself (the runner
 //! does, in the supervisor) and never leave the supervisor as the caller's child: the
-//! process it spawns forks the supervisor and exits at once, and is reaped here, so a
+//! process it starts forks the supervisor and exits at once, and is reaped here, so a
 //! long-lived caller (a server) collects no zombies.
+//!
+//! The supervisor is started one of two ways, with the same result (a process in a session
+//! of its own, no terminal, not our child, stdio on `/dev/null`, no fd of ours but the
+//! readiness pipe): given [`LaunchSpec::on_exit`] and a single-threaded caller, by a double
+//! fork of this process (no exec: the binary is already loaded, so the agent starts a process
+//! start sooner); otherwise by running `supervisor_argv`, which forks (`supervisor::detach`).
 
-use std::fs::{self, OpenOptions};
-use std::io::Read;
-use std::os::fd::AsRawFd;
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -66,7 +70,15 @@ pub struct LaunchSpec {
     /// The machine whose session file holds the entry, if not this one (see
     /// `RunRecord::owner`).
     pub owner: Option<String>,
+    /// What the hidden supervisor subcommand calls with the final record (the binary's
+    /// write-back). Given, the supervisor is forked from this process instead of started as
+    /// `supervisor_argv` (see the module docs); `supervisor_argv` is still recorded (the tmux
+    /// runner re-enters it).
+    pub on_exit: Option<OnExit>,
 }
+
+/// The write-back a supervisor runs with the final record; an error is noted in the log.
+pub type OnExit = fn(&RunRecord) -> std::result::Result<(), String>;
 
 impl LaunchSpec {
     /// A spec with the defaults: state in `<root>/.agents/state`, logs in `.agents/logs`, cwd =
@@ -101,6 +113,7 @@ impl LaunchSpec {
             resumes: None,
             ssh: None,
             owner: None,
+            on_exit: None,
         }
     }
 }
@@ -187,6 +200,7 @@ pub struct Prepared {
     pub record: RunRecord,
     /// The record's path.
     pub path: PathBuf,
+    on_exit: Option<OnExit>,
 }
 
 /// Start a run: [`prepare`] it, then [`Prepared::start`] it.
@@ -212,6 +226,7 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
     }
     let log = spec.log_rel_path(&id);
     let me = std::process::id();
+    let on_exit = spec.on_exit;
     let rec = RunRecord {
         version: RECORD_VERSION,
         id: id.clone(),
@@ -273,7 +288,11 @@ pub fn prepare(spec: LaunchSpec) -> Result<Prepared> {
         .at(&log_path)?;
     record::mark_live(&path)?;
     record::save(&path, &rec)?;
-    Ok(Prepared { record: rec, path })
+    Ok(Prepared {
+        record: rec,
+        path,
+        on_exit,
+    })
 }
 
 impl Prepared {
@@ -290,15 +309,20 @@ impl Prepared {
 
     /// Start the detached supervisor and return without waiting (the agent is started by the
     /// supervisor a moment later). [`Launched::wait_started`] waits for the agent, without
-    /// polling: the supervisor reports on a pipe (fd named by [`READY_FD_ENV`]) once the
-    /// agent's pid is recorded, and closes it unwritten when it could not start the agent.
+    /// polling: the supervisor reports on a pipe (handed over to a forked one, its fd named
+    /// by [`READY_FD_ENV`] to one started as `supervisor_argv`) once the agent's pid is
+    /// recorded, and closes it unwritten when it could not start the agent.
     ///
     /// When the agent cannot be started at all (its program is not on `PATH`, tmux is missing
     /// for `--runner tmux`, the supervisor cannot be started), the record is settled `failed`
     /// with the reason, a `[sessions]` line says it in the log, and the returned run has no
     /// readiness pipe.
     pub fn start(self) -> Launched {
-        let Prepared { record: rec, path } = self;
+        let Prepared {
+            record: rec,
+            path,
+            on_exit,
+        } = self;
         // A run on another host starts a program there, not here.
         let local = !matches!(rec.runner, RunnerState::Ssh(_));
         let unstartable = missing_program(&rec.argv[0], &rec.cwd)
@@ -307,6 +331,11 @@ impl Prepared {
             .or_else(|| rec.runner.runner().unavailable(&rec));
         if let Some(why) = unstartable {
             return Launched::failed(&path, rec, why);
+        }
+        if let Some(on_exit) = on_exit
+            && single_threaded()
+        {
+            return start_forked(path, rec, on_exit);
         }
         // Both ends are close-on-exec; only the supervisor's copy of the write end is kept
         // open across its exec (see pre_exec).
@@ -404,17 +433,123 @@ impl Launched {
             path,
             ready,
         } = self;
-        let Some(mut ready) = ready else {
+        let Some(ready) = ready else {
             return record;
         };
-        let (tx, rx) = mpsc::channel();
-        // A blocking read in a thread: woken the moment the supervisor writes or exits.
-        std::thread::spawn(move || {
-            let mut byte = [0u8; 1];
-            let _ = tx.send(ready.read(&mut byte));
-        });
-        let _ = rx.recv_timeout(timeout);
+        wait_readable(&ready, timeout);
         record::load(&path).unwrap_or(record)
+    }
+}
+
+/// Whether this process has one thread, so a forked child may run anything (no lock of
+/// another thread can be held in it).
+fn single_threaded() -> bool {
+    fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
+/// Starts the supervisor by a double fork of this (single-threaded) process: the first child
+/// starts a session, forks the supervisor and exits at once (reaped here, so the supervisor
+/// is never our child); the supervisor starts a session of its own, as
+/// `supervisor::detach`'s does, so it survives our death and our terminal's hangup.
+fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit) -> Launched {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    let opened = std::io::pipe().and_then(|p| {
+        let null = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")?;
+        Ok((p, null))
+    });
+    let ((ready_r, ready_w), null) = match opened {
+        Ok(o) => o,
+        Err(e) => return Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+    };
+    // SAFETY: this process has one thread (checked by the caller), so the children inherit no
+    // lock held by another thread; the first child only calls setsid, fork and _exit.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let _ = nix::unistd::setsid();
+            // SAFETY: as above; still one thread.
+            match unsafe { fork() } {
+                Ok(ForkResult::Child) => {
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        be_supervisor(&path, &rec.root, null, ready_r, ready_w, on_exit)
+                    });
+                    // Never unwind into the caller's frames: this process must not go on
+                    // with the command that forked it.
+                    let code = std::panic::catch_unwind(run).unwrap_or(101);
+                    // SAFETY: ends this process without running the caller's exit handlers
+                    // or flushing its buffers (they are the caller's, not ours).
+                    unsafe { nix::libc::_exit(code) }
+                }
+                // SAFETY: as above.
+                Ok(ForkResult::Parent { .. }) => unsafe { nix::libc::_exit(0) },
+                // SAFETY: as above.
+                Err(_) => unsafe { nix::libc::_exit(1) },
+            }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(ready_w);
+            drop(null);
+            let why = match waitpid(child, None) {
+                Ok(WaitStatus::Exited(_, 0)) => {
+                    return Launched {
+                        record: rec,
+                        path,
+                        ready: Some(ready_r),
+                    };
+                }
+                Ok(status) => format!("cannot start supervisor: it ended with {status:?}"),
+                Err(e) => format!("cannot start supervisor: {e}"),
+            };
+            Launched::failed(&path, rec, why)
+        }
+        Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
+    }
+}
+
+/// The forked supervisor: a session of its own, stdio on `/dev/null`, the run's root as its
+/// directory, then the supervisor proper (which closes every other inherited fd).
+fn be_supervisor(
+    path: &Path,
+    root: &Path,
+    null: File,
+    ready_r: std::io::PipeReader,
+    ready_w: std::io::PipeWriter,
+    on_exit: OnExit,
+) -> i32 {
+    // The first child's group is not ours to lead, so this cannot fail.
+    let _ = nix::unistd::setsid();
+    for fd in 0..=2 {
+        // SAFETY: dup2 onto the standard fds; `null` stays open until after the loop.
+        unsafe { nix::libc::dup2(null.as_raw_fd(), fd) };
+    }
+    drop(null);
+    drop(ready_r);
+    let _ = std::env::set_current_dir(root);
+    super::supervisor::forked_supervisor_main(path, File::from(OwnedFd::from(ready_w)), on_exit)
+}
+
+/// Waits, at most `timeout`, until `pipe` is readable or closed (the supervisor wrote its
+/// byte or ended): a poll in this thread, woken the moment either happens.
+fn wait_readable(pipe: &std::io::PipeReader, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fd = nix::libc::pollfd {
+            fd: pipe.as_raw_fd(),
+            events: nix::libc::POLLIN,
+            revents: 0,
+        };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd, borrowed for the call.
+        let n = unsafe { nix::libc::poll(&mut fd, 1, ms) };
+        let interrupted =
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+        if !interrupted || left.is_zero() {
+            return;
+        }
     }
 }
 

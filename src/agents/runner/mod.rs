@@ -1,7 +1,7 @@
 //! The runner seam: how an agent is started, found alive, stopped, attached to and typed to.
 //!
 //! ```text
-//! sessions spawn ──launch()──► record (starting) ──double fork──► sessions __supervise <record>
+//! sessions spawn ──launch()──► record (starting) ──double fork──► supervisor (or __supervise)
 //!                 (returns)                                           │ supervisor::run
 //!                                                                     ├─ Runner::supervise: start
 //!                                                                     │  the agent, record its pid,

@@ -18,6 +18,7 @@ use super::super::Result;
 use super::super::process::proc_start_time;
 use super::super::record::{self, RunRecord, RunStatus};
 use super::super::summary::RunOutput;
+use super::launch::OnExit;
 use super::launch::READY_FD_ENV;
 use super::{Ending, Ready, append_note, tmux};
 
@@ -130,7 +131,24 @@ where
     F: FnOnce(&RunRecord) -> std::result::Result<(), E>,
     E: std::fmt::Display,
 {
-    let ready = take_ready_fd();
+    supervise_with(record_path, take_ready_fd(), on_exit)
+}
+
+/// The supervisor forked by `launch` without an exec (see `launch::Prepared::start`): the
+/// same claim, supervision and write-back as [`run_supervisor`], with the readiness pipe
+/// handed over directly. Returns the process exit code.
+pub(super) fn forked_supervisor_main(record_path: &Path, ready: File, on_exit: OnExit) -> i32 {
+    match supervise_with(record_path, Some(ready), on_exit) {
+        Ok(_) => 0,
+        Err(_) => 1,
+    }
+}
+
+fn supervise_with<F, E>(record_path: &Path, ready: Option<File>, on_exit: F) -> Result<RunRecord>
+where
+    F: FnOnce(&RunRecord) -> std::result::Result<(), E>,
+    E: std::fmt::Display,
+{
     close_inherited_fds(ready.as_ref().map(|f| f.as_raw_fd()));
     // `main` restores SIGPIPE's default for `sessions list | head`; the supervisor must not
     // die writing the "ready" byte to a `spawn` that was killed meanwhile (or to anything
