@@ -81,12 +81,17 @@ pub struct Document<'a> {
     pub headings: Vec<Heading>,
     /// The level-2 sections, in order.
     pub sections: Vec<Section>,
+    /// The block left open at the end of the body, found by the same scan as `headings`;
+    /// `None` when the body was not scanned ([`Document::parse_frontmatter`]).
+    unclosed: Option<Option<Unclosed>>,
 }
 
 impl<'a> Document<'a> {
     pub fn parse(src: &'a str) -> Self {
         let mut doc = Self::parse_frontmatter(src);
-        doc.headings = scan_headings(src, doc.body_start);
+        let (headings, unclosed) = blocks::scan_body(src, doc.body_start, true);
+        doc.headings = headings;
+        doc.unclosed = Some(unclosed);
         doc.sections = sections_of(src, &doc.headings);
         doc
     }
@@ -109,6 +114,16 @@ impl<'a> Document<'a> {
             body_start,
             headings: Vec::new(),
             sections: Vec::new(),
+            unclosed: None,
+        }
+    }
+
+    /// The first code fence or HTML comment/block of the body still open at the end of the
+    /// file (see [`unclosed_at`]).
+    pub fn unclosed(&self) -> Option<Unclosed> {
+        match &self.unclosed {
+            Some(u) => u.clone(),
+            None => unclosed_at(self.src, self.body_start),
         }
     }
 

@@ -113,37 +113,63 @@ impl Unclosed {
 /// The first fence or HTML comment/block opened at or after `from` that is still open at the
 /// end of `src`.
 pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
+    scan_body(src, from, false).1
+}
+
+/// One pass of the block scanner over `src[from..]`: the ATX headings outside code (when
+/// `headings` is set; else none are collected) and the block left open at the end, if any.
+/// [`scan_headings`] and [`unclosed_at`] are this pass with half its answer dropped, so
+/// `validate` scans each body once, not once per rule.
+pub(super) fn scan_body(
+    src: &str,
+    from: usize,
+    headings: bool,
+) -> (Vec<Heading>, Option<Unclosed>) {
+    // The start counts as after a blank line: any block may begin there.
     let mut state = BlockState {
         prev_blank: true,
         ..BlockState::default()
     };
+    let mut found = Vec::new();
     let mut opened = None;
-    for (start, end, _) in lines(src, from) {
+    for (start, end, next) in lines(src, from) {
         let was_open = state.open();
         let line = &src.as_bytes()[start..end];
-        state.is_prose(line);
+        let prose = state.is_prose(line);
+        if headings
+            && prose
+            && line.trim_ascii_start().first() == Some(&b'#')
+            && let Some(h) = atx_heading(src, start, end, next)
+        {
+            found.push(h);
+        }
         let open = state.open();
         if open && !was_open {
-            let closer = state.fence.as_ref().map(|f| {
-                let indent = " ".repeat(state.fence_container.unwrap_or(0));
-                format!("{indent}{}", (f.ch as char).to_string().repeat(f.len))
-            });
-            let mark = match &closer {
-                Some(_) => state.fence.as_ref().map_or(b'`', |f| f.ch),
-                None => b'<',
-            };
+            // (char, length, indent) of the fence; the closing line is built only at the end.
+            let fence = state
+                .fence
+                .as_ref()
+                .map(|f| (f.ch, f.len, state.fence_container.unwrap_or(0)));
+            let mark = fence.map_or(b'<', |f| f.0);
             let at = line.iter().position(|&b| b == mark).unwrap_or(0);
-            opened = Some(Unclosed {
-                offset: start + at,
-                line_start: start,
-                closer,
-            });
+            opened = Some((start + at, start, fence));
         }
         if !open {
             opened = None;
         }
     }
-    opened
+    let unclosed = opened.map(|(offset, line_start, fence)| Unclosed {
+        offset,
+        line_start,
+        closer: fence.map(|(ch, len, indent)| {
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                (ch as char).to_string().repeat(len)
+            )
+        }),
+    });
+    (found, unclosed)
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
@@ -433,10 +459,5 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
 /// All ATX headings from `from` on that are not inside fenced code or HTML comments.
 /// (Indented code cannot hold a heading: a heading allows at most three spaces of indent.)
 pub fn scan_headings(src: &str, from: usize) -> Vec<Heading> {
-    prose_lines(src, from..src.len())
-        .filter(|&(start, end, _)| {
-            src.as_bytes()[start..end].trim_ascii_start().first() == Some(&b'#')
-        })
-        .filter_map(|(start, end, next)| atx_heading(src, start, end, next))
-        .collect()
+    scan_body(src, from, true).0
 }
