@@ -681,7 +681,7 @@ fn validate(b: &mut Bench) -> Result<Report> {
         &v.wall,
     )
     .against("`cat` of the same files", cat_median, Compare::Ratio)
-    .target(Target::Ratio(1.5))
+    .target(Target::Ratio(1.0))
     .extra(json!({
         "files": n,
         "bytes": corpus.bytes,

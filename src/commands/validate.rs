@@ -24,10 +24,11 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
     }
     // With `--fix --dry-run` stdout is the patch alone (`… | git apply`); the report goes to
     // stderr.
+    // One buffered writer: the reporter writes each diagnostic in many small pieces.
     let out: Box<dyn std::io::Write> = if args.fix && args.dry_run {
-        Box::new(anstream::stderr().lock())
+        Box::new(std::io::BufWriter::new(anstream::stderr().lock()))
     } else {
-        Box::new(anstream::stdout().lock())
+        Box::new(std::io::BufWriter::new(anstream::stdout().lock()))
     };
     let mut reporter = Reporter::new(args.format, out);
     let io = |e: std::io::Error| Error::write(Path::new("<stdout>"), e);
@@ -38,10 +39,17 @@ pub fn run(ctx: &Ctx, args: ValidateArgs) -> Result<u8> {
         let results: Vec<Result<Vec<Diagnostic>>> = chunk
             .par_iter()
             .map_init(Vec::new, |buf, path| {
-                let display = ctx.show_path(path);
-                let mut diags = validate_file(Some(&ctx.repo), path, &display, buf, ctx.now)?;
+                // Most files have nothing to report: their shown path is made only when
+                // there is a diagnostic to carry it.
+                let mut diags = validate_file(Some(&ctx.repo), path, "", buf, ctx.now)?;
                 if args.quiet {
                     diags.retain(|d| d.severity == Severity::Error);
+                }
+                if !diags.is_empty() {
+                    let display = ctx.show_path(path);
+                    for d in &mut diags {
+                        d.path.clone_from(&display);
+                    }
                 }
                 Ok(diags)
             })

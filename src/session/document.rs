@@ -92,6 +92,16 @@ pub struct Document<'a> {
 }
 
 impl<'a> Document<'a> {
+    /// The first code fence or HTML comment/block of the body still open at the end of the
+    /// file: the scan's answer when the body was scanned, else scanned for now.
+    pub fn unclosed(&self) -> Option<Unclosed> {
+        if self.scanned {
+            self.unclosed.clone()
+        } else {
+            unclosed_at(self.src, self.body_start)
+        }
+    }
+
     pub fn parse(src: &'a str) -> Self {
         let mut doc = Self::parse_frontmatter(src);
         doc.scan_body(doc.body_start, None);

@@ -623,7 +623,7 @@ fn check_sections(doc: &Document, out: &mut Vec<Finding>) {
 /// A fence or HTML comment left open hides everything after it: headings, and every entry
 /// a tool appends.
 fn check_unclosed(doc: &Document, out: &mut Vec<Finding>) {
-    let Some(u) = super::document::unclosed_at(doc.src, doc.body_start) else {
+    let Some(u) = doc.unclosed() else {
         return;
     };
     let (rule, message) = match &u.closer {

@@ -302,13 +302,14 @@ impl BlockState {
             return true;
         }
         // List items: a fence may sit at the item's content column.
+        let item = list_item(line);
         if let Some(col) = self.list
             && indent < col
-            && list_item(line).is_none()
+            && item.is_none()
         {
             self.list = None;
         }
-        if let Some(col) = list_item(line) {
+        if let Some(col) = item {
             self.list = Some(col);
             let rest = &line[col.min(line.len())..];
             if let Some(f) = fence_open(rest) {
@@ -499,6 +500,10 @@ fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
 }
 
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches.
+    if !needle.iter().any(u8::is_ascii_alphabetic) {
+        return memchr::memmem::find(hay, needle).is_some();
+    }
     hay.windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
