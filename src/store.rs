@@ -365,14 +365,16 @@ impl Repo {
         if needle.is_empty() {
             return Err(Error::Usage("the session reference is empty".into()));
         }
-        // Titles come from the summary cache where it knows the file (what `list` shows),
-        // else from the file's head; on every core from a few dozen files on.
+        // The summary cache knows most titles (what `list` shows): a file whose title cannot
+        // match is not read. The others are read as before (a file that is not UTF-8
+        // throughout matches by name only); on every core from a few dozen files on.
         let cache = crate::summary_cache::Cache::load(&self.state_dir());
         let one = |p: &PathBuf| {
             let stem_hit = stem(p).to_lowercase().contains(&needle);
             let title = match cache.as_ref().and_then(|c| c.title(p)) {
-                Some(known) => known.map(str::to_string),
-                None => (!p.is_symlink() || self.contains(p))
+                Some(None) => None,
+                Some(Some(t)) if !stem_hit && !t.to_lowercase().contains(&needle) => None,
+                _ => (!p.is_symlink() || self.contains(p))
                     .then(|| read_title(p, (!stem_hit).then_some(needle.as_str())))
                     .flatten(),
             }
@@ -469,13 +471,18 @@ fn sort_by_name(files: &mut [PathBuf]) {
     files.sort_unstable_by(|x, y| b(x)[skip..].cmp(&b(y)[skip..]));
 }
 
-/// The title of the session at `path`, from its head (as listings show it). With `needle`
-/// (lowercase), it is only wanted if it contains the needle: when the needle has no whitespace
-/// and no `'`, and the head has no `\`, any match in the title is a verbatim match in the
-/// head's text (YAML changes a title's characters only by escapes, `''` and line folding), so
-/// a head without the needle is not parsed at all and `None` means "cannot match".
+/// The title of the session at `path`, from its head. With `needle` (lowercase),
+/// it is only wanted if it contains the needle: when the needle has no whitespace and no
+/// `'`, and the head has no `\`, any match in the title is a verbatim match in the head's
+/// text (YAML changes a title's characters only by escapes, `''` and line folding), so a
+/// head without the needle is not parsed at all and `None` means "cannot match".
+///
+/// The whole file is read, as before: a file that is not UTF-8 throughout (or too large)
+/// still matches by name only. Only its head is searched and parsed.
 fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
-    let text = read_head(path).ok()?;
+    let whole = read_session(path).ok()?;
+    let head = crate::session::document::frontmatter_extent(whole.as_bytes(), true);
+    let text = &whole[..head.unwrap_or(whole.len())];
     if let Some(needle) = needle {
         let verbatim =
             !needle.contains(|c: char| c.is_whitespace() || c == '\'') && !text.contains('\\');
@@ -483,7 +490,7 @@ fn read_title(path: &Path, needle: Option<&str>) -> Option<String> {
             return None;
         }
     }
-    let doc = Document::parse_frontmatter(&text);
+    let doc = Document::parse_frontmatter(text);
     doc.str_value(&["session", "title"]).map(str::to_owned)
 }
 

@@ -245,25 +245,30 @@ fn files_with_hand_written_agent_entries_are_remembered() {
     assert_eq!(v[0]["agents"]["running"], 1, "{v}");
 }
 
-/// `show <substring>` takes titles the cache remembers, and never a stale one.
+/// `show <substring>` skips files whose remembered title cannot match (they are not read),
+/// and never goes by a stale title.
 #[test]
 fn show_by_title_uses_the_cache_and_sees_an_edit_behind_its_back() {
     let repo = TestRepo::init();
     repo.session(&name(1), text("alpha", "in_progress"));
     repo.session(&name(2), text("bravo", "in_progress"));
     list_with_margin(&repo, true, 0);
-    // A cache line that lies (under the file's true key) shows the cache is read.
+    // A cache line that lies under the file's true key shows the cache is what is read: the
+    // file it calls "zulu" is not looked at for "ravo" (a fresh read finds it).
     let lying = cache_text(&repo).replace("bravo", "zulu ");
     fs::write(repo.path(".agents/state/overview-cache.jsonl"), lying).unwrap();
-    let (code, out, _) = show(&repo, "zulu", true);
+    assert_eq!(show(&repo, "ravo", true).0, 1);
+    let (code, out, _) = show(&repo, "ravo", false);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("bravo"), "{out}");
+    // A remembered title that matches is checked against the file: "zulu" is not there.
+    assert_eq!(show(&repo, "zulu", true).0, 1);
     // Edited in place, same size, mtime put back: the key changes (ctime), the file is read.
     edit_in_place(
         &repo.sessions_dir().join(name(2)),
         &text("delta", "in_progress"),
     );
-    assert_eq!(show(&repo, "zulu", true).0, 1);
-    let (code, out, _) = show(&repo, "delt", true);
+    let (code, out, _) = show(&repo, "elta", true);
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("delta"), "{out}");
 }
