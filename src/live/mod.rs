@@ -584,23 +584,29 @@ mod tests {
         }
     }
 
+    /// A repository holding the sessions `files` (by `name`), its first full look, and the
+    /// tracker that took it.
+    fn first_look(files: &[usize]) -> (tempfile::TempDir, Repo, PathBuf, Tracker, Snapshot) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".agents/sessions");
+        fs::create_dir_all(&dir).unwrap();
+        for &i in files {
+            fs::write(name(&dir, i), text(i)).unwrap();
+        }
+        let repo = crate::store::Repo::at(tmp.path().to_path_buf());
+        let mut tracker = Tracker::default();
+        let first = tracker
+            .snapshot(&repo, Utc::now(), &Changes::everything(), None)
+            .unwrap();
+        (tmp, repo, dir, tracker, first)
+    }
+
     /// A look whose events name one file hands every other session on as the same `Arc`:
     /// nothing of them is copied, and `diff` passes them over by pointer.
     #[test]
     fn a_change_to_one_file_shares_the_other_sessions() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let dir = root.join(".agents/sessions");
-        fs::create_dir_all(&dir).unwrap();
-        for i in 0..4 {
-            fs::write(name(&dir, i), text(i)).unwrap();
-        }
-        let repo = crate::store::Repo::at(root.to_path_buf());
-        let mut tracker = Tracker::default();
-        let now = Utc::now();
-        let first = tracker
-            .snapshot(&repo, now, &Changes::everything(), None)
-            .unwrap();
+        let (_tmp, repo, dir, mut tracker, first) = first_look(&[0, 1, 2, 3]);
+        let now = first.at;
         let mut changes = Changes::default();
         changes.add(apply(&dir, &Op::Write(2, 9)));
         let later = now + chrono::Duration::seconds(1);
@@ -623,19 +629,8 @@ mod tests {
     /// interleave.
     #[test]
     fn events_keep_their_order() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let dir = root.join(".agents/sessions");
-        fs::create_dir_all(&dir).unwrap();
-        for i in [0, 1, 3, 5] {
-            fs::write(name(&dir, i), text(i)).unwrap();
-        }
-        let repo = crate::store::Repo::at(root.to_path_buf());
-        let mut tracker = Tracker::default();
-        let now = Utc::now();
-        let first = tracker
-            .snapshot(&repo, now, &Changes::everything(), None)
-            .unwrap();
+        let (_tmp, repo, dir, mut tracker, first) = first_look(&[0, 1, 3, 5]);
+        let now = first.at;
         let mut changes = Changes::default();
         for op in [
             Op::Delete(0),
