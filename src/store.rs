@@ -512,10 +512,14 @@ pub fn session_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
 /// Reads `path` into `buf` (cleared first), refusing files over [`MAX_FILE_BYTES`] and
 /// anything that is not a regular file. The file is opened non-blocking and checked with
 /// `fstat` before any read, so a FIFO (even behind a symlink, even swapped in after a listing
-/// looked) is refused at once instead of hanging.
-pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+/// looked) is refused at once instead of hanging. Returns what that `fstat` said, before the
+/// first byte was read: a later `stat` that says the same (inode, size, mtime, ctime) most
+/// likely names the same version of the file (`write.rs` relies on this only where a read
+/// checks it after).
+pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<fs::Metadata> {
     buf.clear();
-    let (file, size) = open_regular(path)?;
+    let (file, meta) = open_regular(path)?;
+    let size = meta.len();
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -534,7 +538,7 @@ pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
             limit: MAX_FILE_BYTES,
         });
     }
-    Ok(())
+    Ok(meta)
 }
 
 /// The head of a session file: its first bytes through the frontmatter's closing delimiter
@@ -545,7 +549,8 @@ pub fn read_head(path: &Path) -> Result<String> {
     use crate::session::document::frontmatter_extent;
     /// Most frontmatter blocks fit in the first read.
     const FIRST: usize = 4096;
-    let (mut file, size) = open_regular(path)?;
+    let (mut file, meta) = open_regular(path)?;
+    let size = meta.len();
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -586,7 +591,7 @@ pub fn read_head(path: &Path) -> Result<String> {
 
 /// Opens `path` for reading, refusing anything but a regular file before any read. The open
 /// is non-blocking, so a FIFO (even swapped in after a listing looked) cannot hang it.
-fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
+fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)
@@ -600,7 +605,7 @@ fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
             kind: kind_of(&meta.file_type()),
         });
     }
-    Ok((file, meta.len()))
+    Ok((file, meta))
 }
 
 /// `path` made absolute against the current directory, without touching the file system.

@@ -36,7 +36,7 @@ pub fn validate_file(
         );
     }
     match store::read_bounded(path, buf) {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(Error::TooLarge { size, limit, .. }) => {
             return file_level(
                 &rules::TOO_LARGE,
