@@ -598,7 +598,7 @@ pub fn read_head(path: &Path) -> Result<String> {
 
 /// Opens `path` for reading, refusing anything but a regular file before any read. The open
 /// is non-blocking, so a FIFO (even swapped in after a listing looked) cannot hang it.
-fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata)> {
+pub(crate) fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = fs::OpenOptions::new()
         .read(true)

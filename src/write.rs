@@ -169,11 +169,8 @@ pub fn edit_file_with(
         test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
         // An editor does not take our lock: if it saved meanwhile, apply the edit again. A
         // file `stat` says is untouched is not read here (the swap's check reads it).
-        if Stamp::at(path) != Some(base_stamp) {
-            read_quiet_into(path, &mut scratch)?;
-            if scratch != base.as_bytes() {
-                continue;
-            }
+        if Stamp::at(path) != Some(base_stamp) && !holds_quiet(path, &base)? {
+            continue;
         }
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
@@ -181,8 +178,7 @@ pub fn edit_file_with(
             Ok(()) => Swap::Exchanged(Instant::now()),
             Err(Exchange::Unsupported) => {
                 // A plain rename cannot hand back what it replaced: look at the file first.
-                read_quiet_into(path, &mut scratch)?;
-                if scratch != base.as_bytes() {
+                if !holds_quiet(path, &base)? {
                     continue;
                 }
                 fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
@@ -195,10 +191,7 @@ pub fn edit_file_with(
             Swap::Exchanged(at) => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
-                if seen.is_none()
-                    || identity(tmp.path()) != seen
-                    || !displaced_is(&tmp, &base, &mut scratch)?
-                {
+                if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
@@ -234,16 +227,50 @@ pub fn edit_file_with(
 /// applied to. Read at once, so that if it is not, our version is at the path for as short a
 /// time as possible; a displaced file written very recently is read again once quiet, in case
 /// an editor writing in place was still at it.
-fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str, buf: &mut Vec<u8>) -> Result<bool> {
-    store::read_bounded(tmp.path(), buf)?;
-    if buf != base.as_bytes() {
+fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
+    if !holds(tmp.path(), base.as_bytes())? {
         return Ok(false);
     }
     if modified_within(tmp.path(), QUIET) {
-        read_quiet_into(tmp.path(), buf)?;
-        return Ok(buf == base.as_bytes());
+        return holds_quiet(tmp.path(), base);
     }
     Ok(true)
+}
+
+/// Whether the file at `path` holds exactly `text`. Read in pieces and compared as it comes
+/// (the file is never copied whole); a file of another size is told by `fstat` alone, and a
+/// file that is too large or not a regular file is not it.
+fn holds(path: &Path, text: &[u8]) -> Result<bool> {
+    use std::io::Read;
+    let (mut file, meta) = match store::open_regular(path) {
+        Ok(opened) => opened,
+        Err(Error::NotRegular { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if meta.len() != text.len() as u64 {
+        return Ok(false);
+    }
+    let mut buf = [0u8; 16 * 1024];
+    let mut rest = text;
+    loop {
+        let n = match file.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            read => read.map_err(|e| Error::read(path, e))?,
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.split_at_checked(n) {
+            Some((piece, after)) if *piece == buf[..n] => rest = after,
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// [`holds`], once the file has been quiet (see [`read_quiet`]).
+fn holds_quiet(path: &Path, text: &str) -> Result<bool> {
+    wait_quiet(path);
+    holds(path, text.as_bytes())
 }
 
 /// Someone saved between our last look and the swap: put their file back at the path (a
@@ -523,6 +550,13 @@ fn read_quiet(path: &Path) -> Result<(String, Stamp)> {
 /// [`read_quiet`] into `buf`, without the UTF-8 check: for comparing with a text already read.
 /// Returns the file's [`Stamp`] from just before the read.
 fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<Stamp> {
+    wait_quiet(path);
+    store::read_bounded(path, buf).map(|m| Stamp::of(&m))
+}
+
+/// Waits until nothing has modified the file for [`QUIET`] (at most [`QUIET_LIMIT`]), or an
+/// empty file has its text (at most [`EMPTY_LIMIT`]).
+fn wait_quiet(path: &Path) {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
     // either way worth a wait (longer: an empty file is never a valid session).
@@ -539,7 +573,6 @@ fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<Stamp> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    store::read_bounded(path, buf).map(|m| Stamp::of(&m))
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
