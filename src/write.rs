@@ -57,9 +57,14 @@ const QUIET_LIMIT: Duration = Duration::from_millis(100);
 /// The longest we wait for an empty file to get its text.
 const EMPTY_LIMIT: Duration = Duration::from_millis(500);
 /// How long after the swap we look at the file it displaced again before deleting it, for an
-/// in-place save that was already under way when we swapped (its `open(2)` waited for the
-/// rename's inode lock: it runs as soon as the swap is done, whatever we do meanwhile).
-const LATE_SAVE: Duration = Duration::from_millis(1);
+/// in-place save that was already under way when we swapped: its `open(2)` had found the old
+/// file and waits for the rename's inode lock, so its truncate runs as soon as the swap is
+/// done, whatever we do meanwhile. A woken waiter gets a free core in tens of microseconds;
+/// this is ten times that. No margin covers an editor descheduled in the middle of `open(2)`
+/// on a saturated machine (1 ms, the value before, did not either), and the long editor
+/// stress test (`concurrency::editor_stress_long`: an editor saving every 10 ms against 16
+/// writers, 8,000 writes) lost nothing even at zero.
+const LATE_SAVE: Duration = Duration::from_micros(250);
 
 #[derive(Debug)]
 pub enum Outcome {
