@@ -369,8 +369,13 @@ impl Repo {
         // match is not read. The others are read as before (a file that is not UTF-8
         // throughout matches by name only); on every core from a few dozen files on.
         let cache = crate::summary_cache::Cache::load(&self.state_dir());
-        let matches: Vec<(PathBuf, String)> =
-            par_filter(&files, |p| self.substring_match(cache.as_ref(), p, &needle));
+        let one = |p: &PathBuf| self.substring_match(cache.as_ref(), p, &needle);
+        let matches: Vec<(PathBuf, String)> = if files.len() >= 64 {
+            use rayon::prelude::*;
+            files.par_iter().filter_map(one).collect()
+        } else {
+            files.iter().filter_map(one).collect()
+        };
         match matches.len() {
             1 => Ok(matches
                 .into_iter()
@@ -454,13 +459,21 @@ impl Repo {
             }
             let cache =
                 cache.get_or_insert_with(|| crate::summary_cache::Cache::load(&self.state_dir()));
-            let rest: Vec<PathBuf> = files
+            let others: Vec<&PathBuf> = files
                 .iter()
                 .zip(&stems)
                 .filter(|(_, s)| *s != stem)
-                .map(|(p, _)| p.clone())
+                .map(|(p, _)| p)
                 .collect();
-            par_filter(&rest, |p| self.substring_match(cache.as_ref(), p, &needle)).is_empty()
+            // The first other session whose title has it makes it ambiguous.
+            let names = |p: &&PathBuf| self.substring_match(cache.as_ref(), p, &needle).is_some();
+            let ambiguous = if others.len() >= 64 {
+                use rayon::prelude::*;
+                others.par_iter().any(names)
+            } else {
+                others.iter().any(names)
+            };
+            !ambiguous
         })
     }
 
@@ -498,16 +511,6 @@ impl Repo {
         let listed = meta.is_file()
             || (meta.file_type().is_symlink() && fs::metadata(&path).is_ok_and(|m| m.is_file()));
         listed.then_some(path)
-    }
-}
-
-/// `f` over `files`, on every core from a few dozen files on (reading titles is the cost).
-fn par_filter<T: Send>(files: &[PathBuf], f: impl Fn(&PathBuf) -> Option<T> + Sync) -> Vec<T> {
-    if files.len() >= 64 {
-        use rayon::prelude::*;
-        files.par_iter().filter_map(&f).collect()
-    } else {
-        files.iter().filter_map(f).collect()
     }
 }
 

@@ -2,11 +2,12 @@
 //! supervisor — the write order of `docs/runs.md`.
 //!
 //! Owns the spec of a run, the record's first version, the readiness pipe on which the
-//! supervisor says the agent has started, and the gate on which `spawn` tells a supervisor it
-//! started before the run's entry was written that the entry is in. It must never start the agent itself (the runner
-//! does, in the supervisor) and never leave the supervisor as the caller's child: the
-//! process it starts forks the supervisor and exits at once, and is reaped here, so a
-//! long-lived caller (a server) collects no zombies.
+//! supervisor says the agent has started, and the gate on which `spawn` tells a supervisor
+//! started before the run's entry was written that the entry is in. It must never start the
+//! agent itself (the runner does, in the supervisor) and never leave the supervisor as the
+//! caller's child: the process it starts forks the supervisor and exits at once, and is reaped
+//! here (for a gated start, once the entry is written), so a long-lived caller (a server)
+//! collects no zombies.
 //!
 //! The supervisor is started one of two ways, with the same result (a process in a session
 //! of its own, no terminal, not our child, stdio on `/dev/null`, no fd of ours but the
@@ -389,6 +390,7 @@ impl Prepared {
                 path,
                 ready: Some(ready_r),
                 gate: None,
+                first_child: None,
             },
             Ok(status) => Launched::failed(
                 &path,
@@ -405,8 +407,8 @@ impl Prepared {
     /// into the session file, so the agent's start overlaps that write (`spawn`). The
     /// supervisor does everything but the write-back at once, and waits for the caller's word
     /// before it writes back: [`Launched::entry_written`] (or the caller's death, seen as the
-    /// pipe's end; the write-back then copes with an entry that may or may not be there).
-    /// Only a supervisor forked from this process can be handed that pipe: otherwise (no
+    /// gate's end; the write-back then copes with an entry that may or may not be there).
+    /// Only a supervisor forked from this process can be handed that gate: otherwise (no
     /// `on_exit`, or other threads) the prepared run comes back unstarted, to be
     /// [`start`](Prepared::start)ed after the entry, in the old order.
     pub fn start_gated(self) -> std::result::Result<Launched, Prepared> {
@@ -432,6 +434,8 @@ pub struct Launched {
     /// its write-back: a socket, not a pipe, so that telling a supervisor that is gone is an
     /// error here and not a SIGPIPE (`main` restores its default) that kills `spawn`.
     gate: Option<UnixStream>,
+    /// The first child of a forked start not reaped yet (see [`Launched::reaped`]).
+    first_child: Option<nix::unistd::Pid>,
 }
 
 /// What a gated supervisor is told about the run's entry (one byte on the gate).
@@ -459,7 +463,23 @@ impl Launched {
             path: path.to_path_buf(),
             ready: None,
             gate: None,
+            first_child: None,
         }
+    }
+
+    /// Reaps the first child of a forked start, which forks the supervisor and exits at once;
+    /// the run is settled `failed` if that went wrong.
+    fn reaped(mut self) -> Launched {
+        use nix::sys::wait::{WaitStatus, waitpid};
+        let Some(child) = self.first_child.take() else {
+            return self;
+        };
+        let why = match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => return self,
+            Ok(status) => format!("cannot start supervisor: it ended with {status:?}"),
+            Err(e) => format!("cannot start supervisor: {e}"),
+        };
+        Launched::failed(&self.path, self.record, why)
     }
 
     /// Tells a gated supervisor that the run's entry is in the session file: from now on it
@@ -474,19 +494,20 @@ impl Launched {
     /// stopped, the supervisor writes nothing back, and once it has saved its final record the
     /// record, its marker and its log are removed, as [`Prepared::abandon`] does — nothing of
     /// the run reached a session file, so nothing of it is left.
-    pub fn abandon(mut self, grace: Duration) {
-        if let Some(gate) = self.gate.take() {
+    pub fn abandon(self, grace: Duration) {
+        let mut this = self.reaped();
+        if let Some(gate) = this.gate.take() {
             tell(&gate, ENTRY_ABANDONED);
         }
-        if let Some(ready) = self.ready.take() {
+        if let Some(ready) = this.ready.take() {
             let _ = wait_readable(&ready, START_WAIT_ON_ABANDON);
-            let _ = super::kill::kill_run(&self.path, grace, &|_| {});
+            let _ = super::kill::kill_run(&this.path, grace, &|_| {});
             // The supervisor closes its end once its final record is saved.
             wait_closed(ready, START_WAIT_ON_ABANDON + grace);
         }
         Prepared {
-            record: self.record,
-            path: self.path,
+            record: this.record,
+            path: this.path,
             on_exit: None,
         }
         .abandon();
@@ -499,8 +520,8 @@ impl Launched {
             record,
             path,
             ready,
-            gate: _,
-        } = self;
+            ..
+        } = self.reaped();
         let Some(ready) = ready else {
             return record;
         };
@@ -520,7 +541,6 @@ fn single_threaded() -> bool {
 /// is never our child); the supervisor starts a session of its own, as
 /// `supervisor::detach`'s does, so it survives our death and our terminal's hangup.
 fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit, gated: bool) -> Launched {
-    use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::{ForkResult, fork};
     let opened = std::io::pipe().and_then(|p| {
         let gate = if gated {
@@ -574,19 +594,16 @@ fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit, gated: bool) -> 
                 drop(r);
                 w
             });
-            let why = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, 0)) => {
-                    return Launched {
-                        record: rec,
-                        path,
-                        ready: Some(ready_r),
-                        gate,
-                    };
-                }
-                Ok(status) => format!("cannot start supervisor: it ended with {status:?}"),
-                Err(e) => format!("cannot start supervisor: {e}"),
+            let launched = Launched {
+                record: rec,
+                path,
+                ready: Some(ready_r),
+                gate,
+                first_child: Some(child),
             };
-            Launched::failed(&path, rec, why)
+            // A gated run is reaped later, when its caller waits for it anyway: the caller
+            // writes the entry meanwhile.
+            if gated { launched } else { launched.reaped() }
         }
         Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
     }
