@@ -232,7 +232,7 @@ fn launch(
     // The supervisors start now, so the agents start while the entries are being written;
     // each waits for the word that its entry is in before it writes anything back (see
     // docs/runs.md). A supervisor that cannot be handed that word starts after the entry.
-    let started: Vec<(NewEntry, std::result::Result<Launched, Prepared>)> = prepared
+    let started: Vec<(NewEntry, std::result::Result<Launched, Box<Prepared>>)> = prepared
         .into_iter()
         .map(|(e, p)| (e, p.start_gated()))
         .collect();
@@ -267,7 +267,7 @@ fn launch(
         for (_, s) in started {
             match s {
                 Ok(l) => l.abandon(crate::agents::runner::DEFAULT_KILL_GRACE),
-                Err(p) => p.abandon(),
+                Err(p) => (*p).abandon(),
             }
         }
         super::worktree::undo_all(ctx, records.iter());
@@ -282,7 +282,7 @@ fn launch(
                 l.entry_written();
                 (e, l)
             }
-            Err(p) => (e, p.start()),
+            Err(p) => (e, (*p).start()),
         })
         .collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();

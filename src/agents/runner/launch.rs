@@ -411,9 +411,9 @@ impl Prepared {
     /// Only a supervisor forked from this process can be handed that gate: otherwise (no
     /// `on_exit`, or other threads) the prepared run comes back unstarted, to be
     /// [`start`](Prepared::start)ed after the entry, in the old order.
-    pub fn start_gated(self) -> std::result::Result<Launched, Prepared> {
+    pub fn start_gated(self) -> std::result::Result<Launched, Box<Prepared>> {
         if self.on_exit.is_none() || !single_threaded() {
-            return Err(self);
+            return Err(Box::new(self));
         }
         Ok(self.start_with(true))
     }
