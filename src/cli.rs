@@ -115,7 +115,8 @@ pub enum Command {
     /// Each agent runs detached (own session and process group, stdin closed, output to its
     /// log) under a small supervisor that records the outcome and writes status, exit code and
     /// a summary back into the session file. The spawned_agents entry (status in_progress,
-    /// log, run_id, conversation_id) and a Session Log link are written first.
+    /// log, run_id, conversation_id) and a Session Log link are written before spawn returns,
+    /// and before any outcome.
     #[command(after_help = SPAWN_HELP)]
     Spawn(SpawnArgs),
 

@@ -369,19 +369,7 @@ impl Repo {
         // match is not read. The others are read as before (a file that is not UTF-8
         // throughout matches by name only); on every core from a few dozen files on.
         let cache = crate::summary_cache::Cache::load(&self.state_dir());
-        let one = |p: &PathBuf| {
-            let stem_hit = stem(p).to_lowercase().contains(&needle);
-            let title = match cache.as_ref().and_then(|c| c.title(p)) {
-                Some(None) => None,
-                Some(Some(t)) if !stem_hit && !t.to_lowercase().contains(&needle) => None,
-                _ => (!p.is_symlink() || self.contains(p))
-                    .then(|| read_title(p, (!stem_hit).then_some(needle.as_str())))
-                    .flatten(),
-            }
-            .unwrap_or_default();
-            let hit = stem_hit || title.to_lowercase().contains(&needle);
-            hit.then(|| (p.clone(), title))
-        };
+        let one = |p: &PathBuf| self.substring_match(cache.as_ref(), p, &needle);
         let matches: Vec<(PathBuf, String)> = if files.len() >= 64 {
             use rayon::prelude::*;
             files.par_iter().filter_map(one).collect()
@@ -414,6 +402,81 @@ impl Repo {
 }
 
 impl Repo {
+    /// Whether `p` matches the lowercased `needle` by stem or title, as [`Repo::resolve`]
+    /// matches a reference that names no file and no stem; its title if it does.
+    fn substring_match(
+        &self,
+        cache: Option<&crate::summary_cache::Cache>,
+        p: &Path,
+        needle: &str,
+    ) -> Option<(PathBuf, String)> {
+        let stem_hit = SessionId::of(p).0.to_lowercase().contains(needle);
+        let title = match cache.and_then(|c| c.title(p)) {
+            Some(None) => None,
+            Some(Some(t)) if !stem_hit && !t.to_lowercase().contains(needle) => None,
+            _ => (!p.is_symlink() || self.contains(p))
+                .then(|| read_title(p, (!stem_hit).then_some(needle)))
+                .flatten(),
+        }
+        .unwrap_or_default();
+        let hit = stem_hit || title.to_lowercase().contains(needle);
+        hit.then(|| (p.to_path_buf(), title))
+    }
+
+    /// The first of `references` that [`Repo::resolve`] resolves to the session `stem`, found
+    /// with one listing of the sessions directory for all of them: a reference that another
+    /// session's stem also contains is ambiguous without a file read, and titles are read
+    /// (or taken from the summary cache) only for a reference that no other stem contains.
+    pub fn first_naming(&self, references: &[String], stem: &str, cwd: &Path) -> Option<usize> {
+        let files = self.session_files().ok()?;
+        let ours = files.iter().find(|p| SessionId::of(p).0 == stem)?;
+        if ours.is_symlink() && !self.contains(ours) {
+            return None;
+        }
+        let stems: Vec<String> = files.iter().map(|p| SessionId::of(p).0).collect();
+        let mut cache = None;
+        references.iter().position(|reference| {
+            let wanted = reference.strip_suffix(".md").unwrap_or(reference);
+            if reference.contains('/') || reference.ends_with(".md") || wanted.is_empty() {
+                return self
+                    .resolve(reference, cwd)
+                    .is_ok_and(|p| SessionId::of(&p) == stem);
+            }
+            if let Some(p) = self.session_by_stem(wanted) {
+                return self
+                    .resolve(reference, cwd)
+                    .is_ok_and(|_| SessionId::of(&p) == stem);
+            }
+            if stems.iter().any(|s| s == wanted) {
+                return wanted == stem;
+            }
+            let needle = wanted.to_lowercase();
+            let mut others = files.iter().zip(&stems).filter(|(_, s)| *s != stem);
+            if !stem.to_lowercase().contains(&needle)
+                || others.any(|(_, s)| s.to_lowercase().contains(&needle))
+            {
+                return false;
+            }
+            let cache =
+                cache.get_or_insert_with(|| crate::summary_cache::Cache::load(&self.state_dir()));
+            let others: Vec<&PathBuf> = files
+                .iter()
+                .zip(&stems)
+                .filter(|(_, s)| *s != stem)
+                .map(|(p, _)| p)
+                .collect();
+            // The first other session whose title has it makes it ambiguous.
+            let names = |p: &&PathBuf| self.substring_match(cache.as_ref(), p, &needle).is_some();
+            let ambiguous = if others.len() >= 64 {
+                use rayon::prelude::*;
+                others.par_iter().any(names)
+            } else {
+                others.iter().any(names)
+            };
+            !ambiguous
+        })
+    }
+
     /// The sessions whose slug or title is close to a reference that matched none, as
     /// (stem, title), best first. Only on that error path: titles are read here.
     fn close_to(&self, files: &[PathBuf], wanted: &str) -> Vec<(String, String)> {

@@ -2,11 +2,13 @@
 //! entry point of their supervisors.
 //!
 //! Order matters (docs/runs.md): the run record (the intent, naming this process as its
-//! spawner) and the empty log come first; then the session file gets the entry
+//! spawner) and the empty log come first, then what the agent's first hook reads (its
+//! binding); then the supervisor starts the agent while the session file gets the entry
 //! (`status: in_progress`, `log`, `run_id`, `conversation_id`, `host`) and its Session Log
-//! line; only then does the agent start, so an agent that ends within milliseconds finds its
-//! entry to write back into. A run that cannot start is settled `failed` with the reason, in
-//! its record, its log and its entry.
+//! line, and the supervisor writes the outcome back only once `spawn` says the entry is in (or
+//! is gone), so an agent that ends within milliseconds still finds its entry to write back
+//! into. A run that cannot start is settled `failed` with the reason, in its record, its log
+//! and its entry; a run whose entry cannot be written is stopped and removed.
 
 use crate::store::SessionId;
 use std::ffi::OsString;
@@ -17,7 +19,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, edit_session, edit_session_with};
 use crate::agents::record;
-use crate::agents::runner::{LaunchSpec, Prepared, RunnerKind, SshState, prepare, ssh};
+use crate::agents::runner::{LaunchSpec, Launched, Prepared, RunnerKind, SshState, prepare, ssh};
 use crate::agents::template::{self, Vars};
 use crate::agents::writeback::{self, NewEntry};
 use crate::agents::{logfile, sync};
@@ -96,8 +98,8 @@ pub fn run(ctx: &Ctx, args: SpawnArgs) -> Result<u8> {
     for name in &args.agent {
         plans.push(plan(ctx, &args, &config, name, &path, &supervisor, None)?);
     }
-    let (out, failed) = launch(ctx, &path, plans)?;
-    print(ctx, &out, &failed, &path, args.json)?;
+    let (out, failed, name) = launch(ctx, &path, plans, !args.json)?;
+    print(ctx, &out, &failed, &path, args.json, name)?;
     launch_result(ctx, &path, &failed)
 }
 
@@ -142,7 +144,7 @@ pub fn start_one(
         p.entry.link = writeback::link_target(path, &ctx.repo.root.join(&p.entry.log));
         p.entry.run_id = id.to_string();
     }
-    let (mut out, failed) = launch(ctx, path, vec![p])?;
+    let (mut out, failed, _) = launch(ctx, path, vec![p], false)?;
     launch_result(ctx, path, &failed)?;
     out.pop()
         .ok_or_else(|| Error::Usage("no run was started".into()))
@@ -193,8 +195,15 @@ fn launch_result(ctx: &Ctx, path: &Path, failed: &[(NewEntry, String)]) -> Resul
 /// A run that could not be launched, and why.
 type Failed = (NewEntry, String);
 
-/// Records, entries and bindings first, then the agents (see the module docs).
-fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec<Failed>)> {
+/// Records and bindings, then the supervisors, while the entries are written (see the module
+/// docs). With `hint`, the session's short name for the hint lines is worked out meanwhile
+/// too: it reads no file the edit changes.
+fn launch(
+    ctx: &Ctx,
+    path: &Path,
+    plans: Vec<Plan>,
+    hint: bool,
+) -> Result<(Vec<Started>, Vec<Failed>, Option<String>)> {
     // The intent first: every run's record exists before its entry reaches the file, so a
     // spawn killed anywhere from here on leaves nothing a reader cannot reconcile (see
     // docs/runs.md).
@@ -215,20 +224,67 @@ fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec
         prepared.into_iter().for_each(|(_, r)| r.abandon());
         return Err(e);
     }
+    let records: Vec<record::RunRecord> = prepared.iter().map(|(_, p)| p.record.clone()).collect();
     let entries: Vec<NewEntry> = prepared.iter().map(|(e, _)| e.clone()).collect();
+    // What the agent's first hook reads must be there before the agent starts: its binding
+    // (the record is there already).
+    let previous = bind_conversations(ctx, &entries, path);
+    // The supervisors start now, so the agents start while the entries are being written;
+    // each waits for the word that its entry is in before it writes anything back (see
+    // docs/runs.md). A supervisor that cannot be handed that word starts after the entry.
+    let started: Vec<(NewEntry, std::result::Result<Launched, Box<Prepared>>)> = prepared
+        .into_iter()
+        .map(|(e, p)| (e, p.start_gated()))
+        .collect();
     let actor = crate::actor::default_actor();
     // The entry's rename is not made durable: a crash that loses it leaves the record, which
     // reconciles to `interrupted` (see `write::Durability::RenameMayBeLost`).
-    if let Err(e) = edit_session_with(ctx, path, RenameMayBeLost, |_| {
-        Ok(writeback::spawn_ops(&entries, &actor, ctx.now))
-    }) {
-        super::worktree::undo_all(ctx, prepared.iter().map(|(_, p)| &p.record));
-        prepared.into_iter().for_each(|(_, r)| r.abandon());
+    let stem = SessionId::of(path);
+    let (edited, name) = std::thread::scope(|scope| {
+        let name = hint
+            .then(|| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, || short_name(ctx, &stem))
+                    .ok()
+            })
+            .flatten();
+        let edited = edit_session_with(ctx, path, RenameMayBeLost, |text| {
+            // An entry already there was written back by a supervisor that found `spawn`
+            // gone — never the case while this process lives, but no entry is pushed twice.
+            let fresh: Vec<NewEntry> = entries
+                .iter()
+                .filter(|e| {
+                    !text.contains(e.run_id.as_str())
+                        || writeback::find_entry(text, &e.run_id, &e.log).is_none()
+                })
+                .cloned()
+                .collect();
+            Ok(writeback::spawn_ops(&fresh, &actor, ctx.now))
+        });
+        (edited, name.and_then(|h| h.join().ok()))
+    });
+    if let Err(e) = edited {
+        for (_, s) in started {
+            match s {
+                Ok(l) => l.abandon(crate::agents::runner::DEFAULT_KILL_GRACE),
+                Err(p) => (*p).abandon(),
+            }
+        }
+        super::worktree::undo_all(ctx, records.iter());
+        unbind_conversations(previous);
         return Err(e);
     }
-    bind_conversations(ctx, &entries, path);
 
-    let launched: Vec<_> = prepared.into_iter().map(|(e, p)| (e, p.start())).collect();
+    let launched: Vec<(NewEntry, Launched)> = started
+        .into_iter()
+        .map(|(e, s)| match s {
+            Ok(mut l) => {
+                l.entry_written();
+                (e, l)
+            }
+            Err(p) => (e, (*p).start()),
+        })
+        .collect();
     let mut failed: Vec<(NewEntry, String)> = Vec::new();
     let mut out = Vec::new();
     for (entry, l) in launched {
@@ -259,7 +315,7 @@ fn launch(ctx: &Ctx, path: &Path, plans: Vec<Plan>) -> Result<(Vec<Started>, Vec
                 .collect())
         })?;
     }
-    Ok((out, failed))
+    Ok((out, failed, name))
 }
 
 fn plan(
@@ -475,8 +531,14 @@ fn remote_spawn(
 
 /// Spawned agents are born bound: each pre-assigned conversation is bound to the session
 /// before its agent starts, so the agent's first hook already knows it (a Codex thread is
-/// bound by the supervisor once its id appears in the output).
-fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
+/// bound by the supervisor once its id appears in the output). Returns what each binding file
+/// held before (`None`: there was none), for [`unbind_conversations`].
+fn bind_conversations(
+    ctx: &Ctx,
+    entries: &[NewEntry],
+    session: &Path,
+) -> Vec<(std::path::PathBuf, Option<Vec<u8>>)> {
+    let mut previous = Vec::new();
     for e in entries {
         let Some(id) = &e.conversation_id else {
             continue;
@@ -486,13 +548,27 @@ fn bind_conversations(ctx: &Ctx, entries: &[NewEntry], session: &Path) {
             run_id: e.run_id.clone(),
             task: e.task.clone(),
         };
+        let file = crate::binding::binding_path(&ctx.repo, id);
+        let before = std::fs::read(&file).ok();
         let now = crate::session::edit::timestamp(ctx.now);
-        if let Err(err) = crate::binding::bind_run(&ctx.repo, id, session, run, &now) {
-            eprintln!(
+        match crate::binding::bind_run(&ctx.repo, id, session, run, &now) {
+            Ok(()) => previous.push((file, before)),
+            Err(err) => eprintln!(
                 "sessions: warning: run {}: cannot bind its conversation: {err}",
                 e.run_id
-            );
+            ),
         }
+    }
+    previous
+}
+
+/// Puts back the bindings [`bind_conversations`] replaced, for a spawn that gives up.
+fn unbind_conversations(previous: Vec<(std::path::PathBuf, Option<Vec<u8>>)>) {
+    for (file, before) in previous {
+        let _ = match before {
+            Some(bytes) => crate::write::write_atomic(&file, &String::from_utf8_lossy(&bytes)),
+            None => std::fs::remove_file(&file).map_err(|e| Error::write(&file, e)),
+        };
     }
 }
 
@@ -525,6 +601,7 @@ fn print(
     failed: &[(NewEntry, String)],
     path: &Path,
     json: bool,
+    name: Option<String>,
 ) -> Result<()> {
     if json {
         crate::jsonout::emit(out)?;
@@ -564,7 +641,7 @@ fn print(
         }
     }
     if let Some(run) = last {
-        let name = short_name(ctx, &stem);
+        let name = name.unwrap_or_else(|| short_name(ctx, &stem));
         println!("\nFollow: sessions logs {name}:{run} -f");
         println!("List:   sessions agents {name}");
         println!("Stop:   sessions kill {name}:{run}");
@@ -580,15 +657,13 @@ fn short_name(ctx: &Ctx, stem: &str) -> String {
         return stem.to_string();
     };
     let words: Vec<&str> = name.slug.split('-').collect();
-    (1..=words.len())
+    let candidates: Vec<String> = (1..=words.len())
         .map(|k| words[..k].join("-"))
         .filter(|c| c.len() >= 4)
-        .find(|c| {
-            ctx.repo
-                .resolve(c, &ctx.cwd)
-                .is_ok_and(|p| SessionId::of(&p) == stem)
-        })
-        .unwrap_or_else(|| stem.to_string())
+        .collect();
+    ctx.repo
+        .first_naming(&candidates, stem, &ctx.cwd)
+        .map_or_else(|| stem.to_string(), |i| candidates[i].clone())
 }
 
 /// What a supervisor does with its run's final record: the outcome into the session file.

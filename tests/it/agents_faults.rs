@@ -641,3 +641,147 @@ fn a_lost_entry_that_cannot_be_written_back_is_shown_with_the_reason() {
     assert!(reason.contains("cannot be marked failed"), "{reason}");
     assert!(reason.contains("read-only"), "{reason}");
 }
+
+/// Holds the session file's edit lock, as another `sessions` editing it would, until dropped:
+/// a `spawn` meanwhile has started its supervisor (and the agent) and waits to write its entry.
+fn hold_session_lock(repo: &Repo) -> fs::File {
+    let dir = repo.root().join(".agents/state/locks");
+    fs::create_dir_all(&dir).unwrap();
+    let file = fs::File::create(dir.join(format!("{}.md.lock", repo.stem))).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// The run records of the session, as their files say.
+fn records(repo: &Repo) -> Vec<Value> {
+    let dir = repo
+        .root()
+        .join(format!(".agents/state/runs/{}", repo.stem));
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".json") && !name.starts_with('.')
+                })
+                .filter_map(|e| serde_json::from_slice(&fs::read(e.path()).ok()?).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn quick_spawn(repo: &Repo, extra_env: &[(&str, &str)], command: &[&str]) -> std::process::Child {
+    let mut args = vec![
+        "spawn", &repo.stem, "--agent", "quick", "--task", "be quick", "--",
+    ];
+    args.extend_from_slice(command);
+    let mut cmd = repo.cmd(&args);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The agent starts while `spawn` writes its entry, so an agent that ends at once ends before
+/// the entry is in: its supervisor waits for `spawn`'s word before writing the outcome back,
+/// into the entry `spawn` wrote — never a second entry of its own.
+#[test]
+fn an_agent_that_ends_before_its_entry_is_written_back_into_the_entry_spawn_writes() {
+    let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
+    let lock = hold_session_lock(&repo);
+    let child = quick_spawn(&repo, &[], &["true"]);
+    eventually("the agent to end while spawn waits for the file", || {
+        records(&repo).iter().any(|r| r["status"] == "completed")
+    });
+    let early = records(&repo);
+    assert_eq!(early.len(), 1, "{early:#?}");
+    assert_eq!(early[0]["written_back"], false, "{:#}", early[0]);
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = early[0]["id"].as_str().unwrap().to_string();
+    eventually("the write-back", || {
+        records(&repo).iter().any(|r| r["written_back"] == true)
+    });
+    let text = repo.text();
+    let all = entries(&text);
+    assert_eq!(all.len(), 1, "one entry:\n{text}");
+    assert_eq!(all[0].run_id.as_deref(), Some(id.as_str()), "{text}");
+    assert_eq!(all[0].status, "completed", "{text}");
+    // The entry is `spawn`'s (with its host and its Session Log line), the outcome after it.
+    assert!(text.contains("      host: "), "{text}");
+    assert_eq!(text.matches("Spawned agent quick").count(), 1, "{text}");
+    let spawned = text.find("Spawned agent quick").unwrap();
+    let ended = text
+        .find("Agent quick completed")
+        .expect("the outcome's log line");
+    assert!(spawned < ended, "{text}");
+    repo.ok(&["validate"]);
+}
+
+/// `spawn` killed after its supervisor started the agent and before its entry was written:
+/// the supervisor sees it gone, and the outcome goes into the file with an entry of its own.
+#[test]
+fn spawn_killed_before_its_entry_leaves_the_run_written_back_with_its_real_outcome() {
+    let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
+    let lock = hold_session_lock(&repo);
+    let mut child = quick_spawn(&repo, &[], &["true"]);
+    eventually("the agent to end while spawn waits for the file", || {
+        records(&repo).iter().any(|r| r["status"] == "completed")
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(entries(&repo.text()).is_empty(), "no entry yet");
+    drop(lock);
+    eventually("the write-back", || {
+        records(&repo).iter().any(|r| r["written_back"] == true)
+    });
+    let rec = &records(&repo)[0];
+    let text = repo.text();
+    let all = entries(&text);
+    assert_eq!(all.len(), 1, "one entry:\n{text}");
+    assert_eq!(all[0].run_id.as_deref(), rec["id"].as_str(), "{text}");
+    assert_eq!(all[0].status, "completed", "{text}");
+    assert_eq!(rec["exit_code"], 0, "{rec:#}");
+    repo.ok(&["validate"]);
+}
+
+/// A `spawn` that cannot write its entry (here: the file stays locked past the lock timeout)
+/// gives the run up although its agent had started: the agent is stopped, and no record, log
+/// or entry of it is left.
+#[test]
+fn spawn_that_cannot_write_its_entry_stops_its_agent_and_leaves_nothing() {
+    let repo = Repo::new();
+    let _cleanup = Cleanup(&repo);
+    repo.script("slow.sh", "echo $$ > agent.pid\nexec sleep 60");
+    let lock = hold_session_lock(&repo);
+    let child = quick_spawn(
+        &repo,
+        &[("SESSIONS_TEST_LOCK_TIMEOUT_MS", "1500")],
+        &["./slow.sh"],
+    );
+    let out = child.wait_with_output().unwrap();
+    drop(lock);
+    assert!(!out.status.success(), "{}", stdout(&out));
+    if let Some(pid) = fs::read_to_string(repo.root().join("agent.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u64>().ok())
+    {
+        assert!(!alive(pid), "the agent {pid} was left running");
+    }
+    assert!(records(&repo).is_empty(), "{:#?}", records(&repo));
+    let logs = repo.root().join(format!(".agents/logs/{}", repo.stem));
+    let left: Vec<_> = fs::read_dir(&logs)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(entries(&repo.text()).is_empty(), "{}", repo.text());
+    assert!(repo.agents().is_empty());
+}

@@ -7,6 +7,7 @@
 
 use crate::agents_support;
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -241,6 +242,45 @@ fn the_spawn_hint_names_the_session_by_a_short_unique_part() {
         let args: Vec<&str> = cmd.split_whitespace().filter(|a| *a != "-f").collect();
         repo.ok(&args);
     }
+}
+
+/// The hint's short name is the first words of the slug that name the session alone: a part
+/// another stem has, or another session's title has, is passed over.
+#[test]
+fn the_spawn_hint_passes_over_parts_another_stem_or_title_has() {
+    let repo = Repo::new();
+    let new = |title: &str| {
+        let out = repo.ok(&["new", title, "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            v["id"].as_str().unwrap().to_string(),
+            repo.root().join(v["path"].as_str().unwrap()),
+        )
+    };
+    let (timeout, _) = new("fix login timeout");
+    let (page, _) = new("fix login page");
+    let (_, notes) = new("notes");
+    let follow = |stem: &str| {
+        let out = text(&repo.ok(&[
+            "spawn", stem, "--agent", "noop", "--task", "x", "--", "true",
+        ]));
+        out.lines()
+            .find_map(|l| l.strip_prefix("Follow: sessions logs "))
+            .and_then(|l| l.split_once(':'))
+            .map(|(name, _)| name.to_string())
+            .unwrap_or_else(|| panic!("{out}"))
+    };
+    // `fix-login` is in two stems; `fix-login-page` is in one stem and no title.
+    assert_eq!(follow(&page), "fix-login-page");
+    assert_eq!(follow(&timeout), "fix-login-timeout");
+    // Another session's title that has `fix-login-timeout` leaves only the whole stem.
+    let text_of = fs::read_to_string(&notes).unwrap();
+    fs::write(
+        &notes,
+        text_of.replacen("title: \"notes\"", "title: \"see Fix-Login-Timeout\"", 1),
+    )
+    .unwrap();
+    assert_eq!(follow(&timeout), timeout);
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! Launch: the run record as intent, its empty log, and the start of the detached
 //! supervisor — the write order of `docs/runs.md`.
 //!
-//! Owns the spec of a run, the record's first version, and the readiness pipe on which the
-//! supervisor says the agent has started. It must never start the agent itself (the runner
-//! does, in the supervisor) and never leave the supervisor as the caller's child: the
-//! process it starts forks the supervisor and exits at once, and is reaped here, so a
-//! long-lived caller (a server) collects no zombies.
+//! Owns the spec of a run, the record's first version, the readiness pipe on which the
+//! supervisor says the agent has started, and the gate on which `spawn` tells a supervisor
+//! started before the run's entry was written that the entry is in. It must never start the
+//! agent itself (the runner does, in the supervisor) and never leave the supervisor as the
+//! caller's child: the process it starts forks the supervisor and exits at once, and is reaped
+//! here (for a gated start, once the entry is written), so a long-lived caller (a server)
+//! collects no zombies.
 //!
 //! The supervisor is started one of two ways, with the same result (a process in a session
 //! of its own, no terminal, not our child, stdio on `/dev/null`, no fd of ours but the
@@ -15,6 +17,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -299,12 +302,14 @@ impl Prepared {
     /// Remove the record, its marker and its (empty) log: for a spawn that gives up before
     /// anything about the run reached a session file.
     pub fn abandon(self) {
-        let _ = record::update(&self.path, |r| {
+        // Removed as the update left it (settled): `remove` refuses a record still active.
+        let rec = record::update(&self.path, |r| {
             r.status = RunStatus::Cancelled;
             r.written_back = true;
-        });
-        let _ = record::remove(&self.path, &self.record);
-        let _ = fs::remove_file(self.record.log_path());
+        })
+        .map_or(self.record, |(r, _)| r);
+        let _ = record::remove(&self.path, &rec);
+        let _ = fs::remove_file(rec.log_path());
     }
 
     /// Start the detached supervisor and return without waiting (the agent is started by the
@@ -318,6 +323,12 @@ impl Prepared {
     /// with the reason, a `[sessions]` line says it in the log, and the returned run has no
     /// readiness pipe.
     pub fn start(self) -> Launched {
+        self.start_with(false)
+    }
+
+    /// [`Prepared::start`]; `gated`: a forked supervisor waits for [`Launched::entry_written`]
+    /// before its write-back (see [`Prepared::start_gated`]).
+    fn start_with(self, gated: bool) -> Launched {
         let Prepared {
             record: rec,
             path,
@@ -333,9 +344,9 @@ impl Prepared {
             return Launched::failed(&path, rec, why);
         }
         if let Some(on_exit) = on_exit
-            && single_threaded()
+            && (gated || single_threaded())
         {
-            return start_forked(path, rec, on_exit);
+            return start_forked(path, rec, on_exit, gated);
         }
         // Both ends are close-on-exec; only the supervisor's copy of the write end is kept
         // open across its exec (see pre_exec).
@@ -378,6 +389,8 @@ impl Prepared {
                 record: record::load(&path).unwrap_or(rec),
                 path,
                 ready: Some(ready_r),
+                gate: None,
+                first_child: None,
             },
             Ok(status) => Launched::failed(
                 &path,
@@ -386,6 +399,23 @@ impl Prepared {
             ),
             Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
         }
+    }
+}
+
+impl Prepared {
+    /// Starts the supervisor — and so the agent — *before* the caller writes the run's entry
+    /// into the session file, so the agent's start overlaps that write (`spawn`). The
+    /// supervisor does everything but the write-back at once, and waits for the caller's word
+    /// before it writes back: [`Launched::entry_written`] (or the caller's death, seen as the
+    /// gate's end; the write-back then copes with an entry that may or may not be there).
+    /// Only a supervisor forked from this process can be handed that gate: otherwise (no
+    /// `on_exit`, or other threads) the prepared run comes back unstarted, to be
+    /// [`start`](Prepared::start)ed after the entry, in the old order.
+    pub fn start_gated(self) -> std::result::Result<Launched, Box<Prepared>> {
+        if self.on_exit.is_none() || !single_threaded() {
+            return Err(Box::new(self));
+        }
+        Ok(self.start_with(true))
     }
 }
 
@@ -400,7 +430,17 @@ pub struct Launched {
     /// The record's path.
     pub path: PathBuf,
     ready: Option<std::io::PipeReader>,
+    /// Our end of the gate a supervisor started by [`Prepared::start_gated`] waits on before
+    /// its write-back: a socket, not a pipe, so that telling a supervisor that is gone is an
+    /// error here and not a SIGPIPE (`main` restores its default) that kills `spawn`.
+    gate: Option<UnixStream>,
+    /// The first child of a forked start not reaped yet (see [`Launched::reaped`]).
+    first_child: Option<nix::unistd::Pid>,
 }
+
+/// What a gated supervisor is told about the run's entry (one byte on the gate).
+pub(super) const ENTRY_WRITTEN: u8 = b'1';
+pub(super) const ENTRY_ABANDONED: u8 = b'0';
 
 impl Launched {
     /// Settle a run that cannot start: `failed` with `why`, said in its log too.
@@ -422,7 +462,55 @@ impl Launched {
             record,
             path: path.to_path_buf(),
             ready: None,
+            gate: None,
+            first_child: None,
         }
+    }
+
+    /// Reaps the first child of a forked start, which forks the supervisor and exits at once;
+    /// the run is settled `failed` if that went wrong.
+    fn reaped(mut self) -> Launched {
+        use nix::sys::wait::{WaitStatus, waitpid};
+        let Some(child) = self.first_child.take() else {
+            return self;
+        };
+        let why = match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, 0)) => return self,
+            Ok(status) => format!("cannot start supervisor: it ended with {status:?}"),
+            Err(e) => format!("cannot start supervisor: {e}"),
+        };
+        Launched::failed(&self.path, self.record, why)
+    }
+
+    /// Tells a gated supervisor that the run's entry is in the session file: from now on it
+    /// may write the outcome back. A no-op for a run started after its entry.
+    pub fn entry_written(&mut self) {
+        if let Some(gate) = self.gate.take() {
+            tell(&gate, ENTRY_WRITTEN);
+        }
+    }
+
+    /// Gives up a gated run whose entry could not be written: the agent (started already) is
+    /// stopped, the supervisor writes nothing back, and once it has saved its final record the
+    /// record, its marker and its log are removed, as [`Prepared::abandon`] does — nothing of
+    /// the run reached a session file, so nothing of it is left.
+    pub fn abandon(self, grace: Duration) {
+        let mut this = self.reaped();
+        if let Some(gate) = this.gate.take() {
+            tell(&gate, ENTRY_ABANDONED);
+        }
+        if let Some(ready) = this.ready.take() {
+            let _ = wait_readable(&ready, START_WAIT_ON_ABANDON);
+            let _ = super::kill::kill_run(&this.path, grace, &|_| {});
+            // The supervisor closes its end once its final record is saved.
+            wait_closed(ready, START_WAIT_ON_ABANDON + grace);
+        }
+        Prepared {
+            record: this.record,
+            path: this.path,
+            on_exit: None,
+        }
+        .abandon();
     }
 
     /// Waits, at most `timeout`, until the supervisor has started the agent and recorded its
@@ -432,11 +520,12 @@ impl Launched {
             record,
             path,
             ready,
-        } = self;
+            ..
+        } = self.reaped();
         let Some(ready) = ready else {
             return record;
         };
-        wait_readable(&ready, timeout);
+        let _ = wait_readable(&ready, timeout);
         record::load(&path).unwrap_or(record)
     }
 }
@@ -451,17 +540,21 @@ fn single_threaded() -> bool {
 /// starts a session, forks the supervisor and exits at once (reaped here, so the supervisor
 /// is never our child); the supervisor starts a session of its own, as
 /// `supervisor::detach`'s does, so it survives our death and our terminal's hangup.
-fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit) -> Launched {
-    use nix::sys::wait::{WaitStatus, waitpid};
+fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit, gated: bool) -> Launched {
     use nix::unistd::{ForkResult, fork};
     let opened = std::io::pipe().and_then(|p| {
+        let gate = if gated {
+            Some(UnixStream::pair()?)
+        } else {
+            None
+        };
         let null = OpenOptions::new()
             .read(true)
             .write(true)
             .open("/dev/null")?;
-        Ok((p, null))
+        Ok((p, gate, null))
     });
-    let ((ready_r, ready_w), null) = match opened {
+    let ((ready_r, ready_w), gate, null) = match opened {
         Ok(o) => o,
         Err(e) => return Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
     };
@@ -473,8 +566,13 @@ fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit) -> Launched {
             // SAFETY: as above; still one thread.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
+                    // Our copy of the gate's write end goes: its end must come from the caller.
+                    let gate = gate.map(|(r, w)| {
+                        drop(w);
+                        r
+                    });
                     let run = std::panic::AssertUnwindSafe(|| {
-                        be_supervisor(&path, &rec.root, null, ready_r, ready_w, on_exit)
+                        be_supervisor(&path, &rec.root, null, ready_r, ready_w, gate, on_exit)
                     });
                     // Never unwind into the caller's frames: this process must not go on
                     // with the command that forked it.
@@ -492,18 +590,20 @@ fn start_forked(path: PathBuf, rec: RunRecord, on_exit: OnExit) -> Launched {
         Ok(ForkResult::Parent { child }) => {
             drop(ready_w);
             drop(null);
-            let why = match waitpid(child, None) {
-                Ok(WaitStatus::Exited(_, 0)) => {
-                    return Launched {
-                        record: rec,
-                        path,
-                        ready: Some(ready_r),
-                    };
-                }
-                Ok(status) => format!("cannot start supervisor: it ended with {status:?}"),
-                Err(e) => format!("cannot start supervisor: {e}"),
+            let gate = gate.map(|(r, w)| {
+                drop(r);
+                w
+            });
+            let launched = Launched {
+                record: rec,
+                path,
+                ready: Some(ready_r),
+                gate,
+                first_child: Some(child),
             };
-            Launched::failed(&path, rec, why)
+            // A gated run is reaped later, when its caller waits for it anyway: the caller
+            // writes the entry meanwhile.
+            if gated { launched } else { launched.reaped() }
         }
         Err(e) => Launched::failed(&path, rec, format!("cannot start supervisor: {e}")),
     }
@@ -517,6 +617,7 @@ fn be_supervisor(
     null: File,
     ready_r: std::io::PipeReader,
     ready_w: std::io::PipeWriter,
+    gate: Option<UnixStream>,
     on_exit: OnExit,
 ) -> i32 {
     // The first child's group is not ours to lead, so this cannot fail.
@@ -528,12 +629,17 @@ fn be_supervisor(
     drop(null);
     drop(ready_r);
     let _ = std::env::set_current_dir(root);
-    super::supervisor::forked_supervisor_main(path, File::from(OwnedFd::from(ready_w)), on_exit)
+    super::supervisor::forked_supervisor_main(
+        path,
+        File::from(OwnedFd::from(ready_w)),
+        gate.map(|g| File::from(OwnedFd::from(g))),
+        on_exit,
+    )
 }
 
 /// Waits, at most `timeout`, until `pipe` is readable or closed (the supervisor wrote its
-/// byte or ended): a poll in this thread, woken the moment either happens.
-fn wait_readable(pipe: &std::io::PipeReader, timeout: Duration) {
+/// byte or ended): a poll in this thread, woken the moment either happens. Whether it is.
+fn wait_readable(pipe: &std::io::PipeReader, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -548,7 +654,45 @@ fn wait_readable(pipe: &std::io::PipeReader, timeout: Duration) {
         let interrupted =
             n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
         if !interrupted || left.is_zero() {
+            return n > 0;
+        }
+    }
+}
+
+/// Says `word` on a supervisor's gate; a supervisor gone already (it found its run settled,
+/// or was killed) is no error of ours.
+fn tell(gate: &UnixStream, word: u8) {
+    // SAFETY: one byte of a live buffer, sent on an open socket; MSG_NOSIGNAL makes a closed
+    // peer an EPIPE instead of a signal.
+    let _ = unsafe {
+        nix::libc::send(
+            gate.as_raw_fd(),
+            [word].as_ptr().cast(),
+            1,
+            nix::libc::MSG_NOSIGNAL,
+        )
+    };
+}
+
+/// How long an abandoning `spawn` waits for its supervisor at each step (it is running: it
+/// answers within milliseconds).
+const START_WAIT_ON_ABANDON: Duration = Duration::from_secs(3);
+
+/// Waits, at most `timeout`, until the other end of `pipe` is closed (whatever is written
+/// before is read and dropped).
+fn wait_closed(mut pipe: std::io::PipeReader, timeout: Duration) {
+    use std::io::Read;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 16];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || !wait_readable(&pipe, left) {
             return;
+        }
+        match pipe.read(&mut buf) {
+            Ok(0) => return,
+            Err(e) if e.kind() != std::io::ErrorKind::Interrupted => return,
+            _ => {}
         }
     }
 }

@@ -89,8 +89,9 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Ready) -> Result<(Endi
         let _ = s.log.write_all(format!("[sessions] {text}\n").as_bytes());
     };
 
-    // A kill that came before we started: do not start at all.
-    if record::load(path)?.cancel_requested {
+    // A kill that came before we claimed the run: do not start at all. (One that comes after
+    // the claim finds no pgid yet and waits for it; the `running` update below tells us.)
+    if rec.cancel_requested {
         return Ok((
             Ending::NotStarted("cancelled before start".into()),
             RunOutput::default(),
@@ -106,7 +107,16 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Ready) -> Result<(Endi
     }
     let (mut reader, writer) = std::io::pipe().at(&log_path)?;
     let writer2 = writer.try_clone().at(&log_path)?;
-    let mut cmd = Command::new(&rec.argv[0]);
+    // The program is looked up here, once, as `spawn` checked it, rather than by one exec
+    // after another along PATH in the child — unless the agent's own environment sets PATH,
+    // which the child's search would use.
+    let agent_env = agent_env(rec);
+    let program = match agent_env.iter().any(|(k, _)| k == "PATH") {
+        false => super::find_program(&rec.argv[0], &rec.cwd),
+        true => None,
+    };
+    let mut cmd = Command::new(program.as_deref().unwrap_or(Path::new(&rec.argv[0])));
+    cmd.arg0(&rec.argv[0]);
     // The spawning conversation's ids must not leak into the agent: they would win over the
     // agent's own and route its `sessions` commands to the parent's session.
     for var in crate::binding::CONVERSATION_VARS {
@@ -114,7 +124,7 @@ fn supervise_process(path: &Path, rec: &RunRecord, ready: Ready) -> Result<(Endi
     }
     cmd.args(&rec.argv[1..])
         .current_dir(&rec.cwd)
-        .envs(agent_env(rec))
+        .envs(agent_env)
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer2)

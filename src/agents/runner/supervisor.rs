@@ -18,8 +18,7 @@ use super::super::Result;
 use super::super::process::proc_start_time;
 use super::super::record::{self, RunRecord, RunStatus};
 use super::super::summary::RunOutput;
-use super::launch::OnExit;
-use super::launch::READY_FD_ENV;
+use super::launch::{self, OnExit, READY_FD_ENV};
 use super::{Ending, Ready, append_note, tmux};
 
 /// The supervisor's end of the readiness pipe, taken from the environment. Made close-on-exec
@@ -49,7 +48,7 @@ fn take_ready_fd() -> Option<File> {
 /// Closes every fd above stderr that the supervisor inherited (except `keep`): a pipe of the
 /// terminal or CI job that ran `spawn`, held open for the agent's whole life, would keep
 /// whoever reads it waiting. Called first thing, when nothing in this process owns an fd.
-fn close_inherited_fds(keep: Option<i32>) {
+fn close_inherited_fds(keep: &[i32]) {
     let Ok(dir) = fs::read_dir("/proc/self/fd") else {
         return;
     };
@@ -59,7 +58,7 @@ fn close_inherited_fds(keep: Option<i32>) {
         .collect();
     // The directory's own fd is in the list; it is closed by now, so closing it fails harmlessly.
     for fd in fds {
-        if fd > 2 && Some(fd) != keep {
+        if fd > 2 && !keep.contains(&fd) {
             let _ = nix::unistd::close(fd);
         }
     }
@@ -131,25 +130,37 @@ where
     F: FnOnce(&RunRecord) -> std::result::Result<(), E>,
     E: std::fmt::Display,
 {
-    supervise_with(record_path, take_ready_fd(), on_exit)
+    supervise_with(record_path, take_ready_fd(), None, on_exit)
 }
 
 /// The supervisor forked by `launch` without an exec (see `launch::Prepared::start`): the
 /// same claim, supervision and write-back as [`run_supervisor`], with the readiness pipe
-/// handed over directly. Returns the process exit code.
-pub(super) fn forked_supervisor_main(record_path: &Path, ready: File, on_exit: OnExit) -> i32 {
-    match supervise_with(record_path, Some(ready), on_exit) {
+/// handed over directly, and the gate of a run started before its entry (see
+/// `launch::Prepared::start_gated`). Returns the process exit code.
+pub(super) fn forked_supervisor_main(
+    record_path: &Path,
+    ready: File,
+    gate: Option<File>,
+    on_exit: OnExit,
+) -> i32 {
+    match supervise_with(record_path, Some(ready), gate, on_exit) {
         Ok(_) => 0,
         Err(_) => 1,
     }
 }
 
-fn supervise_with<F, E>(record_path: &Path, ready: Option<File>, on_exit: F) -> Result<RunRecord>
+fn supervise_with<F, E>(
+    record_path: &Path,
+    ready: Option<File>,
+    gate: Option<File>,
+    on_exit: F,
+) -> Result<RunRecord>
 where
     F: FnOnce(&RunRecord) -> std::result::Result<(), E>,
     E: std::fmt::Display,
 {
-    close_inherited_fds(ready.as_ref().map(|f| f.as_raw_fd()));
+    let keep: Vec<i32> = ready.iter().chain(&gate).map(AsRawFd::as_raw_fd).collect();
+    close_inherited_fds(&keep);
     // `main` restores SIGPIPE's default for `sessions list | head`; the supervisor must not
     // die writing the "ready" byte to a `spawn` that was killed meanwhile (or to anything
     // else): an ignored SIGPIPE turns that into an EPIPE error. The agent gets the default
@@ -186,11 +197,32 @@ where
         .supervise(record_path, &rec, Ready::new(ready))?;
     let fin = finalize(record_path, ending, output)?;
     drop(hold);
+    // Started before its entry: the outcome goes into the file only once the entry is there
+    // (or `spawn` is gone, whichever way its edit went: the write-back adds a missing entry),
+    // and not at all for a run `spawn` gave up (it removes the record).
+    if let Some(gate) = gate
+        && entry_word(gate) == Some(launch::ENTRY_ABANDONED)
+    {
+        return Ok(fin);
+    }
     match on_exit(&fin) {
         Ok(()) => record::mark_written_back(record_path),
         Err(e) => {
             append_note(&fin, &format!("write-back to the session file failed: {e}"));
             Ok(fin)
+        }
+    }
+}
+
+/// Blocks until `spawn` says what became of the run's entry (one byte), or is gone (`None`).
+fn entry_word(mut gate: File) -> Option<u8> {
+    use std::io::Read;
+    let mut b = [0u8; 1];
+    loop {
+        match gate.read(&mut b) {
+            Ok(1) => return Some(b[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            _ => return None,
         }
     }
 }
