@@ -89,6 +89,9 @@ pub struct Document<'a> {
     lists: Vec<Option<usize>>,
     /// Whether the body was scanned (not only [`Document::parse_frontmatter`]).
     scanned: bool,
+    /// Whether a line of the body starts like a Git conflict marker, when a scan of the
+    /// whole body noted it.
+    markers: Option<bool>,
 }
 
 impl<'a> Document<'a> {
@@ -111,7 +114,7 @@ impl<'a> Document<'a> {
     /// Scans the body from `from` (a line start, after `self.headings` if any; `resume` as
     /// in [`blocks::scan`]) to the end, and derives the sections.
     fn scan_body(&mut self, from: usize, resume: Option<Option<usize>>) {
-        if let blocks::Scanned::End(open) = blocks::scan(
+        if let blocks::Scanned::End { open, markers } = blocks::scan(
             self.src,
             from,
             resume,
@@ -120,6 +123,7 @@ impl<'a> Document<'a> {
             |_, _| false,
         ) {
             self.unclosed = open;
+            self.markers = (from == self.body_start && resume.is_none()).then_some(markers);
         }
         self.sections = sections_of(self.src, &self.headings);
         self.scanned = true;
@@ -211,7 +215,7 @@ impl<'a> Document<'a> {
                 // opened after it.
                 doc.unclosed = self.unclosed.as_ref().map(shift_unclosed);
             }
-            (blocks::Scanned::End(open), _) => doc.unclosed = open,
+            (blocks::Scanned::End { open, .. }, _) => doc.unclosed = open,
             (blocks::Scanned::Converged, None) => {
                 (doc.headings, doc.lists) = (Vec::new(), Vec::new());
                 doc.scan_body(doc.body_start, None);
@@ -238,6 +242,7 @@ impl<'a> Document<'a> {
             unclosed: self.unclosed,
             lists: self.lists,
             scanned: self.scanned,
+            markers: self.markers,
         }
     }
 
@@ -262,6 +267,7 @@ impl<'a> Document<'a> {
             unclosed: None,
             lists: Vec::new(),
             scanned: false,
+            markers: None,
         }
     }
 
@@ -314,6 +320,21 @@ impl<'a> Document<'a> {
             .iter()
             .take_while(|h| h.level != 2)
             .find(|h| h.level == 1)
+    }
+
+    /// Whether some line may start with a Git conflict marker (`<<<<<<<` or `>>>>>>>`):
+    /// false only when none does. After a [`Document::parse`] only the frontmatter is
+    /// searched for one; the body's scan noted them.
+    pub fn may_hold_conflict_markers(&self) -> bool {
+        let search = |b: &[u8]| {
+            memchr::memmem::find(b, b"<<<<<<<").is_some()
+                || memchr::memmem::find(b, b">>>>>>>").is_some()
+        };
+        match self.markers {
+            // A line starting before the body ends before it (the body starts a line).
+            Some(body) => body || search(&self.src.as_bytes()[..self.body_start]),
+            None => search(self.src.as_bytes()),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.

@@ -117,15 +117,19 @@ pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
     match scan(src, from, None, &mut Vec::new(), &mut Vec::new(), |_, _| {
         false
     }) {
-        Scanned::End(open) => open,
+        Scanned::End { open, .. } => open,
         Scanned::Converged => None,
     }
 }
 
 /// How a [`scan`] ended.
 pub(super) enum Scanned {
-    /// At the end of the text, with the block still open there (see [`unclosed_at`]).
-    End(Option<Unclosed>),
+    /// At the end of the text, with the block still open there (see [`unclosed_at`]), and
+    /// whether any line scanned starts like a Git conflict marker (`<<<<<<<` or `>>>>>>>`).
+    End {
+        open: Option<Unclosed>,
+        markers: bool,
+    },
     /// `converged` accepted a heading (not pushed): the caller knows the rest.
     Converged,
 }
@@ -157,9 +161,13 @@ pub(super) fn scan(
     };
     let bytes = src.as_bytes();
     let mut opened = None;
+    let mut markers = false;
     for (start, end, next) in lines(src, from) {
         let was_open = state.open();
         let line = &bytes[start..end];
+        if let [b @ (b'<' | b'>'), ..] = line {
+            markers |= line.len() >= 7 && line[..7].iter().all(|c| c == b);
+        }
         let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
@@ -192,7 +200,10 @@ pub(super) fn scan(
             lists.push(state.list);
         }
     }
-    Scanned::End(opened)
+    Scanned::End {
+        open: opened,
+        markers,
+    }
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
