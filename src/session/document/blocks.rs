@@ -241,9 +241,11 @@ impl BlockState {
         self.fence.is_some() || matches!(self.html, Some(HtmlEnd::Contains(_)))
     }
 
+    #[inline]
     fn is_prose(&mut self, line: &[u8]) -> bool {
-        // Most lines are text outside any block, starting with a letter: nothing such a line
-        // can open or end (a fence, HTML, a list item, a heading), so it is prose, at once.
+        // Most lines are text outside any block, starting with a byte that cannot open or
+        // end anything (a fence, HTML, a list item, indented code): a letter, `#`, `|`…
+        // Such a line is prose at once (a `#` line may be a heading, which is prose too).
         // So is an empty line outside a fence or HTML block (it only ends a paragraph).
         // (A property test below checks these shortcuts against the full classification.)
         if self.fence.is_none() && self.html.is_none() {
@@ -253,18 +255,22 @@ impl BlockState {
                     return true;
                 }
                 // (Unindented, it also ends any list item.)
-                Some(&b) if b.is_ascii_alphabetic() || b >= 0x80 => {
+                Some(
+                    b' ' | b'\t' | b'\r' | b'\x0c' | b'<' | b'`' | b'~' | b'-' | b'*' | b'+'
+                    | b'0'..=b'9',
+                ) => {}
+                Some(_) => {
                     self.list = None;
                     self.prev_blank = false;
                     return true;
                 }
-                Some(_) => {}
             }
         }
         self.is_prose_slow(line)
     }
 
     /// [`BlockState::is_prose`] without its shortcut for plain text lines.
+    #[inline(never)]
     fn is_prose_slow(&mut self, line: &[u8]) -> bool {
         let blank = line.iter().all(|b| b.is_ascii_whitespace());
         let prose = self.classify(line, blank);
@@ -571,6 +577,10 @@ mod tests {
                 ">",
                 "[ ] ",
                 "|",
+                "\r",
+                "\u{c}",
+                "=",
+                "_",
                 "",
             ][..],
         );
