@@ -422,7 +422,8 @@ fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
             // Frontmatter mappings hold a handful of keys: comparing with the keys before is
             // cheaper than hashing them; a large mapping still gets a set.
             let small = entries.len() <= 16;
-            let mut seen = std::collections::HashSet::with_capacity(if small { 0 } else { entries.len() });
+            let mut seen =
+                std::collections::HashSet::with_capacity(if small { 0 } else { entries.len() });
             for (i, (k, v)) in entries.iter().enumerate() {
                 if let Some(key) = k.as_str() {
                     let again = if small {

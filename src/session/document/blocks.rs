@@ -246,25 +246,41 @@ impl BlockState {
         // Most lines are text outside any block, starting with a byte that cannot open or
         // end anything (a fence, HTML, a list item, indented code): a letter, `#`, `|`…
         // Such a line is prose at once (a `#` line may be a heading, which is prose too).
-        // So is an empty line outside a fence or HTML block (it only ends a paragraph).
+        // So is an empty line outside a fence or HTML block (it only ends a paragraph), and
+        // a `- ` item whose text starts with such a byte (it opens an item at column 2).
+        // Inside a fence that is not in a list item, a line that starts with neither a blank
+        // nor the fence's character is code, and so is an empty one.
         // (A property test below checks these shortcuts against the full classification.)
-        if self.fence.is_none() && self.html.is_none() {
-            match line.first() {
-                None => {
-                    self.prev_blank = true;
-                    return true;
-                }
-                // (Unindented, it also ends any list item.)
-                Some(
-                    b' ' | b'\t' | b'\r' | b'\x0c' | b'<' | b'`' | b'~' | b'-' | b'*' | b'+'
-                    | b'0'..=b'9',
-                ) => {}
-                Some(_) => {
-                    self.list = None;
-                    self.prev_blank = false;
-                    return true;
-                }
+        let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\x0c');
+        let opener =
+            |b: &u8| blank(b) || matches!(b, b'<' | b'`' | b'~' | b'-' | b'*' | b'+' | b'0'..=b'9');
+        match (&self.fence, &self.html, line) {
+            (None, None, []) => {
+                self.prev_blank = true;
+                return true;
             }
+            // (Unindented, it also ends any list item.)
+            (None, None, [b, ..]) if !opener(b) => {
+                self.list = None;
+                self.prev_blank = false;
+                return true;
+            }
+            (None, None, [b'-' | b'*' | b'+', b' ', c, ..])
+                if !blank(c) && *c != b'`' && *c != b'~' =>
+            {
+                self.list = Some(2);
+                self.prev_blank = false;
+                return true;
+            }
+            (Some(_), _, []) if self.fence_container.is_none() => {
+                self.prev_blank = true;
+                return false;
+            }
+            (Some(f), _, [b, ..]) if self.fence_container.is_none() && !blank(b) && *b != f.ch => {
+                self.prev_blank = false;
+                return false;
+            }
+            _ => {}
         }
         self.is_prose_slow(line)
     }
