@@ -171,20 +171,15 @@ pub(super) fn scan(
         let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
-            let closer = state.fence.as_ref().map(|f| {
-                let indent = " ".repeat(state.fence_container.unwrap_or(0));
-                format!("{indent}{}", (f.ch as char).to_string().repeat(f.len))
-            });
-            let mark = match &closer {
-                Some(_) => state.fence.as_ref().map_or(b'`', |f| f.ch),
-                None => b'<',
-            };
+            // The fence (and its list item's column) that a closing line must match; the
+            // closing line itself is written out only for a block still open at the end.
+            let fence = state
+                .fence
+                .as_ref()
+                .map(|f| (f.clone(), state.fence_container.unwrap_or(0)));
+            let mark = fence.as_ref().map_or(b'<', |(f, _)| f.ch);
             let at = line.iter().position(|&b| b == mark).unwrap_or(0);
-            opened = Some(Unclosed {
-                offset: start + at,
-                line_start: start,
-                closer,
-            });
+            opened = Some((start + at, start, fence));
         }
         if !open {
             opened = None;
@@ -200,10 +195,18 @@ pub(super) fn scan(
             lists.push(state.list);
         }
     }
-    Scanned::End {
-        open: opened,
-        markers,
-    }
+    let open = opened.map(|(offset, line_start, fence)| Unclosed {
+        offset,
+        line_start,
+        closer: fence.map(|(f, indent)| {
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                (f.ch as char).to_string().repeat(f.len)
+            )
+        }),
+    });
+    Scanned::End { open, markers }
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
