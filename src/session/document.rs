@@ -326,15 +326,15 @@ impl<'a> Document<'a> {
     /// false only when none does. After a [`Document::parse`] only the frontmatter is
     /// searched for one; the body's scan noted them.
     pub fn may_hold_conflict_markers(&self) -> bool {
-        let search = |b: &[u8]| {
-            memchr::memmem::find(b, b"<<<<<<<").is_some()
-                || memchr::memmem::find(b, b">>>>>>>").is_some()
+        // The lines before the body, or all of them when no scan noted the body's.
+        let end = match self.markers {
+            Some(true) => return true,
+            Some(false) => self.body_start,
+            None => self.src.len(),
         };
-        match self.markers {
-            // A line starting before the body ends before it (the body starts a line).
-            Some(body) => body || search(&self.src.as_bytes()[..self.body_start]),
-            None => search(self.src.as_bytes()),
-        }
+        lines(self.src, 0)
+            .take_while(|&(s, _, _)| s < end)
+            .any(|(s, e, _)| blocks::conflict_marker_like(&self.src.as_bytes()[s..e]))
     }
 
     /// 1-based line and column (in characters) of a byte offset.

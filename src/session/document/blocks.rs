@@ -165,9 +165,7 @@ pub(super) fn scan(
     for (start, end, next) in lines(src, from) {
         let was_open = state.open();
         let line = &bytes[start..end];
-        if let [b @ (b'<' | b'>'), ..] = line {
-            markers |= line.len() >= 7 && line[..7].iter().all(|c| c == b);
-        }
+        markers |= conflict_marker_like(line);
         let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
@@ -207,6 +205,14 @@ pub(super) fn scan(
         }),
     });
     Scanned::End { open, markers }
+}
+
+/// Whether a line starts like a Git conflict marker: `<<<<<<<` or `>>>>>>>`.
+pub(super) fn conflict_marker_like(line: &[u8]) -> bool {
+    match line {
+        [b @ (b'<' | b'>'), ..] => line.len() >= 7 && line[..7].iter().all(|c| c == b),
+        _ => false,
+    }
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
@@ -536,9 +542,13 @@ fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
 }
 
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches.
-    if !needle.iter().any(u8::is_ascii_alphabetic) {
-        return memchr::memmem::find(hay, needle).is_some();
+    // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches,
+    // made on one line: looking for the last byte and checking the bytes before it costs
+    // less than setting up a substring searcher for each line.
+    if let Some((&last, before)) = needle.split_last()
+        && !needle.iter().any(u8::is_ascii_alphabetic)
+    {
+        return memchr::memchr_iter(last, hay).any(|i| hay[..i].ends_with(before));
     }
     hay.windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
