@@ -516,6 +516,33 @@ pub fn session_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
 pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
     buf.clear();
     let (file, size) = open_regular(path)?;
+    read_regular(path, file, size, buf)
+}
+
+/// Like [`read_bounded`], but when `path` itself is a symlink it is not followed: the answer
+/// is `Ok(false)`, with nothing read, so the caller can first look at where it leads. For
+/// the usual regular file this is one `open`, where an `lstat` first would walk the path
+/// twice.
+pub fn read_bounded_unless_symlink(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    buf.clear();
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        // A symlink (or a path with too many of them): the caller decides.
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => return Ok(false),
+        Err(e) => return Err(Error::read(path, e)),
+    };
+    let size = regular_size(path, &file)?;
+    read_regular(path, file, size, buf).map(|()| true)
+}
+
+/// Reads the open regular `file` of `size` bytes (its `fstat` size) into `buf`, refusing
+/// more than [`MAX_FILE_BYTES`] even when the file grew since.
+fn read_regular(path: &Path, file: fs::File, size: u64, buf: &mut Vec<u8>) -> Result<()> {
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -593,6 +620,12 @@ fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| Error::read(path, e))?;
+    let size = regular_size(path, &file)?;
+    Ok((file, size))
+}
+
+/// The size of the open `file` by `fstat`, refusing anything but a regular file.
+fn regular_size(path: &Path, file: &fs::File) -> Result<u64> {
     let meta = file.metadata().map_err(|e| Error::read(path, e))?;
     if !meta.is_file() {
         return Err(Error::NotRegular {
@@ -600,7 +633,7 @@ fn open_regular(path: &Path) -> Result<(fs::File, u64)> {
             kind: kind_of(&meta.file_type()),
         });
     }
-    Ok((file, meta.len()))
+    Ok(meta.len())
 }
 
 /// `path` made absolute against the current directory, without touching the file system.

@@ -21,21 +21,28 @@ pub fn validate_file(
     now: DateTime<Utc>,
 ) -> Result<Vec<Diagnostic>> {
     let file_level = |rule, msg: String| Ok(vec![Diagnostic::file_level(display, rule, msg)]);
-    if let Some(repo) = repo
-        && path.is_symlink()
-        && !repo.contains(path)
-    {
-        let target = std::fs::read_link(path)
-            .map(|t| t.display().to_string())
-            .unwrap_or_default();
-        return file_level(
-            &rules::OUTSIDE_REPO,
-            format!(
-                "this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"
-            ),
-        );
-    }
-    match store::read_bounded(path, buf) {
+    // Within a repository a symlink is followed only when it stays inside; most paths are
+    // regular files, read at once without following one.
+    let read = match repo {
+        Some(repo) => match store::read_bounded_unless_symlink(path, buf) {
+            Ok(true) => Ok(()),
+            Ok(false) if path.is_symlink() && !repo.contains(path) => {
+                let target = std::fs::read_link(path)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                return file_level(
+                    &rules::OUTSIDE_REPO,
+                    format!(
+                        "this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"
+                    ),
+                );
+            }
+            Ok(false) => store::read_bounded(path, buf),
+            Err(e) => Err(e),
+        },
+        None => store::read_bounded(path, buf),
+    };
+    match read {
         Ok(()) => {}
         Err(Error::TooLarge { size, limit, .. }) => {
             return file_level(
