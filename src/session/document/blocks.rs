@@ -541,7 +541,7 @@ fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
     (after_blank && lone_tag).then_some(HtmlEnd::Blank)
 }
 
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+pub(super) fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
     // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches,
     // made on one line: looking for the last byte and checking the bytes before it costs
     // less than setting up a substring searcher for each line.
