@@ -37,10 +37,10 @@ pub fn validate_file(
                     ),
                 );
             }
-            Ok(false) => store::read_bounded(path, buf),
+            Ok(false) => store::read_bounded(path, buf).map(drop),
             Err(e) => Err(e),
         },
-        None => store::read_bounded(path, buf),
+        None => store::read_bounded(path, buf).map(drop),
     };
     match read {
         Ok(()) => {}

@@ -1,8 +1,9 @@
 //! Safe writes of session files. Writers are serialised by an advisory lock under
 //! `.agents/state/locks/` (keyed by the file actually written, so a symlink and its target
-//! share one lock); under the lock the file is re-read and the edit re-applied, so a change
-//! made since the command first looked (by an editor or another agent) is kept, never
-//! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
+//! share one lock); under the lock the file is looked at again and the edit re-applied to
+//! what is there, so a change made since the command first looked (by an editor or another
+//! agent) is kept, never overwritten. (A file that `stat` says is the version first read is
+//! not read again; the final check below compares what the swap replaced byte for byte.) The new text goes to a temp file in the same directory, is fsynced and put in
 //! place, and the directory fsynced (unless the caller says the rename may be lost, see
 //! [`Durability`]): a crash leaves the old or the new file, never a torn one.
 //! Leftover temp files of killed writers are removed under the lock.
@@ -30,7 +31,6 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -56,8 +56,9 @@ const QUIET: Duration = Duration::from_millis(5);
 const QUIET_LIMIT: Duration = Duration::from_millis(100);
 /// The longest we wait for an empty file to get its text.
 const EMPTY_LIMIT: Duration = Duration::from_millis(500);
-/// How long after checking the file our swap displaced we look at it again before deleting
-/// it, for an in-place save that was already under way when we swapped.
+/// How long after the swap we look at the file it displaced again before deleting it, for an
+/// in-place save that was already under way when we swapped (its `open(2)` waited for the
+/// rename's inode lock: it runs as soon as the swap is done, whatever we do meanwhile).
 const LATE_SAVE: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
@@ -105,13 +106,13 @@ pub fn edit_file_with(
     };
     let target = writable_target(repo, path)?;
     let path = target.as_path();
-    let mut first = read_quiet(path)?;
+    let (mut first, mut first_stamp) = read_quiet(path)?;
     // Fail fast, before waiting for a lock, when the edit cannot apply at all — unless the
     // text changes in a moment (an editor still writing it in place).
     let applies = match edit(&first) {
         Err(e) => match settled_change(path, &first)? {
-            Some(later) => {
-                first = later;
+            Some((later, stamp)) => {
+                (first, first_stamp) = (later, stamp);
                 edit(&first)
             }
             None => Err(e),
@@ -128,10 +129,21 @@ pub fn edit_file_with(
     // One buffer for every later read: they only compare with a text already read.
     let mut scratch = Vec::new();
     let mut prepared = Some(prepared);
+    // On the first attempt, a file that `stat` says is the version first read is not read
+    // again. Safe, because what the edit replaces is compared byte for byte after the swap
+    // (`displaced_is`): a change `stat` cannot see (same size, same clock tick) is still
+    // caught there, and the edit re-applied.
+    let mut first_look = Some(first_stamp);
     for _ in 0..MAX_ATTEMPTS {
-        read_quiet_into(path, &mut scratch)?;
+        let unchanged = first_look
+            .take()
+            .filter(|stamp| Stamp::at(path).as_ref() == Some(stamp));
+        let base_stamp = match unchanged {
+            Some(stamp) => stamp,
+            None => read_quiet_into(path, &mut scratch)?,
+        };
         // Unchanged since the first look (the usual case): that text, and the edit made on it.
-        let base: Cow<'_, str> = if scratch == first.as_bytes() {
+        let base: Cow<'_, str> = if unchanged.is_some() || scratch == first.as_bytes() {
             Cow::Borrowed(&first)
         } else {
             prepared = None;
@@ -155,33 +167,42 @@ pub fn edit_file_with(
         };
         let tmp = write_temp(path, &new)?;
         test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
-        // An editor does not take our lock: if it saved meanwhile, apply the edit again.
-        read_quiet_into(path, &mut scratch)?;
-        if scratch != base.as_bytes() {
+        // An editor does not take our lock: if it saved meanwhile, apply the edit again. A
+        // file `stat` says is untouched is not read here (the swap's check reads it).
+        if Stamp::at(path) != Some(base_stamp) && !holds_quiet(path, &base)? {
             continue;
         }
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
-        match swap_in(&tmp, path)? {
+        let swapped = match exchange(tmp.path(), path) {
+            Ok(()) => Swap::Exchanged(Instant::now()),
+            Err(Exchange::Unsupported) => {
+                // A plain rename cannot hand back what it replaced: look at the file first.
+                if !holds_quiet(path, &base)? {
+                    continue;
+                }
+                fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
+                Swap::Renamed
+            }
+            Err(Exchange::Failed(e)) => return Err(e),
+        };
+        match swapped {
             Swap::Renamed => sync_dir(path),
-            Swap::Exchanged => {
+            Swap::Exchanged(at) => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
-                if seen.is_none()
-                    || identity(tmp.path()) != seen
-                    || !displaced_is(&tmp, &base, &mut scratch)?
-                {
+                if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
                 // An editor's truncating `open(2)` that found the old file just before the
                 // swap waits for the rename's inode lock and then runs: its save lands in the
-                // displaced file, after the check above. Look once more before that file is
-                // deleted (after the directory fsync, and at least LATE_SAVE after the check).
-                let checked = Instant::now();
+                // displaced file, perhaps after the check above. Look once more before that
+                // file is deleted (after the directory fsync, and at least LATE_SAVE after the
+                // swap: the check and the fsync count towards it).
                 sync_dir(path);
                 test_pause("SESSIONS_TEST_UNLINK_DELAY_MS");
-                if let Some(rest) = LATE_SAVE.checked_sub(checked.elapsed()) {
+                if let Some(rest) = LATE_SAVE.checked_sub(at.elapsed()) {
                     std::thread::sleep(rest);
                 }
                 if identity(tmp.path()) != seen {
@@ -206,16 +227,50 @@ pub fn edit_file_with(
 /// applied to. Read at once, so that if it is not, our version is at the path for as short a
 /// time as possible; a displaced file written very recently is read again once quiet, in case
 /// an editor writing in place was still at it.
-fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str, buf: &mut Vec<u8>) -> Result<bool> {
-    store::read_bounded(tmp.path(), buf)?;
-    if buf != base.as_bytes() {
+fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
+    if !holds(tmp.path(), base.as_bytes())? {
         return Ok(false);
     }
     if modified_within(tmp.path(), QUIET) {
-        read_quiet_into(tmp.path(), buf)?;
-        return Ok(buf == base.as_bytes());
+        return holds_quiet(tmp.path(), base);
     }
     Ok(true)
+}
+
+/// Whether the file at `path` holds exactly `text`. Read in pieces and compared as it comes
+/// (the file is never copied whole); a file of another size is told by `fstat` alone, and a
+/// file that is too large or not a regular file is not it.
+fn holds(path: &Path, text: &[u8]) -> Result<bool> {
+    use std::io::Read;
+    let (mut file, meta) = match store::open_regular(path) {
+        Ok(opened) => opened,
+        Err(Error::NotRegular { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if meta.len() != text.len() as u64 {
+        return Ok(false);
+    }
+    let mut buf = [0u8; 16 * 1024];
+    let mut rest = text;
+    loop {
+        let n = match file.read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            read => read.map_err(|e| Error::read(path, e))?,
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.split_at_checked(n) {
+            Some((piece, after)) if *piece == buf[..n] => rest = after,
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// [`holds`], once the file has been quiet (see [`read_quiet`]).
+fn holds_quiet(path: &Path, text: &str) -> Result<bool> {
+    wait_quiet(path);
+    holds(path, text.as_bytes())
 }
 
 /// Someone saved between our last look and the swap: put their file back at the path (a
@@ -384,22 +439,11 @@ fn temp_options<'a>(prefix: &'a str, path: &Path, sync_dir: bool) -> atomic::Opt
 }
 
 enum Swap {
-    /// The temp file and the path traded places: the temp name holds the displaced file.
-    Exchanged,
+    /// The temp file and the path traded places (at this instant): the temp name holds the
+    /// displaced file.
+    Exchanged(Instant),
     /// The temp file was renamed over the path (no exchange here).
     Renamed,
-}
-
-/// Puts the temp file at `path`, by an atomic exchange where the system has one.
-fn swap_in(tmp: &tempfile::NamedTempFile, path: &Path) -> Result<Swap> {
-    match exchange(tmp.path(), path) {
-        Ok(()) => Ok(Swap::Exchanged),
-        Err(Exchange::Unsupported) => {
-            fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
-            Ok(Swap::Renamed)
-        }
-        Err(Exchange::Failed(e)) => Err(e),
-    }
 }
 
 enum Exchange {
@@ -443,10 +487,38 @@ fn exchange(a: &Path, b: &Path) -> std::result::Result<(), Exchange> {
 
 /// The file's text a little later, if it is not `text` any more: an edit that fails on a file
 /// being written in place is tried again on the finished text rather than refused.
-fn settled_change(path: &Path, text: &str) -> Result<Option<String>> {
+fn settled_change(path: &Path, text: &str) -> Result<Option<(String, Stamp)>> {
     std::thread::sleep(QUIET * 4);
-    let later = read_quiet(path)?;
-    Ok((later != text).then_some(later))
+    let (later, stamp) = read_quiet(path)?;
+    Ok((later != text).then_some((later, stamp)))
+}
+
+/// One version of a file as `stat` tells it: inode, size, mtime and ctime. A save by rename
+/// shows as another inode; a write in place sets mtime and ctime to the current clock tick
+/// (and nothing sets ctime back). Two writes of the same size within one tick look the same,
+/// so a `Stamp` only ever spares a read whose text is compared again later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(m: &fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    fn at(path: &Path) -> Option<Stamp> {
+        fs::symlink_metadata(path).ok().map(|m| Stamp::of(&m))
+    }
 }
 
 /// What identifies a version of a file without reading it: inode, size and mtime.
@@ -469,14 +541,22 @@ fn modified_within(path: &Path, d: Duration) -> bool {
 /// half a file. This costs at most [`QUIET`] right after a change (up to [`EMPTY_LIMIT`] for
 /// an empty file), nothing otherwise. An editor that writes a file in several pieces and
 /// stalls between them for longer than [`QUIET`] is the one case left.
-fn read_quiet(path: &Path) -> Result<String> {
+fn read_quiet(path: &Path) -> Result<(String, Stamp)> {
     let mut bytes = Vec::new();
-    read_quiet_into(path, &mut bytes)?;
-    store::session_text(path, bytes)
+    let stamp = read_quiet_into(path, &mut bytes)?;
+    Ok((store::session_text(path, bytes)?, stamp))
 }
 
 /// [`read_quiet`] into `buf`, without the UTF-8 check: for comparing with a text already read.
-fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+/// Returns the file's [`Stamp`] from just before the read.
+fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<Stamp> {
+    wait_quiet(path);
+    store::read_bounded(path, buf).map(|m| Stamp::of(&m))
+}
+
+/// Waits until nothing has modified the file for [`QUIET`] (at most [`QUIET_LIMIT`]), or an
+/// empty file has its text (at most [`EMPTY_LIMIT`]).
+fn wait_quiet(path: &Path) {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
     // either way worth a wait (longer: an empty file is never a valid session).
@@ -493,7 +573,6 @@ fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    store::read_bounded(path, buf)
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
@@ -544,7 +623,7 @@ impl Lock {
         if let Some(dir) = lock_path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         }
-        let mut file = fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -562,9 +641,13 @@ impl Lock {
             match file.try_lock() {
                 Ok(()) => {
                     // Who holds it, for the message of a writer that times out. Best effort.
-                    let _ = file
-                        .set_len(0)
-                        .and_then(|()| writeln!(file, "{}", std::process::id()));
+                    // Padded to one width, so it overwrites the last holder's pid without a
+                    // truncate (which costs the file system more than the write).
+                    let _ = std::os::unix::fs::FileExt::write_all_at(
+                        &file,
+                        format!("{:<10}\n", std::process::id()).as_bytes(),
+                        0,
+                    );
                     return Ok(Lock { file });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {

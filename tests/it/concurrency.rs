@@ -174,6 +174,78 @@ fn editor_saving_in_place_during_the_write_is_not_overwritten() {
     editor_race(false);
 }
 
+/// The writer does not read the file again under the lock when `stat` says it is the version
+/// it first read. An editor's in-place save of the same size that even puts the old mtime back
+/// (`cp -p`, `touch -r`) while the writer waits for the lock is still seen (ctime, and the
+/// byte-for-byte check of what the swap replaced) and kept.
+#[test]
+fn a_same_size_save_with_the_old_mtime_put_back_while_the_writer_waits_is_kept() {
+    let repo = TestRepo::new();
+    let path = repo.write_session(RICH_NAME, RICH);
+    let lock = repo
+        .root()
+        .join(format!(".agents/state/locks/{RICH_NAME}.lock"));
+    let mut holder = crate::hooks_cli::hold_lock(&lock, 600);
+    let mut child = repo
+        .std_cmd()
+        .args(["update", "weather", "--state", "Written by the command."])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The writer opens the lock file once it has read the file and made its edit.
+    let fd_dir = format!("/proc/{}/fd", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fs::read_dir(&fd_dir)
+        .map(|fds| {
+            fds.flatten()
+                .any(|fd| fs::read_link(fd.path()).is_ok_and(|t| t == lock))
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the writer did not wait for the lock"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the writer never opened the lock file"
+        );
+        thread::sleep(Duration::from_millis(2));
+    }
+    let mtime = fs::metadata(&path).unwrap().modified().unwrap();
+    let edited = RICH.replace("Providers fail;", "Providers FAIL;");
+    assert_eq!(edited.len(), RICH.len());
+    fs::write(&path, &edited).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = repo.read(&path);
+    assert!(
+        text.contains("Providers FAIL;"),
+        "the editor's save was overwritten:\n{text}"
+    );
+    assert_eq!(
+        section_body(&text, "Current State").as_deref(),
+        Some("\nWritten by the command.\n\n"),
+        "{text}"
+    );
+    assert!(temp_files(&repo.sessions_dir()).is_empty());
+}
+
 /// A tiny xorshift generator, seeded from the clock (the seed is printed on failure).
 struct Rng(u64);
 

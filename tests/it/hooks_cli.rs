@@ -1550,7 +1550,7 @@ fn a_deleted_bound_session_is_treated_as_unbound() {
 
 /// Holds an exclusive `flock` on `lock` for `secs` seconds in a child process; returns once the
 /// lock is held.
-fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
+pub(crate) fn hold_lock(lock: &Path, secs: u32) -> std::process::Child {
     use std::io::BufRead;
     fs::create_dir_all(lock.parent().unwrap()).unwrap();
     // --no-fork: the holder is the one process the test kills, and nothing it started keeps
