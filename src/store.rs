@@ -589,7 +589,34 @@ pub fn session_text(path: &Path, bytes: Vec<u8>) -> Result<String> {
 pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<fs::Metadata> {
     buf.clear();
     let (file, meta) = open_regular(path)?;
-    let size = meta.len();
+    read_regular(path, file, meta.len(), buf)?;
+    Ok(meta)
+}
+
+/// Like [`read_bounded`], but when `path` itself is a symlink it is not followed: the answer
+/// is `Ok(false)`, with nothing read, so the caller can first look at where it leads. For
+/// the usual regular file this is one `open`, where an `lstat` first would walk the path
+/// twice.
+pub fn read_bounded_unless_symlink(path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    buf.clear();
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        // A symlink (or a path with too many of them): the caller decides.
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => return Ok(false),
+        Err(e) => return Err(Error::read(path, e)),
+    };
+    let meta = regular_meta(path, &file)?;
+    read_regular(path, file, meta.len(), buf).map(|()| true)
+}
+
+/// Reads the open regular `file` of `size` bytes (its `fstat` size) into `buf`, refusing
+/// more than [`MAX_FILE_BYTES`] even when the file grew since.
+fn read_regular(path: &Path, file: fs::File, size: u64, buf: &mut Vec<u8>) -> Result<()> {
     if size > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
@@ -608,7 +635,7 @@ pub fn read_bounded(path: &Path, buf: &mut Vec<u8>) -> Result<fs::Metadata> {
             limit: MAX_FILE_BYTES,
         });
     }
-    Ok(meta)
+    Ok(())
 }
 
 /// The head of a session file: its first bytes through the frontmatter's closing delimiter
@@ -668,6 +695,12 @@ pub(crate) fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata)> {
         .custom_flags(nix::libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| Error::read(path, e))?;
+    let meta = regular_meta(path, &file)?;
+    Ok((file, meta))
+}
+
+/// What `fstat` says of the open `file`, refusing anything but a regular file.
+fn regular_meta(path: &Path, file: &fs::File) -> Result<fs::Metadata> {
     let meta = file.metadata().map_err(|e| Error::read(path, e))?;
     if !meta.is_file() {
         return Err(Error::NotRegular {
@@ -675,7 +708,7 @@ pub(crate) fn open_regular(path: &Path) -> Result<(fs::File, fs::Metadata)> {
             kind: kind_of(&meta.file_type()),
         });
     }
-    Ok((file, meta))
+    Ok(meta)
 }
 
 /// `path` made absolute against the current directory, without touching the file system.

@@ -21,22 +21,29 @@ pub fn validate_file(
     now: DateTime<Utc>,
 ) -> Result<Vec<Diagnostic>> {
     let file_level = |rule, msg: String| Ok(vec![Diagnostic::file_level(display, rule, msg)]);
-    if let Some(repo) = repo
-        && path.is_symlink()
-        && !repo.contains(path)
-    {
-        let target = std::fs::read_link(path)
-            .map(|t| t.display().to_string())
-            .unwrap_or_default();
-        return file_level(
-            &rules::OUTSIDE_REPO,
-            format!(
-                "this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"
-            ),
-        );
-    }
-    match store::read_bounded(path, buf) {
-        Ok(_) => {}
+    // Within a repository a symlink is followed only when it stays inside; most paths are
+    // regular files, read at once without following one.
+    let read = match repo {
+        Some(repo) => match store::read_bounded_unless_symlink(path, buf) {
+            Ok(true) => Ok(()),
+            Ok(false) if path.is_symlink() && !repo.contains(path) => {
+                let target = std::fs::read_link(path)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                return file_level(
+                    &rules::OUTSIDE_REPO,
+                    format!(
+                        "this is a symlink to `{target}`, outside the repository; sessions are not read through it: replace it with the file itself"
+                    ),
+                );
+            }
+            Ok(false) => store::read_bounded(path, buf).map(drop),
+            Err(e) => Err(e),
+        },
+        None => store::read_bounded(path, buf).map(drop),
+    };
+    match read {
+        Ok(()) => {}
         Err(Error::TooLarge { size, limit, .. }) => {
             return file_level(
                 &rules::TOO_LARGE,
@@ -55,7 +62,8 @@ pub fn validate_file(
         }
         Err(e) => return Err(e),
     }
-    let text = match std::str::from_utf8(buf) {
+    // The SIMD check answers only yes or no; std's says where the first bad byte is.
+    let text = match simdutf8::basic::from_utf8(buf).or_else(|_| std::str::from_utf8(buf)) {
         Ok(t) => t,
         Err(e) => {
             let valid = std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default();

@@ -89,6 +89,9 @@ pub struct Document<'a> {
     lists: Vec<Option<usize>>,
     /// Whether the body was scanned (not only [`Document::parse_frontmatter`]).
     scanned: bool,
+    /// Whether a line of the body starts like a Git conflict marker, when a scan of the
+    /// whole body noted it.
+    markers: Option<bool>,
 }
 
 impl<'a> Document<'a> {
@@ -111,7 +114,7 @@ impl<'a> Document<'a> {
     /// Scans the body from `from` (a line start, after `self.headings` if any; `resume` as
     /// in [`blocks::scan`]) to the end, and derives the sections.
     fn scan_body(&mut self, from: usize, resume: Option<Option<usize>>) {
-        if let blocks::Scanned::End(open) = blocks::scan(
+        if let blocks::Scanned::End { open, markers } = blocks::scan(
             self.src,
             from,
             resume,
@@ -120,6 +123,7 @@ impl<'a> Document<'a> {
             |_, _| false,
         ) {
             self.unclosed = open;
+            self.markers = (from == self.body_start && resume.is_none()).then_some(markers);
         }
         self.sections = sections_of(self.src, &self.headings);
         self.scanned = true;
@@ -211,7 +215,7 @@ impl<'a> Document<'a> {
                 // opened after it.
                 doc.unclosed = self.unclosed.as_ref().map(shift_unclosed);
             }
-            (blocks::Scanned::End(open), _) => doc.unclosed = open,
+            (blocks::Scanned::End { open, .. }, _) => doc.unclosed = open,
             (blocks::Scanned::Converged, None) => {
                 (doc.headings, doc.lists) = (Vec::new(), Vec::new());
                 doc.scan_body(doc.body_start, None);
@@ -238,6 +242,7 @@ impl<'a> Document<'a> {
             unclosed: self.unclosed,
             lists: self.lists,
             scanned: self.scanned,
+            markers: self.markers,
         }
     }
 
@@ -262,6 +267,7 @@ impl<'a> Document<'a> {
             unclosed: None,
             lists: Vec::new(),
             scanned: false,
+            markers: None,
         }
     }
 
@@ -314,6 +320,21 @@ impl<'a> Document<'a> {
             .iter()
             .take_while(|h| h.level != 2)
             .find(|h| h.level == 1)
+    }
+
+    /// Whether some line may start with a Git conflict marker (`<<<<<<<` or `>>>>>>>`):
+    /// false only when none does. After a [`Document::parse`] only the frontmatter is
+    /// searched for one; the body's scan noted them.
+    pub fn may_hold_conflict_markers(&self) -> bool {
+        // The lines before the body, or all of them when no scan noted the body's.
+        let end = match self.markers {
+            Some(true) => return true,
+            Some(false) => self.body_start,
+            None => self.src.len(),
+        };
+        lines(self.src, 0)
+            .take_while(|&(s, _, _)| s < end)
+            .any(|(s, e, _)| blocks::conflict_marker_like(&self.src.as_bytes()[s..e]))
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -391,6 +412,17 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// The first `\n` in `hay`. Lines are tens of bytes long: the SSE2 searcher, called
+/// directly, costs less per call than `memchr`'s dispatch to its widest one.
+#[inline]
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(b'\n') {
+        return one.find(hay);
+    }
+    memchr(b'\n', hay)
+}
+
 /// Iterates lines as (start, end-without-line-ending, next-line-start).
 pub(crate) fn lines(src: &str, from: usize) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     let bytes = src.as_bytes();
@@ -400,7 +432,7 @@ pub(crate) fn lines(src: &str, from: usize) -> impl Iterator<Item = (usize, usiz
             return None;
         }
         let start = pos;
-        let (end, next) = match memchr(b'\n', &bytes[pos..]) {
+        let (end, next) = match find_newline(&bytes[pos..]) {
             Some(i) => (pos + i, pos + i + 1),
             None => (bytes.len(), bytes.len()),
         };

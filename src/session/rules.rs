@@ -176,7 +176,7 @@ pub fn check(doc: &Document, file_name: Option<&str>, now: DateTime<Utc>) -> Vec
     }
     check_sections(doc, &mut out);
     check_unclosed(doc, &mut out);
-    check_conflict_markers(doc.src, &mut out);
+    check_conflict_markers(doc, &mut out);
     if let Some(file_name) = file_name
         && let Some(f) = out.iter_mut().find(|f| f.rule.id == NAME_FORMAT.id)
         && let Some(better) = suggested_name(doc, file_name)
@@ -419,16 +419,25 @@ fn check_frontmatter(
 fn check_duplicates(node: &Node, out: &mut Vec<Finding>) {
     match &node.kind {
         Kind::Map(entries) => {
-            let mut seen = std::collections::HashSet::with_capacity(entries.len());
-            for (k, v) in entries {
-                if let Some(key) = k.as_str()
-                    && !seen.insert(key)
-                {
-                    out.push(Finding::new(
+            // Frontmatter mappings hold a handful of keys: comparing with the keys before is
+            // cheaper than hashing them; a large mapping still gets a set.
+            let small = entries.len() <= 16;
+            let mut seen =
+                std::collections::HashSet::with_capacity(if small { 0 } else { entries.len() });
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if let Some(key) = k.as_str() {
+                    let again = if small {
+                        entries[..i].iter().any(|(e, _)| e.as_str() == Some(key))
+                    } else {
+                        !seen.insert(key)
+                    };
+                    if again {
+                        out.push(Finding::new(
                             &DUPLICATE_KEY,
                             k.span.start,
                             format!("`{key}` appears twice in this mapping; YAML readers disagree on which wins: keep one"),
                         ));
+                    }
                 }
                 check_duplicates(v, out);
             }
@@ -662,12 +671,11 @@ fn conflict_marker(line: &str) -> Option<u8> {
 /// Git conflict markers: a `<<<<<<<` … `=======` … `>>>>>>>` block is reported at its first
 /// line; a lone `<<<<<<< ref` or `>>>>>>> ref` (half of a conflict resolved by hand) too. A
 /// lone `=======` is not reported: in Markdown it underlines a heading.
-fn check_conflict_markers(src: &str, out: &mut Vec<Finding>) {
-    if memchr::memmem::find(src.as_bytes(), b"<<<<<<<").is_none()
-        && memchr::memmem::find(src.as_bytes(), b">>>>>>>").is_none()
-    {
+fn check_conflict_markers(doc: &Document, out: &mut Vec<Finding>) {
+    if !doc.may_hold_conflict_markers() {
         return;
     }
+    let src = doc.src;
     let mut open: Option<(usize, usize, bool)> = None; // (offset, line, saw =======)
     for (n, (start, end, _)) in super::document::lines(src, 0).enumerate() {
         let line = &src[start..end];

@@ -117,15 +117,19 @@ pub fn unclosed_at(src: &str, from: usize) -> Option<Unclosed> {
     match scan(src, from, None, &mut Vec::new(), &mut Vec::new(), |_, _| {
         false
     }) {
-        Scanned::End(open) => open,
+        Scanned::End { open, .. } => open,
         Scanned::Converged => None,
     }
 }
 
 /// How a [`scan`] ended.
 pub(super) enum Scanned {
-    /// At the end of the text, with the block still open there (see [`unclosed_at`]).
-    End(Option<Unclosed>),
+    /// At the end of the text, with the block still open there (see [`unclosed_at`]), and
+    /// whether any line scanned starts like a Git conflict marker (`<<<<<<<` or `>>>>>>>`).
+    End {
+        open: Option<Unclosed>,
+        markers: bool,
+    },
     /// `converged` accepted a heading (not pushed): the caller knows the rest.
     Converged,
 }
@@ -157,26 +161,23 @@ pub(super) fn scan(
     };
     let bytes = src.as_bytes();
     let mut opened = None;
+    let mut markers = false;
     for (start, end, next) in lines(src, from) {
         let was_open = state.open();
         let line = &bytes[start..end];
+        markers |= conflict_marker_like(line);
         let prose = state.is_prose(line);
         let open = state.open();
         if open && !was_open {
-            let closer = state.fence.as_ref().map(|f| {
-                let indent = " ".repeat(state.fence_container.unwrap_or(0));
-                format!("{indent}{}", (f.ch as char).to_string().repeat(f.len))
-            });
-            let mark = match &closer {
-                Some(_) => state.fence.as_ref().map_or(b'`', |f| f.ch),
-                None => b'<',
-            };
+            // The fence (and its list item's column) that a closing line must match; the
+            // closing line itself is written out only for a block still open at the end.
+            let fence = state
+                .fence
+                .as_ref()
+                .map(|f| (f.clone(), state.fence_container.unwrap_or(0)));
+            let mark = fence.as_ref().map_or(b'<', |(f, _)| f.ch);
             let at = line.iter().position(|&b| b == mark).unwrap_or(0);
-            opened = Some(Unclosed {
-                offset: start + at,
-                line_start: start,
-                closer,
-            });
+            opened = Some((start + at, start, fence));
         }
         if !open {
             opened = None;
@@ -192,7 +193,26 @@ pub(super) fn scan(
             lists.push(state.list);
         }
     }
-    Scanned::End(opened)
+    let open = opened.map(|(offset, line_start, fence)| Unclosed {
+        offset,
+        line_start,
+        closer: fence.map(|(f, indent)| {
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                (f.ch as char).to_string().repeat(f.len)
+            )
+        }),
+    });
+    Scanned::End { open, markers }
+}
+
+/// Whether a line starts like a Git conflict marker: `<<<<<<<` or `>>>>>>>`.
+pub(super) fn conflict_marker_like(line: &[u8]) -> bool {
+    match line {
+        [b @ (b'<' | b'>'), ..] => line.len() >= 7 && line[..7].iter().all(|c| c == b),
+        _ => false,
+    }
 }
 
 /// The first code fence or HTML comment/block in `text` that is still open at its end, as
@@ -230,30 +250,52 @@ impl BlockState {
         self.fence.is_some() || matches!(self.html, Some(HtmlEnd::Contains(_)))
     }
 
+    #[inline]
     fn is_prose(&mut self, line: &[u8]) -> bool {
-        // Most lines are text outside any block, starting with a letter: nothing such a line
-        // can open or end (a fence, HTML, a list item, a heading), so it is prose, at once.
-        // So is an empty line outside a fence or HTML block (it only ends a paragraph).
+        // Most lines are text outside any block, starting with a byte that cannot open or
+        // end anything (a fence, HTML, a list item, indented code): a letter, `#`, `|`…
+        // Such a line is prose at once (a `#` line may be a heading, which is prose too).
+        // So is an empty line outside a fence or HTML block (it only ends a paragraph), and
+        // a `- ` item whose text starts with such a byte (it opens an item at column 2).
+        // Inside a fence that is not in a list item, a line that starts with neither a blank
+        // nor the fence's character is code, and so is an empty one.
         // (A property test below checks these shortcuts against the full classification.)
-        if self.fence.is_none() && self.html.is_none() {
-            match line.first() {
-                None => {
-                    self.prev_blank = true;
-                    return true;
-                }
-                // (Unindented, it also ends any list item.)
-                Some(&b) if b.is_ascii_alphabetic() || b >= 0x80 => {
-                    self.list = None;
-                    self.prev_blank = false;
-                    return true;
-                }
-                Some(_) => {}
+        let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\x0c');
+        let opener =
+            |b: &u8| blank(b) || matches!(b, b'<' | b'`' | b'~' | b'-' | b'*' | b'+' | b'0'..=b'9');
+        match (&self.fence, &self.html, line) {
+            (None, None, []) => {
+                self.prev_blank = true;
+                return true;
             }
+            // (Unindented, it also ends any list item.)
+            (None, None, [b, ..]) if !opener(b) => {
+                self.list = None;
+                self.prev_blank = false;
+                return true;
+            }
+            (None, None, [b'-' | b'*' | b'+', b' ', c, ..])
+                if !blank(c) && *c != b'`' && *c != b'~' =>
+            {
+                self.list = Some(2);
+                self.prev_blank = false;
+                return true;
+            }
+            (Some(_), _, []) if self.fence_container.is_none() => {
+                self.prev_blank = true;
+                return false;
+            }
+            (Some(f), _, [b, ..]) if self.fence_container.is_none() && !blank(b) && *b != f.ch => {
+                self.prev_blank = false;
+                return false;
+            }
+            _ => {}
         }
         self.is_prose_slow(line)
     }
 
     /// [`BlockState::is_prose`] without its shortcut for plain text lines.
+    #[inline(never)]
     fn is_prose_slow(&mut self, line: &[u8]) -> bool {
         let blank = line.iter().all(|b| b.is_ascii_whitespace());
         let prose = self.classify(line, blank);
@@ -499,10 +541,14 @@ fn html_start(rest: &[u8], after_blank: bool) -> Option<HtmlEnd> {
     (after_blank && lone_tag).then_some(HtmlEnd::Blank)
 }
 
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches.
-    if !needle.iter().any(u8::is_ascii_alphabetic) {
-        return memchr::memmem::find(hay, needle).is_some();
+pub(super) fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    // Case only matters for letters: `-->`, `?>`, `]]>` and `>` are plain substring searches,
+    // made on one line: looking for the last byte and checking the bytes before it costs
+    // less than setting up a substring searcher for each line.
+    if let Some((&last, before)) = needle.split_last()
+        && !needle.iter().any(u8::is_ascii_alphabetic)
+    {
+        return memchr::memchr_iter(last, hay).any(|i| hay[..i].ends_with(before));
     }
     hay.windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
@@ -560,6 +606,10 @@ mod tests {
                 ">",
                 "[ ] ",
                 "|",
+                "\r",
+                "\u{c}",
+                "=",
+                "_",
                 "",
             ][..],
         );

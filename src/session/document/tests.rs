@@ -49,3 +49,43 @@ fn position_counts_lines_and_chars() {
     assert_eq!(position(src, 5), (2, 2));
     assert_eq!(line_at(src, 4), "üx");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+    /// The scan's note of conflict-marker lines never misses one: whenever a line of the file
+    /// starts with `<<<<<<<` or `>>>>>>>` (the substring search this replaced found a superset),
+    /// the document says it may hold markers, after a parse and after a reparse alike.
+    #[test]
+    fn the_conflict_marker_note_misses_no_marker_line(
+        pieces in proptest::collection::vec(proptest::sample::select(&[
+            "\u{feff}", "---\n", "---\r\n", "a: 1\n", "<<<<<<< HEAD\n", "<<<<<<<\n", "=======\n",
+            ">>>>>>> b\n", ">>>>>>>", "<<<<<<", "x <<<<<<< y\n", "```\n", "<!--\n", "-->\n",
+            "## Context\n", "text\n", "\r\n", "\n", " ",
+        ][..]), 0..16),
+        edit in proptest::collection::vec(proptest::sample::select(&[
+            "<<<<<<< x\n", ">>>>>>>\n", "y\n", "---\n",
+        ][..]), 0..3),
+    ) {
+        let src: String = pieces.concat();
+        let any = |s: &str| lines(s, 0).any(|(a, e, _)| blocks::conflict_marker_like(&s.as_bytes()[a..e]));
+        let doc = Document::parse(&src);
+        proptest::prop_assert!(!any(&src) || doc.may_hold_conflict_markers(), "{:?}", src);
+        let edited = format!("{src}{}", edit.concat());
+        let re = doc.reparse(&edited);
+        proptest::prop_assert!(!any(&edited) || re.may_hold_conflict_markers(), "{:?}", edited);
+    }
+
+    /// The end of an HTML block (`-->`, `?>`, `]]>`, `>`) is found exactly where a substring
+    /// search finds it.
+    #[test]
+    fn html_block_ends_are_found_as_by_substring_search(
+        hay in "[-?\\]>a ]{0,24}",
+        needle in proptest::sample::select(&["-->", "?>", "]]>", ">"][..]),
+    ) {
+        proptest::prop_assert_eq!(
+            blocks::contains_ignore_case(hay.as_bytes(), needle.as_bytes()),
+            memchr::memmem::find(hay.as_bytes(), needle.as_bytes()).is_some()
+        );
+    }
+}
