@@ -56,15 +56,13 @@ const QUIET: Duration = Duration::from_millis(5);
 const QUIET_LIMIT: Duration = Duration::from_millis(100);
 /// The longest we wait for an empty file to get its text.
 const EMPTY_LIMIT: Duration = Duration::from_millis(500);
-/// How long after the swap we look at the file it displaced again before deleting it, for an
-/// in-place save that was already under way when we swapped: its `open(2)` had found the old
-/// file and waits for the rename's inode lock, so its truncate runs as soon as the swap is
-/// done, whatever we do meanwhile. A woken waiter gets a free core in tens of microseconds;
-/// this is ten times that. No margin covers an editor descheduled in the middle of `open(2)`
-/// on a saturated machine (1 ms, the value before, did not either), and the long editor
-/// stress test (`concurrency::editor_stress_long`: an editor saving every 10 ms against 16
-/// writers, 8,000 writes) lost nothing even at zero.
-const LATE_SAVE: Duration = Duration::from_micros(250);
+/// How long after checking the file our swap displaced we look at it again before deleting
+/// it, for an in-place save that was already under way when we swapped (its `open(2)` had
+/// found the old file). Counted from the check, not from the swap: on a loaded machine the
+/// editor may get no CPU until after our check, however long that took. (Counting from the
+/// swap was tried; the editor stress test then failed once in a full parallel test run, not
+/// reproduced in six runs since: until that is understood, the margin stays as it was.)
+const LATE_SAVE: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -180,7 +178,7 @@ pub fn edit_file_with(
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
         let swapped = match exchange(tmp.path(), path) {
-            Ok(()) => Swap::Exchanged(Instant::now()),
+            Ok(()) => Swap::Exchanged,
             Err(Exchange::Unsupported) => {
                 // A plain rename cannot hand back what it replaced: look at the file first.
                 if !holds_quiet(path, &base)? {
@@ -193,7 +191,7 @@ pub fn edit_file_with(
         };
         match swapped {
             Swap::Renamed => sync_dir(path),
-            Swap::Exchanged(at) => {
+            Swap::Exchanged => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
                 if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
@@ -202,12 +200,12 @@ pub fn edit_file_with(
                 }
                 // An editor's truncating `open(2)` that found the old file just before the
                 // swap waits for the rename's inode lock and then runs: its save lands in the
-                // displaced file, perhaps after the check above. Look once more before that
-                // file is deleted (after the directory fsync, and at least LATE_SAVE after the
-                // swap: the check and the fsync count towards it).
+                // displaced file, after the check above. Look once more before that file is
+                // deleted (after the directory fsync, and at least LATE_SAVE after the check).
+                let checked = Instant::now();
                 sync_dir(path);
                 test_pause("SESSIONS_TEST_UNLINK_DELAY_MS");
-                if let Some(rest) = LATE_SAVE.checked_sub(at.elapsed()) {
+                if let Some(rest) = LATE_SAVE.checked_sub(checked.elapsed()) {
                     std::thread::sleep(rest);
                 }
                 if identity(tmp.path()) != seen {
@@ -444,9 +442,8 @@ fn temp_options<'a>(prefix: &'a str, path: &Path, sync_dir: bool) -> atomic::Opt
 }
 
 enum Swap {
-    /// The temp file and the path traded places (at this instant): the temp name holds the
-    /// displaced file.
-    Exchanged(Instant),
+    /// The temp file and the path traded places: the temp name holds the displaced file.
+    Exchanged,
     /// The temp file was renamed over the path (no exchange here).
     Renamed,
 }
