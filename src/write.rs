@@ -1,9 +1,8 @@
 //! Safe writes of session files. Writers are serialised by an advisory lock under
 //! `.agents/state/locks/` (keyed by the file actually written, so a symlink and its target
-//! share one lock); under the lock the file is looked at again and the edit re-applied to
-//! what is there, so a change made since the command first looked (by an editor or another
-//! agent) is kept, never overwritten. (A file that `stat` says is the version first read is
-//! not read again; the final check below compares what the swap replaced byte for byte.) The new text goes to a temp file in the same directory, is fsynced and put in
+//! share one lock); under the lock the file is re-read and the edit re-applied, so a change
+//! made since the command first looked (by an editor or another agent) is kept, never
+//! overwritten. The new text goes to a temp file in the same directory, is fsynced and put in
 //! place, and the directory fsynced (unless the caller says the rename may be lost, see
 //! [`Durability`]): a crash leaves the old or the new file, never a torn one.
 //! Leftover temp files of killed writers are removed under the lock.
@@ -31,6 +30,7 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -57,11 +57,7 @@ const QUIET_LIMIT: Duration = Duration::from_millis(100);
 /// The longest we wait for an empty file to get its text.
 const EMPTY_LIMIT: Duration = Duration::from_millis(500);
 /// How long after checking the file our swap displaced we look at it again before deleting
-/// it, for an in-place save that was already under way when we swapped (its `open(2)` had
-/// found the old file). Counted from the check, not from the swap: on a loaded machine the
-/// editor may get no CPU until after our check, however long that took. (Counting from the
-/// swap was tried; the editor stress test then failed once in a full parallel test run, not
-/// reproduced in six runs since: until that is understood, the margin stays as it was.)
+/// it, for an in-place save that was already under way when we swapped.
 const LATE_SAVE: Duration = Duration::from_millis(1);
 
 #[derive(Debug)]
@@ -109,13 +105,13 @@ pub fn edit_file_with(
     };
     let target = writable_target(repo, path)?;
     let path = target.as_path();
-    let (mut first, mut first_stamp) = read_quiet(path)?;
+    let mut first = read_quiet(path)?;
     // Fail fast, before waiting for a lock, when the edit cannot apply at all — unless the
     // text changes in a moment (an editor still writing it in place).
     let applies = match edit(&first) {
         Err(e) => match settled_change(path, &first)? {
-            Some((later, stamp)) => {
-                (first, first_stamp) = (later, stamp);
+            Some(later) => {
+                first = later;
                 edit(&first)
             }
             None => Err(e),
@@ -132,21 +128,10 @@ pub fn edit_file_with(
     // One buffer for every later read: they only compare with a text already read.
     let mut scratch = Vec::new();
     let mut prepared = Some(prepared);
-    // On the first attempt, a file that `stat` says is the version first read is not read
-    // again. Safe, because what the edit replaces is compared byte for byte after the swap
-    // (`displaced_is`): a change `stat` cannot see (same size, same clock tick) is still
-    // caught there, and the edit re-applied.
-    let mut first_look = Some(first_stamp);
     for _ in 0..MAX_ATTEMPTS {
-        let unchanged = first_look
-            .take()
-            .filter(|stamp| Stamp::at(path).as_ref() == Some(stamp));
-        let base_stamp = match unchanged {
-            Some(stamp) => stamp,
-            None => read_quiet_into(path, &mut scratch)?,
-        };
+        read_quiet_into(path, &mut scratch)?;
         // Unchanged since the first look (the usual case): that text, and the edit made on it.
-        let base: Cow<'_, str> = if unchanged.is_some() || scratch == first.as_bytes() {
+        let base: Cow<'_, str> = if scratch == first.as_bytes() {
             Cow::Borrowed(&first)
         } else {
             prepared = None;
@@ -170,31 +155,22 @@ pub fn edit_file_with(
         };
         let tmp = write_temp(path, &new)?;
         test_pause("SESSIONS_TEST_WRITE_DELAY_MS");
-        // An editor does not take our lock: if it saved meanwhile, apply the edit again. A
-        // file `stat` says is untouched is not read here (the swap's check reads it).
-        if Stamp::at(path) != Some(base_stamp) && !holds_quiet(path, &base)? {
+        // An editor does not take our lock: if it saved meanwhile, apply the edit again.
+        read_quiet_into(path, &mut scratch)?;
+        if scratch != base.as_bytes() {
             continue;
         }
         let seen = identity(path);
         test_pause("SESSIONS_TEST_SWAP_DELAY_MS");
-        let swapped = match exchange(tmp.path(), path) {
-            Ok(()) => Swap::Exchanged,
-            Err(Exchange::Unsupported) => {
-                // A plain rename cannot hand back what it replaced: look at the file first.
-                if !holds_quiet(path, &base)? {
-                    continue;
-                }
-                fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
-                Swap::Renamed
-            }
-            Err(Exchange::Failed(e)) => return Err(e),
-        };
-        match swapped {
+        match swap_in(&tmp, path)? {
             Swap::Renamed => sync_dir(path),
             Swap::Exchanged => {
                 // One `lstat` first: a save in the window almost always shows as another inode,
                 // size or mtime, and is put back after two system calls instead of a read.
-                if seen.is_none() || identity(tmp.path()) != seen || !displaced_is(&tmp, &base)? {
+                if seen.is_none()
+                    || identity(tmp.path()) != seen
+                    || !displaced_is(&tmp, &base, &mut scratch)?
+                {
                     swap_back(repo, &tmp, path)?;
                     continue;
                 }
@@ -230,50 +206,16 @@ pub fn edit_file_with(
 /// applied to. Read at once, so that if it is not, our version is at the path for as short a
 /// time as possible; a displaced file written very recently is read again once quiet, in case
 /// an editor writing in place was still at it.
-fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str) -> Result<bool> {
-    if !holds(tmp.path(), base.as_bytes())? {
+fn displaced_is(tmp: &tempfile::NamedTempFile, base: &str, buf: &mut Vec<u8>) -> Result<bool> {
+    store::read_bounded(tmp.path(), buf)?;
+    if buf != base.as_bytes() {
         return Ok(false);
     }
     if modified_within(tmp.path(), QUIET) {
-        return holds_quiet(tmp.path(), base);
+        read_quiet_into(tmp.path(), buf)?;
+        return Ok(buf == base.as_bytes());
     }
     Ok(true)
-}
-
-/// Whether the file at `path` holds exactly `text`. Read in pieces and compared as it comes
-/// (the file is never copied whole); a file of another size is told by `fstat` alone, and a
-/// file that is too large or not a regular file is not it.
-fn holds(path: &Path, text: &[u8]) -> Result<bool> {
-    use std::io::Read;
-    let (mut file, meta) = match store::open_regular(path) {
-        Ok(opened) => opened,
-        Err(Error::NotRegular { .. }) => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if meta.len() != text.len() as u64 {
-        return Ok(false);
-    }
-    let mut buf = [0u8; 16 * 1024];
-    let mut rest = text;
-    loop {
-        let n = match file.read(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            read => read.map_err(|e| Error::read(path, e))?,
-        };
-        if n == 0 {
-            return Ok(rest.is_empty());
-        }
-        match rest.split_at_checked(n) {
-            Some((piece, after)) if *piece == buf[..n] => rest = after,
-            _ => return Ok(false),
-        }
-    }
-}
-
-/// [`holds`], once the file has been quiet (see [`read_quiet`]).
-fn holds_quiet(path: &Path, text: &str) -> Result<bool> {
-    wait_quiet(path);
-    holds(path, text.as_bytes())
 }
 
 /// Someone saved between our last look and the swap: put their file back at the path (a
@@ -448,6 +390,18 @@ enum Swap {
     Renamed,
 }
 
+/// Puts the temp file at `path`, by an atomic exchange where the system has one.
+fn swap_in(tmp: &tempfile::NamedTempFile, path: &Path) -> Result<Swap> {
+    match exchange(tmp.path(), path) {
+        Ok(()) => Ok(Swap::Exchanged),
+        Err(Exchange::Unsupported) => {
+            fs::rename(tmp.path(), path).map_err(|e| write_error(path, e))?;
+            Ok(Swap::Renamed)
+        }
+        Err(Exchange::Failed(e)) => Err(e),
+    }
+}
+
 enum Exchange {
     /// No exchange on this system or file system.
     Unsupported,
@@ -489,38 +443,10 @@ fn exchange(a: &Path, b: &Path) -> std::result::Result<(), Exchange> {
 
 /// The file's text a little later, if it is not `text` any more: an edit that fails on a file
 /// being written in place is tried again on the finished text rather than refused.
-fn settled_change(path: &Path, text: &str) -> Result<Option<(String, Stamp)>> {
+fn settled_change(path: &Path, text: &str) -> Result<Option<String>> {
     std::thread::sleep(QUIET * 4);
-    let (later, stamp) = read_quiet(path)?;
-    Ok((later != text).then_some((later, stamp)))
-}
-
-/// One version of a file as `stat` tells it: inode, size, mtime and ctime. A save by rename
-/// shows as another inode; a write in place sets mtime and ctime to the current clock tick
-/// (and nothing sets ctime back). Two writes of the same size within one tick look the same,
-/// so a `Stamp` only ever spares a read whose text is compared again later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stamp {
-    fn of(m: &fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
-        Stamp {
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-
-    fn at(path: &Path) -> Option<Stamp> {
-        fs::symlink_metadata(path).ok().map(|m| Stamp::of(&m))
-    }
+    let later = read_quiet(path)?;
+    Ok((later != text).then_some(later))
 }
 
 /// What identifies a version of a file without reading it: inode, size and mtime.
@@ -543,22 +469,14 @@ fn modified_within(path: &Path, d: Duration) -> bool {
 /// half a file. This costs at most [`QUIET`] right after a change (up to [`EMPTY_LIMIT`] for
 /// an empty file), nothing otherwise. An editor that writes a file in several pieces and
 /// stalls between them for longer than [`QUIET`] is the one case left.
-fn read_quiet(path: &Path) -> Result<(String, Stamp)> {
+fn read_quiet(path: &Path) -> Result<String> {
     let mut bytes = Vec::new();
-    let stamp = read_quiet_into(path, &mut bytes)?;
-    Ok((store::session_text(path, bytes)?, stamp))
+    read_quiet_into(path, &mut bytes)?;
+    store::session_text(path, bytes)
 }
 
 /// [`read_quiet`] into `buf`, without the UTF-8 check: for comparing with a text already read.
-/// Returns the file's [`Stamp`] from just before the read.
-fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<Stamp> {
-    wait_quiet(path);
-    store::read_bounded(path, buf).map(|m| Stamp::of(&m))
-}
-
-/// Waits until nothing has modified the file for [`QUIET`] (at most [`QUIET_LIMIT`]), or an
-/// empty file has its text (at most [`EMPTY_LIMIT`]).
-fn wait_quiet(path: &Path) {
+fn read_quiet_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
     let deadline = Instant::now() + QUIET_LIMIT;
     // An empty session file is an editor between truncating and writing, or a mistake:
     // either way worth a wait (longer: an empty file is never a valid session).
@@ -575,6 +493,7 @@ fn wait_quiet(path: &Path) {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
+    store::read_bounded(path, buf).map(|_| ())
 }
 
 /// Atomically replaces (or creates) `path` with `text`: temp file, fsync, rename, fsync dir.
@@ -625,7 +544,7 @@ impl Lock {
         if let Some(dir) = lock_path.parent() {
             fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         }
-        let file = fs::OpenOptions::new()
+        let mut file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -643,13 +562,9 @@ impl Lock {
             match file.try_lock() {
                 Ok(()) => {
                     // Who holds it, for the message of a writer that times out. Best effort.
-                    // Padded to one width, so it overwrites the last holder's pid without a
-                    // truncate (which costs the file system more than the write).
-                    let _ = std::os::unix::fs::FileExt::write_all_at(
-                        &file,
-                        format!("{:<10}\n", std::process::id()).as_bytes(),
-                        0,
-                    );
+                    let _ = file
+                        .set_len(0)
+                        .and_then(|()| writeln!(file, "{}", std::process::id()));
                     return Ok(Lock { file });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < timeout => {
