@@ -144,24 +144,36 @@ fn editor_race(rename: bool) {
         fs::write(&path, &edited).unwrap();
     }
 
+    let text = assert_both_kept(
+        &repo,
+        &path,
+        child,
+        "Providers fail; we need a chain.\nAdded in the editor.\n",
+    );
+    assert_intact(&text, &section_names(RICH));
+}
+
+/// The writer ended well, the editor's save is in the file beside the writer's `Current
+/// State`, and no temp file is left. Returns the text.
+fn assert_both_kept(repo: &TestRepo, path: &Path, child: Child, editor_text: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = repo.read(&path);
+    let text = repo.read(path);
     assert!(
-        text.contains("Providers fail; we need a chain.\nAdded in the editor.\n"),
-        "the editor's line was overwritten:\n{text}"
+        text.contains(editor_text),
+        "the editor's save was overwritten:\n{text}"
     );
     assert_eq!(
         section_body(&text, "Current State").as_deref(),
         Some("\nWritten by the command.\n\n"),
         "{text}"
     );
-    assert_intact(&text, &section_names(RICH));
     assert!(temp_files(&repo.sessions_dir()).is_empty());
+    text
 }
 
 #[test]
@@ -226,24 +238,7 @@ fn a_same_size_save_with_the_old_mtime_put_back_while_the_writer_waits_is_kept()
     assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), mtime);
     holder.kill().unwrap();
     holder.wait().unwrap();
-
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = repo.read(&path);
-    assert!(
-        text.contains("Providers FAIL;"),
-        "the editor's save was overwritten:\n{text}"
-    );
-    assert_eq!(
-        section_body(&text, "Current State").as_deref(),
-        Some("\nWritten by the command.\n\n"),
-        "{text}"
-    );
-    assert!(temp_files(&repo.sessions_dir()).is_empty());
+    assert_both_kept(&repo, &path, child, "Providers FAIL;");
 }
 
 /// A tiny xorshift generator, seeded from the clock (the seed is printed on failure).
@@ -417,24 +412,13 @@ fn editor_saves_in_the_swap_window(rename: bool) {
     } else {
         fs::write(&path, &edited).unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = repo.read(&path);
-    assert!(
-        text.contains("Keep me byte for byte.\nSaved in the swap window.\n"),
-        "the editor's save was overwritten:\n{text}"
-    );
-    assert_eq!(
-        section_body(&text, "Current State").as_deref(),
-        Some("\nWritten by the command.\n\n"),
-        "{text}"
+    let text = assert_both_kept(
+        &repo,
+        &path,
+        child,
+        "Keep me byte for byte.\nSaved in the swap window.\n",
     );
     assert_intact(&text, &section_names(RICH));
-    assert!(temp_files(&repo.sessions_dir()).is_empty());
 }
 
 #[test]
