@@ -62,8 +62,7 @@ pub fn validate_file(
         }
         Err(e) => return Err(e),
     }
-    // The SIMD check answers only yes or no; std's says where the first bad byte is.
-    let text = match simdutf8::basic::from_utf8(buf).or_else(|_| std::str::from_utf8(buf)) {
+    let text = match store::utf8(buf) {
         Ok(t) => t,
         Err(e) => {
             let valid = std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or_default();

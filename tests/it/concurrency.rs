@@ -205,9 +205,9 @@ fn a_same_size_save_with_the_old_mtime_put_back_while_the_writer_waits_is_kept()
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The writer opens the lock file once it has read the file and made its edit.
+    // The writer opens the lock file once it has read the file and made its edit (and gives up
+    // on the held lock only after its own timeout, which ends this loop through `try_wait`).
     let fd_dir = format!("/proc/{}/fd", child.id());
-    let deadline = Instant::now() + Duration::from_secs(20);
     while !fs::read_dir(&fd_dir)
         .map(|fds| {
             fds.flatten()
@@ -218,10 +218,6 @@ fn a_same_size_save_with_the_old_mtime_put_back_while_the_writer_waits_is_kept()
         assert!(
             child.try_wait().unwrap().is_none(),
             "the writer did not wait for the lock"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the writer never opened the lock file"
         );
         thread::sleep(Duration::from_millis(2));
     }
